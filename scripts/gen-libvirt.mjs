@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// Generates provider/libvirt/libvirt.gen.ts from libvirt's machine-readable API
+// description (/usr/share/libvirt/api/libvirt-api.xml, Debian package libvirt-dev),
+// the way libvirt-python's generator.py and libvirt-go-module's gen/ do it:
+// function signatures, flag/enum groups and structs come from the XML, never by hand.
+//
+//   npm run gen:libvirt                 # rewrite the generated file
+//   npm run gen:libvirt -- --check      # exit 1 if the committed file is stale
+//
+// LIBVIRT_API_XML overrides the input path.
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { XMLParser } from "fast-xml-parser";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const apiXmlPath = process.env.LIBVIRT_API_XML ?? "/usr/share/libvirt/api/libvirt-api.xml";
+const outPath = join(root, "provider/libvirt/libvirt.gen.ts");
+
+// The functions the binding uses. Everything else in libvirt-api.xml is left out
+// on purpose: the provider loads only what it calls.
+const FUNCTIONS = [
+  // connection
+  "virInitialize", "virConnectOpen", "virConnectOpenAuth", "virConnectClose", "virConnectGetURI",
+  "virConnectIsAlive", "virConnectGetLibVersion", "virConnectGetCapabilities",
+  "virConnGetLastError", "virConnResetLastError", "virGetLastError", "virResetLastError",
+  "virSetErrorFunc", "virConnSetErrorFunc",
+  // domain
+  "virDomainLookupByName", "virDomainLookupByUUIDString", "virDomainDefineXMLFlags",
+  "virDomainCreateXML", "virDomainCreate", "virDomainDestroyFlags", "virDomainShutdownFlags",
+  "virDomainUndefineFlags", "virDomainGetXMLDesc", "virDomainGetState", "virDomainGetUUIDString",
+  "virDomainGetName", "virDomainIsPersistent", "virDomainIsActive", "virDomainHasManagedSaveImage",
+  "virDomainGetAutostart", "virDomainSetAutostart", "virDomainFree", "virDomainListAllCheckpoints",
+  "virDomainCheckpointFree",
+  // snapshot
+  "virDomainSnapshotCreateXML", "virDomainSnapshotLookupByName", "virDomainSnapshotGetXMLDesc",
+  "virDomainSnapshotDelete", "virDomainSnapshotFree", "virDomainSnapshotGetName",
+  "virDomainSnapshotIsCurrent", "virDomainListAllSnapshots", "virDomainSnapshotListAllChildren",
+  "virDomainSnapshotGetParent", "virDomainSnapshotHasMetadata",
+];
+
+// Enum groups (the XML's enum `type`) whose values the binding and the teardown rules use.
+const ENUM_GROUPS = [
+  "virErrorNumber", "virErrorDomain", "virErrorLevel",
+  "virDomainState", "virDomainUndefineFlagsValues", "virDomainDestroyFlagsValues",
+  "virDomainShutdownFlagValues", "virDomainDefineFlags", "virDomainCreateFlags", "virDomainXMLFlags",
+  "virDomainSnapshotCreateFlags", "virDomainSnapshotDeleteFlags", "virDomainSnapshotListFlags",
+  "virDomainSnapshotXMLFlags", "virDomainCheckpointListFlags", "virConnectCredentialType",
+];
+
+const STRUCTS = ["virError"];
+
+// C type in the XML -> koffi type. Opaque `virXPtr` typedefs become `virX *`.
+function koffiType(cType, { isReturn }) {
+  const t = cType.trim();
+  const opaque = /^vir(\w+)Ptr$/.exec(t);
+  if (t === "virErrorPtr") return "virError *";
+  if (t === "virConnectAuthPtr") return "virConnectAuth *";
+  if (t === "virErrorFunc") return "virErrorFunc *";
+  if (opaque) return `vir${opaque[1]} *`;
+  if (t === "const char *") return "const char *";
+  // A `char *` result is heap memory the caller must free: HeapString frees it after decoding.
+  if (t === "char *") return isReturn ? "HeapString" : "char *";
+  if (/^vir\w+Ptr \*\*$/.test(t)) return "_Out_ void **";
+  if (t === "int *" || t === "unsigned int *" || t === "unsigned long *") return `_Out_ ${t}`;
+  if (["int", "unsigned int", "unsigned long", "long long", "unsigned long long", "size_t", "void", "void *"].includes(t)) return t;
+  throw new Error(`gen-libvirt: no koffi mapping for C type "${t}"; add one to koffiType()`);
+}
+
+// koffi type -> the TypeScript type a caller passes or receives.
+function tsType(kType) {
+  if (kType === "HeapString" || kType === "const char *") return "string | null";
+  if (kType === "char *") return "Buffer";
+  if (kType === "_Out_ void **") return "[unknown]";
+  if (kType.startsWith("_Out_ ")) return "[number]";
+  if (kType === "void") return "void";
+  if (["int", "unsigned int", "unsigned long", "size_t"].includes(kType)) return "number";
+  if (["long long", "unsigned long long"].includes(kType)) return "number | bigint";
+  if (kType === "virErrorFunc *") return "unknown";
+  if (kType.endsWith(" *")) return kType === "void *" ? "unknown" : `Ptr<"${kType.slice(0, -2)}"> | null`;
+  throw new Error(`gen-libvirt: no TypeScript mapping for koffi type "${kType}"`);
+}
+
+function structFieldType(cType) {
+  const t = cType.trim();
+  if (t === "char *") return "const char *";
+  if (t === "int" || /^vir\w+(Level|Number|Domain)$/.test(t)) return "int";
+  if (/Ptr$/.test(t)) return "void *";
+  throw new Error(`gen-libvirt: no struct field mapping for "${t}"`);
+}
+
+const docComment = (text, indent = "") => {
+  const lines = String(text ?? "").trim().replace(/\*\//g, "*\\/").split("\n");
+  if (lines.length === 1 && lines[0] === "") return "";
+  return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`.trimEnd()).join("\n")}\n${indent} */\n`;
+};
+
+function loadApi(xmlText) {
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: "",
+    isArray: (name) => ["function", "enum", "struct", "field", "arg", "typedef", "macro", "functype"].includes(name),
+    cdataPropName: "#cdata",
+  });
+  const api = parser.parse(xmlText).api;
+  const text = (info) => (info && typeof info === "object" ? info["#cdata"] ?? "" : info ?? "");
+  return {
+    functions: new Map(api.symbols.function.map((f) => [f.name, f])),
+    enums: api.symbols.enum,
+    structs: new Map(api.symbols.struct.map((s) => [s.name, s])),
+    text,
+  };
+}
+
+function render(api, libvirtVersion) {
+  const out = [];
+  out.push(`// Code generated by scripts/gen-libvirt.mjs from libvirt-api.xml (libvirt ${libvirtVersion}). DO NOT EDIT.`);
+  out.push(`// To regenerate: npm run gen:libvirt`);
+  out.push(`/* eslint-disable */`);
+  out.push(``);
+  out.push(`/** An opaque libvirt object pointer, branded with its C type so a domain cannot be passed as a snapshot. */`);
+  out.push(`export type Ptr<T extends string> = { readonly __libvirtPointer: T };`);
+  out.push(``);
+
+  for (const group of ENUM_GROUPS) {
+    const values = api.enums.filter((e) => e.type === group && !/_LAST$/.test(e.name));
+    if (values.length === 0) throw new Error(`gen-libvirt: enum group ${group} not found in libvirt-api.xml`);
+    out.push(`/** libvirt enum \`${group}\`: https://libvirt.org/html/libvirt-${values[0].file}.html#${group} */`);
+    out.push(`export const ${group} = {`);
+    for (const v of values) {
+      const info = [api.text(v.info), v.version ? `@since libvirt ${v.version}` : ""].filter(Boolean).join("\n");
+      out.push(docComment(info, "  ") + `  ${v.name}: ${Number(v.value)},`);
+    }
+    out.push(`} as const;`);
+    out.push(`export type ${group} = (typeof ${group})[keyof typeof ${group}];`);
+    out.push(``);
+  }
+
+  out.push(`/** koffi struct layouts, field by field from libvirt-api.xml. */`);
+  out.push(`export const STRUCTS = {`);
+  for (const name of STRUCTS) {
+    const s = api.structs.get(name);
+    if (!s) throw new Error(`gen-libvirt: struct ${name} not found`);
+    out.push(`  ${name}: {`);
+    for (const f of s.field) out.push(`    ${f.name}: ${JSON.stringify(structFieldType(f.type))},`);
+    out.push(`  },`);
+  }
+  out.push(`} as const;`);
+  out.push(``);
+
+  const sigs = [];
+  out.push(`/** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */`);
+  out.push(`export const FUNCTIONS = {`);
+  for (const name of FUNCTIONS) {
+    const f = api.functions.get(name);
+    if (!f) throw new Error(`gen-libvirt: function ${name} not found in libvirt-api.xml`);
+    const ret = koffiType(f.return.type, { isReturn: true });
+    const args = (f.arg ?? []).map((a) => ({ name: a.name, k: koffiType(a.type, { isReturn: false }) }));
+    const decl = `${ret} ${name}(${args.map((a) => `${a.k} ${a.name}`).join(", ")})`;
+    out.push(`  ${name}: { decl: ${JSON.stringify(decl)}, since: ${JSON.stringify(f.version ?? "0.0.0")} },`);
+    const firstLine = api.text(f.info).split("\n\n")[0].replace(/\s+/g, " ").trim();
+    sigs.push(
+      docComment(`${firstLine}\n@see https://libvirt.org/html/libvirt-${f.file}.html#${name}`, "  ") +
+        `  ${name}(${args.map((a) => `${a.name}: ${tsType(a.k)}`).join(", ")}): ${tsType(ret)};`,
+    );
+  }
+  out.push(`} as const;`);
+  out.push(``);
+  out.push(`/** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */`);
+  out.push(`export interface LibvirtFunctions {`);
+  out.push(sigs.join("\n"));
+  out.push(`}`);
+  out.push(``);
+  return out.join("\n");
+}
+
+const xmlText = readFileSync(apiXmlPath, "utf8");
+const version = /<api name='libvirt'>/.test(xmlText) ? detectVersion(xmlText) : "unknown";
+function detectVersion(text) {
+  // The newest `version` attribute in the file is the release it describes.
+  const versions = [...text.matchAll(/ version='(\d+)\.(\d+)\.(\d+)'/g)].map((m) => [m[1], m[2], m[3]].map(Number));
+  versions.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  return versions.at(-1).join(".");
+}
+const generated = render(loadApi(xmlText), version);
+
+if (process.argv.includes("--check")) {
+  const current = readFileSync(outPath, "utf8");
+  if (current !== generated) {
+    console.error(`${outPath} is stale: run npm run gen:libvirt`);
+    process.exit(1);
+  }
+  console.log(`${outPath} is current`);
+} else {
+  writeFileSync(outPath, generated);
+  console.log(`wrote ${outPath} (${FUNCTIONS.length} functions, ${ENUM_GROUPS.length} enum groups, libvirt ${version})`);
+}
