@@ -1,0 +1,225 @@
+// Connections to a hypervisor, pooled per URI. An operation leases one
+// connection for its whole duration, so at most one call is in flight on a
+// connection: libvirt's per-connection error slot (virConnGetLastError) then
+// belongs to the call that just failed, even though calls run on libuv worker
+// threads (libvirt's thread-local error would be on the wrong thread).
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { LibvirtError, isConnectionLost } from "./errors";
+import { native, type LibvirtAsyncFunctions, type VirErrorFields } from "./native";
+import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
+import { redactUri } from "./uri";
+import { virErrorNumber } from "./libvirt.gen";
+
+type Fn = keyof LibvirtAsyncFunctions;
+type Args<K extends Fn> = Parameters<LibvirtAsyncFunctions[K]>;
+type Result<K extends Fn> = Awaited<ReturnType<LibvirtAsyncFunctions[K]>>;
+
+export interface ConnectOptions {
+  /** Hypervisor URI; null/undefined means LIBVIRT_DEFAULT_URI, then libvirt's default. */
+  uri?: string | null;
+  auth?: Credentials;
+}
+
+const DAEMON_HINT = "is the libvirt daemon running and reachable? Start it with `libvirtd -d` (or `systemctl start libvirtd`), then retry";
+
+export class Connection {
+  dead = false;
+  /** Whether a call on this lease already succeeded (a retry after that could repeat a change). */
+  usedInLease = false;
+  constructor(
+    readonly ptr: NonNullable<ReturnType<typeof native>["sync"]["virConnectOpen"] extends (...a: never[]) => infer R ? R : never>,
+    /** The URI libvirt reports for this connection (virConnectGetURI). */
+    readonly uri: string,
+  ) {}
+
+  /**
+   * Calls a libvirt function on a worker thread. `operation` says what we are
+   * doing, for the error message ("defining domain \"web\"").
+   */
+  async call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
+    const n = native();
+    n.sync.virConnResetLastError(this.ptr);
+    const result = (await (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args)) as Result<K>;
+    if (result === null || (typeof result === "number" && result < 0)) {
+      const err = this.lastError(operation);
+      if (isConnectionLost(err)) this.dead = true;
+      throw err;
+    }
+    this.usedInLease = true;
+    return result;
+  }
+
+  /** The error libvirt recorded on this connection for the call that just failed. */
+  lastError(operation: string): LibvirtError {
+    const n = native();
+    const e = n.decodeError(n.sync.virConnGetLastError(this.ptr));
+    return toLibvirtError(`${operation} on ${redactUri(this.uri)}`, e);
+  }
+}
+
+function toLibvirtError(operation: string, e: VirErrorFields | null): LibvirtError {
+  if (!e) return new LibvirtError(operation, virErrorNumber.VIR_ERR_INTERNAL_ERROR, 0, "libvirt reported a failure without an error message");
+  const err = new LibvirtError(operation, e.code, e.domain, redactUri(e.message ?? "unknown libvirt error"));
+  return isConnectionLost(err) ? new LibvirtError(operation, e.code, e.domain, err.libvirtMessage, DAEMON_HINT) : err;
+}
+
+class Opener {
+  private worker?: Worker;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (r: OpenReply) => void; reject: (e: Error) => void }>();
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(join(__dirname, "open-worker.js"));
+    worker.unref();
+    worker.on("message", (reply: OpenReply) => {
+      this.pending.get(reply.id)?.resolve(reply);
+      this.pending.delete(reply.id);
+    });
+    const failAll = (err: Error) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      if (this.worker === worker) this.worker = undefined;
+    };
+    worker.on("error", failAll);
+    worker.on("exit", (code) => failAll(new Error(`libvirt connection opener exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  open(req: Omit<OpenRequest, "id">, timeoutMs: number): Promise<OpenReply> {
+    const id = this.nextId++;
+    const worker = this.ensureWorker();
+    return new Promise<OpenReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        // The worker is stuck inside libvirt: abandon it, the next open starts a fresh one.
+        if (this.worker === worker) this.worker = undefined;
+        void worker.terminate();
+        reject(new LibvirtError(`connecting to ${redactUri(req.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+          `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      worker.postMessage({ ...req, id } satisfies OpenRequest);
+    });
+  }
+}
+
+const opener = new Opener();
+
+function connectTimeoutMs(): number {
+  return Number(process.env.LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS) || 30_000;
+}
+
+/** Maximum simultaneous connections (and so concurrent operations) per hypervisor. */
+export function maxConnectionsPerHypervisor(): number {
+  return Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16;
+}
+
+async function openConnection(opts: ConnectOptions): Promise<Connection> {
+  const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? null;
+  const reply = await opener.open({ uri, auth: opts.auth }, connectTimeoutMs());
+  if ("fatal" in reply) throw new Error(reply.fatal);
+  if ("error" in reply) {
+    const err = toLibvirtError(`connecting to ${redactUri(uri)}`, reply.error);
+    throw isConnectionLost(err) || reply.error.code === virErrorNumber.VIR_ERR_SYSTEM_ERROR
+      ? new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, DAEMON_HINT)
+      : err;
+  }
+  return new Connection(native().connectionFromAddress(reply.address) as never, reply.uri);
+}
+
+class HypervisorPool {
+  private idle: Connection[] = [];
+  private open = 0;
+  private waiters: Array<() => void> = [];
+  constructor(private readonly opts: ConnectOptions) {}
+
+  async acquire(): Promise<Connection> {
+    for (;;) {
+      const conn = this.idle.pop();
+      if (conn) {
+        // virConnectIsAlive is local: it reports what the client already knows about the socket.
+        if (native().sync.virConnectIsAlive(conn.ptr) === 1) return conn;
+        this.discard(conn);
+        continue;
+      }
+      if (this.open < maxConnectionsPerHypervisor()) {
+        this.open++;
+        try {
+          return await openConnection(this.opts);
+        } catch (err) {
+          this.open--;
+          this.wakeOne();
+          throw err;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  release(conn: Connection): void {
+    conn.usedInLease = false;
+    if (conn.dead) this.discard(conn);
+    else this.idle.push(conn);
+    this.wakeOne();
+  }
+
+  private discard(conn: Connection): void {
+    this.open--;
+    void native().async.virConnectClose(conn.ptr).catch(() => undefined);
+  }
+
+  private wakeOne(): void {
+    this.waiters.shift()?.();
+  }
+
+  async closeAll(): Promise<void> {
+    const conns = this.idle.splice(0);
+    await Promise.all(conns.map((c) => { this.open--; return native().async.virConnectClose(c.ptr).catch(() => undefined); }));
+  }
+}
+
+const pools = new Map<string, HypervisorPool>();
+
+function poolKey(opts: ConnectOptions): string {
+  const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? "";
+  if (!opts.auth) return uri;
+  // Distinct credentials get distinct connections; the key holds only a hash.
+  const id = createHash("sha256").update(`${opts.auth.username}\0${opts.auth.password}`).digest("hex").slice(0, 16);
+  return `${uri}#${id}`;
+}
+
+/**
+ * Runs `fn` with a connection leased exclusively for its duration. If the very
+ * first call fails because the daemon went away (restarted since the connection
+ * was pooled), nothing was changed yet: reconnect once and run `fn` again.
+ */
+export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connection) => Promise<T>): Promise<T> {
+  const key = poolKey(opts);
+  let pool = pools.get(key);
+  if (!pool) pools.set(key, (pool = new HypervisorPool(opts)));
+  for (let attempt = 0; ; attempt++) {
+    const conn = await pool.acquire();
+    try {
+      return await fn(conn);
+    } catch (err) {
+      if (attempt === 0 && conn.dead && !conn.usedInLease) continue;
+      throw err;
+    } finally {
+      pool.release(conn);
+    }
+  }
+}
+
+/** Closes every idle pooled connection (tests and benchmarks). */
+export async function closeAllConnections(): Promise<void> {
+  await Promise.all([...pools.values()].map((p) => p.closeAll()));
+  pools.clear();
+}

@@ -1,0 +1,141 @@
+// Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
+// the daemon goes through Connection.call (worker thread, per-connection error).
+import type { Connection } from "./connection";
+import { isNoDomain } from "./errors";
+import { virDomainState, virDomainXMLFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
+import { native, type Ptr } from "./native";
+import { SnapshotHandle } from "./snapshot";
+
+export type DomainStateName = "nostate" | "running" | "blocked" | "paused" | "shutdown" | "shutoff" | "crashed" | "pmsuspended";
+
+const stateNames = new Map<number, DomainStateName>(
+  Object.entries(virDomainState).map(([k, v]) => [v, k.replace("VIR_DOMAIN_", "").toLowerCase() as DomainStateName]),
+);
+
+export class DomainHandle {
+  private freed = false;
+  constructor(readonly conn: Connection, readonly ptr: Ptr<"virDomain">, private readonly label: string) {}
+
+  /** Looks a domain up by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
+  static async lookup(conn: Connection, idOrName: string): Promise<DomainHandle | null> {
+    const byUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName);
+    try {
+      const ptr = byUuid
+        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr as never, idOrName)
+        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr as never, idOrName);
+      return new DomainHandle(conn, ptr!, idOrName);
+    } catch (err) {
+      if (isNoDomain(err)) return null;
+      throw err;
+    }
+  }
+
+  static async define(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
+    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr as never, xml, flags);
+    return new DomainHandle(conn, ptr!, label);
+  }
+
+  /** Creates and starts a transient domain. */
+  static async createTransient(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
+    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr as never, xml, flags);
+    return new DomainHandle(conn, ptr!, label);
+  }
+
+  private op(what: string): string {
+    return `${what} domain ${this.label}`;
+  }
+
+  name(): string {
+    return native().sync.virDomainGetName(this.ptr) ?? this.label;
+  }
+
+  uuid(): string {
+    const buf = Buffer.alloc(37);
+    native().sync.virDomainGetUUIDString(this.ptr, buf);
+    return buf.toString("latin1", 0, 36);
+  }
+
+  async state(): Promise<{ state: DomainStateName; reason: number }> {
+    const state: [number] = [0];
+    const reason: [number] = [0];
+    await this.conn.call(this.op("reading state of"), "virDomainGetState", this.ptr, state, reason, 0);
+    return { state: stateNames.get(state[0]) ?? "nostate", reason: reason[0] };
+  }
+
+  async isPersistent(): Promise<boolean> {
+    return (await this.conn.call(this.op("checking persistence of"), "virDomainIsPersistent", this.ptr)) === 1;
+  }
+
+  async isActive(): Promise<boolean> {
+    return (await this.conn.call(this.op("checking whether it runs:"), "virDomainIsActive", this.ptr)) === 1;
+  }
+
+  /** The domain XML; `inactive` gives the persistent definition rather than the live one. */
+  async xml(opts: { inactive?: boolean; secure?: boolean } = {}): Promise<string> {
+    const flags = (opts.inactive ? virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0) | (opts.secure ? virDomainXMLFlags.VIR_DOMAIN_XML_SECURE : 0);
+    return (await this.conn.call(this.op("reading XML of"), "virDomainGetXMLDesc", this.ptr, flags))!;
+  }
+
+  async snapshotNames(): Promise<string[]> {
+    const snaps = await this.listSnapshots(virDomainSnapshotListFlags.VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL);
+    try {
+      return snaps.map((s) => s.name());
+    } finally {
+      snaps.forEach((s) => s.free());
+    }
+  }
+
+  /** All snapshots, parents before children (VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL). Caller frees them. */
+  async listSnapshots(flags = 0): Promise<SnapshotHandle[]> {
+    const out: [unknown] = [null];
+    const count = await this.conn.call(this.op("listing snapshots of"), "virDomainListAllSnapshots", this.ptr, out, flags);
+    return native().takePointerArray(out[0], count).map((p) => new SnapshotHandle(this, p as Ptr<"virDomainSnapshot">));
+  }
+
+  async checkpointCount(): Promise<number> {
+    // A NULL list asks only for the count.
+    return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null as never, 0);
+  }
+
+  async hasManagedSave(): Promise<boolean> {
+    return (await this.conn.call(this.op("checking managed save of"), "virDomainHasManagedSaveImage", this.ptr, 0)) === 1;
+  }
+
+  async autostart(): Promise<boolean> {
+    const out: [number] = [0];
+    await this.conn.call(this.op("reading autostart of"), "virDomainGetAutostart", this.ptr, out);
+    return out[0] === 1;
+  }
+
+  async setAutostart(on: boolean): Promise<void> {
+    await this.conn.call(this.op(`setting autostart=${on} on`), "virDomainSetAutostart", this.ptr, on ? 1 : 0);
+  }
+
+  async start(): Promise<void> {
+    await this.conn.call(this.op("starting"), "virDomainCreate", this.ptr);
+  }
+
+  async destroy(flags = 0): Promise<void> {
+    await this.conn.call(this.op("stopping (destroy)"), "virDomainDestroyFlags", this.ptr, flags);
+  }
+
+  async undefine(flags: number): Promise<void> {
+    await this.conn.call(this.op("undefining"), "virDomainUndefineFlags", this.ptr, flags);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    native().sync.virDomainFree(this.ptr);
+  }
+}
+
+/** Runs fn with the domain looked up by UUID or name, freeing it afterwards; null when it does not exist. */
+export async function withDomain<T>(conn: Connection, idOrName: string, fn: (dom: DomainHandle | null) => Promise<T>): Promise<T> {
+  const dom = await DomainHandle.lookup(conn, idOrName);
+  try {
+    return await fn(dom);
+  } finally {
+    dom?.free();
+  }
+}

@@ -1,0 +1,58 @@
+// One error type for every libvirt failure: libvirt's code, domain and message,
+// plus what we were doing. Decisions ("is it gone?") are made on the code only.
+import { virErrorDomain, virErrorNumber } from "./libvirt.gen";
+
+const codeNames = new Map<number, string>(Object.entries(virErrorNumber).map(([k, v]) => [v, k]));
+const domainNames = new Map<number, string>(Object.entries(virErrorDomain).map(([k, v]) => [v, k]));
+
+export class LibvirtError extends Error {
+  /** libvirt's virErrorNumber, e.g. 42 = VIR_ERR_NO_DOMAIN. */
+  readonly code: number;
+  /** libvirt's virErrorDomain: which part of libvirt raised it. */
+  readonly domain: number;
+  readonly libvirtMessage: string;
+  /** What we were doing, e.g. `defining domain "web" on qemu:///system`. */
+  readonly operation: string;
+
+  constructor(operation: string, code: number, domain: number, libvirtMessage: string, hint?: string) {
+    super(`${operation}: ${libvirtMessage}${hint ? ` (${hint})` : ""}`);
+    this.name = "LibvirtError";
+    this.code = code;
+    this.domain = domain;
+    this.libvirtMessage = libvirtMessage;
+    this.operation = operation;
+  }
+
+  get codeName(): string {
+    return codeNames.get(this.code) ?? `VIR_ERR_${this.code}`;
+  }
+
+  get domainName(): string {
+    return domainNames.get(this.domain) ?? `VIR_FROM_${this.domain}`;
+  }
+
+  is(...codes: number[]): boolean {
+    return codes.includes(this.code);
+  }
+}
+
+export const isLibvirtError = (err: unknown, ...codes: number[]): err is LibvirtError =>
+  err instanceof LibvirtError && (codes.length === 0 || err.is(...codes));
+
+/** "Gone" is decided on these codes only: a daemon that is down is not a deleted domain. */
+export const isNoDomain = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN);
+export const isNoSnapshot = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);
+
+/** The driver does not implement a flag or call (the test driver and NVRAM, say). */
+export const isUnsupported = (err: unknown) =>
+  isLibvirtError(err, virErrorNumber.VIR_ERR_NO_SUPPORT, virErrorNumber.VIR_ERR_INVALID_ARG, virErrorNumber.VIR_ERR_ARGUMENT_UNSUPPORTED);
+
+/** The connection to the daemon broke (daemon restarted or killed). */
+export const isConnectionLost = (err: unknown) =>
+  isLibvirtError(err) &&
+  (err.is(virErrorNumber.VIR_ERR_SYSTEM_ERROR, virErrorNumber.VIR_ERR_RPC, virErrorNumber.VIR_ERR_INTERNAL_ERROR, virErrorNumber.VIR_ERR_NO_CONNECT) &&
+    err.domain === virErrorDomain.VIR_FROM_RPC ||
+    err.is(virErrorNumber.VIR_ERR_INVALID_CONN));
+
+/** Another job holds the domain (libvirt serializes jobs per domain). */
+export const isJobBusy = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT);

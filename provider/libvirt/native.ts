@@ -1,0 +1,133 @@
+// The only module that loads libvirt through koffi. It declares libvirt's opaque
+// types and binds every function in the generated FUNCTIONS table, once, lazily:
+// importing the provider must not need libvirt until a resource is actually used.
+import { isMainThread } from "node:worker_threads";
+import koffi from "koffi";
+import { FUNCTIONS, STRUCTS, type LibvirtFunctions } from "./libvirt.gen";
+
+export type { Ptr } from "./libvirt.gen";
+
+/** Raised when libvirt.so.0 cannot be loaded: says which package provides it. */
+export class LibvirtLibraryMissingError extends Error {
+  constructor(path: string, cause: unknown) {
+    super(
+      `cannot load the libvirt client library (${path}): ${(cause as Error)?.message ?? cause}. ` +
+        `Install it: Debian/Ubuntu "apt-get install libvirt0", Fedora/RHEL "dnf install libvirt-libs"; ` +
+        `or point LIBVIRT_PULUMI_LIBRARY at libvirt.so.0.`,
+    );
+    this.name = "LibvirtLibraryMissingError";
+  }
+}
+
+type AsyncFn<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
+export type LibvirtAsyncFunctions = { [K in keyof LibvirtFunctions]: AsyncFn<LibvirtFunctions[K]> };
+
+export interface Native {
+  /** Synchronous calls: only for calls that never reach the daemon (getters, free, error access). */
+  readonly sync: LibvirtFunctions;
+  /** The same functions run on a libuv worker thread; use for anything that may talk to the daemon. */
+  readonly async: LibvirtAsyncFunctions;
+  /** Reads a `virError *` into a plain object. */
+  decodeError(ptr: unknown): VirErrorFields | null;
+  /** Turns an address (from the opener worker thread) back into a `virConnect *`. */
+  connectionFromAddress(address: bigint): LibvirtFunctions["virConnectOpen"] extends (...a: never[]) => infer R ? R : never;
+  addressOf(ptr: unknown): bigint;
+  /** Reads `count` pointers from a libvirt-allocated array and frees the array itself. */
+  takePointerArray(array: unknown, count: number): unknown[];
+  readonly koffi: typeof koffi;
+}
+
+export interface VirErrorFields {
+  code: number;
+  domain: number;
+  message: string | null;
+  level: number;
+  str1: string | null;
+  int1: number;
+}
+
+let loaded: Native | undefined;
+
+export function libraryPath(): string {
+  return process.env.LIBVIRT_PULUMI_LIBRARY || "libvirt.so.0";
+}
+
+export function native(): Native {
+  if (loaded) return loaded;
+  const path = libraryPath();
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load(path);
+  } catch (err) {
+    throw new LibvirtLibraryMissingError(path, err);
+  }
+  for (const opaque of ["virConnect", "virDomain", "virDomainSnapshot", "virDomainCheckpoint", "virStoragePool", "virStorageVol", "virStream"]) {
+    koffi.opaque(opaque);
+  }
+  // A `char *` that libvirt allocated for us: decoded to a JS string, then freed.
+  koffi.disposable("HeapString", "const char *");
+  const virError = koffi.struct("virError", STRUCTS.virError as unknown as Record<string, string>);
+  koffi.proto("void virErrorFunc(void *userData, virError *error)");
+  koffi.struct("virConnectCredential", {
+    type: "int", prompt: "const char *", challenge: "const char *", defresult: "const char *",
+    result: "void *", resultlen: "unsigned int",
+  });
+  koffi.proto("int virConnectAuthCallback(virConnectCredential *cred, unsigned int ncred, void *cbdata)");
+  koffi.struct("virConnectAuth", { credtype: "int *", ncredtype: "unsigned int", cb: "virConnectAuthCallback *", cbdata: "void *" });
+
+  const sync: Record<string, (...args: unknown[]) => unknown> = {};
+  const asyncFns: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, { decl }] of Object.entries(FUNCTIONS)) {
+    let fn: ReturnType<typeof lib.func>;
+    try {
+      fn = lib.func(decl);
+    } catch (err) {
+      // An older libvirt lacks newer symbols: fail only when that function is used.
+      const missing = () => {
+        throw new Error(`libvirt function ${name} is not available in ${path} (needs libvirt ${FUNCTIONS[name as keyof typeof FUNCTIONS].since}): ${(err as Error).message}`);
+      };
+      sync[name] = missing;
+      asyncFns[name] = async () => missing();
+      continue;
+    }
+    sync[name] = fn;
+    asyncFns[name] = (...args: unknown[]) =>
+      new Promise((resolve, reject) => fn.async(...args, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))));
+  }
+
+  // libvirt prints every error to stderr unless a handler is set; errors are
+  // read from the connection instead, so the handler only keeps stderr quiet.
+  // Sets up libvirt's thread-local error slots; calls such as virResetLastError crash before it.
+  (sync.virInitialize as () => number)();
+
+  // The handler is process-wide: only the main thread installs it (the opener
+  // worker's isolate may go away, and its callback with it).
+  if (isMainThread) {
+    const quietHandler = koffi.register(() => {}, koffi.pointer("virErrorFunc"));
+    (sync.virSetErrorFunc as (u: unknown, h: unknown) => void)(null, quietHandler);
+  }
+
+  loaded = {
+    sync: sync as unknown as LibvirtFunctions,
+    async: asyncFns as unknown as LibvirtAsyncFunctions,
+    decodeError(ptr) {
+      if (!ptr) return null;
+      const e = koffi.decode(ptr, virError) as VirErrorFields;
+      return { code: e.code, domain: e.domain, message: e.message, level: e.level, str1: e.str1, int1: e.int1 };
+    },
+    connectionFromAddress(address) {
+      const cell = Buffer.alloc(8);
+      cell.writeBigUInt64LE(address);
+      return koffi.decode(cell, "virConnect *");
+    },
+    addressOf: (ptr) => koffi.address(ptr),
+    takePointerArray(array, count) {
+      if (!array) return [];
+      const pointers = count > 0 ? (koffi.decode(array, "void *", count) as unknown[]) : [];
+      koffi.free(array);
+      return pointers;
+    },
+    koffi,
+  };
+  return loaded;
+}
