@@ -1,0 +1,242 @@
+// The Domain resource provider: check / diff / create / read / update / delete,
+// as Pulumi's dynamic-provider host calls them.
+import type * as pulumi from "@pulumi/pulumi";
+import { withConnection, type Connection } from "../libvirt/connection";
+import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
+import { isUnsupported } from "../libvirt/errors";
+import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
+import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
+import { canonicalEqual } from "../equality";
+import { child, many, parseXml } from "../xml/xml";
+import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
+import { carryOut, gatherFacts } from "./lifecycle";
+import { buildDomainXml, parseDomainXml } from "./xml";
+
+export interface DomainOutputs extends Omit<DomainInputs, "type"> {
+  /** libvirt's UUID of the domain; also the Pulumi ID. */
+  uuid: string;
+  /** The URI libvirt reported for the connection (virConnectGetURI). */
+  uri: string;
+  /** The domain type libvirt uses (kvm, qemu, test). */
+  type: string;
+  state: DomainStateName;
+  snapshots: string[];
+  /** The persistent definition (or the live one for a transient domain), as libvirt returns it. */
+  xml: string;
+  /** The persistent definition changed while the domain ran: the change applies at its next start. */
+  pendingRestart: boolean;
+}
+
+/** Inputs whose change replaces the domain. */
+const REPLACE_KEYS = ["name", "uri", "type", "arch", "machine", "firmware"] as const;
+
+function inputsOrThrow(raw: Record<string, unknown>): DomainInputs {
+  const { inputs, failures } = checkDomainInputs(raw);
+  if (!inputs) throw new Error(`invalid Domain inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
+  return inputs;
+}
+
+const label = (name: string) => `"${name}"`;
+
+/** kvm where the hypervisor offers it for the architecture, else qemu, else the driver's own type (test). */
+async function resolveType(conn: Connection, arch: string | undefined): Promise<string> {
+  const caps = child(parseXml((await conn.call("reading hypervisor capabilities", "virConnectGetCapabilities", conn.ptr as never))!), "capabilities");
+  const hostArch = String(child(child(caps, "host"), "cpu")?.arch ?? "");
+  const guests = many(caps?.guest).filter((g) => (child(g, "arch")?.["@name"] ?? "") === (arch ?? hostArch));
+  const types = guests.flatMap((g) => many(child(g, "arch")?.domain).map((d) => String(d["@type"])));
+  if (types.includes("kvm")) return "kvm";
+  if (types.includes("qemu")) return "qemu";
+  if (types.length > 0) return types[0];
+  throw new Error(`the hypervisor at ${conn.uri} offers no guest type for architecture "${arch ?? hostArch}"; set arch to one it supports`);
+}
+
+/** Define with libvirt's schema validation; drivers that lack the flag get a plain define. */
+async function defineValidated(conn: Connection, xml: string, name: string): Promise<DomainHandle> {
+  try {
+    return await DomainHandle.define(conn, xml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, label(name));
+  } catch (err) {
+    if (!isUnsupported(err) || !/flag/i.test((err as Error).message)) throw err;
+    return await DomainHandle.define(conn, xml, 0, label(name));
+  }
+}
+
+/** Removes a domain this create just defined, so a failed create leaves nothing behind. */
+async function removeHalfCreated(dom: DomainHandle): Promise<string> {
+  try {
+    if (await dom.isActive()) await dom.destroy();
+    if (await dom.isPersistent()) {
+      try {
+        await dom.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_NVRAM);
+      } catch (err) {
+        if (!isUnsupported(err)) throw err;
+        await dom.undefine(0);
+      }
+    }
+    return "the partly created domain was removed";
+  } catch (cleanupErr) {
+    return `removing the partly created domain also failed (${(cleanupErr as Error).message}); remove it with virsh undefine`;
+  }
+}
+
+async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInputs, pendingRestart: boolean): Promise<DomainOutputs> {
+  const persistent = await dom.isPersistent();
+  const { state } = await dom.state();
+  const xml = await dom.xml({ inactive: persistent });
+  const observed = parseDomainXml(xml);
+  const typed = inputs.xml === undefined;
+  return {
+    ...inputs,
+    name: dom.name(),
+    uuid: dom.uuid(),
+    uri: conn.uri,
+    type: observed.type ?? inputs.type ?? "",
+    // What libvirt has now, so that a refresh shows changes made outside Pulumi.
+    memoryMiB: typed ? observed.memoryMiB : inputs.memoryMiB,
+    vcpus: typed ? observed.vcpus : inputs.vcpus,
+    description: typed ? observed.description : inputs.description,
+    running: state === "running" || state === "paused" || state === "blocked",
+    persistent,
+    autostart: persistent ? await dom.autostart() : false,
+    state,
+    snapshots: await dom.snapshotNames(),
+    xml,
+    pendingRestart: pendingRestart && state !== "shutoff",
+  };
+}
+
+/** Drops undefined members: Pulumi state cannot hold undefined. */
+function clean<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
+export const domainProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { inputs, failures } = checkDomainInputs(news);
+    return { inputs: inputs ? clean(inputs) : news, failures };
+  },
+
+  async diff(_id, olds: DomainOutputs, news) {
+    const { inputs } = checkDomainInputs(news);
+    if (!inputs) return { changes: true };
+    const changed: string[] = [];
+    for (const key of Object.keys(checkKeys())) {
+      const next = (inputs as Record<string, unknown>)[key];
+      // uri and type left unset mean "what was resolved at creation".
+      if ((key === "uri" || key === "type") && next === undefined) continue;
+      if (!canonicalEqual((olds as unknown as Record<string, unknown>)[key], next)) changed.push(key);
+    }
+    const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
+    // A transient domain cannot be redefined in place: a new machine config replaces it.
+    if (!inputs.persistent && !olds.persistent) {
+      replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
+    }
+    return {
+      changes: changed.length > 0,
+      replaces,
+      // Domain names are unique per hypervisor: the old one must go before a same-named new one.
+      deleteBeforeReplace: replaces.length > 0 && inputs.name === olds.name,
+    };
+  },
+
+  async create(raw) {
+    const inputs = inputsOrThrow(raw);
+    return withConnection({ uri: inputs.uri }, async (conn) => {
+      const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
+      const xml = buildDomainXml(inputs, { type });
+      let dom: DomainHandle;
+      if (inputs.persistent) {
+        dom = await defineValidated(conn, xml, inputs.name);
+        try {
+          if (inputs.autostart) await dom.setAutostart(true);
+          if (inputs.running) await dom.start();
+        } catch (err) {
+          const cleanup = await removeHalfCreated(dom);
+          dom.free();
+          (err as Error).message += ` (${cleanup})`;
+          throw err;
+        }
+      } else {
+        dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
+      }
+      try {
+        const outs = await describe(conn, dom, inputs, false);
+        return { id: outs.uuid, outs: clean(outs) };
+      } finally {
+        dom.free();
+      }
+    });
+  },
+
+  async read(id, props: DomainOutputs) {
+    return withConnection({ uri: props.uri }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom) return {}; // deleted outside Pulumi
+        const outs = await describe(conn, dom, props as unknown as DomainInputs, !!props.pendingRestart);
+        return { id, props: clean(outs) };
+      }),
+    );
+  },
+
+  async update(id, olds: DomainOutputs, news) {
+    const inputs = inputsOrThrow(news);
+    const opts = effectiveTeardownOptions(inputs);
+    return withConnection({ uri: olds.uri }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom) throw new Error(`domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
+        let facts = await gatherFacts(dom);
+        let pendingRestart = !!olds.pendingRestart && facts.active;
+
+        const configKeys = ["xml", ...TYPED_KEYS] as const;
+        const configChanged = configKeys.some((k) => !canonicalEqual((olds as unknown as Record<string, unknown>)[k], (inputs as Record<string, unknown>)[k]));
+        if (configChanged && facts.persistent) {
+          const current = parseDomainXml(await dom.xml({ inactive: true }));
+          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs });
+          (await defineValidated(conn, xml, inputs.name)).free();
+          if (facts.active) pendingRestart = true;
+        }
+
+        if (inputs.persistent && !facts.persistent) {
+          // Transient -> persistent: define the running configuration.
+          (await defineValidated(conn, await dom.xml(), inputs.name)).free();
+        } else if (!inputs.persistent && facts.persistent) {
+          if (!facts.active) await dom.start();
+          facts = await gatherFacts(dom);
+          await carryOut(dom, planMakeTransient(facts, opts));
+        }
+
+        if (inputs.persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
+
+        facts = await gatherFacts(dom);
+        if (inputs.running && !facts.active) {
+          await dom.start();
+          pendingRestart = false;
+        } else if (!inputs.running && facts.active) {
+          await carryOut(dom, planDomainStop(facts, opts));
+          pendingRestart = false;
+        }
+        return { outs: clean(await describe(conn, dom, inputs, pendingRestart)) };
+      }),
+    );
+  },
+
+  async delete(id, props: DomainOutputs) {
+    // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
+    const opts = effectiveTeardownOptions(pickTeardown(props as unknown as Record<string, unknown>));
+    await withConnection({ uri: props.uri }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom) return; // already gone: nothing to do
+        await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts));
+      }),
+    );
+  },
+};
+
+function pickTeardown(props: Record<string, unknown>) {
+  return Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k] as boolean | undefined]));
+}
+
+function checkKeys(): Record<string, true> {
+  return Object.fromEntries(
+    ["name", "uri", "xml", "running", "persistent", "autostart", ...TYPED_KEYS, ...TEARDOWN_KEYS].map((k) => [k, true]),
+  );
+}

@@ -1,0 +1,155 @@
+// Domain XML: built from the typed inputs (or the user's raw XML with name and
+// UUID filled in), and read back into the facts the provider reports.
+import { XMLBuilder, XMLParser } from "fast-xml-parser";
+import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
+import type { DiskInput, DomainInputs } from "./inputs";
+
+export interface BuildContext {
+  /** The domain type libvirt should use (kvm, qemu, or test on the test driver). */
+  type: string;
+  /** Set when redefining an existing domain: libvirt matches definitions by UUID. */
+  uuid?: string;
+  /** MAC addresses libvirt generated earlier, by interface index, kept across redefinitions. */
+  macs?: Array<string | undefined>;
+}
+
+const BUS_PREFIX: Record<string, string> = { virtio: "vd", sata: "sd", scsi: "sd", usb: "sd", ide: "hd" };
+
+export function defaultDiskFormat(file: string): "raw" | "qcow2" {
+  return /\.qcow2$/i.test(file) ? "qcow2" : "raw";
+}
+
+function defaultBus(disk: DiskInput, machine: string | undefined): string {
+  if (disk.device !== "cdrom") return "virtio";
+  return machine && /q35/.test(machine) ? "sata" : "ide";
+}
+
+/** Device names: explicit targets first, then the next free name for each bus prefix. */
+export function assignTargets(disks: DiskInput[], machine?: string): Array<{ target: string; bus: string }> {
+  const used = new Set(disks.map((d) => d.target).filter((t): t is string => !!t));
+  return disks.map((d) => {
+    const bus = d.bus ?? defaultBus(d, machine);
+    if (d.target) return { target: d.target, bus };
+    const prefix = BUS_PREFIX[bus];
+    for (let n = 0; ; n++) {
+      const candidate = prefix + String.fromCharCode(97 + n);
+      if (!used.has(candidate)) {
+        used.add(candidate);
+        return { target: candidate, bus };
+      }
+    }
+  });
+}
+
+function osNode(i: DomainInputs): XmlNode {
+  return compact({
+    "@firmware": i.firmware === "efi" ? "efi" : undefined,
+    type: compact({ "@arch": i.arch, "@machine": i.machine, "#text": "hvm" }),
+    kernel: i.kernel,
+    initrd: i.initrd,
+    cmdline: i.cmdline,
+    boot: i.bootDevices?.map((dev) => ({ "@dev": dev })),
+  });
+}
+
+function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
+  const disks = i.disks ?? [];
+  const targets = assignTargets(disks, i.machine);
+  return compact({
+    disk: disks.map((d, n) =>
+      compact({
+        "@type": "file",
+        "@device": d.device ?? "disk",
+        driver: { "@name": "qemu", "@type": d.format ?? defaultDiskFormat(d.file) },
+        source: { "@file": d.file },
+        target: { "@dev": targets[n].target, "@bus": targets[n].bus },
+        readonly: d.readOnly || d.device === "cdrom" ? "" : undefined,
+      }),
+    ),
+    interface: (i.networkInterfaces ?? []).map((nic, n) =>
+      compact({
+        "@type": nic.network !== undefined ? "network" : "bridge",
+        mac: nic.mac ?? ctx.macs?.[n] ? { "@address": nic.mac ?? ctx.macs![n]! } : undefined,
+        source: nic.network !== undefined ? { "@network": nic.network } : { "@bridge": nic.bridge! },
+        model: { "@type": nic.model ?? "virtio" },
+      }),
+    ),
+    graphics: i.graphics ? { "@type": i.graphics, "@autoport": "yes" } : undefined,
+    serial: i.serialConsole ? { "@type": "pty", target: { "@port": "0" } } : undefined,
+    console: i.serialConsole ? { "@type": "pty", target: { "@type": "serial", "@port": "0" } } : undefined,
+  });
+}
+
+/** The domain XML for typed inputs; every value goes through the XML builder's escaping. */
+export function buildDomainXml(i: DomainInputs, ctx: BuildContext): string {
+  if (i.xml !== undefined) return withIdentity(i.xml, i.name, ctx.uuid);
+  const x86 = i.arch === undefined || /^(x86_64|i686)$/.test(i.arch);
+  return buildXml({
+    domain: compact({
+      "@type": ctx.type,
+      name: i.name,
+      uuid: ctx.uuid,
+      description: i.description,
+      memory: { "@unit": "MiB", "#text": String(i.memoryMiB) },
+      vcpu: String(i.vcpus ?? 1),
+      os: osNode(i),
+      // EFI firmware needs ACPI; every modern x86 guest expects ACPI and APIC.
+      features: x86 || i.firmware === "efi" ? { acpi: "", apic: x86 ? "" : undefined } : undefined,
+      devices: devicesNode(i, ctx),
+    }),
+  });
+}
+
+// Raw XML keeps its element order (device order matters to guests), so it is
+// edited with the order-preserving form of the parser.
+const orderedParser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", parseTagValue: false, trimValues: false });
+const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: true });
+
+type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
+
+function withIdentity(xml: string, name: string, uuid: string | undefined): string {
+  const doc = orderedParser.parse(xml) as OrderedNode[];
+  const domain = doc.find((n) => "domain" in n);
+  if (!domain) throw new Error("xml: not a <domain> document");
+  const body = domain.domain as OrderedNode[];
+  const set = (tag: string, value: string) => {
+    const existing = body.find((n) => tag in n);
+    if (existing) existing[tag] = [{ "#text": value }];
+    else body.unshift({ [tag]: [{ "#text": value }] });
+  };
+  if (uuid) set("uuid", uuid);
+  set("name", name);
+  return orderedBuilder.build(doc) as string;
+}
+
+/** What the provider reports from a domain's XML. */
+export interface ObservedDomain {
+  name?: string;
+  uuid?: string;
+  type?: string;
+  memoryMiB?: number;
+  vcpus?: number;
+  description?: string;
+  hasNvram: boolean;
+  macs: Array<string | undefined>;
+}
+
+const KIB_PER_UNIT: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3 };
+
+export function parseDomainXml(xml: string): ObservedDomain {
+  const domain = child(parseXml(xml), "domain") ?? {};
+  const memory = child(domain, "memory");
+  const unit = String(memory?.["@unit"] ?? "KiB").toLowerCase();
+  const memText = text(memory);
+  const os = child(domain, "os");
+  return {
+    name: text(domain.name),
+    uuid: text(domain.uuid),
+    type: domain["@type"] as string | undefined,
+    memoryMiB: memText === undefined ? undefined : Math.round((Number(memText) * (KIB_PER_UNIT[unit] ?? 1)) / 1024),
+    vcpus: text(domain.vcpu) === undefined ? undefined : Number(text(domain.vcpu)),
+    description: text(domain.description),
+    hasNvram: !!os && (os.nvram !== undefined || os["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash"),
+    macs: many(child(domain, "devices")?.interface).map((nic) => child(nic, "mac")?.["@address"] as string | undefined),
+  };
+}

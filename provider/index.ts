@@ -1,0 +1,11 @@
+// libvirt-pulumi/provider: the resource providers, for Pulumi's dynamic-provider
+// host (the SDK classes reach them with require() inside their methods) and for
+// direct use in tests and tools.
+export { domainProvider, type DomainOutputs } from "./domain/provider";
+export { checkDomainInputs, type DomainInputs } from "./domain/inputs";
+export { buildDomainXml, parseDomainXml } from "./domain/xml";
+export * as teardown from "./teardown";
+export { LibvirtError } from "./libvirt/errors";
+export { TeardownRefusedError } from "./domain/lifecycle";
+export { withConnection, closeAllConnections } from "./libvirt/connection";
+export { DomainHandle } from "./libvirt/domain";

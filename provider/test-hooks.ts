@@ -1,0 +1,7 @@
+// Pauses injected at race windows so tests can act inside them (a snapshot
+// taken between the teardown check and the undefine, say). Off unless
+// LIBVIRT_PULUMI_TEST_PAUSE_<POINT>_MS is set; never set it in production.
+export async function testPause(point: "beforeUndefine"): Promise<void> {
+  const ms = Number(process.env[`LIBVIRT_PULUMI_TEST_PAUSE_${point.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_MS`]);
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+}
