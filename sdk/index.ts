@@ -1,0 +1,2 @@
+// libvirt-pulumi: Pulumi resources for libvirt domains and snapshots.
+export { Domain, type DomainArgs, type DiskArgs, type NetworkInterfaceArgs } from "./domain";

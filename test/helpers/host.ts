@@ -1,0 +1,71 @@
+// Independent views of the hypervisor (virsh, qemu-img) and throw-away disks.
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+
+export const QEMU_URI = "qemu:///system";
+/** Everything an integration test creates is named with this prefix; the sweeper removes leftovers. */
+export const TEST_PREFIX = "lvp-test-";
+
+export function uniqueName(label: string): string {
+  return `${TEST_PREFIX}${label}-${randomBytes(3).toString("hex")}`;
+}
+
+export function virsh(uri: string, ...args: string[]): string {
+  return execFileSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** Like virsh, but returns the error text instead of throwing. */
+export function virshTry(uri: string, ...args: string[]): { ok: boolean; out: string } {
+  try {
+    return { ok: true, out: virsh(uri, ...args) };
+  } catch (err) {
+    return { ok: false, out: String((err as { stderr?: string }).stderr ?? err) };
+  }
+}
+
+export function domainNames(uri: string): string[] {
+  const out = virsh(uri, "list", "--all", "--name");
+  return out ? out.split("\n").map((s) => s.trim()).filter(Boolean) : [];
+}
+
+export function domainState(uri: string, name: string): string {
+  return virsh(uri, "domstate", name);
+}
+
+export function snapshotNames(uri: string, domain: string): string[] {
+  const out = virsh(uri, "snapshot-list", domain, "--name");
+  return out ? out.split("\n").map((s) => s.trim()).filter(Boolean) : [];
+}
+
+/** Internal snapshots recorded inside a qcow2 image, as qemu-img sees them (-U: the VM may hold the image). */
+export function qcow2Snapshots(file: string): string[] {
+  const out = execFileSync("qemu-img", ["snapshot", "-U", "-l", file], { encoding: "utf8" });
+  return out.split("\n").slice(2).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean);
+}
+
+/** Images live where libvirt's QEMU user may read them (a 0700 mkdtemp dir is not). */
+export function makeImageDir(label: string): { dir: string; qcow2(name: string, sizeMiB?: number): string; remove(): void } {
+  const dir = join("/var/lib/libvirt/images", uniqueName(label));
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  return {
+    dir,
+    qcow2(name, sizeMiB = 16) {
+      const file = join(dir, name);
+      execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", file, `${sizeMiB}M`]);
+      return file;
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export function hasKvm(): boolean {
+  try {
+    execFileSync("test", ["-w", "/dev/kvm"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
