@@ -100,29 +100,29 @@ export interface DomainArgs {
  * ```
  */
 export class Domain extends pulumi.dynamic.Resource {
-  public readonly name!: pulumi.Output<string>;
+  declare public readonly name: pulumi.Output<string>;
   /** The URI libvirt reported for the connection: later operations use it. */
-  public readonly uri!: pulumi.Output<string>;
-  public readonly uuid!: pulumi.Output<string>;
-  public readonly type!: pulumi.Output<string>;
-  public readonly memoryMiB!: pulumi.Output<number | undefined>;
-  public readonly vcpus!: pulumi.Output<number | undefined>;
+  declare public readonly uri: pulumi.Output<string>;
+  declare public readonly uuid: pulumi.Output<string>;
+  declare public readonly type: pulumi.Output<string>;
+  declare public readonly memoryMiB: pulumi.Output<number | undefined>;
+  declare public readonly vcpus: pulumi.Output<number | undefined>;
   /** libvirt's state name: "running", "shutoff", "paused", ... */
-  public readonly state!: pulumi.Output<string>;
+  declare public readonly state: pulumi.Output<string>;
   /** Names of the domain's snapshots, parents before children. */
-  public readonly snapshots!: pulumi.Output<string[]>;
+  declare public readonly snapshots: pulumi.Output<string[]>;
   /** The persistent definition as libvirt returns it. */
-  public readonly xml!: pulumi.Output<string>;
-  public readonly running!: pulumi.Output<boolean>;
-  public readonly persistent!: pulumi.Output<boolean>;
-  public readonly autostart!: pulumi.Output<boolean>;
+  declare public readonly xml: pulumi.Output<string>;
+  declare public readonly running: pulumi.Output<boolean>;
+  declare public readonly persistent: pulumi.Output<boolean>;
+  declare public readonly autostart: pulumi.Output<boolean>;
   /** The definition changed while running; it applies at the next start. */
-  public readonly pendingRestart!: pulumi.Output<boolean>;
-  public readonly deleteSnapshotsOnDestroy!: pulumi.Output<boolean>;
-  public readonly deleteSnapshotDataOnDestroy!: pulumi.Output<boolean>;
-  public readonly deleteManagedSaveOnDestroy!: pulumi.Output<boolean>;
-  public readonly deleteCheckpointsOnDestroy!: pulumi.Output<boolean>;
-  public readonly keepNvramOnDestroy!: pulumi.Output<boolean>;
+  declare public readonly pendingRestart: pulumi.Output<boolean>;
+  declare public readonly deleteSnapshotsOnDestroy: pulumi.Output<boolean>;
+  declare public readonly deleteSnapshotDataOnDestroy: pulumi.Output<boolean>;
+  declare public readonly deleteManagedSaveOnDestroy: pulumi.Output<boolean>;
+  declare public readonly deleteCheckpointsOnDestroy: pulumi.Output<boolean>;
+  declare public readonly keepNvramOnDestroy: pulumi.Output<boolean>;
 
   constructor(name: string, args: DomainArgs, opts?: pulumi.CustomResourceOptions) {
     const outputsOnly = { uuid: undefined, state: undefined, snapshots: undefined, pendingRestart: undefined };

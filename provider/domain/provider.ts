@@ -23,6 +23,8 @@ export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   snapshots: string[];
   /** The persistent definition (or the live one for a transient domain), as libvirt returns it. */
   xml: string;
+  /** The raw `xml` input as given (the `xml` output is libvirt's version of it). */
+  inputXml?: string;
   /** The persistent definition changed while the domain ran: the change applies at its next start. */
   pendingRestart: boolean;
 }
@@ -86,6 +88,7 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
   const typed = inputs.xml === undefined;
   return {
     ...inputs,
+    inputXml: inputs.xml,
     name: dom.name(),
     uuid: dom.uuid(),
     uri: conn.uri,
@@ -123,7 +126,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       const next = (inputs as Record<string, unknown>)[key];
       // uri and type left unset mean "what was resolved at creation".
       if ((key === "uri" || key === "type") && next === undefined) continue;
-      if (!canonicalEqual((olds as unknown as Record<string, unknown>)[key], next)) changed.push(key);
+      if (!canonicalEqual(savedInput(olds, key), next)) changed.push(key);
     }
     const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
     // A transient domain cannot be redefined in place: a new machine config replaces it.
@@ -171,7 +174,8 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: props.uri }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return {}; // deleted outside Pulumi
-        const outs = await describe(conn, dom, props as unknown as DomainInputs, !!props.pendingRestart);
+        const saved = { ...props, xml: props.inputXml } as unknown as DomainInputs;
+        const outs = await describe(conn, dom, saved, !!props.pendingRestart);
         return { id, props: clean(outs) };
       }),
     );
@@ -187,7 +191,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         let pendingRestart = !!olds.pendingRestart && facts.active;
 
         const configKeys = ["xml", ...TYPED_KEYS] as const;
-        const configChanged = configKeys.some((k) => !canonicalEqual((olds as unknown as Record<string, unknown>)[k], (inputs as Record<string, unknown>)[k]));
+        const configChanged = configKeys.some((k) => !canonicalEqual(savedInput(olds, k), (inputs as Record<string, unknown>)[k]));
         if (configChanged && facts.persistent) {
           const current = parseDomainXml(await dom.xml({ inactive: true }));
           const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs });
@@ -230,6 +234,11 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
+
+/** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */
+function savedInput(olds: DomainOutputs, key: string): unknown {
+  return key === "xml" ? olds.inputXml : (olds as unknown as Record<string, unknown>)[key];
+}
 
 function pickTeardown(props: Record<string, unknown>) {
   return Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k] as boolean | undefined]));
