@@ -73,18 +73,16 @@ class Opener {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(join(__dirname, "open-worker.js"));
-    worker.unref();
-    worker.on("message", (reply: OpenReply) => {
-      this.pending.get(reply.id)?.resolve(reply);
-      this.pending.delete(reply.id);
-    });
+    worker.on("message", (reply: OpenReply) => this.pending.get(reply.id)?.resolve(reply));
     const failAll = (err: Error) => {
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+      for (const p of [...this.pending.values()]) p.reject(err);
       if (this.worker === worker) this.worker = undefined;
     };
     worker.on("error", failAll);
     worker.on("exit", (code) => failAll(new Error(`libvirt connection opener exited (code ${code})`)));
+    // After the listeners: attaching a message listener refs the worker's port again.
+    // An idle opener must not keep the provider process alive.
+    worker.unref();
     this.worker = worker;
     return worker;
   }
@@ -94,18 +92,23 @@ class Opener {
     const worker = this.ensureWorker();
     return new Promise<OpenReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
         // The worker is stuck inside libvirt: abandon it, the next open starts a fresh one.
         if (this.worker === worker) this.worker = undefined;
         void worker.terminate();
-        reject(new LibvirtError(`connecting to ${redactUri(req.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+        this.pending.get(id)?.reject(new LibvirtError(`connecting to ${redactUri(req.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
           `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`));
       }, timeoutMs);
       timer.unref();
+      const settle = () => {
+        clearTimeout(timer);
+        if (this.pending.size === 0) worker.unref();
+      };
       this.pending.set(id, {
-        resolve: (r) => { clearTimeout(timer); resolve(r); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (r) => { this.pending.delete(id); settle(); resolve(r); },
+        reject: (e) => { this.pending.delete(id); settle(); reject(e); },
       });
+      // Keep the process alive while an open is pending, not while the opener idles.
+      worker.ref();
       worker.postMessage({ ...req, id } satisfies OpenRequest);
     });
   }

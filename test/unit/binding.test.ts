@@ -1,0 +1,78 @@
+// The libvirt binding: generated declarations, library loading, connections and errors.
+import { execFileSync, spawnSync } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
+import { provider, sdkPath } from "../helpers/lib";
+import { repoRoot } from "../helpers/pulumi-cli";
+
+const { withConnection, closeAllConnections, LibvirtError, DomainHandle } = provider;
+
+afterAll(() => closeAllConnections());
+
+describe("generated binding", () => {
+  it("libvirt.gen.ts is what the generator makes from this machine's libvirt-api.xml", () => {
+    const out = execFileSync("node", ["scripts/gen-libvirt.mjs", "--check"], { cwd: repoRoot, encoding: "utf8" });
+    expect(out).toMatch(/is current/);
+  });
+});
+
+describe("loading libvirt", () => {
+  it("a missing libvirt.so.0 gives one error naming the package to install", () => {
+    const script = `require(${JSON.stringify(require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }))}).domainProvider
+      .create({ name: "x", memoryMiB: 64, uri: "test:///default" }).catch((e) => { console.log(e.message); });`;
+    const r = spawnSync("node", ["-e", script], { env: { ...process.env, LIBVIRT_PULUMI_LIBRARY: "/nonexistent/libvirt.so.0" }, encoding: "utf8" });
+    expect(r.stdout).toMatch(/cannot load the libvirt client library \(\/nonexistent\/libvirt\.so\.0\).*apt-get install libvirt0.*dnf install libvirt-libs/);
+  });
+});
+
+describe("connections", () => {
+  it("records the URI libvirt reports and reuses one pooled connection per URI", async () => {
+    const first = await withConnection({ uri: "test:///default" }, async (c) => c);
+    const second = await withConnection({ uri: "test:///default" }, async (c) => c);
+    expect(first.uri).toBe("test:///default");
+    expect(second).toBe(first);
+  });
+
+  it("uses LIBVIRT_DEFAULT_URI when a resource has no uri", async () => {
+    process.env.LIBVIRT_DEFAULT_URI = "test:///default";
+    try {
+      const uri = await withConnection({}, async (c) => c.uri);
+      expect(uri).toBe("test:///default");
+    } finally {
+      delete process.env.LIBVIRT_DEFAULT_URI;
+    }
+  });
+
+  it("concurrent operations get separate connections, so each reads its own error", async () => {
+    const seen = new Set<unknown>();
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, n) =>
+        withConnection({ uri: "test:///default" }, async (c) => {
+          seen.add(c);
+          return DomainHandle.lookup(c, n % 2 ? "test" : `missing-${n}`).then((d) => (d ? (d.free(), "found") : "absent"));
+        }),
+      ),
+    );
+    expect(results.map((r) => (r as PromiseFulfilledResult<string>).value)).toEqual(["absent", "found", "absent", "found", "absent", "found"]);
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it("a daemon that is not there: the error says what failed and how to start it", async () => {
+    const err = await withConnection({ uri: "qemu+unix:///system?socket=/nonexistent/libvirt-sock" }, async () => "connected").catch((e) => e);
+    expect(err).toBeInstanceOf(LibvirtError);
+    expect(err.message).toMatch(/connecting to qemu\+unix:\/\/\/system\?socket=\/nonexistent\/libvirt-sock: Failed to connect socket.*libvirtd -d/);
+  });
+
+  it("an unknown URI scheme is libvirt's own error, with its code", async () => {
+    const err = await withConnection({ uri: "bogus:///x" }, async () => "connected").catch((e) => e);
+    expect(err.codeName).toBe("VIR_ERR_NO_CONNECT");
+    expect(err.message).toMatch(/no connection driver available for bogus:\/\/\/x/);
+  });
+
+  it("libvirt errors carry code, domain and what we were doing", async () => {
+    const err = await withConnection({ uri: "test:///default" }, (c) => DomainHandle.define(c, "<domain type='test'><name>bad</name></domain>", 0, '"bad"')).catch((e) => e);
+    expect(err).toBeInstanceOf(LibvirtError);
+    expect(err.message).toMatch(/^defining domain "bad" on test:\/\/\/default: /);
+    expect(err.codeName).toMatch(/^VIR_ERR_/);
+    expect(err.domainName).toMatch(/^VIR_FROM_/);
+  });
+});
