@@ -58,8 +58,9 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T)
 export const objectName = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .min(1, { error: `${what} must not be empty` })
-    .max(200, { error: `${what} must be at most 200 characters` })
+    // abort: an empty or over-long name gets one failure, not a second one from the pattern.
+    .min(1, { error: `${what} must not be empty`, abort: true })
+    .max(200, { error: `${what} must be at most 200 characters`, abort: true })
     .regex(/^[A-Za-z0-9_][A-Za-z0-9_.+:-]*$/, {
       error: `${what} may use letters, digits and _ . + : - (starting with a letter, digit or _); "/", spaces, quotes and XML characters are not allowed`,
     });
@@ -67,7 +68,7 @@ export const objectName = (what: string) =>
 export const hypervisorUri = z
   .string({ error: "must be a libvirt URI string such as qemu:///system" })
   .regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: "must be a libvirt URI such as qemu:///system, qemu+ssh://host/system or test:///default" })
-  .refine((u) => !uriHasPassword(u), { error: "must not embed a password (user:password@host): it would be stored in plain text; pass credentials with the auth input" });
+  .refine((u) => !uriHasPassword(u), { error: "must not embed a password (user:password@host): it would be stored in plain text; use SSH keys (qemu+ssh://user@host/system) or libvirt's client auth.conf (LIBVIRT_AUTH_FILE) instead" });
 
 export const absolutePath = (what: string) =>
   z

@@ -62,6 +62,25 @@ async function defineValidated(conn: Connection, xml: string, name: string): Pro
   }
 }
 
+/**
+ * A create never adopts or redefines a domain it did not make: defining XML that
+ * carries an existing domain's name and UUID would silently overwrite it, and a
+ * failed start would then "clean up" someone else's VM.
+ */
+async function refuseExisting(conn: Connection, name: string, uuid: string | undefined): Promise<void> {
+  for (const key of uuid ? [name, uuid] : [name]) {
+    const found = await DomainHandle.lookup(conn, key);
+    if (!found) continue;
+    const description = `"${found.name()}" (uuid ${found.uuid()})`;
+    const existingUuid = found.uuid();
+    found.free();
+    throw new Error(
+      `creating domain "${name}" on ${conn.uri}: a domain ${description} already exists there. ` +
+        `Choose another name, remove that domain, or adopt it with the resource option \`import: "${existingUuid}"\`.`,
+    );
+  }
+}
+
 /** Removes a domain this create just defined, so a failed create leaves nothing behind. */
 async function removeHalfCreated(dom: DomainHandle): Promise<string> {
   try {
@@ -136,8 +155,10 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     return {
       changes: changed.length > 0,
       replaces,
-      // Domain names are unique per hypervisor: the old one must go before a same-named new one.
-      deleteBeforeReplace: replaces.length > 0 && inputs.name === olds.name,
+      // Always delete first: a replacement uses the same disk images (two VMs on one
+      // image corrupt it), and a same-named one could not be defined anyway. A
+      // refused delete then stops the replacement before anything is created.
+      deleteBeforeReplace: replaces.length > 0,
     };
   },
 
@@ -146,6 +167,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: inputs.uri }, async (conn) => {
       const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
       const xml = buildDomainXml(inputs, { type });
+      await refuseExisting(conn, inputs.name, parseDomainXml(xml).uuid);
       let dom: DomainHandle;
       if (inputs.persistent) {
         dom = await defineValidated(conn, xml, inputs.name);
@@ -191,7 +213,12 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         let pendingRestart = !!olds.pendingRestart && facts.active;
 
         const configKeys = ["xml", ...TYPED_KEYS] as const;
-        const configChanged = configKeys.some((k) => !canonicalEqual(savedInput(olds, k), (inputs as Record<string, unknown>)[k]));
+        const configChanged = configKeys.some((k) => {
+          const next = (inputs as Record<string, unknown>)[k];
+          // An unset type means "what was resolved at creation", as in diff.
+          if (k === "type" && next === undefined) return false;
+          return !canonicalEqual(savedInput(olds, k), next);
+        });
         if (configChanged && facts.persistent) {
           const current = parseDomainXml(await dom.xml({ inactive: true }));
           const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs });

@@ -1,0 +1,285 @@
+// DESIGN.md's teardown table, row by row, over the pure teardown rules
+// (planDomainDelete / planDomainStop / planMakeTransient): facts in, decision
+// out. The flag values are libvirt's own, from the generated constants.
+import { describe, expect, it } from "vitest";
+import { provider } from "../helpers/lib";
+import { virDomainUndefineFlagsValues as U } from "../../provider/libvirt/libvirt.gen";
+import type { DomainFacts, TeardownDecision, TeardownOptions, TeardownStep } from "../../provider/teardown";
+
+const { planDomainDelete, planDomainStop, planMakeTransient, effectiveTeardownOptions, DEFAULT_TEARDOWN_OPTIONS, DELETE_SNAPSHOTS_ENV } = provider.teardown;
+
+const SNAP = U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+const MSAVE = U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
+const CKPT = U.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+const NVRAM = U.VIR_DOMAIN_UNDEFINE_NVRAM;
+const KEEP = U.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM;
+
+const facts = (over: Partial<DomainFacts> = {}): DomainFacts => ({
+  name: "web", persistent: true, active: false, snapshots: [], hasManagedSave: false, checkpoints: 0, hasNvram: false, ...over,
+});
+const opts = (over: Partial<TeardownOptions> = {}): TeardownOptions => ({ ...DEFAULT_TEARDOWN_OPTIONS, ...over });
+
+const plans = { delete: planDomainDelete, stop: planDomainStop, makeTransient: planMakeTransient };
+type Plan = keyof typeof plans;
+
+const undefine = (flags: number, fallbackFlags = flags): TeardownStep => ({ call: "undefine", flags, fallbackFlags });
+const destroy: TeardownStep = { call: "destroy" };
+
+interface Row {
+  row: string;
+  plan: Plan;
+  facts: DomainFacts;
+  opts: TeardownOptions;
+  /** Allowed with exactly these steps, or refused with a message matching every pattern. */
+  steps?: TeardownStep[];
+  refused?: RegExp[];
+}
+
+const twoSnaps = ["before-upgrade", "after-upgrade"];
+const OPTION = /Set deleteSnapshotsOnDestroy: true \(and run `pulumi up`\), or set LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for this destroy/;
+
+const rows: Row[] = [
+  // delete an inactive persistent domain that has snapshots
+  {
+    row: "inactive persistent with snapshots: refused, naming the snapshots and the option",
+    plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /2 snapshots \("before-upgrade", "after-upgrade"\)/, OPTION],
+  },
+  {
+    row: "inactive persistent with snapshots + deleteSnapshotsOnDestroy: undefine with SNAPSHOTS_METADATA",
+    plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [undefine(SNAP | NVRAM, SNAP)],
+  },
+  // delete a running persistent domain that has snapshots
+  {
+    row: "running persistent with snapshots: refused before stopping it",
+    plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed\)/, /1 snapshot \("s1"\)/, OPTION],
+  },
+  {
+    row: "running persistent with snapshots + deleteSnapshotsOnDestroy: destroy, then undefine with SNAPSHOTS_METADATA",
+    plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [destroy, undefine(SNAP | NVRAM, SNAP)],
+  },
+  // delete / stop a transient domain that has snapshots
+  {
+    row: "transient with snapshots: delete refused (libvirt would drop the metadata)",
+    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed\)/, /dropped by libvirt when the transient domain stops/, OPTION],
+  },
+  {
+    row: "transient with snapshots + deleteSnapshotsOnDestroy: destroy only (nothing to undefine)",
+    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [destroy],
+  },
+  {
+    row: "transient with snapshots: stop refused too (a stop is its delete)",
+    plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
+    refused: [/^refusing to stop transient domain "web" \(it is still running and nothing was changed\)/, /1 snapshot \("t1"\)/, OPTION],
+  },
+  {
+    row: "transient with snapshots + deleteSnapshotsOnDestroy: stop is a destroy",
+    plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [destroy],
+  },
+  // managed save
+  {
+    row: "managed-save image: refused",
+    plan: "delete", facts: facts({ hasManagedSave: true }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /managed-save image.*Set deleteManagedSaveOnDestroy: true/],
+  },
+  {
+    row: "managed-save image + deleteManagedSaveOnDestroy: undefine with MANAGED_SAVE",
+    plan: "delete", facts: facts({ hasManagedSave: true }), opts: opts({ deleteManagedSaveOnDestroy: true }),
+    steps: [undefine(MSAVE | NVRAM, MSAVE)],
+  },
+  // checkpoints
+  {
+    row: "checkpoints: refused",
+    plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /2 checkpoints\. Set deleteCheckpointsOnDestroy: true/],
+  },
+  {
+    row: "checkpoints + deleteCheckpointsOnDestroy: undefine with CHECKPOINTS_METADATA",
+    plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts({ deleteCheckpointsOnDestroy: true }),
+    steps: [undefine(CKPT | NVRAM, CKPT)],
+  },
+  // also discard snapshot contents
+  {
+    row: "deleteSnapshotDataOnDestroy: each snapshot deleted children first, then undefine without the metadata flag",
+    plan: "delete", facts: facts({ snapshots: ["root", "mid", "leaf"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    steps: [{ call: "deleteSnapshots", names: ["leaf", "mid", "root"] }, undefine(NVRAM, 0)],
+  },
+  {
+    row: "deleteSnapshotDataOnDestroy on a running domain: delete snapshots, destroy, undefine",
+    plan: "delete", facts: facts({ active: true, snapshots: ["a", "b"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, destroy, undefine(NVRAM, 0)],
+  },
+  {
+    row: "deleteSnapshotDataOnDestroy without the cascade option: still refused",
+    plan: "delete", facts: facts({ snapshots: ["a"] }), opts: opts({ deleteSnapshotDataOnDestroy: true }),
+    refused: [/1 snapshot \("a"\)/, OPTION],
+  },
+  // stop (not delete) a persistent domain with snapshots
+  {
+    row: "stop a running persistent domain with snapshots: allowed, it still exists",
+    plan: "stop", facts: facts({ active: true, snapshots: twoSnaps, hasManagedSave: false, checkpoints: 3 }), opts: opts(),
+    steps: [destroy],
+  },
+  {
+    row: "stop an already stopped domain: nothing to do",
+    plan: "stop", facts: facts({ snapshots: twoSnaps }), opts: opts(),
+    steps: [],
+  },
+  // persistent -> transient while running
+  {
+    row: "persistent -> transient while running, with snapshots: allowed (metadata stays until it halts)",
+    plan: "makeTransient", facts: facts({ active: true, snapshots: twoSnaps }), opts: opts(),
+    steps: [undefine(0)],
+  },
+  {
+    row: "persistent -> transient while running with NVRAM: the running guest keeps its NVRAM",
+    plan: "makeTransient", facts: facts({ active: true, hasNvram: true }), opts: opts(),
+    steps: [undefine(KEEP)],
+  },
+  {
+    row: "persistent -> transient while inactive with snapshots: that is a delete, so refused",
+    plan: "makeTransient", facts: facts({ snapshots: ["s"] }), opts: opts(),
+    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /1 snapshot \("s"\)/],
+  },
+  {
+    row: "already transient: nothing to do",
+    plan: "makeTransient", facts: facts({ persistent: false, active: true, snapshots: ["s"] }), opts: opts(),
+    steps: [],
+  },
+  // NVRAM
+  {
+    row: "NVRAM: removed with the domain by default; no fallback drops the flag",
+    plan: "delete", facts: facts({ hasNvram: true }), opts: opts(),
+    steps: [undefine(NVRAM, NVRAM)],
+  },
+  {
+    row: "NVRAM + keepNvramOnDestroy: KEEP_NVRAM, no fallback drops it",
+    plan: "delete", facts: facts({ hasNvram: true }), opts: opts({ keepNvramOnDestroy: true }),
+    steps: [undefine(KEEP, KEEP)],
+  },
+  {
+    row: "no NVRAM: NVRAM flag, with a fallback without it for drivers that reject it",
+    plan: "delete", facts: facts(), opts: opts(),
+    steps: [undefine(NVRAM, 0)],
+  },
+  {
+    row: "no NVRAM + keepNvramOnDestroy: KEEP_NVRAM, with a fallback without it",
+    plan: "delete", facts: facts(), opts: opts({ keepNvramOnDestroy: true }),
+    steps: [undefine(KEEP, 0)],
+  },
+  {
+    row: "everything allowed at once: every cascade flag, destroy first",
+    plan: "delete",
+    facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1, hasNvram: true }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: true, deleteCheckpointsOnDestroy: true }),
+    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM)],
+  },
+  // combined refusals
+  {
+    row: "snapshots + managed save + checkpoints: one refusal listing every reason",
+    plan: "delete", facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }), opts: opts(),
+    refused: [/\(1\) it has 1 snapshot \("s"\)/, /; \(2\) it has a managed-save image/, /; \(3\) it has 1 checkpoint\. Set deleteCheckpointsOnDestroy/, /still running and nothing was changed/],
+  },
+  {
+    row: "the snapshot option does not allow the other blockers",
+    plan: "delete", facts: facts({ snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    refused: [/\(1\) it has a managed-save image/, /\(2\) it has 1 checkpoint/],
+  },
+];
+
+function expectDecision(decision: TeardownDecision, row: Row): void {
+  if (row.steps) {
+    expect(decision).toEqual({ allowed: true, steps: row.steps });
+  } else {
+    expect(decision.allowed).toBe(false);
+    const message = (decision as { message: string }).message;
+    for (const pattern of row.refused!) expect(message).toMatch(pattern);
+    // A refusal is a message only: no steps to carry out.
+    expect(decision).not.toHaveProperty("steps");
+  }
+}
+
+describe("the teardown table (DESIGN.md)", () => {
+  it.each(rows)("$plan: $row", (row) => {
+    expectDecision(plans[row.plan](row.facts, row.opts), row);
+  });
+
+  it("every refusal names the exact option that would allow it", () => {
+    for (const row of rows.filter((r) => r.refused)) {
+      const message = (plans[row.plan](row.facts, row.opts) as { message: string }).message;
+      expect(message).toMatch(/(deleteSnapshotsOnDestroy|deleteManagedSaveOnDestroy|deleteCheckpointsOnDestroy): true/);
+    }
+  });
+
+  it("a refusal lists many snapshots by count, the first ten by name", () => {
+    const names = Array.from({ length: 12 }, (_, n) => `snap-${n}`);
+    const d = planDomainDelete(facts({ snapshots: names }), opts());
+    expect(d.allowed).toBe(false);
+    const message = (d as { message: string }).message;
+    expect(message).toMatch(/12 snapshots \("snap-0", .*"snap-9" and 2 more\)/);
+    expect(message).not.toContain("snap-10");
+    expect(message).toContain(`${DELETE_SNAPSHOTS_ENV}=1`);
+  });
+
+  it("the plan does not reorder the caller's snapshot list", () => {
+    const snapshots = ["root", "leaf"];
+    planDomainDelete(facts({ snapshots }), opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }));
+    expect(snapshots).toEqual(["root", "leaf"]);
+  });
+});
+
+describe("effectiveTeardownOptions", () => {
+  it("is the defaults (all false) when nothing is stored and the variable is unset", () => {
+    expect(effectiveTeardownOptions({}, {})).toEqual({
+      deleteSnapshotsOnDestroy: false, deleteSnapshotDataOnDestroy: false, deleteManagedSaveOnDestroy: false,
+      deleteCheckpointsOnDestroy: false, keepNvramOnDestroy: false,
+    });
+  });
+
+  it("keeps the stored options and ignores undefined ones", () => {
+    expect(effectiveTeardownOptions({ deleteCheckpointsOnDestroy: true, keepNvramOnDestroy: undefined }, {})).toEqual(
+      opts({ deleteCheckpointsOnDestroy: true }),
+    );
+  });
+
+  it("the variable is LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY", () => {
+    expect(DELETE_SNAPSHOTS_ENV).toBe("LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY");
+  });
+
+  it.each(["1", "true", "yes", "TRUE", "Yes"])("%j turns the snapshot cascade on, and nothing else", (value) => {
+    expect(effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: value })).toEqual(opts({ deleteSnapshotsOnDestroy: true }));
+  });
+
+  it.each(["0", "false", "no", "", "2", "on", "y", " 1", "yes please", "truee"])("%j is ignored", (value) => {
+    expect(effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: value })).toEqual(opts());
+  });
+
+  it("a false value in the variable does not turn off a stored true", () => {
+    expect(effectiveTeardownOptions({ deleteSnapshotsOnDestroy: true }, { [DELETE_SNAPSHOTS_ENV]: "0" }).deleteSnapshotsOnDestroy).toBe(true);
+  });
+
+  it("reads process.env by default", () => {
+    const saved = process.env[DELETE_SNAPSHOTS_ENV];
+    try {
+      process.env[DELETE_SNAPSHOTS_ENV] = "1";
+      expect(effectiveTeardownOptions({}).deleteSnapshotsOnDestroy).toBe(true);
+      delete process.env[DELETE_SNAPSHOTS_ENV];
+      expect(effectiveTeardownOptions({}).deleteSnapshotsOnDestroy).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env[DELETE_SNAPSHOTS_ENV];
+      else process.env[DELETE_SNAPSHOTS_ENV] = saved;
+    }
+  });
+
+  it("the env-enabled options then allow a delete that was refused", () => {
+    const f = facts({ snapshots: ["s"] });
+    expect(planDomainDelete(f, effectiveTeardownOptions({}, {})).allowed).toBe(false);
+    expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({ allowed: true, steps: [undefine(SNAP | NVRAM, SNAP)] });
+  });
+});
