@@ -9,3 +9,4 @@ export { LibvirtError } from "./libvirt/errors";
 export { TeardownRefusedError } from "./domain/lifecycle";
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
+export { snapshotProvider, snapshotId, parseSnapshotId, createFlags, keepsDataOnDestroy, SnapshotOptionError, KEEP_SNAPSHOT_DATA_ENV, checkSnapshotInputs, buildSnapshotXml, parseSnapshotXml, withDescription, whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV, type SnapshotOutputs, type SnapshotInputs, type SnapshotDiskInput } from "./snapshot/provider";

@@ -37,6 +37,17 @@ const FUNCTIONS = [
   "virDomainSnapshotDelete", "virDomainSnapshotFree", "virDomainSnapshotGetName",
   "virDomainSnapshotIsCurrent", "virDomainListAllSnapshots", "virDomainSnapshotListAllChildren",
   "virDomainSnapshotGetParent", "virDomainSnapshotHasMetadata",
+  // storage: pools, volumes, upload/download streams, and listing every domain (which domains use a volume)
+  "virConnectListAllDomains", "virConnectListAllStoragePools",
+  "virStoragePoolDefineXML", "virStoragePoolBuild", "virStoragePoolCreate", "virStoragePoolDestroy",
+  "virStoragePoolDelete", "virStoragePoolUndefine", "virStoragePoolLookupByName", "virStoragePoolLookupByUUIDString",
+  "virStoragePoolGetXMLDesc", "virStoragePoolIsActive", "virStoragePoolIsPersistent", "virStoragePoolRefresh",
+  "virStoragePoolListAllVolumes", "virStoragePoolGetAutostart", "virStoragePoolSetAutostart", "virStoragePoolGetName",
+  "virStoragePoolGetUUIDString", "virStoragePoolFree",
+  "virStorageVolCreateXML", "virStorageVolDelete", "virStorageVolGetKey", "virStorageVolGetName", "virStorageVolGetPath",
+  "virStorageVolGetXMLDesc", "virStorageVolLookupByKey", "virStorageVolLookupByName", "virStorageVolLookupByPath",
+  "virStorageVolUpload", "virStorageVolDownload", "virStorageVolResize", "virStorageVolFree",
+  "virStreamNew", "virStreamSend", "virStreamRecv", "virStreamFinish", "virStreamAbort", "virStreamFree",
 ];
 
 // Enum groups (the XML's enum `type`) whose values the binding and the teardown rules use.
@@ -46,7 +57,17 @@ const ENUM_GROUPS = [
   "virDomainShutdownFlagValues", "virDomainDefineFlags", "virDomainCreateFlags", "virDomainXMLFlags",
   "virDomainSnapshotCreateFlags", "virDomainSnapshotDeleteFlags", "virDomainSnapshotListFlags",
   "virDomainSnapshotXMLFlags", "virDomainCheckpointListFlags", "virConnectCredentialType",
+  // storage
+  "virConnectListAllDomainsFlags", "virConnectListAllStoragePoolsFlags", "virStoragePoolState",
+  "virStoragePoolBuildFlags", "virStoragePoolDeleteFlags", "virStorageVolCreateFlags", "virStorageVolDeleteFlags",
+  "virStorageVolResizeFlags", "virStorageXMLFlags", "virStreamFlags",
 ];
+
+// Arguments whose C type says less than their use: `virStreamSend`'s `const char *data`
+// is a byte buffer, not a C string (koffi would otherwise take a JS string).
+const ARG_TYPES = {
+  "virStreamSend.data": "const uint8_t *",
+};
 
 const STRUCTS = ["virError"];
 
@@ -70,7 +91,7 @@ function koffiType(cType, { isReturn }) {
 // koffi type -> the TypeScript type a caller passes or receives.
 function tsType(kType) {
   if (kType === "HeapString" || kType === "const char *") return "string | null";
-  if (kType === "char *") return "Buffer";
+  if (kType === "char *" || kType === "const uint8_t *") return "Buffer";
   if (kType === "_Out_ void **") return "[unknown]";
   if (kType.startsWith("_Out_ ")) return "[number]";
   if (kType === "void") return "void";
@@ -122,6 +143,15 @@ function render(api, libvirtVersion) {
   out.push(`export type Ptr<T extends string> = { readonly __libvirtPointer: T };`);
   out.push(``);
 
+  // Some values name another enum (VIR_DOMAIN_SNAPSHOT_XML_SECURE = VIR_DOMAIN_XML_SECURE).
+  const byName = new Map(api.enums.map((e) => [e.name, e.value]));
+  const valueOf = (v, seen = new Set()) => {
+    if (/^-?\d+$/.test(String(v))) return Number(v);
+    if (seen.has(v) || !byName.has(v)) throw new Error(`gen-libvirt: cannot resolve enum value "${v}"`);
+    seen.add(v);
+    return valueOf(byName.get(v), seen);
+  };
+
   for (const group of ENUM_GROUPS) {
     const values = api.enums.filter((e) => e.type === group && !/_LAST$/.test(e.name));
     if (values.length === 0) throw new Error(`gen-libvirt: enum group ${group} not found in libvirt-api.xml`);
@@ -129,7 +159,7 @@ function render(api, libvirtVersion) {
     out.push(`export const ${group} = {`);
     for (const v of values) {
       const info = [api.text(v.info), v.version ? `@since libvirt ${v.version}` : ""].filter(Boolean).join("\n");
-      out.push(docComment(info, "  ") + `  ${v.name}: ${Number(v.value)},`);
+      out.push(docComment(info, "  ") + `  ${v.name}: ${valueOf(v.value)},`);
     }
     out.push(`} as const;`);
     out.push(`export type ${group} = (typeof ${group})[keyof typeof ${group}];`);
@@ -155,7 +185,7 @@ function render(api, libvirtVersion) {
     const f = api.functions.get(name);
     if (!f) throw new Error(`gen-libvirt: function ${name} not found in libvirt-api.xml`);
     const ret = koffiType(f.return.type, { isReturn: true });
-    const args = (f.arg ?? []).map((a) => ({ name: a.name, k: koffiType(a.type, { isReturn: false }) }));
+    const args = (f.arg ?? []).map((a) => ({ name: a.name, k: ARG_TYPES[`${name}.${a.name}`] ?? koffiType(a.type, { isReturn: false }) }));
     const decl = `${ret} ${name}(${args.map((a) => `${a.k} ${a.name}`).join(", ")})`;
     out.push(`  ${name}: { decl: ${JSON.stringify(decl)}, since: ${JSON.stringify(f.version ?? "0.0.0")} },`);
     const firstLine = api.text(f.info).split("\n\n")[0].replace(/\s+/g, " ").trim();

@@ -1375,7 +1375,7 @@ export const virDomainSnapshotXMLFlags = {
    * dump security sensitive information too
    * @since libvirt 5.1.0
    */
-  VIR_DOMAIN_SNAPSHOT_XML_SECURE: NaN,
+  VIR_DOMAIN_SNAPSHOT_XML_SECURE: 1,
 } as const;
 export type virDomainSnapshotXMLFlags = (typeof virDomainSnapshotXMLFlags)[keyof typeof virDomainSnapshotXMLFlags];
 
@@ -1467,6 +1467,313 @@ export const virConnectCredentialType = {
 } as const;
 export type virConnectCredentialType = (typeof virConnectCredentialType)[keyof typeof virConnectCredentialType];
 
+/** libvirt enum `virConnectListAllDomainsFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomainsFlags */
+export const virConnectListAllDomainsFlags = {
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_ACTIVE: 1,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_AUTOSTART: 1024,
+  /**
+   * @since libvirt 5.6.0
+   */
+  VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT: 16384,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT: 4096,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_INACTIVE: 2,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE: 256,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART: 2048,
+  /**
+   * @since libvirt 5.6.0
+   */
+  VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT: 32768,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE: 512,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT: 8192,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_OTHER: 128,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_PAUSED: 32,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_PERSISTENT: 4,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_RUNNING: 16,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_SHUTOFF: 64,
+  /**
+   * @since libvirt 0.9.13
+   */
+  VIR_CONNECT_LIST_DOMAINS_TRANSIENT: 8,
+} as const;
+export type virConnectListAllDomainsFlags = (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
+
+/** libvirt enum `virConnectListAllStoragePoolsFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePoolsFlags */
+export const virConnectListAllStoragePoolsFlags = {
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE: 2,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART: 16,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_DIR: 64,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_DISK: 1024,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_FS: 128,
+  /**
+   * @since libvirt 1.2.1
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_GLUSTER: 65536,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE: 1,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI: 2048,
+  /**
+   * @since libvirt 5.6.0
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI_DIRECT: 524288,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_LOGICAL: 512,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_MPATH: 8192,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_NETFS: 256,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_NO_AUTOSTART: 32,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_PERSISTENT: 4,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_RBD: 16384,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_SCSI: 4096,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_SHEEPDOG: 32768,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_TRANSIENT: 8,
+  /**
+   * @since libvirt 3.1.0
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_VSTORAGE: 262144,
+  /**
+   * @since libvirt 1.2.8
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ZFS: 131072,
+} as const;
+export type virConnectListAllStoragePoolsFlags = (typeof virConnectListAllStoragePoolsFlags)[keyof typeof virConnectListAllStoragePoolsFlags];
+
+/** libvirt enum `virStoragePoolState`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolState */
+export const virStoragePoolState = {
+  /**
+   * Initializing pool, not available
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILDING: 1,
+  /**
+   * Running degraded
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_DEGRADED: 3,
+  /**
+   * Running, but not accessible
+   * @since libvirt 0.8.2
+   */
+  VIR_STORAGE_POOL_INACCESSIBLE: 4,
+  /**
+   * Not running
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_INACTIVE: 0,
+  /**
+   * Running normally
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_RUNNING: 2,
+} as const;
+export type virStoragePoolState = (typeof virStoragePoolState)[keyof typeof virStoragePoolState];
+
+/** libvirt enum `virStoragePoolBuildFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuildFlags */
+export const virStoragePoolBuildFlags = {
+  /**
+   * Regular build from scratch
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_NEW: 0,
+  /**
+   * Do not overwrite existing pool
+   * @since libvirt 0.9.5
+   */
+  VIR_STORAGE_POOL_BUILD_NO_OVERWRITE: 4,
+  /**
+   * Overwrite data
+   * @since libvirt 0.9.5
+   */
+  VIR_STORAGE_POOL_BUILD_OVERWRITE: 8,
+  /**
+   * Repair / reinitialize
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_REPAIR: 1,
+  /**
+   * Extend existing pool
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_RESIZE: 2,
+} as const;
+export type virStoragePoolBuildFlags = (typeof virStoragePoolBuildFlags)[keyof typeof virStoragePoolBuildFlags];
+
+/** libvirt enum `virStoragePoolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDeleteFlags */
+export const virStoragePoolDeleteFlags = {
+  /**
+   * Delete metadata only    (fast)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_DELETE_NORMAL: 0,
+  /**
+   * Clear all data to zeros (slow)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_DELETE_ZEROED: 1,
+} as const;
+export type virStoragePoolDeleteFlags = (typeof virStoragePoolDeleteFlags)[keyof typeof virStoragePoolDeleteFlags];
+
+/** libvirt enum `virStorageVolCreateFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateFlags */
+export const virStorageVolCreateFlags = {
+  /**
+   * @since libvirt 1.0.1
+   */
+  VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA: 1,
+  /**
+   * perform a btrfs lightweight copy
+   * @since libvirt 1.2.13
+   */
+  VIR_STORAGE_VOL_CREATE_REFLINK: 2,
+  /**
+   * Validate the XML document against schema
+   * @since libvirt 8.10.0
+   */
+  VIR_STORAGE_VOL_CREATE_VALIDATE: 4,
+} as const;
+export type virStorageVolCreateFlags = (typeof virStorageVolCreateFlags)[keyof typeof virStorageVolCreateFlags];
+
+/** libvirt enum `virStorageVolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDeleteFlags */
+export const virStorageVolDeleteFlags = {
+  /**
+   * Delete metadata only    (fast)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_VOL_DELETE_NORMAL: 0,
+  /**
+   * Force removal of volume, even if in use
+   * @since libvirt 1.2.21
+   */
+  VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS: 2,
+  /**
+   * Clear all data to zeros (slow)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_VOL_DELETE_ZEROED: 1,
+} as const;
+export type virStorageVolDeleteFlags = (typeof virStorageVolDeleteFlags)[keyof typeof virStorageVolDeleteFlags];
+
+/** libvirt enum `virStorageVolResizeFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResizeFlags */
+export const virStorageVolResizeFlags = {
+  /**
+   * force allocation of new size
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_ALLOCATE: 1,
+  /**
+   * size is relative to current
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_DELTA: 2,
+  /**
+   * allow decrease in capacity
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_SHRINK: 4,
+} as const;
+export type virStorageVolResizeFlags = (typeof virStorageVolResizeFlags)[keyof typeof virStorageVolResizeFlags];
+
+/** libvirt enum `virStorageXMLFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageXMLFlags */
+export const virStorageXMLFlags = {
+  /**
+   * dump inactive pool/volume information
+   * @since libvirt 0.9.13
+   */
+  VIR_STORAGE_XML_INACTIVE: 1,
+} as const;
+export type virStorageXMLFlags = (typeof virStorageXMLFlags)[keyof typeof virStorageXMLFlags];
+
+/** libvirt enum `virStreamFlags`: https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFlags */
+export const virStreamFlags = {
+  /**
+   * @since libvirt 0.7.2
+   */
+  VIR_STREAM_NONBLOCK: 1,
+} as const;
+export type virStreamFlags = (typeof virStreamFlags)[keyof typeof virStreamFlags];
+
 /** koffi struct layouts, field by field from libvirt-api.xml. */
 export const STRUCTS = {
   virError: {
@@ -1532,6 +1839,45 @@ export const FUNCTIONS = {
   virDomainSnapshotListAllChildren: { decl: "int virDomainSnapshotListAllChildren(virDomainSnapshot * snapshot, _Out_ void ** snaps, unsigned int flags)", since: "0.9.13" },
   virDomainSnapshotGetParent: { decl: "virDomainSnapshot * virDomainSnapshotGetParent(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.9.7" },
   virDomainSnapshotHasMetadata: { decl: "int virDomainSnapshotHasMetadata(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.9.13" },
+  virConnectListAllDomains: { decl: "int virConnectListAllDomains(virConnect * conn, _Out_ void ** domains, unsigned int flags)", since: "0.9.13" },
+  virConnectListAllStoragePools: { decl: "int virConnectListAllStoragePools(virConnect * conn, _Out_ void ** pools, unsigned int flags)", since: "0.10.2" },
+  virStoragePoolDefineXML: { decl: "virStoragePool * virStoragePoolDefineXML(virConnect * conn, const char * xml, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolBuild: { decl: "int virStoragePoolBuild(virStoragePool * pool, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolCreate: { decl: "int virStoragePoolCreate(virStoragePool * pool, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolDestroy: { decl: "int virStoragePoolDestroy(virStoragePool * pool)", since: "0.4.1" },
+  virStoragePoolDelete: { decl: "int virStoragePoolDelete(virStoragePool * pool, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolUndefine: { decl: "int virStoragePoolUndefine(virStoragePool * pool)", since: "0.4.1" },
+  virStoragePoolLookupByName: { decl: "virStoragePool * virStoragePoolLookupByName(virConnect * conn, const char * name)", since: "0.4.1" },
+  virStoragePoolLookupByUUIDString: { decl: "virStoragePool * virStoragePoolLookupByUUIDString(virConnect * conn, const char * uuidstr)", since: "0.4.1" },
+  virStoragePoolGetXMLDesc: { decl: "HeapString virStoragePoolGetXMLDesc(virStoragePool * pool, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolIsActive: { decl: "int virStoragePoolIsActive(virStoragePool * pool)", since: "0.7.3" },
+  virStoragePoolIsPersistent: { decl: "int virStoragePoolIsPersistent(virStoragePool * pool)", since: "0.7.3" },
+  virStoragePoolRefresh: { decl: "int virStoragePoolRefresh(virStoragePool * pool, unsigned int flags)", since: "0.4.1" },
+  virStoragePoolListAllVolumes: { decl: "int virStoragePoolListAllVolumes(virStoragePool * pool, _Out_ void ** vols, unsigned int flags)", since: "0.10.2" },
+  virStoragePoolGetAutostart: { decl: "int virStoragePoolGetAutostart(virStoragePool * pool, _Out_ int * autostart)", since: "0.4.1" },
+  virStoragePoolSetAutostart: { decl: "int virStoragePoolSetAutostart(virStoragePool * pool, int autostart)", since: "0.4.1" },
+  virStoragePoolGetName: { decl: "const char * virStoragePoolGetName(virStoragePool * pool)", since: "0.4.1" },
+  virStoragePoolGetUUIDString: { decl: "int virStoragePoolGetUUIDString(virStoragePool * pool, char * buf)", since: "0.4.1" },
+  virStoragePoolFree: { decl: "int virStoragePoolFree(virStoragePool * pool)", since: "0.4.1" },
+  virStorageVolCreateXML: { decl: "virStorageVol * virStorageVolCreateXML(virStoragePool * pool, const char * xmlDesc, unsigned int flags)", since: "0.4.1" },
+  virStorageVolDelete: { decl: "int virStorageVolDelete(virStorageVol * vol, unsigned int flags)", since: "0.4.1" },
+  virStorageVolGetKey: { decl: "const char * virStorageVolGetKey(virStorageVol * vol)", since: "0.4.1" },
+  virStorageVolGetName: { decl: "const char * virStorageVolGetName(virStorageVol * vol)", since: "0.4.1" },
+  virStorageVolGetPath: { decl: "HeapString virStorageVolGetPath(virStorageVol * vol)", since: "0.4.1" },
+  virStorageVolGetXMLDesc: { decl: "HeapString virStorageVolGetXMLDesc(virStorageVol * vol, unsigned int flags)", since: "0.4.1" },
+  virStorageVolLookupByKey: { decl: "virStorageVol * virStorageVolLookupByKey(virConnect * conn, const char * key)", since: "0.4.1" },
+  virStorageVolLookupByName: { decl: "virStorageVol * virStorageVolLookupByName(virStoragePool * pool, const char * name)", since: "0.4.1" },
+  virStorageVolLookupByPath: { decl: "virStorageVol * virStorageVolLookupByPath(virConnect * conn, const char * path)", since: "0.4.1" },
+  virStorageVolUpload: { decl: "int virStorageVolUpload(virStorageVol * vol, virStream * stream, unsigned long long offset, unsigned long long length, unsigned int flags)", since: "0.9.0" },
+  virStorageVolDownload: { decl: "int virStorageVolDownload(virStorageVol * vol, virStream * stream, unsigned long long offset, unsigned long long length, unsigned int flags)", since: "0.9.0" },
+  virStorageVolResize: { decl: "int virStorageVolResize(virStorageVol * vol, unsigned long long capacity, unsigned int flags)", since: "0.9.10" },
+  virStorageVolFree: { decl: "int virStorageVolFree(virStorageVol * vol)", since: "0.4.1" },
+  virStreamNew: { decl: "virStream * virStreamNew(virConnect * conn, unsigned int flags)", since: "0.7.2" },
+  virStreamSend: { decl: "int virStreamSend(virStream * stream, const uint8_t * data, size_t nbytes)", since: "0.7.2" },
+  virStreamRecv: { decl: "int virStreamRecv(virStream * stream, char * data, size_t nbytes)", since: "0.7.2" },
+  virStreamFinish: { decl: "int virStreamFinish(virStream * stream)", since: "0.7.2" },
+  virStreamAbort: { decl: "int virStreamAbort(virStream * stream)", since: "0.7.2" },
+  virStreamFree: { decl: "int virStreamFree(virStream * stream)", since: "0.7.2" },
 } as const;
 
 /** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */
@@ -1761,4 +2107,199 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotHasMetadata
    */
   virDomainSnapshotHasMetadata(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): number;
+  /**
+   * Collect a possibly-filtered list of all domains, and return an allocated array of information for each. This API solves the race inherent in virConnectListDomains() and virConnectListDefinedDomains().
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
+   */
+  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown], flags: number): number;
+  /**
+   * Collect the list of storage pools, and allocate an array to store those objects. This API solves the race inherent between virConnectListStoragePools and virConnectListDefinedStoragePools.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
+   */
+  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown], flags: number): number;
+  /**
+   * Define an inactive persistent storage pool or modify an existing persistent one from the XML description.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineXML
+   */
+  virStoragePoolDefineXML(conn: Ptr<"virConnect"> | null, xml: string | null, flags: number): Ptr<"virStoragePool"> | null;
+  /**
+   * Currently only filesystem pool accepts flags VIR_STORAGE_POOL_BUILD_OVERWRITE and VIR_STORAGE_POOL_BUILD_NO_OVERWRITE.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuild
+   */
+  virStoragePoolBuild(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  /**
+   * Starts an inactive storage pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreate
+   */
+  virStoragePoolCreate(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  /**
+   * Destroy an active storage pool. This will deactivate the pool on the host, but keep any persistent config associated with it. If it has a persistent config it can later be restarted with virStoragePoolCreate(). This does not free the associated virStoragePoolPtr object.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDestroy
+   */
+  virStoragePoolDestroy(pool: Ptr<"virStoragePool"> | null): number;
+  /**
+   * Delete the underlying pool resources. This is a non-recoverable operation. The virStoragePoolPtr object itself is not free'd.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDelete
+   */
+  virStoragePoolDelete(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  /**
+   * Undefine an inactive storage pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolUndefine
+   */
+  virStoragePoolUndefine(pool: Ptr<"virStoragePool"> | null): number;
+  /**
+   * Fetch a storage pool based on its unique name
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByName
+   */
+  virStoragePoolLookupByName(conn: Ptr<"virConnect"> | null, name: string | null): Ptr<"virStoragePool"> | null;
+  /**
+   * Fetch a storage pool based on its globally unique id
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolLookupByUUIDString
+   */
+  virStoragePoolLookupByUUIDString(conn: Ptr<"virConnect"> | null, uuidstr: string | null): Ptr<"virStoragePool"> | null;
+  /**
+   * Fetch an XML document describing all aspects of the storage pool. This is suitable for later feeding back into the virStoragePoolCreateXML method.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetXMLDesc
+   */
+  virStoragePoolGetXMLDesc(pool: Ptr<"virStoragePool"> | null, flags: number): string | null;
+  /**
+   * Determine if the storage pool is currently running
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsActive
+   */
+  virStoragePoolIsActive(pool: Ptr<"virStoragePool"> | null): number;
+  /**
+   * Determine if the storage pool has a persistent configuration which means it will still exist after shutting down
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsPersistent
+   */
+  virStoragePoolIsPersistent(pool: Ptr<"virStoragePool"> | null): number;
+  /**
+   * Request that the pool refresh its list of volumes. This may involve communicating with a remote server, and/or initializing new devices at the OS layer
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolRefresh
+   */
+  virStoragePoolRefresh(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  /**
+   * Collect the list of storage volumes, and allocate an array to store those objects.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
+   */
+  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown], flags: number): number;
+  /**
+   * Fetches the value of the autostart flag, which determines whether the pool is automatically started at boot time
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart
+   */
+  virStoragePoolGetAutostart(pool: Ptr<"virStoragePool"> | null, autostart: [number]): number;
+  /**
+   * Configure the storage pool to be automatically started when the host machine boots.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolSetAutostart
+   */
+  virStoragePoolSetAutostart(pool: Ptr<"virStoragePool"> | null, autostart: number): number;
+  /**
+   * Fetch the locally unique name of the storage pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetName
+   */
+  virStoragePoolGetName(pool: Ptr<"virStoragePool"> | null): string | null;
+  /**
+   * Fetch the globally unique ID of the storage pool as a string
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetUUIDString
+   */
+  virStoragePoolGetUUIDString(pool: Ptr<"virStoragePool"> | null, buf: Buffer): number;
+  /**
+   * Free a storage pool object, releasing all memory associated with it. Does not change the state of the pool on the host.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolFree
+   */
+  virStoragePoolFree(pool: Ptr<"virStoragePool"> | null): number;
+  /**
+   * Create a storage volume within a pool based on an XML description. Not all pools support creation of volumes.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
+   */
+  virStorageVolCreateXML(pool: Ptr<"virStoragePool"> | null, xmlDesc: string | null, flags: number): Ptr<"virStorageVol"> | null;
+  /**
+   * Delete the storage volume from the pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDelete
+   */
+  virStorageVolDelete(vol: Ptr<"virStorageVol"> | null, flags: number): number;
+  /**
+   * Fetch the storage volume key. This is globally unique, so the same volume will have the same key no matter what host it is accessed from
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetKey
+   */
+  virStorageVolGetKey(vol: Ptr<"virStorageVol"> | null): string | null;
+  /**
+   * Fetch the storage volume name. This is unique within the scope of a pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetName
+   */
+  virStorageVolGetName(vol: Ptr<"virStorageVol"> | null): string | null;
+  /**
+   * Fetch the storage volume path. Depending on the pool configuration this is either persistent across hosts, or dynamically assigned at pool startup. Consult pool documentation for information on getting the persistent naming
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetPath
+   */
+  virStorageVolGetPath(vol: Ptr<"virStorageVol"> | null): string | null;
+  /**
+   * Fetch an XML document describing all aspects of the storage volume
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetXMLDesc
+   */
+  virStorageVolGetXMLDesc(vol: Ptr<"virStorageVol"> | null, flags: number): string | null;
+  /**
+   * Fetch a pointer to a storage volume based on its globally unique key
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
+   */
+  virStorageVolLookupByKey(conn: Ptr<"virConnect"> | null, key: string | null): Ptr<"virStorageVol"> | null;
+  /**
+   * Fetch a pointer to a storage volume based on its name within a pool
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName
+   */
+  virStorageVolLookupByName(pool: Ptr<"virStoragePool"> | null, name: string | null): Ptr<"virStorageVol"> | null;
+  /**
+   * Fetch a pointer to a storage volume based on its locally (host) unique path
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByPath
+   */
+  virStorageVolLookupByPath(conn: Ptr<"virConnect"> | null, path: string | null): Ptr<"virStorageVol"> | null;
+  /**
+   * Upload new content to the volume from a stream. This call will fail if @offset + @length exceeds the size of the volume. Otherwise, if @length is non-zero, an error will be raised if an attempt is made to upload greater than @length bytes of data. Please note that the stream transports the volume itself as is, so the downloaded data may not correspond to guest OS visible state in cases when a complex storage format such as qcow2 or vmdk is used.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolUpload
+   */
+  virStorageVolUpload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: number): number;
+  /**
+   * Download the content of the volume as a stream. If @length is zero, then the remaining contents of the volume after @offset will be downloaded. Please note that the stream transports the volume itself as is, so the downloaded data may not correspond to guest OS visible state in cases when a complex storage format such as qcow2 or vmdk is used.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDownload
+   */
+  virStorageVolDownload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: number): number;
+  /**
+   * Changes the capacity of the storage volume @vol to @capacity. The operation will fail if the new capacity requires allocation that would exceed the remaining free space in the parent pool. The contents of the new capacity will appear as all zero bytes. The capacity value will be rounded to the granularity supported by the hypervisor.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResize
+   */
+  virStorageVolResize(vol: Ptr<"virStorageVol"> | null, capacity: number | bigint, flags: number): number;
+  /**
+   * Release the storage volume handle. The underlying storage volume continues to exist.
+   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolFree
+   */
+  virStorageVolFree(vol: Ptr<"virStorageVol"> | null): number;
+  /**
+   * Creates a new stream object which can be used to perform streamed I/O with other public API function.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamNew
+   */
+  virStreamNew(conn: Ptr<"virConnect"> | null, flags: number): Ptr<"virStream"> | null;
+  /**
+   * Write a series of bytes to the stream. This method may block the calling application for an arbitrary amount of time. Once an application has finished sending data it should call virStreamFinish to wait for successful confirmation from the driver, or detect any error.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamSend
+   */
+  virStreamSend(stream: Ptr<"virStream"> | null, data: Buffer, nbytes: number): number;
+  /**
+   * Reads a series of bytes from the stream. This method may block the calling application for an arbitrary amount of time.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamRecv
+   */
+  virStreamRecv(stream: Ptr<"virStream"> | null, data: Buffer, nbytes: number): number;
+  /**
+   * Indicate that there is no further data to be transmitted on the stream. For output streams this should be called once all data has been written. For input streams this should be called once virStreamRecv returns end-of-file.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFinish
+   */
+  virStreamFinish(stream: Ptr<"virStream"> | null): number;
+  /**
+   * Request that the in progress data transfer be cancelled abnormally before the end of the stream has been reached. For output streams this can be used to inform the driver that the stream is being terminated early. For input streams this can be used to inform the driver that it should stop sending data.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamAbort
+   */
+  virStreamAbort(stream: Ptr<"virStream"> | null): number;
+  /**
+   * Decrement the reference count on a stream, releasing the stream object if the reference count has hit zero.
+   * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFree
+   */
+  virStreamFree(stream: Ptr<"virStream"> | null): number;
 }

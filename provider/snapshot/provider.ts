@@ -1,0 +1,354 @@
+// The Snapshot resource provider: check / diff / create / read / update / delete,
+// as Pulumi's dynamic-provider host calls them.
+import type * as pulumi from "@pulumi/pulumi";
+import { withConnection, type Connection } from "../libvirt/connection";
+import { withDomain, type DomainHandle } from "../libvirt/domain";
+import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
+import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
+import { SnapshotHandle } from "../libvirt/snapshot";
+import { canonicalEqual } from "../equality";
+import { child, many, parseXml } from "../xml/xml";
+import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, UUID_RE, type SnapshotInputs } from "./inputs";
+import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
+
+export { checkSnapshotInputs, type SnapshotInputs, type SnapshotDiskInput } from "./inputs";
+export { buildSnapshotXml, parseSnapshotXml, withDescription } from "./xml";
+export { whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV } from "../libvirt/job-wait";
+
+export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
+  /** The UUID of the domain the snapshot belongs to. */
+  domainUuid: string;
+  /** The URI libvirt reported for the connection (virConnectGetURI). */
+  uri: string;
+  /** The parent snapshot's name; absent for a root snapshot. */
+  parent?: string;
+  /** Names of the direct children. */
+  children: string[];
+  /** The domain state captured: "running", "shutoff", "paused", "disk-snapshot", ... */
+  state?: string;
+  /** When libvirt took the snapshot, in seconds since the Unix epoch. */
+  creationTime?: number;
+  isCurrent: boolean;
+  kind: SnapshotKind;
+  /** The snapshot XML as libvirt returns it now. */
+  xml: string;
+  /** The raw `xml` input, as given (the `xml` output is libvirt's document). */
+  inputXml?: string;
+}
+
+/** Set to 1 for one `pulumi destroy` to keep every Snapshot's data (metadata-only delete), whatever deleteDataOnDestroy says. */
+export const KEEP_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_KEEP_SNAPSHOT_DATA_ON_DESTROY";
+
+/** A snapshot operation refused because of an option: `option` names the input to change. */
+export class SnapshotOptionError extends Error {
+  constructor(readonly option: string, message: string, readonly libvirt?: LibvirtError) {
+    super(message);
+    this.name = "SnapshotOptionError";
+  }
+}
+
+/** libvirt's ways of saying "this driver / this configuration cannot do that". */
+const CANNOT_CODES = [
+  E.VIR_ERR_NO_SUPPORT, E.VIR_ERR_CONFIG_UNSUPPORTED, E.VIR_ERR_OPERATION_UNSUPPORTED, E.VIR_ERR_ARGUMENT_UNSUPPORTED,
+  E.VIR_ERR_INVALID_ARG, E.VIR_ERR_XML_ERROR, E.VIR_ERR_OPERATION_INVALID,
+];
+
+/** The Pulumi ID: the domain UUID (always 36 characters), "/", the snapshot name. */
+export function snapshotId(domainUuid: string, name: string): string {
+  return `${domainUuid}/${name}`;
+}
+
+export function parseSnapshotId(id: string): { domainUuid: string; name: string } {
+  const domainUuid = id.slice(0, 36);
+  if (!UUID_RE.test(domainUuid) || id[36] !== "/" || id.length < 38) {
+    throw new Error(`"${id}" is not a Snapshot ID: expected "<domain UUID>/<snapshot name>"`);
+  }
+  return { domainUuid, name: id.slice(37) };
+}
+
+function inputsOrThrow(raw: Record<string, unknown>): SnapshotInputs {
+  const { inputs, failures } = checkSnapshotInputs(raw);
+  if (!inputs) throw new Error(`invalid Snapshot inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
+  return inputs;
+}
+
+/** Drops undefined members: Pulumi state cannot hold undefined. */
+function clean<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}
+
+export function createFlags(i: SnapshotInputs): number {
+  return (i.atomic ? C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC : 0) |
+    (i.diskOnly ? C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY : 0) |
+    (i.quiesce ? C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE : 0) |
+    (i.live ? C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE : 0) |
+    (i.halt ? C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT : 0);
+}
+
+const FLAG_OPTIONS: Array<[number, string]> = [
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, "diskOnly"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE, "quiesce"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE, "live"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT, "halt"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC, "atomic"],
+];
+
+/** The options the user set that decide how the snapshot is taken, as `key: value` text. */
+function chosenOptions(i: SnapshotInputs): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (i.xml !== undefined) out.push(["xml", "(raw snapshot XML)"]);
+  if (i.memory !== undefined) out.push(["memory", JSON.stringify(i.memory)]);
+  if (i.diskOnly) out.push(["diskOnly", "true"]);
+  i.disks?.forEach((d, n) => out.push([`disks[${n}].snapshot`, `${JSON.stringify(d.snapshot)} (${d.target})`]));
+  if (i.live) out.push(["live", "true"]);
+  if (i.quiesce) out.push(["quiesce", "true"]);
+  if (i.halt) out.push(["halt", "true"]);
+  return out;
+}
+
+/** Our own first line of defence: options that cannot apply to a domain in this state. */
+function stateConflict(i: SnapshotInputs, active: boolean, state: string, domainName: string): SnapshotOptionError | undefined {
+  if (active) return undefined;
+  const why = `domain "${domainName}" is ${state}, so there is no memory state to save`;
+  if (i.memory === "internal" || i.memory === "external") {
+    return new SnapshotOptionError("memory", `cannot take snapshot "${i.name}" with memory: "${i.memory}": ${why}; set memory: "none" (or leave it unset), or start the domain first`);
+  }
+  if (i.live) return new SnapshotOptionError("live", `cannot take snapshot "${i.name}" with live: true: ${why}; drop live`);
+  if (i.quiesce) return new SnapshotOptionError("quiesce", `cannot take snapshot "${i.name}" with quiesce: true: domain "${domainName}" is ${state} and has no running guest agent to freeze its file systems; drop quiesce`);
+  return undefined;
+}
+
+/** A disks[n].target that is not a disk of the domain. */
+async function unknownDisk(dom: DomainHandle, i: SnapshotInputs, domainName: string): Promise<SnapshotOptionError | undefined> {
+  if (!i.disks?.length) return undefined;
+  const devices = child(child(parseXml(await dom.xml()), "domain"), "devices");
+  const targets = many(devices?.disk).map((d) => String(child(d, "target")?.["@dev"] ?? ""));
+  const n = i.disks.findIndex((d) => !targets.includes(d.target));
+  if (n < 0) return undefined;
+  return new SnapshotOptionError(`disks[${n}].target`,
+    `cannot take snapshot "${i.name}": domain "${domainName}" has no disk "${i.disks[n].target}" (its disks: ${targets.length ? targets.map((t) => `"${t}"`).join(", ") : "none"}); fix disks[${n}].target`);
+}
+
+/** Turns libvirt's "cannot do that" into an error that names the option to change. */
+function explainCreateFailure(err: unknown, i: SnapshotInputs, active: boolean, state: string, domainName: string): unknown {
+  if (!isLibvirtError(err, ...CANNOT_CODES)) return err;
+  const e = err as LibvirtError;
+  const intro = `libvirt cannot take snapshot "${i.name}" of domain "${domainName}" (${state}) as configured: ${e.libvirtMessage} [${e.codeName}]`;
+  const bits = /unsupported flags \(0x([0-9a-f]+)\)/i.exec(e.libvirtMessage);
+  if (bits) {
+    const value = parseInt(bits[1], 16);
+    const options = FLAG_OPTIONS.filter(([flag]) => value & flag).map(([, o]) => o);
+    if (options.length > 0) {
+      return new SnapshotOptionError(options[0], `${intro}. This hypervisor driver does not support ${options.map((o) => `${o}: ${o === "atomic" ? "true (the default)" : "true"}`).join(", ")}; change ${options.join(" / ")}`, e);
+    }
+  }
+  const external = (i.disks ?? []).findIndex((d) => d.snapshot === "external");
+  if (!active && external >= 0 && !i.diskOnly) {
+    return new SnapshotOptionError("diskOnly", `${intro}. A ${state} domain takes external disk snapshots only as a disk-only snapshot: set diskOnly: true, or use disks[${external}].snapshot: "internal"`, e);
+  }
+  const chosen = chosenOptions(i);
+  if (chosen.length === 0) {
+    return new SnapshotOptionError("memory", `${intro}. This is libvirt's default snapshot for a ${state} domain; choose the kind explicitly with memory, diskOnly and disks`, e);
+  }
+  return new SnapshotOptionError(chosen[0][0], `${intro}. The options that decide this: ${chosen.map(([k, v]) => `${k}: ${v}`).join(", ")}; change one of them`, e);
+}
+
+async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandle, inputs: SnapshotInputs): Promise<SnapshotOutputs> {
+  const xml = await snap.xml();
+  const observed = parseSnapshotXml(xml);
+  const { xml: inputXml, ...rest } = inputs;
+  return {
+    ...rest,
+    name: snap.name(),
+    domainUuid: dom.uuid(),
+    uri: conn.uri,
+    // The description libvirt has now, so that a refresh shows a change made outside Pulumi.
+    description: inputXml === undefined ? observed.description : inputs.description,
+    parent: (await snap.parentName()) ?? undefined,
+    children: await snap.childNames(),
+    state: observed.state,
+    creationTime: observed.creationTime,
+    isCurrent: await snap.isCurrent(),
+    // A disk-only snapshot of a shut-off domain records state "shutoff": the flag it was made with says more.
+    kind: inputs.diskOnly ? "disk-only" : observed.kind,
+    xml,
+    inputXml,
+  };
+}
+
+function domainGone(what: string, domain: string, conn: Connection): Error {
+  return new Error(`${what}: domain ${domain} no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget its snapshots`);
+}
+
+/** The inputs as stored in outputs (the raw xml input lives under inputXml). */
+function storedInputs(props: Partial<SnapshotOutputs>, domainUuid: string, name: string): SnapshotInputs {
+  const { inputXml, ...rest } = props;
+  return {
+    domain: domainUuid,
+    name,
+    atomic: true,
+    diskOnly: false,
+    quiesce: false,
+    live: false,
+    halt: false,
+    deleteDataOnDestroy: true,
+    ...(rest as Partial<SnapshotInputs>),
+    xml: inputXml,
+  } as SnapshotInputs;
+}
+
+/** Whether a destroy keeps the data: the stored option, or the environment for this one destroy. */
+export function keepsDataOnDestroy(props: { deleteDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (/^(1|true|yes)$/i.test(env[KEEP_SNAPSHOT_DATA_ENV] ?? "")) return true;
+  return props.deleteDataOnDestroy === false;
+}
+
+export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { inputs, failures } = checkSnapshotInputs(news);
+    return { inputs: inputs ? clean(inputs) : news, failures };
+  },
+
+  async diff(_id, olds: SnapshotOutputs, news) {
+    const { inputs } = checkSnapshotInputs(news);
+    if (!inputs) return { changes: true };
+    const old = olds as unknown as Record<string, unknown>;
+    const next = inputs as unknown as Record<string, unknown>;
+    const changed: string[] = [];
+    for (const key of [...REPLACE_KEYS, ...IN_PLACE_KEYS]) {
+      const value = next[key];
+      if (value === UNKNOWN) {
+        changed.push(key);
+        continue;
+      }
+      // uri left unset means "what was resolved at creation"; the domain may be named by name or UUID.
+      if (key === "uri" && (value === undefined || value === olds.uri)) continue;
+      if (key === "domain" && (value === olds.domain || value === olds.domainUuid)) continue;
+      const previous = key === "xml" ? olds.inputXml : old[key];
+      if (!canonicalEqual(previous, value)) changed.push(key);
+    }
+    const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
+    const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
+    return {
+      changes: changed.length > 0,
+      replaces,
+      // Snapshot names are unique per domain: the old one must go before a same-named new one.
+      deleteBeforeReplace: replaces.length > 0 && sameDomain && inputs.name === olds.name,
+    };
+  },
+
+  async create(raw) {
+    const inputs = inputsOrThrow(raw);
+    return withConnection({ uri: inputs.uri }, (conn) =>
+      withDomain(conn, inputs.domain, async (dom) => {
+        if (!dom) {
+          throw new SnapshotOptionError("domain", `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`);
+        }
+        const domainName = dom.name();
+        const existing = await SnapshotHandle.lookup(dom, inputs.name);
+        if (existing) {
+          existing.free();
+          throw new SnapshotOptionError("name", `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`);
+        }
+        const active = await dom.isActive();
+        const { state } = await dom.state();
+        const conflict = stateConflict(inputs, active, state, domainName) ?? (await unknownDisk(dom, inputs, domainName));
+        if (conflict) throw conflict;
+
+        const xml = buildSnapshotXml(inputs);
+        let flags = createFlags(inputs);
+        // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
+        if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
+        let snap: SnapshotHandle;
+        try {
+          try {
+            snap = await SnapshotHandle.create(dom, xml, flags, `"${inputs.name}"`);
+          } catch (err) {
+            if (!(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) || !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) || !/flags/i.test((err as LibvirtError).libvirtMessage)) throw err;
+            snap = await SnapshotHandle.create(dom, xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+          }
+        } catch (err) {
+          throw explainCreateFailure(err, inputs, active, state, domainName);
+        }
+        try {
+          const outs = await describe(conn, dom, snap, inputs);
+          return { id: snapshotId(outs.domainUuid, outs.name), outs: clean(outs) };
+        } finally {
+          snap.free();
+        }
+      }),
+    );
+  },
+
+  async read(id, props: Partial<SnapshotOutputs>) {
+    const { domainUuid, name } = parseSnapshotId(id);
+    return withConnection({ uri: props.uri }, (conn) =>
+      withDomain(conn, domainUuid, async (dom) => {
+        if (!dom) return {}; // the domain is gone, and its snapshots with it
+        const snap = await SnapshotHandle.lookup(dom, name);
+        if (!snap) return {}; // deleted outside Pulumi
+        try {
+          return { id, props: clean(await describe(conn, dom, snap, storedInputs(props, domainUuid, name))) };
+        } finally {
+          snap.free();
+        }
+      }),
+    );
+  },
+
+  async update(id, olds: SnapshotOutputs, news) {
+    const inputs = inputsOrThrow(news);
+    const { domainUuid, name } = parseSnapshotId(id);
+    return withConnection({ uri: olds.uri }, (conn) =>
+      withDomain(conn, domainUuid, async (dom) => {
+        if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
+        let snap = await SnapshotHandle.lookup(dom, name);
+        if (!snap) throw new Error(`updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`);
+        try {
+          if (inputs.xml === undefined) {
+            // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
+            const current = await snap.xml(virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
+            if ((parseSnapshotXml(current).description ?? "") !== (inputs.description ?? "")) {
+              const redefined = await SnapshotHandle.redefine(dom, withDescription(current, inputs.description), `"${name}"`);
+              snap.free();
+              snap = redefined;
+            }
+          }
+          return { outs: clean(await describe(conn, dom, snap, { ...inputs, name })) };
+        } finally {
+          snap.free();
+        }
+      }),
+    );
+  },
+
+  async delete(id, props: Partial<SnapshotOutputs>) {
+    const { domainUuid, name } = parseSnapshotId(id);
+    const keepData = keepsDataOnDestroy(props);
+    await withConnection({ uri: props.uri }, (conn) =>
+      withDomain(conn, domainUuid, async (dom) => {
+        if (!dom) return; // the domain is gone, and its snapshots with it
+        const snap = await SnapshotHandle.lookup(dom, name);
+        if (!snap) return; // already gone: nothing to do
+        try {
+          // Never VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: libvirt re-parents the children.
+          await snap.delete(keepData ? D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY : 0);
+        } catch (err) {
+          if (isNoSnapshot(err) || isNoDomain(err)) return; // deleted meanwhile
+          if (!isLibvirtError(err, ...CANNOT_CODES)) throw err;
+          const e = err as LibvirtError;
+          const where = `snapshot "${name}" of domain "${dom.name()}"`;
+          if (keepData) {
+            throw new SnapshotOptionError("deleteDataOnDestroy",
+              `cannot remove only the metadata of ${where}: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
+                `This driver deletes snapshots only with their data: set deleteDataOnDestroy: true (and run \`pulumi up\`)` +
+                (process.env[KEEP_SNAPSHOT_DATA_ENV] ? `, and unset ${KEEP_SNAPSHOT_DATA_ENV}` : ""), e);
+          }
+          throw new SnapshotOptionError("deleteDataOnDestroy",
+            `cannot delete ${where} with its data: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
+              `To remove only libvirt's metadata and keep the data in the disk images, set deleteDataOnDestroy: false ` +
+              `(and run \`pulumi up\`), or set ${KEEP_SNAPSHOT_DATA_ENV}=1 for this destroy`, e);
+        } finally {
+          snap.free();
+        }
+      }),
+    );
+  },
+};
