@@ -82,6 +82,12 @@ export interface DomainArgs {
   keepNvramOnDestroy?: pulumi.Input<boolean>;
 }
 
+const DOMAIN_OUTPUT_KEYS = [
+  "uri", "uuid", "type", "memoryMiB", "vcpus", "state", "snapshots", "xml", "running", "persistent", "autostart",
+  "pendingRestart", "deleteSnapshotsOnDestroy", "deleteSnapshotDataOnDestroy", "deleteManagedSaveOnDestroy",
+  "deleteCheckpointsOnDestroy", "keepNvramOnDestroy",
+] as const;
+
 /**
  * A libvirt domain (virtual machine).
  *
@@ -125,7 +131,9 @@ export class Domain extends pulumi.dynamic.Resource {
   declare public readonly keepNvramOnDestroy: pulumi.Output<boolean>;
 
   constructor(name: string, args: DomainArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputsOnly = { uuid: undefined, state: undefined, snapshots: undefined, pendingRestart: undefined };
-    super(forwardingProvider("domainProvider"), name, { ...outputsOnly, ...args, name: args.name ?? name }, opts, "libvirt-pulumi", "Domain");
+    // Every output must be a registered property, or it stays undefined on the
+    // resource when it was not also an input (uri resolved from the default, say).
+    const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
+    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, name: args.name ?? name }, opts, "libvirt-pulumi", "Domain");
   }
 }

@@ -3,14 +3,38 @@
 // provider bug cannot hide leftovers.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { QEMU_URI, TEST_PREFIX, domainNames, virshTry } from "./host";
+import { QEMU_URI, TEST_PREFIX, domainNames, runOf, virshTry } from "./host";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A leftover: named by a test run that has ended (or by an older naming scheme). */
+function isLeftover(name: string): boolean {
+  if (!name.startsWith(TEST_PREFIX)) return false;
+  const run = runOf(name);
+  return run === undefined || (run !== process.pid && !alive(run));
+}
 
 export default function sweep(): void {
-  for (const name of domainNames(QEMU_URI).filter((n) => n.startsWith(TEST_PREFIX))) {
+  // Test files (forked workers) name what they create after this run.
+  process.env.LVP_TEST_RUN = String(process.pid);
+  for (const name of domainNames(QEMU_URI).filter(isLeftover)) {
     virshTry(QEMU_URI, "destroy", name);
     virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
   }
-  for (const entry of readdirSync("/var/lib/libvirt/images").filter((n) => n.startsWith(TEST_PREFIX))) {
+  // Storage pools (their directories are removed below, with the image directories).
+  const pools = virshTry(QEMU_URI, "pool-list", "--all", "--name");
+  for (const pool of (pools.ok ? pools.out.split("\n") : []).map((n) => n.trim()).filter(isLeftover)) {
+    virshTry(QEMU_URI, "pool-destroy", pool);
+    virshTry(QEMU_URI, "pool-undefine", pool);
+  }
+  for (const entry of readdirSync("/var/lib/libvirt/images").filter(isLeftover)) {
     rmSync(join("/var/lib/libvirt/images", entry), { recursive: true, force: true });
   }
 }

@@ -8,8 +8,21 @@ export const QEMU_URI = "qemu:///system";
 /** Everything an integration test creates is named with this prefix; the sweeper removes leftovers. */
 export const TEST_PREFIX = "lvp-test-";
 
+/**
+ * The vitest run that creates a name: its main process's PID, set by the global
+ * setup. The sweeper removes only names of runs that are no longer alive, so
+ * two runs side by side do not remove each other's domains.
+ */
+export const testRunId = (): string => process.env.LVP_TEST_RUN ?? String(process.pid);
+
 export function uniqueName(label: string): string {
-  return `${TEST_PREFIX}${label}-${randomBytes(3).toString("hex")}`;
+  return `${TEST_PREFIX}${testRunId()}-${label}-${randomBytes(3).toString("hex")}`;
+}
+
+/** The run PID in a test name, if it has one. */
+export function runOf(name: string): number | undefined {
+  const m = new RegExp(`^${TEST_PREFIX}(\\d+)-`).exec(name);
+  return m ? Number(m[1]) : undefined;
 }
 
 export function virsh(uri: string, ...args: string[]): string {
