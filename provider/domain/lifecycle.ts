@@ -6,14 +6,9 @@ import { SnapshotHandle } from "../libvirt/snapshot";
 import type { DomainFacts, TeardownDecision, TeardownStep } from "../teardown";
 import { parseDomainXml } from "./xml";
 import { testPause } from "../test-hooks";
+import { TeardownRefusedError } from "../refusal";
 
-/** Raised when the teardown rules refuse: nothing was changed. */
-export class TeardownRefusedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TeardownRefusedError";
-  }
-}
+export { TeardownRefusedError };
 
 async function unsupportedAs<T>(fallback: T, call: () => Promise<T>): Promise<T> {
   try {
