@@ -1,3 +1,4 @@
 // libvirt-pulumi: Pulumi resources for libvirt domains and snapshots.
 export { Domain, type DomainArgs, type DiskArgs, type NetworkInterfaceArgs } from "./domain";
+export { Pool, Volume, type PoolArgs, type VolumeArgs } from "./volume";
 export { Snapshot, type SnapshotArgs, type SnapshotDiskArgs } from "./snapshot";

@@ -4,7 +4,7 @@
 // time, so no native handle, connection or local module path is serialized.
 import type * as pulumi from "@pulumi/pulumi";
 
-export type ProviderName = "domainProvider" | "snapshotProvider";
+export type ProviderName = "domainProvider" | "snapshotProvider" | "poolProvider" | "volumeProvider";
 
 /** A ResourceProvider whose methods forward to `require("libvirt-pulumi/provider")[name]`. */
 export function forwardingProvider(name: ProviderName): pulumi.dynamic.ResourceProvider {

@@ -1,0 +1,247 @@
+// Typed wrappers of libvirt storage pools (virStoragePoolPtr) and volumes
+// (virStorageVolPtr), and the listing of every domain's XML that the volume
+// refusal rules need. Every call that may reach the daemon goes through
+// Connection.call (worker thread, per-connection error).
+import type { Connection } from "./connection";
+import { DomainHandle } from "./domain";
+import { isLibvirtError } from "./errors";
+import { virErrorNumber } from "./libvirt.gen";
+import { native, type Ptr } from "./native";
+
+export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
+export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (test(err)) return null;
+    throw err;
+  }
+}
+
+export class StoragePoolHandle {
+  private freed = false;
+  constructor(readonly conn: Connection, readonly ptr: Ptr<"virStoragePool">, private readonly label: string) {}
+
+  /** By UUID or name; null when libvirt says there is no such pool. */
+  static lookup(conn: Connection, idOrName: string): Promise<StoragePoolHandle | null> {
+    return orNull(isNoPool, async () => {
+      const ptr = UUID_RE.test(idOrName)
+        ? await conn.call(`looking up storage pool ${idOrName}`, "virStoragePoolLookupByUUIDString", conn.ptr as never, idOrName)
+        : await conn.call(`looking up storage pool "${idOrName}"`, "virStoragePoolLookupByName", conn.ptr as never, idOrName);
+      return new StoragePoolHandle(conn, ptr!, `"${idOrName}"`);
+    });
+  }
+
+  static async define(conn: Connection, xml: string, label: string): Promise<StoragePoolHandle> {
+    const ptr = await conn.call(`defining storage pool ${label}`, "virStoragePoolDefineXML", conn.ptr as never, xml, 0);
+    return new StoragePoolHandle(conn, ptr!, label);
+  }
+
+  /** Every pool on the connection (active and inactive). Caller frees them. */
+  static async listAll(conn: Connection): Promise<StoragePoolHandle[]> {
+    const out: [unknown] = [null];
+    const count = await conn.call("listing storage pools", "virConnectListAllStoragePools", conn.ptr as never, out, 0);
+    return native().takePointerArray(out[0], count).map((p) => new StoragePoolHandle(conn, p as Ptr<"virStoragePool">, ""));
+  }
+
+  private op(what: string): string {
+    return `${what} storage pool ${this.label || `"${this.name()}"`}`;
+  }
+
+  name(): string {
+    return native().sync.virStoragePoolGetName(this.ptr) ?? this.label;
+  }
+
+  uuid(): string {
+    const buf = Buffer.alloc(37);
+    native().sync.virStoragePoolGetUUIDString(this.ptr, buf);
+    return buf.toString("latin1", 0, 36);
+  }
+
+  async build(flags = 0): Promise<void> {
+    await this.conn.call(this.op("building"), "virStoragePoolBuild", this.ptr, flags);
+  }
+
+  async start(): Promise<void> {
+    await this.conn.call(this.op("starting"), "virStoragePoolCreate", this.ptr, 0);
+  }
+
+  async destroy(): Promise<void> {
+    await this.conn.call(this.op("stopping"), "virStoragePoolDestroy", this.ptr);
+  }
+
+  /** virStoragePoolDelete: for a directory pool, rmdir of its (empty) directory. */
+  async deleteDirectory(): Promise<void> {
+    await this.conn.call(this.op("removing the directory of"), "virStoragePoolDelete", this.ptr, 0);
+  }
+
+  async undefine(): Promise<void> {
+    await this.conn.call(this.op("undefining"), "virStoragePoolUndefine", this.ptr);
+  }
+
+  async isActive(): Promise<boolean> {
+    return (await this.conn.call(this.op("checking"), "virStoragePoolIsActive", this.ptr)) === 1;
+  }
+
+  async isPersistent(): Promise<boolean> {
+    return (await this.conn.call(this.op("checking"), "virStoragePoolIsPersistent", this.ptr)) === 1;
+  }
+
+  /** Rescans the pool's directory, so files added or removed outside libvirt are seen. */
+  async refresh(): Promise<void> {
+    await this.conn.call(this.op("refreshing"), "virStoragePoolRefresh", this.ptr, 0);
+  }
+
+  async xml(): Promise<string> {
+    return (await this.conn.call(this.op("reading XML of"), "virStoragePoolGetXMLDesc", this.ptr, 0))!;
+  }
+
+  async autostart(): Promise<boolean> {
+    const out: [number] = [0];
+    await this.conn.call(this.op("reading autostart of"), "virStoragePoolGetAutostart", this.ptr, out);
+    return out[0] === 1;
+  }
+
+  async setAutostart(on: boolean): Promise<void> {
+    await this.conn.call(this.op(`setting autostart=${on} on`), "virStoragePoolSetAutostart", this.ptr, on ? 1 : 0);
+  }
+
+  /** The pool's volumes (an active pool only). Caller frees them. */
+  async listVolumes(): Promise<StorageVolHandle[]> {
+    const out: [unknown] = [null];
+    const count = await this.conn.call(this.op("listing volumes of"), "virStoragePoolListAllVolumes", this.ptr, out, 0);
+    return native().takePointerArray(out[0], count).map((p) => new StorageVolHandle(this.conn, p as Ptr<"virStorageVol">));
+  }
+
+  async volumeNames(): Promise<string[]> {
+    const vols = await this.listVolumes();
+    try {
+      return vols.map((v) => v.name()).sort();
+    } finally {
+      vols.forEach((v) => v.free());
+    }
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    native().sync.virStoragePoolFree(this.ptr);
+  }
+}
+
+export class StorageVolHandle {
+  private freed = false;
+  constructor(readonly conn: Connection, readonly ptr: Ptr<"virStorageVol">) {}
+
+  static lookupByName(pool: StoragePoolHandle, name: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await pool.conn.call(`looking up volume "${name}" in storage pool "${pool.name()}"`, "virStorageVolLookupByName", pool.ptr, name);
+      return new StorageVolHandle(pool.conn, ptr!);
+    });
+  }
+
+  static lookupByKey(conn: Connection, key: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await conn.call(`looking up volume ${key}`, "virStorageVolLookupByKey", conn.ptr as never, key);
+      return new StorageVolHandle(conn, ptr!);
+    });
+  }
+
+  /** The volume whose file is `path`, in any active pool; null when no pool holds it. */
+  static lookupByPath(conn: Connection, path: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await conn.call(`looking up volume ${path}`, "virStorageVolLookupByPath", conn.ptr as never, path);
+      return new StorageVolHandle(conn, ptr!);
+    });
+  }
+
+  static async create(pool: StoragePoolHandle, xml: string, flags: number, label: string): Promise<StorageVolHandle> {
+    const ptr = await pool.conn.call(`creating volume ${label} in storage pool "${pool.name()}"`, "virStorageVolCreateXML", pool.ptr, xml, flags);
+    return new StorageVolHandle(pool.conn, ptr!);
+  }
+
+  name(): string {
+    return native().sync.virStorageVolGetName(this.ptr) ?? "";
+  }
+
+  key(): string {
+    return native().sync.virStorageVolGetKey(this.ptr) ?? "";
+  }
+
+  private op(what: string): string {
+    return `${what} volume "${this.name()}"`;
+  }
+
+  async path(): Promise<string> {
+    return (await this.conn.call(this.op("reading the path of"), "virStorageVolGetPath", this.ptr))!;
+  }
+
+  async xml(): Promise<string> {
+    return (await this.conn.call(this.op("reading XML of"), "virStorageVolGetXMLDesc", this.ptr, 0))!;
+  }
+
+  async resize(capacity: number, flags = 0): Promise<void> {
+    await this.conn.call(this.op(`resizing to ${capacity} bytes`), "virStorageVolResize", this.ptr, capacity, flags);
+  }
+
+  async delete(flags = 0): Promise<void> {
+    await this.conn.call(this.op("deleting"), "virStorageVolDelete", this.ptr, flags);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    native().sync.virStorageVolFree(this.ptr);
+  }
+}
+
+/** Runs fn with a pool looked up by UUID or name (null when absent), freeing it afterwards. */
+export async function withPool<T>(conn: Connection, idOrName: string, fn: (pool: StoragePoolHandle | null) => Promise<T>): Promise<T> {
+  const pool = await StoragePoolHandle.lookup(conn, idOrName);
+  try {
+    return await fn(pool);
+  } finally {
+    pool?.free();
+  }
+}
+
+export interface DomainDefinitions {
+  name: string;
+  /** The live XML of a running domain and the persistent (inactive) definition, whichever exist. */
+  xmls: string[];
+}
+
+/**
+ * Every domain on the connection, running or not, managed by Pulumi or not,
+ * with its live and persistent definitions. A domain that disappears while
+ * being read is skipped.
+ */
+export async function allDomainDefinitions(conn: Connection): Promise<DomainDefinitions[]> {
+  const out: [unknown] = [null];
+  const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr as never, out, 0);
+  const doms = native()
+    .takePointerArray(out[0], count)
+    .map((p) => new DomainHandle(conn, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
+  const result: DomainDefinitions[] = [];
+  try {
+    for (const dom of doms) {
+      try {
+        const xmls: string[] = [];
+        const active = await dom.isActive();
+        const persistent = await dom.isPersistent();
+        if (active) xmls.push(await dom.xml());
+        if (persistent) xmls.push(await dom.xml({ inactive: true }));
+        result.push({ name: dom.name(), xmls });
+      } catch (err) {
+        if (!isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN)) throw err;
+      }
+    }
+  } finally {
+    doms.forEach((d) => d.free());
+  }
+  return result;
+}

@@ -1,0 +1,85 @@
+// Facts about image files: the upload source (always local to the provider
+// process), and the internal snapshots of a volume. For a hypervisor on this
+// host `qemu-img info -U --output=json` answers (spawned, never blocking the
+// event loop); for a remote one the qcow2 header and snapshot table are read
+// through libvirt (virStorageVolDownload of the first bytes), so the check
+// never depends on where the provider runs.
+import { execFile } from "node:child_process";
+import { open } from "node:fs/promises";
+import { promisify } from "node:util";
+import type { StorageVolHandle } from "../libvirt/storage";
+import { downloadRange } from "../libvirt/stream";
+import { QCOW2_HEADER_BYTES, parseQcow2Header, parseSnapshotTable, snapshotTableBytes } from "./qcow2";
+
+const execFileAsync = promisify(execFile);
+
+export interface SourceImage {
+  format: "qcow2" | "raw";
+  /** The guest-visible size: the qcow2 virtual size, or the file size of a raw image. */
+  virtualSize: number;
+  fileSize: number;
+}
+
+/** Reads the first bytes of a local image file: qcow2 (by its magic) or raw. */
+export async function inspectSourceImage(file: string): Promise<SourceImage> {
+  const handle = await open(file, "r");
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(QCOW2_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const header = parseQcow2Header(head.subarray(0, bytesRead));
+    return header ? { format: "qcow2", virtualSize: header.virtualSize, fileSize: size } : { format: "raw", virtualSize: size, fileSize: size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A URI whose hypervisor runs on this host (no host part, or a unix-socket transport). */
+export function isLocalUri(uri: string): boolean {
+  const m = /^([a-z0-9.-]+)(?:\+([a-z0-9.-]+))?:\/\/([^/?]*)/i.exec(uri);
+  if (!m) return false;
+  return m[3] === "" || m[2] === "unix";
+}
+
+export interface InternalSnapshots {
+  names: string[];
+  /** From the image header; may exceed names.length when the table could not be read whole. */
+  count: number;
+  via: "qemu-img" | "qcow2 header read through libvirt";
+}
+
+interface QemuImgInfo {
+  format?: string;
+  snapshots?: Array<{ name: string }>;
+}
+
+async function viaQemuImg(path: string): Promise<InternalSnapshots> {
+  // -U: read even while a running VM holds the image's lock.
+  const { stdout } = await execFileAsync("qemu-img", ["info", "-U", "--output=json", path], { maxBuffer: 16 * 1024 * 1024 });
+  const info = JSON.parse(stdout) as QemuImgInfo;
+  const names = (info.snapshots ?? []).map((s) => s.name);
+  return { names, count: names.length, via: "qemu-img" };
+}
+
+async function viaLibvirt(vol: StorageVolHandle): Promise<InternalSnapshots> {
+  const header = parseQcow2Header(await downloadRange(vol, 0, QCOW2_HEADER_BYTES));
+  const via = "qcow2 header read through libvirt" as const;
+  if (!header || header.snapshotCount === 0) return { names: [], count: 0, via };
+  const table = await downloadRange(vol, header.snapshotsOffset, snapshotTableBytes(header.snapshotCount));
+  return { names: parseSnapshotTable(table, header.snapshotCount), count: header.snapshotCount, via };
+}
+
+/**
+ * The internal snapshots stored in a volume's image. Local hypervisor: qemu-img
+ * (falls back to the header through libvirt when qemu-img is missing or cannot
+ * read the file); remote: the header through libvirt.
+ */
+export async function internalSnapshots(uri: string, vol: StorageVolHandle, path: string, via?: InternalSnapshots["via"]): Promise<InternalSnapshots> {
+  if (via === "qcow2 header read through libvirt" || (via === undefined && !isLocalUri(uri))) return viaLibvirt(vol);
+  try {
+    return await viaQemuImg(path);
+  } catch (err) {
+    if (via === "qemu-img") throw err;
+    return viaLibvirt(vol);
+  }
+}

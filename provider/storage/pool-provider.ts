@@ -1,0 +1,230 @@
+// The Pool resource provider (directory pools): create = define + build +
+// start; delete = destroy + undefine, keeping the directory and every file the
+// stack did not create, and refusing while the pool holds volumes.
+import type * as pulumi from "@pulumi/pulumi";
+import { existsSync } from "node:fs";
+import { withConnection, type Connection } from "../libvirt/connection";
+import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
+import { TeardownRefusedError } from "../refusal";
+import { canonicalEqual } from "../equality";
+import { userInputs } from "../validation";
+import { isLocalUri } from "./image-probe";
+import { checkPoolInputs, type PoolInputs } from "./pool-inputs";
+import { buildPoolXml, parsePoolXml } from "./pool-xml";
+import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolDelete, volumeBlockers } from "./teardown";
+import { UNKNOWN } from "../unknowns";
+import { gatherVolumeFacts, surroundings } from "./volume-facts";
+import { parseVolumeXml } from "./volume-xml";
+
+export interface PoolOutputs extends PoolInputs {
+  /** libvirt's UUID of the pool; also the Pulumi ID. */
+  uuid: string;
+  uri: string;
+  active: boolean;
+  /** Bytes of the file system holding the directory, as libvirt reports them. */
+  capacity: number;
+  allocation: number;
+  available: number;
+  /** Volume names in the pool now (every file in its directory). */
+  volumes: string[];
+  /** The pool's build made the directory: delete removes it again when it is empty. */
+  createdDirectory: boolean;
+  /** Files that were already in the directory at creation: never deleted, never a reason to refuse. */
+  preexistingFiles: string[];
+}
+
+const REPLACE_KEYS = ["name", "path", "uri"] as const;
+const UPDATE_KEYS = ["autostart", "deleteVolumesOnDestroy"] as const;
+
+const clean = <T extends object>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
+const label = (name: string) => `"${name}"`;
+
+function inputsOrThrow(raw: Record<string, unknown>): PoolInputs {
+  const { inputs, failures } = checkPoolInputs(raw);
+  if (!inputs) throw new Error(`invalid Pool inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ") || "some inputs are still unknown"}`);
+  return inputs;
+}
+
+async function describe(conn: Connection, pool: StoragePoolHandle, saved: Omit<PoolOutputs, "uuid" | "uri" | "active" | "capacity" | "allocation" | "available" | "volumes">): Promise<PoolOutputs> {
+  const active = await pool.isActive();
+  const observed = parsePoolXml(await pool.xml());
+  return clean({
+    ...saved,
+    name: pool.name(),
+    path: observed.path,
+    uuid: pool.uuid(),
+    uri: conn.uri,
+    autostart: await pool.autostart(),
+    active,
+    capacity: observed.capacity,
+    allocation: observed.allocation,
+    available: observed.available,
+    volumes: active ? await pool.volumeNames() : [],
+  });
+}
+
+/** Undoes a create that failed halfway: the directory goes only if this create made it. */
+async function removeHalfCreated(pool: StoragePoolHandle, createdDirectory: boolean): Promise<string> {
+  try {
+    if (await pool.isActive()) await pool.destroy();
+    if (createdDirectory) await pool.deleteDirectory().catch(() => undefined);
+    await pool.undefine();
+    return "the partly created pool was removed";
+  } catch (err) {
+    return `removing the partly created pool also failed (${(err as Error).message}); remove it with virsh pool-undefine`;
+  }
+}
+
+/** With deleteVolumesOnDestroy: checks every held volume by the Volume rules first, then deletes overlays before their bases. */
+async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, names: string[]): Promise<void> {
+  const vols = (await Promise.all(names.map((n) => StorageVolHandle.lookupByName(pool, n)))).filter((v): v is StorageVolHandle => !!v);
+  try {
+    const info = new Map<string, { vol: StorageVolHandle; backing?: string }>();
+    for (const vol of vols) {
+      const v = parseVolumeXml(await vol.xml());
+      info.set(v.path, { vol, backing: v.backingPath });
+    }
+    const around = await surroundings(conn);
+    const deleting = new Set(info.keys());
+    const problems: string[] = [];
+    for (const { vol } of info.values()) {
+      const reasons = volumeBlockers(await gatherVolumeFacts(conn, pool.name(), vol, around, deleting), { deleteSnapshotDataOnDestroy: false });
+      if (reasons.length > 0) problems.push(`volume "${vol.name()}": ${reasons.join("; ")}`);
+    }
+    if (problems.length > 0) {
+      throw new TeardownRefusedError(
+        `refusing to delete storage pool "${pool.name()}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, ` +
+          `but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}. Delete such volumes first, each with its own options.`,
+      );
+    }
+    const order = overlaysFirst(new Map([...info].map(([path, v]) => [path, v.backing])));
+    for (const path of order) await info.get(path)!.vol.delete(0);
+  } finally {
+    vols.forEach((v) => v.free());
+  }
+}
+
+function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: readonly string[]): string[] {
+  return keys.filter((k) => {
+    const next = news[k];
+    if (next === UNKNOWN) return true;
+    if (k === "uri" && next === undefined) return false;
+    if (k === "autostart" || k === "deleteVolumesOnDestroy") return !!olds[k] !== !!next;
+    return !canonicalEqual(olds[k], next);
+  });
+}
+
+export const poolProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds, news) {
+    const { inputs, failures } = checkPoolInputs(news);
+    return { inputs: inputs ? clean(inputs) : news, failures };
+  },
+
+  async diff(_id, olds: PoolOutputs, news) {
+    const { inputs } = checkPoolInputs(news);
+    const next = inputs ? (inputs as unknown as Record<string, unknown>) : userInputs(news);
+    const prev = olds as unknown as Record<string, unknown>;
+    const replaces = changedKeys(prev, next, REPLACE_KEYS);
+    const changed = [...replaces, ...changedKeys(prev, next, UPDATE_KEYS)];
+    return {
+      // A pool stopped outside Pulumi is started again by an update.
+      changes: changed.length > 0 || olds.active === false,
+      replaces,
+      // Pool names and target directories are unique per hypervisor.
+      deleteBeforeReplace: replaces.length > 0 && (next.name === olds.name || next.path === olds.path),
+    };
+  },
+
+  async create(raw) {
+    const inputs = inputsOrThrow(raw);
+    return withConnection({ uri: inputs.uri }, async (conn) => {
+      const existing = await StoragePoolHandle.lookup(conn, inputs.name);
+      if (existing) {
+        existing.free();
+        throw new Error(`invalid Pool input name: a storage pool named "${inputs.name}" already exists on ${conn.uri}; choose another name (nothing was created)`);
+      }
+      // Only a local hypervisor's directory can be looked at; elsewhere assume it existed, and so keep it.
+      const createdDirectory = isLocalUri(conn.uri) && !existsSync(inputs.path);
+      const pool = await StoragePoolHandle.define(conn, buildPoolXml(inputs), label(inputs.name));
+      try {
+        let preexistingFiles: string[];
+        try {
+          await pool.build(0);
+          await pool.start();
+          if (inputs.autostart) await pool.setAutostart(true);
+          preexistingFiles = await pool.volumeNames();
+        } catch (err) {
+          (err as Error).message += ` (${await removeHalfCreated(pool, createdDirectory)})`;
+          throw err;
+        }
+        const outs = await describe(conn, pool, { ...inputs, createdDirectory, preexistingFiles });
+        return { id: outs.uuid, outs };
+      } finally {
+        pool.free();
+      }
+    });
+  },
+
+  async read(id, props: PoolOutputs) {
+    return withConnection({ uri: props.uri }, (conn) =>
+      withPool(conn, id, async (pool) => {
+        if (!pool) return {}; // removed outside Pulumi
+        if (await pool.isActive()) await pool.refresh();
+        return { id, props: await describe(conn, pool, props) };
+      }),
+    );
+  },
+
+  async update(id, olds: PoolOutputs, news) {
+    const inputs = inputsOrThrow(news);
+    return withConnection({ uri: olds.uri }, (conn) =>
+      withPool(conn, id, async (pool) => {
+        if (!pool) throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
+        if (!(await pool.isActive())) await pool.start();
+        if ((await pool.autostart()) !== inputs.autostart) await pool.setAutostart(inputs.autostart);
+        return { outs: await describe(conn, pool, { ...olds, ...inputs }) };
+      }),
+    );
+  },
+
+  async delete(id, props: PoolOutputs) {
+    const opts = effectivePoolOptions(props);
+    await withConnection({ uri: props.uri }, (conn) =>
+      withPool(conn, id, async (pool) => {
+        if (!pool) return; // already gone
+        const name = pool.name();
+        let active = await pool.isActive();
+        let startedForCheck = false;
+        if (!active) {
+          // Its volumes are only listed while it runs. A pool whose directory is gone cannot start: it holds
+          // nothing, and there is no directory to remove.
+          try {
+            await pool.start();
+            active = startedForCheck = true;
+          } catch {
+            active = false;
+          }
+        }
+        if (active) {
+          await pool.refresh();
+          const facts = { name, path: props.path, volumes: await pool.volumeNames(), preexisting: props.preexistingFiles ?? [] };
+          const decision = planPoolDelete(facts, opts);
+          try {
+            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+            const held = heldVolumes(facts);
+            if (held.length > 0) await deleteHeldVolumes(conn, pool, held);
+          } catch (err) {
+            if (startedForCheck) await pool.destroy().catch(() => undefined);
+            throw err;
+          }
+          await pool.destroy();
+        }
+        if (props.createdDirectory && active) {
+          // rmdir: refused by libvirt when anything is left in the directory, which then stays.
+          await pool.deleteDirectory().catch((err: Error) => console.error(`keeping the directory of storage pool "${name}": ${err.message}`));
+        }
+        await pool.undefine();
+      }),
+    );
+  },
+};

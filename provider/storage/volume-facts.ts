@@ -1,0 +1,69 @@
+// Gathers what the refusal rules decide on: every domain's disks, every
+// volume's backing file, the image's internal snapshots. Reads only.
+import type { Connection } from "../libvirt/connection";
+import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { internalSnapshots } from "./image-probe";
+import type { VolumeFacts } from "./teardown";
+import { domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
+
+export interface IndexedVolume {
+  pool: string;
+  name: string;
+  path: string;
+  backingPath?: string;
+}
+
+/** Every volume of every active pool on the connection, with its backing file. */
+export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
+  const pools = await StoragePoolHandle.listAll(conn);
+  const out: IndexedVolume[] = [];
+  try {
+    for (const pool of pools) {
+      if (!(await pool.isActive())) continue;
+      const vols = await pool.listVolumes();
+      try {
+        for (const vol of vols) {
+          const v = parseVolumeXml(await vol.xml());
+          out.push({ pool: pool.name(), name: v.name, path: v.path, backingPath: v.backingPath });
+        }
+      } finally {
+        vols.forEach((v) => v.free());
+      }
+    }
+  } finally {
+    pools.forEach((p) => p.free());
+  }
+  return out;
+}
+
+export interface Surroundings {
+  domains: DomainDefinitions[];
+  volumes: IndexedVolume[];
+}
+
+/** The domains and volumes on the connection, read once for one or many volume checks. */
+export async function surroundings(conn: Connection): Promise<Surroundings> {
+  return { domains: await allDomainDefinitions(conn), volumes: await volumeIndex(conn) };
+}
+
+export async function gatherVolumeFacts(
+  conn: Connection,
+  poolName: string,
+  vol: StorageVolHandle,
+  around: Surroundings,
+  /** Overlays that are being deleted in the same operation (a pool's cascade) do not count. */
+  alsoDeleted: Set<string> = new Set(),
+): Promise<VolumeFacts> {
+  const name = vol.name();
+  const path = await vol.path();
+  const ref = { path, pool: poolName, name };
+  const usedBy = around.domains.filter((d) => d.xmls.some((x) => domainXmlUsesVolume(x, ref))).map((d) => d.name);
+  const backingOf = around.volumes.filter((v) => v.backingPath === path && v.path !== path && !alsoDeleted.has(v.path)).map((v) => `${v.pool}/${v.name}`);
+  let snapshots: VolumeFacts["snapshots"];
+  try {
+    snapshots = await internalSnapshots(conn.uri, vol, path);
+  } catch (err) {
+    snapshots = { error: (err as Error).message };
+  }
+  return { pool: poolName, name, path, usedBy: [...new Set(usedBy)].sort(), backingOf, snapshots };
+}

@@ -1,0 +1,60 @@
+import * as pulumi from "@pulumi/pulumi";
+import { forwardingProvider } from "./serializable";
+
+export interface PoolArgs {
+  /** Pool name. Default: the resource name. Changing it replaces the pool. */
+  name?: pulumi.Input<string>;
+  /** The pool's directory on the hypervisor host (absolute). Created by the pool's build when missing. Changing it replaces the pool. */
+  path: pulumi.Input<string>;
+  /** Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the pool. */
+  uri?: pulumi.Input<string>;
+  /** Start the pool with the host. Default: false. */
+  autostart?: pulumi.Input<boolean>;
+  /**
+   * Allow deleting the pool while it still holds volumes, deleting them (each
+   * checked by the Volume rules: not used by a domain, no internal snapshots,
+   * not a backing file). Default: false (delete is refused, naming them).
+   * Files that were in the directory before the pool was created are kept
+   * either way. Also allowed for one destroy by LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY=1.
+   */
+  deleteVolumesOnDestroy?: pulumi.Input<boolean>;
+}
+
+/**
+ * A libvirt directory storage pool: create = define + build + start; delete =
+ * destroy + undefine, keeping the directory and every file in it that the
+ * stack did not create.
+ *
+ * ```ts
+ * const pool = new libvirt.Pool("images", { path: "/var/lib/libvirt/images/web" });
+ * ```
+ */
+export class Pool extends pulumi.dynamic.Resource {
+  declare public readonly name: pulumi.Output<string>;
+  declare public readonly path: pulumi.Output<string>;
+  /** The URI libvirt reported for the connection: later operations and the pool's volumes use it. */
+  declare public readonly uri: pulumi.Output<string>;
+  declare public readonly uuid: pulumi.Output<string>;
+  declare public readonly autostart: pulumi.Output<boolean>;
+  declare public readonly active: pulumi.Output<boolean>;
+  /** Bytes of the file system that holds the directory. */
+  declare public readonly capacity: pulumi.Output<number>;
+  declare public readonly allocation: pulumi.Output<number>;
+  declare public readonly available: pulumi.Output<number>;
+  /** Names of the volumes (files) in the pool. */
+  declare public readonly volumes: pulumi.Output<string[]>;
+  /** The pool's build made the directory: delete removes it again when it is empty. */
+  declare public readonly createdDirectory: pulumi.Output<boolean>;
+  /** Files that were in the directory when the pool was created: always kept. */
+  declare public readonly preexistingFiles: pulumi.Output<string[]>;
+  declare public readonly deleteVolumesOnDestroy: pulumi.Output<boolean>;
+
+  constructor(name: string, args: PoolArgs, opts?: pulumi.CustomResourceOptions) {
+    // Every output is named here, so that it exists on the resource even when its input is left out.
+    const outputsOnly = {
+      uri: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
+      volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
+    };
+    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, name: args.name ?? name }, opts, "libvirt-pulumi", "Pool");
+  }
+}
