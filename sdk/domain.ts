@@ -1,9 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { forwardingProvider } from "./serializable";
+import { Volume } from "./volume";
 
 export interface DiskArgs {
-  /** Absolute path of the image file on the hypervisor host. */
-  file: pulumi.Input<string>;
+  /** Absolute path of the image file on the hypervisor host. Set this or `volume`. */
+  file?: pulumi.Input<string>;
+  /**
+   * A storage volume: a `Volume` resource (the domain then depends on it) or
+   * `{ pool, name }`. Set this or `file`. The format defaults to the Volume's.
+   */
+  volume?: Volume | pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string> }>;
   /** Image format. Default: "qcow2" for a `.qcow2` file, else "raw". */
   format?: pulumi.Input<"raw" | "qcow2">;
   /** Guest device name ("vda", "sdb"). Default: the next free name for the bus. */
@@ -82,6 +88,15 @@ export interface DomainArgs {
   keepNvramOnDestroy?: pulumi.Input<boolean>;
 }
 
+/** A disk as the provider takes it: a Volume resource becomes its pool and name (and format). */
+function diskInput(disk: pulumi.Unwrap<DiskArgs>): pulumi.Output<unknown> | unknown {
+  const volume = disk.volume as unknown;
+  if (!(volume instanceof Volume)) return disk;
+  return pulumi
+    .all([volume.pool, volume.name, volume.format])
+    .apply(([pool, volumeName, format]) => ({ ...disk, volume: { pool, name: volumeName }, format: disk.format ?? format }));
+}
+
 const DOMAIN_OUTPUT_KEYS = [
   "uri", "uuid", "type", "memoryMiB", "vcpus", "state", "snapshots", "xml", "running", "persistent", "autostart",
   "pendingRestart", "deleteSnapshotsOnDestroy", "deleteSnapshotDataOnDestroy", "deleteManagedSaveOnDestroy",
@@ -134,6 +149,7 @@ export class Domain extends pulumi.dynamic.Resource {
     // Every output must be a registered property, or it stays undefined on the
     // resource when it was not also an input (uri resolved from the default, say).
     const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
-    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, name: args.name ?? name }, opts, "libvirt-pulumi", "Domain");
+    const disks = args.disks === undefined ? undefined : pulumi.output(args.disks).apply((list) => list.map(diskInput));
+    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, name: args.name ?? name }, opts, "libvirt-pulumi", "Domain");
   }
 }

@@ -2,11 +2,14 @@
 // everything after check may rely on the normalized shape.
 import { z } from "zod";
 import { parseXml, child, text } from "../xml/xml";
+import { knownOnly } from "../unknowns";
 import { absolutePath, flag, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 const diskSchema = z
   .object({
-    file: absolutePath("file"),
+    file: absolutePath("file").optional(),
+    /** A libvirt storage volume instead of a file: `<disk type='volume'>`. */
+    volume: z.object({ pool: objectName("pool"), name: objectName("volume name") }).strict().optional(),
     format: oneOf(["raw", "qcow2"]).optional(),
     target: z.string().regex(/^(vd|sd|hd|xvd)[a-z]{1,2}$/, { error: 'must be a device name such as "vda", "sdb" or "hdc"' }).optional(),
     bus: oneOf(["virtio", "sata", "scsi", "ide", "usb"]).optional(),
@@ -113,6 +116,9 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   });
   const targets = new Map<string, number>();
   i.disks?.forEach((d, n) => {
+    if ((d.file === undefined) === (d.volume === undefined)) {
+      f.push({ property: `disks[${n}]`, reason: "set exactly one of file (an image path on the host) or volume ({ pool, name } of a storage volume)" });
+    }
     if (d.device === "cdrom" && d.format === "qcow2") f.push({ property: `disks[${n}].format`, reason: 'a cdrom takes a "raw" image (an ISO)' });
     const t = d.target;
     if (t && targets.has(t)) f.push({ property: `disks[${n}].target`, reason: `"${t}" is already used by disks[${targets.get(t)}]` });
@@ -130,16 +136,27 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   return f;
 }
 
-export function checkDomainInputs(news: Record<string, unknown>): { inputs?: DomainInputs; failures: CheckFailure[] } {
-  const raw = userInputs(news);
-  if (raw.name === undefined) return { failures: [{ property: "name", reason: "is required (the SDK's Domain defaults it to the resource name)" }] };
-  const parsed = domainInputSchema.safeParse(raw);
-  if (!parsed.success) return { failures: toFailures(parsed.error) };
-  const failures = crossFieldFailures(parsed.data);
-  if (failures.length > 0) return { failures };
-  const i = parsed.data;
+/**
+ * Validates and normalizes Domain inputs. During a preview some inputs are not
+ * known yet (a Volume's path, say): those are left out here, `unknownKeys` names
+ * them, no normalized inputs are returned, and the rules that combine fields wait
+ * for the `pulumi up`, when Pulumi checks again with every value known.
+ */
+export function checkDomainInputs(news: Record<string, unknown>): { inputs?: DomainInputs; failures: CheckFailure[]; unknownKeys: Set<string> } {
+  const { known, unknownKeys } = knownOnly(userInputs(news));
+  if (known.name === undefined && !unknownKeys.has("name")) {
+    return { failures: [{ property: "name", reason: "is required (the SDK's Domain defaults it to the resource name)" }], unknownKeys };
+  }
+  const schema = unknownKeys.has("name") ? domainInputSchema.partial({ name: true }) : domainInputSchema;
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) return { failures: toFailures(parsed.error), unknownKeys };
+  if (unknownKeys.size > 0) return { failures: [], unknownKeys };
+  const failures = crossFieldFailures(parsed.data as Parsed);
+  if (failures.length > 0) return { failures, unknownKeys };
+  const i = parsed.data as Parsed;
   return {
     failures: [],
+    unknownKeys,
     inputs: {
       ...i,
       vcpus: i.xml === undefined ? (i.vcpus ?? 1) : undefined,

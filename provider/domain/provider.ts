@@ -138,18 +138,27 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: DomainOutputs, news) {
-    const { inputs } = checkDomainInputs(news);
+    const { unknownKeys } = checkDomainInputs(news);
+    // In a preview, unknown inputs count as changed; the saved values stand in for
+    // them so that the known rest is normalized (defaults applied) and compared as usual.
+    const standIns = Object.fromEntries([...unknownKeys].map((k) => [k, savedInput(olds, k)]));
+    const { inputs } = checkDomainInputs({ ...news, ...standIns });
     if (!inputs) return { changes: true };
+    const next_ = inputs as Record<string, unknown>;
     const changed: string[] = [];
     for (const key of Object.keys(checkKeys())) {
-      const next = (inputs as Record<string, unknown>)[key];
+      if (unknownKeys.has(key)) {
+        changed.push(key);
+        continue;
+      }
+      const next = next_[key];
       // uri and type left unset mean "what was resolved at creation".
       if ((key === "uri" || key === "type") && next === undefined) continue;
       if (!canonicalEqual(savedInput(olds, key), next)) changed.push(key);
     }
     const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
     // A transient domain cannot be redefined in place: a new machine config replaces it.
-    if (!inputs.persistent && !olds.persistent) {
+    if (next_.persistent === false && !olds.persistent) {
       replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
     }
     return {

@@ -58,10 +58,10 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
   return compact({
     disk: disks.map((d, n) =>
       compact({
-        "@type": "file",
+        "@type": d.volume ? "volume" : "file",
         "@device": d.device ?? "disk",
-        driver: { "@name": "qemu", "@type": d.format ?? defaultDiskFormat(d.file) },
-        source: { "@file": d.file },
+        driver: { "@name": "qemu", "@type": d.format ?? defaultDiskFormat(d.file ?? d.volume!.name) },
+        source: d.volume ? { "@pool": d.volume.pool, "@volume": d.volume.name } : { "@file": d.file! },
         target: { "@dev": targets[n].target, "@bus": targets[n].bus },
         readonly: d.readOnly || d.device === "cdrom" ? "" : undefined,
       }),

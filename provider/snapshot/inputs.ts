@@ -1,11 +1,12 @@
 // Snapshot inputs: their schema, defaults and cross-field rules. `check` runs
 // this; everything after check may rely on the normalized shape.
 import { z } from "zod";
+import { knownOnly } from "../unknowns";
 import { child, parseXml, text } from "../xml/xml";
 import { absolutePath, flag, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 /** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export { UNKNOWN } from "../unknowns";
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -142,17 +143,11 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   return f;
 }
 
-/** Values that are not known yet (preview) are left out of validation and kept as they are. */
-function splitUnknown(raw: Record<string, unknown>): { known: Record<string, unknown>; unknown: Record<string, unknown> } {
-  const known: Record<string, unknown> = {};
-  const unknown: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) (v === UNKNOWN ? unknown : known)[k] = v;
-  return { known, unknown };
-}
-
 export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: SnapshotInputs; failures: CheckFailure[]; hasUnknowns: boolean } {
-  const { known, unknown } = splitUnknown(userInputs(news));
-  const hasUnknowns = Object.keys(unknown).length > 0;
+  const raw = userInputs(news);
+  const { known, unknownKeys } = knownOnly(raw);
+  const unknown = Object.fromEntries([...unknownKeys].map((k) => [k, raw[k]]));
+  const hasUnknowns = unknownKeys.size > 0;
   const missing: CheckFailure[] = [];
   if (known.name === undefined && !("name" in unknown)) missing.push({ property: "name", reason: "is required (the SDK's Snapshot defaults it to the resource name)" });
   if (known.domain === undefined && !("domain" in unknown)) missing.push({ property: "domain", reason: "is required: a Domain resource, or a domain name or UUID (with uri)" });
