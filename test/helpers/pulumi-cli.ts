@@ -37,7 +37,7 @@ export class PulumiProject {
   static prepare(example: string): PulumiProject {
     const root = mkdtempSync("/var/tmp/lvp-e2e-");
     const dir = join(root, example);
-    cpSync(join(repoRoot, "examples", example), dir, { recursive: true, filter: (src) => !src.includes("node_modules") });
+    cpSync(join(repoRoot, "examples", example), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json|\.pulumi/.test(src) });
     const pkgPath = join(dir, "package.json");
     const pkg = JSON.parse(readFileSync(pkgPath, "utf8"));
     pkg.dependencies["libvirt-pulumi"] = `file:${repoRoot}`;
@@ -88,6 +88,18 @@ export class PulumiProject {
   async exportState(): Promise<{ text: string; resources: Array<{ type: string; id?: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }> }> {
     const r = await this.ok(["stack", "export"]);
     return { text: r.stdout, resources: JSON.parse(r.stdout).deployment.resources ?? [] };
+  }
+
+  /**
+   * Tears down whatever a test (or a failed assertion) left: allows every cascade
+   * the examples expose, applies it, destroys, then removes the project.
+   */
+  async destroyAllAndRemove(): Promise<void> {
+    await this.run(["config", "set", "deleteSnapshotsOnDestroy", "true"]);
+    await this.run(["config", "set", "deleteVolumeSnapshotData", "true"]);
+    await this.run(["up", "--yes", "--skip-preview"]);
+    await this.run(["destroy", "--yes"], { LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY: "1" });
+    this.remove();
   }
 
   remove(): void {
