@@ -10,4 +10,8 @@ export { TeardownRefusedError } from "./refusal";
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { poolProvider, volumeProvider, storage, type PoolOutputs, type VolumeOutputs } from "./storage";
-export { snapshotProvider, snapshotId, parseSnapshotId, createFlags, keepsDataOnDestroy, SnapshotOptionError, KEEP_SNAPSHOT_DATA_ENV, checkSnapshotInputs, buildSnapshotXml, parseSnapshotXml, withDescription, whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV, type SnapshotOutputs, type SnapshotInputs, type SnapshotDiskInput } from "./snapshot/provider";
+export {
+  snapshotProvider, snapshotId, parseSnapshotId, createFlags, keepsDataOnDestroy, SnapshotOptionError, KEEP_SNAPSHOT_DATA_ENV,
+  checkSnapshotInputs, buildSnapshotXml, parseSnapshotXml, withDescription, whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV,
+  type SnapshotOutputs, type SnapshotInputs, type SnapshotDiskInput,
+} from "./snapshot/provider";

@@ -7,7 +7,7 @@ import { checkPoolInputs } from "./pool-inputs";
 import { buildPoolXml, parsePoolXml } from "./pool-xml";
 import { isQcow2, parseQcow2Header, parseSnapshotTable } from "./qcow2";
 import { formatSize, parseSize } from "./size";
-import * as teardown from "./teardown";
+import * as teardown from "../teardown";
 import { checkVolumeInputs } from "./volume-inputs";
 import { buildVolumeXml, domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
 

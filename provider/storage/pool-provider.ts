@@ -11,7 +11,7 @@ import { userInputs } from "../validation";
 import { isLocalUri } from "./image-probe";
 import { checkPoolInputs, type PoolInputs } from "./pool-inputs";
 import { buildPoolXml, parsePoolXml } from "./pool-xml";
-import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolDelete, volumeBlockers } from "./teardown";
+import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolDelete, volumeBlockers } from "../teardown";
 import { UNKNOWN } from "../unknowns";
 import { gatherVolumeFacts, surroundings } from "./volume-facts";
 import { parseVolumeXml } from "./volume-xml";

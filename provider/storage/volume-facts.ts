@@ -3,7 +3,7 @@
 import type { Connection } from "../libvirt/connection";
 import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { internalSnapshots } from "./image-probe";
-import type { VolumeFacts } from "./teardown";
+import type { VolumeFacts } from "../teardown";
 import { domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
 
 export interface IndexedVolume {

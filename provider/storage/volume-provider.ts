@@ -10,7 +10,7 @@ import { canonicalEqual } from "../equality";
 import { userInputs } from "../validation";
 import { inspectSourceImage, isLocalUri } from "./image-probe";
 import { formatSize } from "./size";
-import { effectiveVolumeOptions, planVolumeDelete } from "./teardown";
+import { effectiveVolumeOptions, planVolumeDelete } from "../teardown";
 import { UNKNOWN } from "../unknowns";
 import { gatherVolumeFacts, surroundings } from "./volume-facts";
 import { checkVolumeInputs, type VolumeInputs } from "./volume-inputs";

@@ -27,7 +27,7 @@ const bad: Array<[label: string, news: Record<string, unknown>, property: string
   ["unknown disk format", { ...base, disks: [{ file: "/img/a.qcow2", format: "vmdk" }] }, "disks[0].format", /must be one of "raw", "qcow2"/],
   ["relative disk file", { ...base, disks: [{ file: "images/a.qcow2" }] }, "disks[0].file", /must be an absolute path/],
   ["disk file with ..", { ...base, disks: [{ file: "/var/lib/libvirt/images/../../../etc/shadow" }] }, "disks[0].file", /must not contain "\.\." segments/],
-  ["disk without file", { ...base, disks: [{ bus: "virtio" }] }, "disks[0].file", /must be a string/],
+  ["disk with neither file nor volume", { ...base, disks: [{ bus: "virtio" }] }, "disks[0]", /exactly one of file .* or volume/],
   ["bad target vdA1", { ...base, disks: [{ file: "/img/a.qcow2", target: "vdA1" }] }, "disks[0].target", /device name such as "vda", "sdb" or "hdc"/],
   ["duplicate targets", { ...base, disks: [{ file: "/img/a.qcow2", target: "vda" }, { file: "/img/b.qcow2", target: "vda" }] }, "disks[1].target", /"vda" is already used by disks\[0\]/],
   ["cdrom with qcow2", { ...base, disks: [{ file: "/img/a.qcow2", device: "cdrom", format: "qcow2" }] }, "disks[0].format", /cdrom takes a "raw" image/],
