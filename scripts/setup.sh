@@ -40,11 +40,21 @@ fix_kvm_permissions() {
   fi
 }
 
-start_daemon() {
-  local name=$1
-  if pgrep -x "$name" >/dev/null; then say "$name running"; return; fi
-  say "starting $name -d"
-  sudo_if_needed "$name" -d
+# A live process named $1 (a killed daemon can linger as a zombie, which pgrep still lists).
+daemon_alive() { ps -C "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+start_virtlogd() {
+  if daemon_alive virtlogd; then say "virtlogd running"; return; fi
+  say "starting virtlogd -d"
+  sudo_if_needed virtlogd -d
+}
+
+start_libvirtd() {
+  # Whether it answers is what counts, not whether a process of that name exists.
+  if virsh -c qemu:///system version >/dev/null 2>&1; then say "libvirtd running"; return; fi
+  if daemon_alive libvirtd; then say "libvirtd is starting up"; return; fi
+  say "starting libvirtd -d"
+  sudo_if_needed libvirtd -d
 }
 
 wait_for_libvirtd() {
@@ -68,8 +78,8 @@ install_node_modules() {
 
 install_debian_packages
 fix_kvm_permissions
-start_daemon virtlogd
-start_daemon libvirtd
+start_virtlogd
+start_libvirtd
 wait_for_libvirtd
 install_node_modules
 if [ "${LIBVIRT_PULUMI_SKIP_CLI:-}" != "1" ] && [ -x "$root_dir/scripts/ensure-pulumi.sh" ]; then
