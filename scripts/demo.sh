@@ -69,7 +69,7 @@ show virsh -c "$uri" snapshot-list "$domain" --tree
 step "destroy with the cascade for this run: LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1"
 echo "The domain goes and libvirt's snapshot metadata with it; the snapshot's contents stay"
 echo "in the volume's image, so the Volume's delete is refused next, and says why."
-LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 show pulumi destroy --yes || true
+show env LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 pulumi destroy --yes || true
 
 step "what was kept"
 show virsh -c "$uri" list --all --name
@@ -78,7 +78,7 @@ show qemu-img snapshot -U -l "$disk"
 show virsh -c "$uri" vol-list "$prefix-pool"
 
 step "cleaning up: allow deleting the image with its snapshot data for this destroy"
-LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY=1 show pulumi destroy --yes --suppress-outputs
+show env LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY=1 pulumi destroy --yes --suppress-outputs
 pulumi stack rm --yes "$stack" >/dev/null
 
 step "done: nothing left"
