@@ -250,6 +250,35 @@ describe("update", () => {
     expect(await snapshotsOf(m.id)).toEqual(["kept"]);
   });
 
+  it("persistent: false on a running domain makes it transient; it keeps running, snapshots and all", async () => {
+    const m = await makeDomain("to-transient");
+    await takeSnapshot(m.id, "meta");
+    const { outs } = await domainProvider.update!(m.id, m.outs, { ...m.inputs, persistent: false });
+    expect(outs).toMatchObject({ persistent: false, state: "running" });
+    await onDomain(m.id, async (dom) => {
+      expect(await dom!.isPersistent()).toBe(false);
+      expect(await dom!.isActive()).toBe(true);
+      expect(await dom!.snapshotNames()).toEqual(["meta"]);
+    });
+  });
+
+  it("persistent: true on a transient domain defines it with its running configuration", async () => {
+    const m = await makeDomain("to-persistent", { persistent: false });
+    const { outs } = await domainProvider.update!(m.id, m.outs, { ...m.inputs, persistent: true });
+    expect(outs).toMatchObject({ persistent: true, state: "running", uuid: m.id });
+    await onDomain(m.id, async (dom) => {
+      expect(await dom!.isPersistent()).toBe(true);
+      expect(await dom!.isActive()).toBe(true);
+    });
+  });
+
+  it("autostart changes in place", async () => {
+    const m = await makeDomain("autostart");
+    const { outs } = await domainProvider.update!(m.id, m.outs, { ...m.inputs, autostart: true });
+    expect(outs.autostart).toBe(true);
+    expect(await onDomain(m.id, async (dom) => dom!.autostart())).toBe(true);
+  });
+
   it("teardown options are stored in the outputs without touching the domain", async () => {
     const m = await makeDomain("update-opts");
     const { outs } = await domainProvider.update!(m.id, m.outs, { ...m.inputs, deleteSnapshotsOnDestroy: true });
