@@ -46,7 +46,17 @@ export type TeardownStep =
    * virDomainUndefineFlags. `fallbackFlags`: what to retry with when the driver
    * rejects an NVRAM flag it does not implement (the test driver does).
    */
-  | { call: "undefine"; flags: number; fallbackFlags: number };
+  | {
+      call: "undefine";
+      flags: number;
+      fallbackFlags: number;
+      /**
+       * With VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, the snapshots the check saw.
+       * The flag is domain-wide, so one taken after the check would lose its
+       * metadata too: the undefine is refused if any other snapshot exists then.
+       */
+      expectSnapshots?: string[];
+    };
 
 export type TeardownDecision =
   | { allowed: true; steps: TeardownStep[] }
@@ -113,7 +123,11 @@ export function planDomainDelete(facts: DomainFacts, opts: TeardownOptions): Tea
     steps.push({ call: "deleteSnapshots", names: [...facts.snapshots].reverse() });
   }
   if (facts.active) steps.push({ call: "destroy" });
-  if (facts.persistent) steps.push({ call: "undefine", ...undefineFlags(facts, opts) });
+  if (facts.persistent) {
+    const flags = undefineFlags(facts, opts);
+    const cascade = (flags.flags & U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) !== 0;
+    steps.push({ call: "undefine", ...flags, ...(cascade ? { expectSnapshots: [...facts.snapshots] } : {}) });
+  }
   return { allowed: true, steps };
 }
 

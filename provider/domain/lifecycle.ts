@@ -52,6 +52,18 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       return;
     case "undefine":
       await testPause("beforeUndefine");
+      if (step.expectSnapshots) {
+        const seen = new Set(step.expectSnapshots);
+        const appeared = (await dom.snapshotNames()).filter((n) => !seen.has(n));
+        if (appeared.length > 0) {
+          throw new TeardownRefusedError(
+            `refusing to undefine domain "${dom.name()}": ${appeared.length === 1 ? "a snapshot" : "snapshots"} ` +
+              `(${appeared.map((n) => `"${n}"`).join(", ")}) appeared after the teardown check, and the metadata ` +
+              `cascade would remove ${appeared.length === 1 ? "its" : "their"} metadata too. The domain still exists ` +
+              `(stopped, if it was running) with all its snapshots; run the destroy again to include ${appeared.length === 1 ? "it" : "them"}.`,
+          );
+        }
+      }
       try {
         await dom.undefine(step.flags);
       } catch (err) {

@@ -50,7 +50,7 @@ export class SnapshotOptionError extends Error {
 /** libvirt's ways of saying "this driver / this configuration cannot do that". */
 const CANNOT_CODES = [
   E.VIR_ERR_NO_SUPPORT, E.VIR_ERR_CONFIG_UNSUPPORTED, E.VIR_ERR_OPERATION_UNSUPPORTED, E.VIR_ERR_ARGUMENT_UNSUPPORTED,
-  E.VIR_ERR_INVALID_ARG, E.VIR_ERR_XML_ERROR, E.VIR_ERR_OPERATION_INVALID,
+  E.VIR_ERR_INVALID_ARG, E.VIR_ERR_XML_ERROR, E.VIR_ERR_XML_INVALID_SCHEMA, E.VIR_ERR_OPERATION_INVALID,
 ];
 
 /** The Pulumi ID: the domain UUID (always 36 characters), "/", the snapshot name. */

@@ -22,7 +22,9 @@ const opts = (over: Partial<TeardownOptions> = {}): TeardownOptions => ({ ...DEF
 const plans = { delete: planDomainDelete, stop: planDomainStop, makeTransient: planMakeTransient };
 type Plan = keyof typeof plans;
 
-const undefine = (flags: number, fallbackFlags = flags): TeardownStep => ({ call: "undefine", flags, fallbackFlags });
+/** An undefine step; with the snapshot-metadata cascade it carries the snapshots the check saw. */
+const undefine = (flags: number, fallbackFlags = flags, expectSnapshots?: string[]): TeardownStep =>
+  expectSnapshots ? { call: "undefine", flags, fallbackFlags, expectSnapshots } : { call: "undefine", flags, fallbackFlags };
 const destroy: TeardownStep = { call: "destroy" };
 
 interface Row {
@@ -48,7 +50,7 @@ const rows: Row[] = [
   {
     row: "inactive persistent with snapshots + deleteSnapshotsOnDestroy: undefine with SNAPSHOTS_METADATA",
     plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [undefine(SNAP | NVRAM, SNAP)],
+    steps: [undefine(SNAP | NVRAM, SNAP, twoSnaps)],
   },
   // delete a running persistent domain that has snapshots
   {
@@ -59,7 +61,7 @@ const rows: Row[] = [
   {
     row: "running persistent with snapshots + deleteSnapshotsOnDestroy: destroy, then undefine with SNAPSHOTS_METADATA",
     plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [destroy, undefine(SNAP | NVRAM, SNAP)],
+    steps: [destroy, undefine(SNAP | NVRAM, SNAP, ["s1"])],
   },
   // delete / stop a transient domain that has snapshots
   {
@@ -178,7 +180,7 @@ const rows: Row[] = [
     plan: "delete",
     facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1, hasNvram: true }),
     opts: opts({ deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: true, deleteCheckpointsOnDestroy: true }),
-    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM)],
+    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM, SNAP | MSAVE | CKPT | NVRAM, ["s"])],
   },
   // combined refusals
   {
@@ -280,6 +282,6 @@ describe("effectiveTeardownOptions", () => {
   it("the env-enabled options then allow a delete that was refused", () => {
     const f = facts({ snapshots: ["s"] });
     expect(planDomainDelete(f, effectiveTeardownOptions({}, {})).allowed).toBe(false);
-    expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({ allowed: true, steps: [undefine(SNAP | NVRAM, SNAP)] });
+    expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({ allowed: true, steps: [undefine(SNAP | NVRAM, SNAP, ["s"])] });
   });
 });
