@@ -54,5 +54,13 @@ export const isConnectionLost = (err: unknown) =>
     err.domain === virErrorDomain.VIR_FROM_RPC ||
     err.is(virErrorNumber.VIR_ERR_INVALID_CONN));
 
+/**
+ * A directory pool refuses virStoragePoolRefresh while a volume in it is being
+ * built ("pool 'x' has asynchronous jobs running."). libvirt has no code of its
+ * own for this (VIR_ERR_INTERNAL_ERROR), hence the message test.
+ */
+export const isPoolBusy = (err: unknown) =>
+  isLibvirtError(err, virErrorNumber.VIR_ERR_INTERNAL_ERROR) && /asynchronous jobs running/.test(err.libvirtMessage);
+
 /** Another job holds the domain (libvirt serializes jobs per domain). */
 export const isJobBusy = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT);

@@ -26,6 +26,8 @@ export interface JobWaitOptions {
   maxDelayMs?: number;
   /** For tests: the clock and the sleep. */
   now?: () => number;
+  /** Which failures mean "busy, try again" (default: the domain job lock, isJobBusy). */
+  isBusy?: (err: unknown) => boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function whileJobBusy<T>(what: string, op: () => Promise<T>, opts: 
     try {
       return await op();
     } catch (err) {
-      if (!isJobBusy(err)) throw err;
+      if (!(opts.isBusy ?? isJobBusy)(err)) throw err;
       const waited = now() - start;
       if (waited + delay > limit) throw new JobBusyTimeoutError(what, attempt, waited, err as LibvirtError);
       // Jitter spreads the retries of several waiting resources apart.

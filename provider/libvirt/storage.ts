@@ -4,7 +4,8 @@
 // Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
 import { DomainHandle } from "./domain";
-import { isLibvirtError } from "./errors";
+import { isLibvirtError, isPoolBusy } from "./errors";
+import { whileJobBusy } from "./job-wait";
 import { virErrorNumber } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
@@ -93,7 +94,9 @@ export class StoragePoolHandle {
 
   /** Rescans the pool's directory, so files added or removed outside libvirt are seen. */
   async refresh(): Promise<void> {
-    await this.conn.call(this.op("refreshing"), "virStoragePoolRefresh", this.ptr, 0);
+    // Refused while another volume of the pool is being built: wait for it, as for a domain job.
+    const what = this.op("refreshing");
+    await whileJobBusy(what, () => this.conn.call(what, "virStoragePoolRefresh", this.ptr, 0), { isBusy: isPoolBusy, initialDelayMs: 50, maxDelayMs: 1_000 });
   }
 
   async xml(): Promise<string> {

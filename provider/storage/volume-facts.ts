@@ -1,7 +1,7 @@
 // Gathers what the refusal rules decide on: every domain's disks, every
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
-import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { allDomainDefinitions, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { internalSnapshots } from "./image-probe";
 import type { VolumeFacts } from "../teardown";
 import { domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
@@ -23,7 +23,14 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
       const vols = await pool.listVolumes();
       try {
         for (const vol of vols) {
-          const v = parseVolumeXml(await vol.xml());
+          let xml: string;
+          try {
+            xml = await vol.xml();
+          } catch (err) {
+            if (isNoVolume(err)) continue; // deleted while the pool was being read (a concurrent delete)
+            throw err;
+          }
+          const v = parseVolumeXml(xml);
           out.push({ pool: pool.name(), name: v.name, path: v.path, backingPath: v.backingPath });
         }
       } finally {
@@ -44,6 +51,47 @@ export interface Surroundings {
 /** The domains and volumes on the connection, read once for one or many volume checks. */
 export async function surroundings(conn: Connection): Promise<Surroundings> {
   return { domains: await allDomainDefinitions(conn), volumes: await volumeIndex(conn) };
+}
+
+interface SharedReading {
+  current?: Promise<Surroundings>;
+  next?: { promise: Promise<Surroundings>; conn: Connection; resolve: (s: Surroundings) => void; reject: (e: unknown) => void };
+}
+const readings = new Map<string, SharedReading>();
+
+/**
+ * The surroundings as they are now, for a volume check: a reading that begins after
+ * this call. Reading every domain and volume is O(domains + volumes) libvirt calls,
+ * and listing domains waits for those being stopped; when Pulumi deletes many volumes
+ * at once, each would read everything again. Instead, calls that arrive while a
+ * reading is under way all join the next one, which begins when it ends: as fresh
+ * for each of them as a reading of its own, made once. The next reading uses the
+ * first waiter's connection, which is idle while it waits.
+ */
+export function freshSurroundings(conn: Connection): Promise<Surroundings> {
+  let r = readings.get(conn.uri);
+  if (!r) readings.set(conn.uri, (r = {}));
+  if (!r.current) return startReading(r, conn);
+  if (!r.next) {
+    let resolve!: (s: Surroundings) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<Surroundings>((res, rej) => { resolve = res; reject = rej; });
+    r.next = { promise, conn, resolve, reject };
+  }
+  return r.next.promise;
+}
+
+function startReading(r: SharedReading, conn: Connection): Promise<Surroundings> {
+  const reading = surroundings(conn);
+  r.current = reading;
+  const done = () => {
+    r.current = undefined;
+    const next = r.next;
+    r.next = undefined;
+    if (next) startReading(r, next.conn).then(next.resolve, next.reject);
+  };
+  reading.then(done, done);
+  return reading;
 }
 
 export async function gatherVolumeFacts(

@@ -5,6 +5,8 @@ import { promisify } from "node:util";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/storage";
 import { uploadFile } from "../libvirt/stream";
+import { isLibvirtError } from "../libvirt/errors";
+import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { TeardownRefusedError } from "../refusal";
 import { canonicalEqual } from "../equality";
 import { userInputs } from "../validation";
@@ -12,7 +14,7 @@ import { inspectSourceImage, isLocalUri } from "./image-probe";
 import { formatSize } from "./size";
 import { effectiveVolumeOptions, planVolumeDelete } from "../teardown";
 import { UNKNOWN } from "../unknowns";
-import { gatherVolumeFacts, surroundings } from "./volume-facts";
+import { freshSurroundings, gatherVolumeFacts } from "./volume-facts";
 import { checkVolumeInputs, type VolumeInputs } from "./volume-inputs";
 import { buildVolumeXml, parseVolumeXml } from "./volume-xml";
 
@@ -59,14 +61,14 @@ async function inputsOrThrow(raw: Record<string, unknown>, olds?: Record<string,
 }
 
 /** Runs fn with the named pool, which must exist and run. */
-async function withActivePool<T>(conn: Connection, name: string, fn: (pool: StoragePoolHandle) => Promise<T>): Promise<T> {
+async function withActivePool<T>(conn: Connection, name: string, fn: (pool: StoragePoolHandle) => Promise<T>, rescan = true): Promise<T> {
   return withPool(conn, name, async (pool) => {
     if (!pool) throw new VolumeInputError("pool", `storage pool "${name}" does not exist on ${conn.uri}`);
     if (!(await pool.isActive())) {
       throw new Error(`storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`);
     }
     // libvirt's view of a directory pool is a snapshot of its last scan: rescan.
-    await pool.refresh();
+    if (rescan) await pool.refresh();
     return fn(pool);
   });
 }
@@ -204,14 +206,23 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
           existing.free();
           throw new VolumeInputError("name", `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
         }
-        const vol = inputs.source !== undefined ? await createFromSource(pool, inputs) : await createOverlayOrEmpty(conn, pool, inputs);
+        let vol: StorageVolHandle;
+        try {
+          vol = inputs.source !== undefined ? await createFromSource(pool, inputs) : await createOverlayOrEmpty(conn, pool, inputs);
+        } catch (err) {
+          // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
+          if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
+            throw new VolumeInputError("name", `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
+          }
+          throw err;
+        }
         try {
           const outs = await describe(conn, vol, inputs);
           return { id: outs.key, outs };
         } finally {
           vol.free();
         }
-      }),
+      }, false),
     );
   },
 
@@ -268,7 +279,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         const vol = await StorageVolHandle.lookupByName(pool, props.name);
         if (!vol) return; // already gone
         try {
-          const facts = await gatherVolumeFacts(conn, props.pool, vol, await surroundings(conn));
+          const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
           const decision = planVolumeDelete(facts, opts);
           if (!decision.allowed) throw new TeardownRefusedError(decision.message);
           await vol.delete(0);
