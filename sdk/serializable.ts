@@ -6,8 +6,21 @@ import type * as pulumi from "@pulumi/pulumi";
 
 export type ProviderName = "domainProvider" | "snapshotProvider" | "poolProvider" | "volumeProvider";
 
-/** A ResourceProvider whose methods forward to `require("libvirt-pulumi/provider")[name]`. */
+const made = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
+
+/**
+ * A ResourceProvider whose methods forward to `require("libvirt-pulumi/provider")[name]`.
+ * One object per name: Pulumi caches a provider's serialized text by object, and
+ * serializing it (closure capture through the inspector) costs tens of milliseconds,
+ * paid for every resource when each gets a new object.
+ */
 export function forwardingProvider(name: ProviderName): pulumi.dynamic.ResourceProvider {
+  let provider = made.get(name);
+  if (!provider) made.set(name, (provider = makeForwardingProvider(name)));
+  return provider;
+}
+
+function makeForwardingProvider(name: ProviderName): pulumi.dynamic.ResourceProvider {
   // Each method is written out (not generated in a loop) so that the serialized
   // text of every function is self-contained: only `name` and `require` are free.
   return {

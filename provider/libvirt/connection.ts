@@ -65,6 +65,11 @@ function toLibvirtError(operation: string, e: VirErrorFields | null): LibvirtErr
   return isConnectionLost(err) ? new LibvirtError(operation, e.code, e.domain, err.libvirtMessage, DAEMON_HINT) : err;
 }
 
+function openTimeoutError(uri: string | null, timeoutMs: number): LibvirtError {
+  return new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+    `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`);
+}
+
 class Opener {
   private worker?: Worker;
   private nextId = 1;
@@ -95,8 +100,7 @@ class Opener {
         // The worker is stuck inside libvirt: abandon it, the next open starts a fresh one.
         if (this.worker === worker) this.worker = undefined;
         void worker.terminate();
-        this.pending.get(id)?.reject(new LibvirtError(`connecting to ${redactUri(req.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
-          `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`));
+        this.pending.get(id)?.reject(openTimeoutError(req.uri, timeoutMs));
       }, timeoutMs);
       timer.unref();
       const settle = () => {
@@ -125,8 +129,35 @@ export function maxConnectionsPerHypervisor(): number {
   return Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16;
 }
 
+/**
+ * The common case, a URI that needs no credentials, opens with a plain worker-thread
+ * call: no opener thread (a second V8 isolate, ~10 MiB) is started. libvirt leaves a
+ * failed open's error on the libuv thread that made the call, where it cannot be
+ * read; only then is the open repeated on the opener thread, which reads it.
+ */
+async function openQuickly(uri: string | null, timeoutMs: number): Promise<Connection | null> {
+  const n = native();
+  const TIMED_OUT = Symbol("timed out");
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs); timer.unref(); });
+  const opened = n.async.virConnectOpen(uri as never);
+  const ptr = await Promise.race([opened, timeout]);
+  clearTimeout(timer);
+  if (ptr === TIMED_OUT) {
+    // Close it if it ever opens; a second attempt on the opener would only wait again.
+    void opened.then((late) => late && n.async.virConnectClose(late)).catch(() => undefined);
+    throw openTimeoutError(uri, timeoutMs);
+  }
+  if (!ptr) return null; // failed: the caller repeats it where the error can be read
+  return new Connection(ptr as never, n.sync.virConnectGetURI(ptr) ?? uri ?? "");
+}
+
 async function openConnection(opts: ConnectOptions): Promise<Connection> {
   const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? null;
+  if (!opts.auth) {
+    const conn = await openQuickly(uri, connectTimeoutMs());
+    if (conn) return conn;
+  }
   const reply = await opener.open({ uri, auth: opts.auth }, connectTimeoutMs());
   if ("fatal" in reply) throw new Error(reply.fatal);
   if ("error" in reply) {

@@ -7,6 +7,17 @@ import { FUNCTIONS, STRUCTS, type LibvirtFunctions } from "./libvirt.gen";
 
 export type { Ptr } from "./libvirt.gen";
 
+// Every `.async` call runs on libuv's threadpool, 4 threads unless UV_THREADPOOL_SIZE
+// says otherwise, and holds a thread for as long as libvirt blocks (starting or
+// stopping a guest: seconds). With 4, a fifth concurrent operation waits even for a
+// trivial lookup. Give each pooled connection a thread, plus 4 for Node's own fs/dns
+// work. libuv reads the variable when the pool first starts, so this applies only when
+// nothing used the pool before the provider was loaded (true in Pulumi's provider host).
+export const THREADPOOL_ENV = "UV_THREADPOOL_SIZE";
+if (!process.env[THREADPOOL_ENV]) {
+  process.env[THREADPOOL_ENV] = String((Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16) + 4);
+}
+
 /** Raised when libvirt.so.0 cannot be loaded: says which package provides it. */
 export class LibvirtLibraryMissingError extends Error {
   constructor(path: string, cause: unknown) {

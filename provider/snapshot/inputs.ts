@@ -143,6 +143,10 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   return f;
 }
 
+// Built once: zod compiles a schema's parser on its first use, ~5-15 ms of main-thread time.
+let checkSchema: ReturnType<typeof snapshotInputSchema.partial<{ domain: true; name: true }>> | undefined;
+const snapshotCheckSchema = () => (checkSchema ??= snapshotInputSchema.partial({ domain: true, name: true }));
+
 export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: SnapshotInputs; failures: CheckFailure[]; hasUnknowns: boolean } {
   const raw = userInputs(news);
   const { known, unknownKeys } = knownOnly(raw);
@@ -152,7 +156,7 @@ export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: S
   if (known.name === undefined && !("name" in unknown)) missing.push({ property: "name", reason: "is required (the SDK's Snapshot defaults it to the resource name)" });
   if (known.domain === undefined && !("domain" in unknown)) missing.push({ property: "domain", reason: "is required: a Domain resource, or a domain name or UUID (with uri)" });
   // name and domain are reported above when missing; unknown ones are not validated.
-  const parsed = snapshotInputSchema.partial({ domain: true, name: true }).safeParse(known);
+  const parsed = snapshotCheckSchema().safeParse(known);
   if (!parsed.success) return { failures: [...missing, ...toFailures(parsed.error)], hasUnknowns };
   if (missing.length > 0) return { failures: missing, hasUnknowns };
   // Rules that combine fields wait until every value is known: Pulumi checks again then.

@@ -45,7 +45,7 @@ export interface InternalSnapshots {
   names: string[];
   /** From the image header; may exceed names.length when the table could not be read whole. */
   count: number;
-  via: "qemu-img" | "qcow2 header read through libvirt";
+  via: "qemu-img" | "qcow2 header read through libvirt" | "qcow2 header read from the file";
 }
 
 interface QemuImgInfo {
@@ -59,6 +59,27 @@ async function viaQemuImg(path: string): Promise<InternalSnapshots> {
   const info = JSON.parse(stdout) as QemuImgInfo;
   const names = (info.snapshots ?? []).map((s) => s.name);
   return { names, count: names.length, via: "qemu-img" };
+}
+
+/**
+ * The header and snapshot table read from the image file itself (a hypervisor on this
+ * host): asynchronous reads, no process to spawn. Spawning qemu-img forks the whole
+ * provider process on the main thread (5-20 ms each, more when several deletes run).
+ */
+async function viaFile(path: string): Promise<InternalSnapshots> {
+  const via = "qcow2 header read from the file" as const;
+  const handle = await open(path, "r");
+  try {
+    const head = Buffer.alloc(QCOW2_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const header = parseQcow2Header(head.subarray(0, bytesRead));
+    if (!header || header.snapshotCount === 0) return { names: [], count: 0, via };
+    const table = Buffer.alloc(snapshotTableBytes(header.snapshotCount));
+    const read = await handle.read(table, 0, table.length, header.snapshotsOffset);
+    return { names: parseSnapshotTable(table.subarray(0, read.bytesRead), header.snapshotCount), count: header.snapshotCount, via };
+  } finally {
+    await handle.close();
+  }
 }
 
 async function viaLibvirt(vol: StorageVolHandle): Promise<InternalSnapshots> {
@@ -76,10 +97,11 @@ async function viaLibvirt(vol: StorageVolHandle): Promise<InternalSnapshots> {
  */
 export async function internalSnapshots(uri: string, vol: StorageVolHandle, path: string, via?: InternalSnapshots["via"]): Promise<InternalSnapshots> {
   if (via === "qcow2 header read through libvirt" || (via === undefined && !isLocalUri(uri))) return viaLibvirt(vol);
+  if (via === "qemu-img") return viaQemuImg(path);
   try {
-    return await viaQemuImg(path);
+    return await viaFile(path);
   } catch (err) {
-    if (via === "qemu-img") throw err;
-    return viaLibvirt(vol);
+    if (via === "qcow2 header read from the file") throw err;
+    return viaLibvirt(vol); // not readable by this user: ask libvirt
   }
 }
