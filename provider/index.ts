@@ -7,6 +7,7 @@ export { buildDomainXml, parseDomainXml } from "./domain/xml";
 export * as teardown from "./teardown";
 export { LibvirtError } from "./libvirt/errors";
 export { TeardownRefusedError } from "./refusal";
+export { CreateOutcomeUnknownError, recordingUnknownOutcome } from "./incomplete-create";
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { poolProvider, volumeProvider, storage, type PoolOutputs, type VolumeOutputs } from "./storage";

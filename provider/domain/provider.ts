@@ -1,5 +1,6 @@
 // The Domain resource provider: check / diff / create / read / update / delete,
 // as Pulumi's dynamic-provider host calls them.
+import { randomUUID } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
@@ -7,6 +8,8 @@ import { isUnsupported } from "../libvirt/errors";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
 import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
 import { canonicalEqual } from "../equality";
+import { recordingUnknownOutcome } from "../incomplete-create";
+import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
 import { carryOut, gatherFacts } from "./lifecycle";
@@ -126,6 +129,26 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
   };
 }
 
+/**
+ * The outputs recorded for a create whose outcome is unknown: the inputs and the
+ * identity; what libvirt has (state, XML, snapshots) is left for \`pulumi refresh\`.
+ */
+function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: string): DomainOutputs {
+  return clean({
+    ...inputs,
+    inputXml: inputs.xml,
+    uuid,
+    uri,
+    type,
+    running: false,
+    autostart: false,
+    state: "nostate",
+    snapshots: [],
+    xml: "",
+    pendingRestart: false,
+  });
+}
+
 /** Drops undefined members: Pulumi state cannot hold undefined. */
 function clean<T extends object>(o: T): T {
   return JSON.parse(JSON.stringify(o)) as T;
@@ -175,29 +198,38 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     const inputs = inputsOrThrow(raw);
     return withConnection({ uri: inputs.uri }, async (conn) => {
       const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
-      const xml = buildDomainXml(inputs, { type });
-      await refuseExisting(conn, inputs.name, parseDomainXml(xml).uuid);
-      let dom: DomainHandle;
-      if (inputs.persistent) {
-        dom = await defineValidated(conn, xml, inputs.name);
-        try {
-          if (inputs.autostart) await dom.setAutostart(true);
-          if (inputs.running) await dom.start();
-        } catch (err) {
-          const cleanup = await removeHalfCreated(dom);
-          dom.free();
-          (err as Error).message += ` (${cleanup})`;
-          throw err;
+      const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
+      // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
+      const uuid = givenUuid ?? randomUUID();
+      const xml = buildDomainXml(inputs, { type, uuid });
+      await refuseExisting(conn, inputs.name, givenUuid);
+      const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
+      return recordingUnknownOutcome(raw, `domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+        let dom: DomainHandle;
+        sent();
+        if (inputs.persistent) {
+          dom = await defineValidated(conn, xml, inputs.name);
+          try {
+            await testPause("afterCreate");
+            if (inputs.autostart) await dom.setAutostart(true);
+            if (inputs.running) await dom.start();
+          } catch (err) {
+            const cleanup = await removeHalfCreated(dom);
+            dom.free();
+            (err as Error).message += ` (${cleanup})`;
+            throw err;
+          }
+        } else {
+          dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
+          await testPause("afterCreate");
         }
-      } else {
-        dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
-      }
-      try {
-        const outs = await describe(conn, dom, inputs, false);
-        return { id: outs.uuid, outs: clean(outs) };
-      } finally {
-        dom.free();
-      }
+        try {
+          const outs = await describe(conn, dom, inputs, false);
+          return { id: outs.uuid, outs: clean(outs) };
+        } finally {
+          dom.free();
+        }
+      });
     });
   },
 

@@ -7,6 +7,8 @@ import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvi
 import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
 import { SnapshotHandle } from "../libvirt/snapshot";
 import { canonicalEqual } from "../equality";
+import { recordingUnknownOutcome } from "../incomplete-create";
+import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, UUID_RE, type SnapshotInputs } from "./inputs";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
@@ -173,6 +175,12 @@ async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandl
   };
 }
 
+/** The outputs recorded for a create whose outcome is unknown; \`pulumi refresh\` reads the rest. */
+function partlyCreated(inputs: SnapshotInputs, domainUuid: string, uri: string): SnapshotOutputs {
+  const { xml: inputXml, ...rest } = inputs;
+  return clean({ ...rest, domainUuid, uri, children: [], isCurrent: false, kind: inputs.diskOnly ? "disk-only" : "internal", xml: "", inputXml });
+}
+
 function domainGone(what: string, domain: string, conn: Connection): Error {
   return new Error(`${what}: domain ${domain} no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget its snapshots`);
 }
@@ -256,23 +264,28 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
         let flags = createFlags(inputs);
         // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
         if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
-        let snap: SnapshotHandle;
-        try {
+        const partial = () => ({ id: snapshotId(dom.uuid(), inputs.name), props: partlyCreated(inputs, dom.uuid(), conn.uri) });
+        return recordingUnknownOutcome(raw, `snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
+          let snap: SnapshotHandle;
+          sent();
           try {
-            snap = await SnapshotHandle.create(dom, xml, flags, `"${inputs.name}"`);
+            try {
+              snap = await SnapshotHandle.create(dom, xml, flags, `"${inputs.name}"`);
+            } catch (err) {
+              if (!(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) || !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) || !/flags/i.test((err as LibvirtError).libvirtMessage)) throw err;
+              snap = await SnapshotHandle.create(dom, xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+            }
           } catch (err) {
-            if (!(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) || !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) || !/flags/i.test((err as LibvirtError).libvirtMessage)) throw err;
-            snap = await SnapshotHandle.create(dom, xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+            throw explainCreateFailure(err, inputs, active, state, domainName);
           }
-        } catch (err) {
-          throw explainCreateFailure(err, inputs, active, state, domainName);
-        }
-        try {
-          const outs = await describe(conn, dom, snap, inputs);
-          return { id: snapshotId(outs.domainUuid, outs.name), outs: clean(outs) };
-        } finally {
-          snap.free();
-        }
+          try {
+            await testPause("afterCreate");
+            const outs = await describe(conn, dom, snap, inputs);
+            return { id: snapshotId(outs.domainUuid, outs.name), outs: clean(outs) };
+          } finally {
+            snap.free();
+          }
+        });
       }),
     );
   },

@@ -7,7 +7,9 @@ import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/s
 import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
+import { recordingUnknownOutcome } from "../incomplete-create";
 import { TeardownRefusedError } from "../refusal";
+import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
 import { userInputs } from "../validation";
 import { inspectSourceImage, isLocalUri } from "./image-probe";
@@ -101,7 +103,7 @@ async function resolveBacking(conn: Connection, path: string): Promise<BackingIm
   throw new VolumeInputError("backingVolume", `${path} is not a volume in any active storage pool on ${conn.uri}`);
 }
 
-async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i: VolumeInputs): Promise<StorageVolHandle> {
+async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
   let capacity = i.capacity;
   let backing: { path: string; format: "qcow2" | "raw" } | undefined;
   if (i.backingVolume !== undefined) {
@@ -119,15 +121,17 @@ async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i
     backing = { path: i.backingVolume, format: image.format };
   }
   const xml = buildVolumeXml({ name: i.name, capacity: capacity!, format: i.format, backing });
+  sent();
   return StorageVolHandle.create(pool, xml, 0, `"${i.name}"`);
 }
 
 /** An empty volume, then the source streamed into it, then grown to the requested capacity. */
-async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs): Promise<StorageVolHandle> {
+async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
   const source = i.source!;
   const image = await inspectSourceImage(source);
   if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${source} is now a ${image.format} image`);
   // Upload writes over the file without truncating it: start from an empty file.
+  sent();
   const vol = await StorageVolHandle.create(pool, buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
   try {
     const report = image.fileSize >= PROGRESS_MIN_BYTES;
@@ -206,22 +210,28 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
           existing.free();
           throw new VolumeInputError("name", `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
         }
-        let vol: StorageVolHandle;
-        try {
-          vol = inputs.source !== undefined ? await createFromSource(pool, inputs) : await createOverlayOrEmpty(conn, pool, inputs);
-        } catch (err) {
-          // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
-          if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
-            throw new VolumeInputError("name", `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
+        // The key (the ID) is the file's path, which only libvirt knows for certain: until
+        // `pulumi refresh` reads it, a partly created volume is known by pool and name.
+        const partial = () => ({ id: `${inputs.pool}/${inputs.name}`, props: clean({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }) });
+        return recordingUnknownOutcome(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
+          let vol: StorageVolHandle;
+          try {
+            vol = inputs.source !== undefined ? await createFromSource(pool, inputs, sent) : await createOverlayOrEmpty(conn, pool, inputs, sent);
+          } catch (err) {
+            // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
+            if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
+              throw new VolumeInputError("name", `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
+            }
+            throw err;
           }
-          throw err;
-        }
-        try {
-          const outs = await describe(conn, vol, inputs);
-          return { id: outs.key, outs };
-        } finally {
-          vol.free();
-        }
+          try {
+            await testPause("afterCreate");
+            const outs = await describe(conn, vol, inputs);
+            return { id: outs.key, outs };
+          } finally {
+            vol.free();
+          }
+        });
       }, false),
     );
   },
@@ -235,7 +245,9 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         const vol = await StorageVolHandle.lookupByName(pool, props.name);
         if (!vol) return {}; // deleted outside Pulumi
         try {
-          return { id, props: await describe(conn, vol, props as unknown as VolumeInputs) };
+          const outs = await describe(conn, vol, props as unknown as VolumeInputs);
+          // The key, also for a volume recorded by pool and name after a create with an unknown outcome.
+          return { id: outs.key, props: outs };
         } finally {
           vol.free();
         }
