@@ -43,10 +43,21 @@ fix_kvm_permissions() {
 # A live process named $1 (a killed daemon can linger as a zombie, which pgrep still lists).
 daemon_alive() { ps -C "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
 
+# Daemons keep every descriptor they inherit: one holding a caller's lock file
+# (flock, a CI runner's pipes) would hold it for as long as the daemon runs.
+without_inherited_fds() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd); do
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    "$@"
+  )
+}
+
 start_virtlogd() {
   if daemon_alive virtlogd; then say "virtlogd running"; return; fi
   say "starting virtlogd -d"
-  sudo_if_needed virtlogd -d
+  without_inherited_fds sudo_if_needed virtlogd -d
 }
 
 start_libvirtd() {
@@ -54,7 +65,7 @@ start_libvirtd() {
   if virsh -c qemu:///system version >/dev/null 2>&1; then say "libvirtd running"; return; fi
   if daemon_alive libvirtd; then say "libvirtd is starting up"; return; fi
   say "starting libvirtd -d"
-  sudo_if_needed libvirtd -d
+  without_inherited_fds sudo_if_needed libvirtd -d
 }
 
 wait_for_libvirtd() {
