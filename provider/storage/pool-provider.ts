@@ -2,10 +2,13 @@
 // start; delete = destroy + undefine, keeping the directory and every file the
 // stack did not create, and refusing while the pool holds volumes.
 import type * as pulumi from "@pulumi/pulumi";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
+import { recordingUnknownOutcome } from "../incomplete-create";
 import { TeardownRefusedError } from "../refusal";
+import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
 import { userInputs } from "../validation";
 import { isLocalUri } from "./image-probe";
@@ -29,8 +32,11 @@ export interface PoolOutputs extends PoolInputs {
   volumes: string[];
   /** The pool's build made the directory: delete removes it again when it is empty. */
   createdDirectory: boolean;
-  /** Files that were already in the directory at creation: never deleted, never a reason to refuse. */
-  preexistingFiles: string[];
+  /**
+   * Files that were already in the directory at creation: never deleted, never a reason to refuse.
+   * Absent only for a partly created pool not yet read while running: then every file counts.
+   */
+  preexistingFiles?: string[];
 }
 
 const REPLACE_KEYS = ["name", "path", "uri"] as const;
@@ -45,9 +51,12 @@ function inputsOrThrow(raw: Record<string, unknown>): PoolInputs {
   return inputs;
 }
 
-async function describe(conn: Connection, pool: StoragePoolHandle, saved: Omit<PoolOutputs, "uuid" | "uri" | "active" | "capacity" | "allocation" | "available" | "volumes">): Promise<PoolOutputs> {
+type SavedPool = Omit<PoolOutputs, "uuid" | "uri" | "active" | "capacity" | "allocation" | "available" | "volumes" | "preexistingFiles"> & { preexistingFiles?: string[] };
+
+async function describe(conn: Connection, pool: StoragePoolHandle, saved: SavedPool): Promise<PoolOutputs> {
   const active = await pool.isActive();
   const observed = parsePoolXml(await pool.xml());
+  const volumes = active ? await pool.volumeNames() : [];
   return clean({
     ...saved,
     name: pool.name(),
@@ -59,7 +68,11 @@ async function describe(conn: Connection, pool: StoragePoolHandle, saved: Omit<P
     capacity: observed.capacity,
     allocation: observed.allocation,
     available: observed.available,
-    volumes: active ? await pool.volumeNames() : [],
+    volumes,
+    // A pool whose create had an unknown outcome has no record of what its directory
+    // held before: everything there at the first reading of the running pool counts
+    // as pre-existing (never deleted). Its own volumes come later: they depend on it.
+    preexistingFiles: saved.preexistingFiles ?? (active ? volumes : undefined),
   });
 }
 
@@ -145,23 +158,31 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
       }
       // Only a local hypervisor's directory can be looked at; elsewhere assume it existed, and so keep it.
       const createdDirectory = isLocalUri(conn.uri) && !existsSync(inputs.path);
-      const pool = await StoragePoolHandle.define(conn, buildPoolXml(inputs), label(inputs.name));
-      try {
-        let preexistingFiles: string[];
+      // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
+      const uuid = randomUUID();
+      // Without preexistingFiles: the first reading of the running pool fills them in (see describe).
+      const partial = () => ({ id: uuid, props: clean({ ...inputs, uuid, uri: conn.uri, createdDirectory, active: false, capacity: 0, allocation: 0, available: 0, volumes: [] }) });
+      return recordingUnknownOutcome(raw, `storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+        sent();
+        const pool = await StoragePoolHandle.define(conn, buildPoolXml({ ...inputs, uuid }), label(inputs.name));
         try {
-          await pool.build(0);
-          await pool.start();
-          if (inputs.autostart) await pool.setAutostart(true);
-          preexistingFiles = await pool.volumeNames();
-        } catch (err) {
-          (err as Error).message += ` (${await removeHalfCreated(pool, createdDirectory)})`;
-          throw err;
+          let preexistingFiles: string[];
+          try {
+            await testPause("afterCreate");
+            await pool.build(0);
+            await pool.start();
+            if (inputs.autostart) await pool.setAutostart(true);
+            preexistingFiles = await pool.volumeNames();
+          } catch (err) {
+            (err as Error).message += ` (${await removeHalfCreated(pool, createdDirectory)})`;
+            throw err;
+          }
+          const outs = await describe(conn, pool, { ...inputs, createdDirectory, preexistingFiles });
+          return { id: outs.uuid, outs };
+        } finally {
+          pool.free();
         }
-        const outs = await describe(conn, pool, { ...inputs, createdDirectory, preexistingFiles });
-        return { id: outs.uuid, outs };
-      } finally {
-        pool.free();
-      }
+      });
     });
   },
 
@@ -180,7 +201,11 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: olds.uri }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
-        if (!(await pool.isActive())) await pool.start();
+        if (!(await pool.isActive())) {
+          // A partly created pool (unknown outcome) may not have been built: building an existing directory is harmless.
+          if (olds.preexistingFiles === undefined) await pool.build(0);
+          await pool.start();
+        }
         if ((await pool.autostart()) !== inputs.autostart) await pool.setAutostart(inputs.autostart);
         return { outs: await describe(conn, pool, { ...olds, ...inputs }) };
       }),
@@ -207,7 +232,9 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (active) {
           await pool.refresh();
-          const facts = { name, path: props.path, volumes: await pool.volumeNames(), preexisting: props.preexistingFiles ?? [] };
+          const volumes = await pool.volumeNames();
+          // Never read while running (a partly created pool): everything in it counts as pre-existing.
+          const facts = { name, path: props.path, volumes, preexisting: props.preexistingFiles ?? volumes };
           const decision = planPoolDelete(facts, opts);
           try {
             if (!decision.allowed) throw new TeardownRefusedError(decision.message);

@@ -3,8 +3,8 @@
 import { buildXml, child, parseXml, text } from "../xml/xml";
 import { xmlBytes } from "./volume-xml";
 
-export function buildPoolXml(p: { name: string; path: string }): string {
-  return buildXml({ pool: { "@type": "dir", name: p.name, target: { path: p.path } } });
+export function buildPoolXml(p: { name: string; path: string; uuid?: string }): string {
+  return buildXml({ pool: { "@type": "dir", name: p.name, uuid: p.uuid, target: { path: p.path } } });
 }
 
 export interface ObservedPool {

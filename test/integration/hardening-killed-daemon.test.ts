@@ -5,7 +5,7 @@
 // a partly created resource (ID and outputs, which Pulumi records) instead of a
 // plain failure that would make Pulumi forget what exists; read (pulumi refresh)
 // and update (pulumi up) must then converge. virsh says what is there.
-import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
@@ -155,6 +155,36 @@ describe("libvirtd killed during a create", () => {
     await snapshotProvider.delete!(read.id!, read.props!);
     expect(snapshotNames(QEMU_URI, name)).toEqual([]);
     await domainProvider.delete!(dom.id, dom.outs);
+  });
+
+  it("Pool: recorded with its UUID; up builds and starts it; files that were in the directory are never deleted", async () => {
+    const poolName = uniqueName("killed-pool2");
+    const dir = join("/var/lib/libvirt/images", poolName);
+    made.pools.push(poolName);
+    made.dirs.push(dir);
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, "theirs.img"), "not made by Pulumi");
+    const checked = await poolProvider.check!({}, { name: poolName, path: dir, uri: QEMU_URI, deleteVolumesOnDestroy: true });
+    const poolNames = () => virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((l) => l.trim());
+
+    const err = await killedDuringCreate(() => poolProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }), () => poolNames().includes(poolName));
+    expectPartial(err, new RegExp(`storage pool "${poolName}" \\(uuid [0-9a-f-]{36}\\) may or may not exist`));
+    expect(err.id).toBe(virsh(QEMU_URI, "pool-uuid", poolName));
+    expect(err.properties.preexistingFiles).toBeUndefined();
+
+    // pulumi refresh: defined, never started, so nothing is known yet of what the directory held.
+    const read = await poolProvider.read!(err.id, err.properties);
+    expect(read.props).toMatchObject({ name: poolName, active: false });
+    expect(read.props!.preexistingFiles).toBeUndefined();
+    // pulumi up: built and started; what the directory holds then counts as pre-existing.
+    const updated = await poolProvider.update!(err.id, read.props!, checked.inputs);
+    expect(updated.outs).toMatchObject({ active: true, preexistingFiles: ["theirs.img"] });
+
+    // Even with deleteVolumesOnDestroy, the delete keeps the file it did not make.
+    await poolProvider.delete!(err.id, updated.outs!);
+    expect(poolNames()).not.toContain(poolName);
+    expect(readFileSync(join(dir, "theirs.img"), "utf8")).toBe("not made by Pulumi");
   });
 
   it("a create that fails before anything was sent is a plain failure (nothing recorded)", async () => {
