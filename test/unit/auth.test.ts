@@ -77,6 +77,9 @@ describe("redactUri", () => {
     [`failed to connect to qemu+tcp://admin:${PASSWORD}@host:16509/system: refused`, "failed to connect to qemu+tcp://admin:***@host:16509/system: refused"],
     [`a qemu+ssh://u:${PASSWORD}@h/system and b qemu+tcp://v:${PASSWORD}@k/system`, "a qemu+ssh://u:***@h/system and b qemu+tcp://v:***@k/system"],
     [`qemu+tcp://host/system?password=${PASSWORD}&no_verify=1`, "qemu+tcp://host/system?password=***&no_verify=1"],
+    [`qemu+tcp://host/system?no_verify=1&pwd=${PASSWORD}`, "qemu+tcp://host/system?no_verify=1&pwd=***"],
+    [`qemu+tcp://host/system?pass=${PASSWORD}`, "qemu+tcp://host/system?pass=***"],
+    ["qemu+ssh://root@host/system?keyfile=/root/.ssh/id_passwordless", "qemu+ssh://root@host/system?keyfile=/root/.ssh/id_passwordless"],
     ["qemu+ssh://root@host/system", "qemu+ssh://root@host/system"],
     ["qemu:///system", "qemu:///system"],
   ])("%s", (text, redacted) => {
