@@ -20,6 +20,22 @@ export function secretAuth(auth: pulumi.Input<AuthArgs> | undefined): pulumi.Out
   return auth === undefined ? undefined : pulumi.secret(auth);
 }
 
+/**
+ * The auth a Domain or Pool resource was given, for the Snapshots and Volumes
+ * built on it. Their *input*, not their `auth` output: an output the provider
+ * did not return (no auth given) is unknown during a preview, which would show
+ * every Snapshot and Volume as changing.
+ */
+const given = new WeakMap<object, pulumi.Output<unknown>>();
+
+export function rememberAuth(resource: object, auth: pulumi.Output<unknown> | undefined): void {
+  if (auth !== undefined) given.set(resource, auth);
+}
+
+export function authGivenTo(resource: object): pulumi.Output<unknown> | undefined {
+  return given.get(resource);
+}
+
 /** Resource options that keep the `auth` output secret too, whatever the engine infers. */
 export function withSecretAuth(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "auth"] };

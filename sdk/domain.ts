@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
+import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 import { Volume } from "./volume";
 
@@ -159,6 +159,8 @@ export class Domain extends pulumi.dynamic.Resource {
     // resource when it was not also an input (uri resolved from the default, say).
     const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
     const disks = args.disks === undefined ? undefined : pulumi.output(args.disks).apply((list) => list.map(diskInput));
-    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, auth: secretAuth(args.auth), name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Domain");
+    const auth = secretAuth(args.auth);
+    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Domain");
+    rememberAuth(this, auth);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
+import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export interface PoolArgs {
@@ -65,6 +65,8 @@ export class Pool extends pulumi.dynamic.Resource {
       uri: undefined, auth: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
       volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
     };
-    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, auth: secretAuth(args.auth), name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Pool");
+    const auth = secretAuth(args.auth);
+    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Pool");
+    rememberAuth(this, auth);
   }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
+import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export interface SnapshotDiskArgs {
@@ -20,8 +20,6 @@ export interface DomainLike {
   readonly uuid: pulumi.Output<string>;
   /** Absent when the Domain was given no uri: both then use the default URI. */
   readonly uri?: pulumi.Output<string>;
-  /** Its credentials, used by the snapshot unless it has its own. */
-  readonly auth?: pulumi.Output<unknown>;
 }
 
 export interface SnapshotArgs {
@@ -143,14 +141,15 @@ export class Snapshot extends pulumi.dynamic.Resource {
   constructor(name: string, args: SnapshotArgs, opts?: pulumi.CustomResourceOptions) {
     let domain: pulumi.Input<string>;
     let uri = args.uri;
-    let auth: pulumi.Input<AuthArgs> | undefined = args.auth;
+    let auth = secretAuth(args.auth);
     if (isDomainLike(args.domain)) {
       if (args.uri !== undefined) {
         throw new Error(`Snapshot "${name}": uri applies only to a domain given by name or UUID; a Domain resource brings its own uri`);
       }
       domain = args.domain.uuid;
       uri = args.domain.uri;
-      auth ??= args.domain.auth as pulumi.Output<AuthArgs> | undefined;
+      // The auth the Domain resource was given (a Domain of this package), unless the snapshot has its own.
+      auth ??= authGivenTo(args.domain);
     } else {
       domain = args.domain as pulumi.Input<string>;
     }
@@ -161,6 +160,6 @@ export class Snapshot extends pulumi.dynamic.Resource {
       domainUuid: undefined, parent: undefined, children: undefined, state: undefined, creationTime: undefined,
       isCurrent: undefined, kind: undefined, inputXml: undefined,
     };
-    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, auth: secretAuth(auth), name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Snapshot");
+    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Snapshot");
   }
 }

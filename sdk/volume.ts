@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
-import { secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
+import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export { Pool, type PoolArgs } from "./pool";
@@ -86,7 +86,7 @@ export class Volume extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: VolumeArgs, opts?: pulumi.CustomResourceOptions) {
     const { pool, backingVolume, ...rest } = args;
-    const fromPool = pool instanceof Pool ? { pool: pool.name, uri: args.uri ?? pool.uri, auth: args.auth ?? pool.auth } : { pool };
+    const fromPool = pool instanceof Pool ? { pool: pool.name, uri: args.uri ?? pool.uri } : { pool };
     const fromBacking =
       backingVolume instanceof Volume
         ? { backingVolume: backingVolume.path, backingFormat: args.backingFormat ?? (backingVolume.format as pulumi.Output<"qcow2" | "raw">) }
@@ -96,7 +96,7 @@ export class Volume extends pulumi.dynamic.Resource {
       uri: undefined, auth: undefined, key: undefined, path: undefined, capacity: undefined, allocation: undefined, format: undefined,
       backingPath: undefined, deleteSnapshotDataOnDestroy: undefined,
     };
-    const auth = secretAuth(("auth" in fromPool ? fromPool.auth : args.auth) as pulumi.Input<AuthArgs> | undefined);
+    const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
     super(
       forwardingProvider("volumeProvider"),
       name,
