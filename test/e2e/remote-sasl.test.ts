@@ -11,6 +11,8 @@ import { startSaslDaemon, type SaslDaemon } from "../helpers/sasl-daemon";
 const prefix = uniqueName("e2e-sasl");
 const poolPath = `/var/lib/libvirt/images/${prefix}-pool`;
 const WRONG = "e2e-wrong-password-5d1c";
+/** Every password this file has used: none may appear in clear. */
+const used: string[] = [WRONG];
 /** Pulumi's marker for a secret value in an exported state. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let d: SaslDaemon;
@@ -18,6 +20,7 @@ let project: PulumiProject;
 
 beforeAll(async () => {
   d = startSaslDaemon();
+  used.push(d.password);
   project = PulumiProject.prepare("basic");
   await project.newStack("sasl", { prefix, poolPath, uri: d.uri, authUser: d.username });
   await project.ok(["config", "set", "--secret", "authPassword", d.password]);
@@ -40,8 +43,7 @@ afterAll(async () => {
 });
 
 function expectNoPassword(text: string): void {
-  expect(text).not.toContain(d.password);
-  expect(text).not.toContain(WRONG);
+  for (const pw of used) expect(text).not.toContain(pw);
   expect(text).not.toMatch(/qemu\+tcp:\/\/[^/\s]*:[^/\s@]*@/);
 }
 
@@ -93,6 +95,20 @@ describe("examples/basic over a SASL listener with the pulumi CLI", () => {
     const refreshed = await project.ok(["refresh", "--yes"]);
     expectNoPassword(refreshed.output);
     expectNoPassword((await project.exportState()).text);
+  });
+
+  it("a password changed on the hypervisor and in the config: pulumi up records it in place (4 updated, nothing replaced), still only as ciphertext", async () => {
+    const uuid = virsh(QEMU_URI, "domuuid", domain);
+    d.setPassword(`${d.password}-rotated`);
+    used.push(d.password);
+    await project.ok(["config", "set", "--secret", "authPassword", d.password]);
+    const r = await project.ok(["up", "--yes", "--skip-preview"]);
+    expect(r.output).toMatch(/4 updated/);
+    expect(r.output).not.toMatch(/replaced/);
+    expectNoPassword(r.output);
+    expect(virsh(QEMU_URI, "domuuid", domain)).toBe(uuid);
+    expectNoPassword((await project.exportState()).text);
+    expect((await project.ok(["stack", "export", "--show-secrets"])).stdout).toContain(d.password);
   });
 
   it("pulumi destroy over the SASL listener removes everything", async () => {

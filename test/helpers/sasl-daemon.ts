@@ -30,6 +30,8 @@ export interface SaslDaemon {
   /** Random per run, and distinctive enough to search for in state and output. */
   password: string;
   dir: string;
+  /** Changes the SASL user's password (DIGEST-MD5 reads the sasldb at every login: effective at once). */
+  setPassword(password: string): void;
   /** Restarts the system libvirtd normally and removes the temp dir; safe to call twice. */
   restore(): void;
 }
@@ -131,7 +133,9 @@ export function startSaslDaemon(): SaslDaemon {
   ].join("\n"));
   // DIGEST-MD5, not SCRAM or PLAIN: over plain TCP libvirt refuses a mechanism without a security layer (SSF 0).
   writeFileSync(join(dir, "libvirt.conf"), `mech_list: digest-md5\nsasldb_path: ${db}\n`);
-  execFileSync("saslpasswd2", ["-a", "libvirt", "-f", db, "-p", "-c", username], { input: password, stdio: ["pipe", "ignore", "pipe"] });
+  const setPassword = (pw: string) =>
+    execFileSync("saslpasswd2", ["-a", "libvirt", "-f", db, "-p", "-c", username], { input: pw, stdio: ["pipe", "ignore", "pipe"] });
+  setPassword(password);
 
   let restored = false;
   const restore = () => {
@@ -157,7 +161,14 @@ export function startSaslDaemon(): SaslDaemon {
     restore();
     throw err;
   }
-  return { uri: `qemu+tcp://127.0.0.1:${SASL_PORT}/system`, username, password, dir, restore };
+  const daemon: SaslDaemon = {
+    uri: `qemu+tcp://127.0.0.1:${SASL_PORT}/system`, username, password, dir, restore,
+    setPassword(pw) {
+      setPassword(pw);
+      daemon.password = pw;
+    },
+  };
+  return daemon;
 }
 
 /** A libvirt client auth file (LIBVIRT_AUTH_FILE) for virsh, so the tests can check the listener independently of the provider. */
