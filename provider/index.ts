@@ -6,6 +6,7 @@ export { checkDomainInputs, type DomainInputs } from "./domain/inputs";
 export { buildDomainXml, parseDomainXml } from "./domain/xml";
 export * as teardown from "./teardown";
 export { LibvirtError } from "./libvirt/errors";
+export { redactUri, uriHasPassword } from "./libvirt/uri";
 export { TeardownRefusedError } from "./refusal";
 export { CreateOutcomeUnknownError, recordingUnknownOutcome } from "./incomplete-create";
 export { withConnection, closeAllConnections } from "./libvirt/connection";

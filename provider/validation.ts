@@ -68,7 +68,33 @@ export const objectName = (what: string) =>
 export const hypervisorUri = z
   .string({ error: "must be a libvirt URI string such as qemu:///system" })
   .regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: "must be a libvirt URI such as qemu:///system, qemu+ssh://host/system or test:///default" })
-  .refine((u) => !uriHasPassword(u), { error: "must not embed a password (user:password@host): it would be stored in plain text; use SSH keys (qemu+ssh://user@host/system) or libvirt's client auth.conf (LIBVIRT_AUTH_FILE) instead" });
+  .refine((u) => !uriHasPassword(u), {
+    error: "must not embed a password (user:password@host or a password parameter): the URI is stored in plain text in the state and shown in messages; " +
+      "give the credentials in auth ({ username, password }, a Pulumi secret) instead",
+  });
+
+/**
+ * Credentials for virConnectOpenAuth (SASL on qemu+tcp, say). Zod's own messages
+ * never repeat the value, and neither do these: the password must not reach the
+ * check failures Pulumi prints.
+ */
+export const credentials = z
+  .object(
+    {
+      username: z
+        .string({ error: "must be a string (the SASL user name, as created with saslpasswd2 -a libvirt)" })
+        .min(1, { error: "must not be empty" })
+        .max(256, { error: "must be at most 256 characters" })
+        .refine((s) => !/[\0-\x1f]/.test(s), { error: "must not contain control characters" }),
+      password: z
+        .string({ error: "must be a string (pass it as a Pulumi secret, e.g. config.requireSecret)" })
+        .min(1, { error: "must not be empty" })
+        .max(1024, { error: "must be at most 1024 characters" })
+        .refine((s) => !s.includes("\0"), { error: "must not contain NUL characters" }),
+    },
+    { error: "must be an object { username, password }" },
+  )
+  .strict();
 
 export const absolutePath = (what: string) =>
   z

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 import { Volume } from "./volume";
 
@@ -38,6 +39,12 @@ export interface DomainArgs {
   name?: pulumi.Input<string>;
   /** Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the domain. */
   uri?: pulumi.Input<string>;
+  /**
+   * Credentials for a hypervisor that asks for them (a SASL listener on
+   * qemu+tcp://host/system). Always stored as a secret; a plain password is made one.
+   * A change is recorded in place (the next operations use it), it replaces nothing.
+   */
+  auth?: pulumi.Input<AuthArgs>;
   /** Default: "kvm" where the hypervisor offers it, else "qemu". Changing it replaces the domain. */
   type?: pulumi.Input<"kvm" | "qemu">;
   /** Memory in MiB. Required unless `xml` is given. Changes in place (applies at the next start of a running domain). */
@@ -98,7 +105,7 @@ function diskInput(disk: pulumi.Unwrap<DiskArgs>): pulumi.Output<unknown> | unkn
 }
 
 const DOMAIN_OUTPUT_KEYS = [
-  "uri", "uuid", "type", "memoryMiB", "vcpus", "state", "snapshots", "xml", "running", "persistent", "autostart",
+  "uri", "auth", "uuid", "type", "memoryMiB", "vcpus", "state", "snapshots", "xml", "running", "persistent", "autostart",
   "pendingRestart", "deleteSnapshotsOnDestroy", "deleteSnapshotDataOnDestroy", "deleteManagedSaveOnDestroy",
   "deleteCheckpointsOnDestroy", "keepNvramOnDestroy",
 ] as const;
@@ -124,6 +131,8 @@ export class Domain extends pulumi.dynamic.Resource {
   declare public readonly name: pulumi.Output<string>;
   /** The URI libvirt reported for the connection: later operations use it. */
   declare public readonly uri: pulumi.Output<string>;
+  /** The credentials, a secret (a Snapshot of this domain uses them too). */
+  declare public readonly auth: AuthOutput;
   declare public readonly uuid: pulumi.Output<string>;
   declare public readonly type: pulumi.Output<string>;
   declare public readonly memoryMiB: pulumi.Output<number | undefined>;
@@ -150,6 +159,8 @@ export class Domain extends pulumi.dynamic.Resource {
     // resource when it was not also an input (uri resolved from the default, say).
     const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
     const disks = args.disks === undefined ? undefined : pulumi.output(args.disks).apply((list) => list.map(diskInput));
-    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, name: args.name ?? name }, opts, "libvirt-pulumi", "Domain");
+    const auth = secretAuth(args.auth);
+    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Domain");
+    rememberAuth(this, auth);
   }
 }

@@ -1,4 +1,5 @@
 // libvirt-pulumi: Pulumi resources for libvirt domains and snapshots.
 export { Domain, type DomainArgs, type DiskArgs, type NetworkInterfaceArgs } from "./domain";
 export { Pool, Volume, type PoolArgs, type VolumeArgs } from "./volume";
+export { type AuthArgs } from "./auth";
 export { Snapshot, type SnapshotArgs, type SnapshotDiskArgs } from "./snapshot";

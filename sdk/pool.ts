@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export interface PoolArgs {
@@ -8,6 +9,13 @@ export interface PoolArgs {
   path: pulumi.Input<string>;
   /** Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the pool. */
   uri?: pulumi.Input<string>;
+  /**
+   * Credentials for a hypervisor that asks for them (a SASL listener on
+   * qemu+tcp://host/system). Always stored as a secret; a plain password is made one.
+   * A change is recorded in place (the next operations use it), it replaces nothing.
+   * Volumes in this Pool resource use them unless they have their own.
+   */
+  auth?: pulumi.Input<AuthArgs>;
   /** Start the pool with the host. Default: false. */
   autostart?: pulumi.Input<boolean>;
   /**
@@ -34,6 +42,8 @@ export class Pool extends pulumi.dynamic.Resource {
   declare public readonly path: pulumi.Output<string>;
   /** The URI libvirt reported for the connection: later operations and the pool's volumes use it. */
   declare public readonly uri: pulumi.Output<string>;
+  /** The credentials, a secret. */
+  declare public readonly auth: AuthOutput;
   declare public readonly uuid: pulumi.Output<string>;
   declare public readonly autostart: pulumi.Output<boolean>;
   declare public readonly active: pulumi.Output<boolean>;
@@ -52,9 +62,11 @@ export class Pool extends pulumi.dynamic.Resource {
   constructor(name: string, args: PoolArgs, opts?: pulumi.CustomResourceOptions) {
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
-      uri: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
+      uri: undefined, auth: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
       volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
     };
-    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, name: args.name ?? name }, opts, "libvirt-pulumi", "Pool");
+    const auth = secretAuth(args.auth);
+    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Pool");
+    rememberAuth(this, auth);
   }
 }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export interface SnapshotDiskArgs {
@@ -33,6 +34,13 @@ export interface SnapshotArgs {
    * Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the snapshot.
    */
   uri?: pulumi.Input<string>;
+  /**
+   * Credentials for a hypervisor that asks for them (a SASL listener on
+   * qemu+tcp://host/system). Always stored as a secret; a plain password is made one.
+   * A change is recorded in place (the next operations use it), it replaces nothing.
+   * Default: the Domain resource's.
+   */
+  auth?: pulumi.Input<AuthArgs>;
   /** Snapshot name. Default: the resource name. Changing it replaces the snapshot (deleting the old one first). */
   name?: pulumi.Input<string>;
   /** Free text. Default: none. Changes in place (libvirt's VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE), the snapshot is kept. */
@@ -102,6 +110,8 @@ export class Snapshot extends pulumi.dynamic.Resource {
   declare public readonly domainUuid: pulumi.Output<string>;
   /** The URI libvirt reported for the connection: later operations use it. */
   declare public readonly uri: pulumi.Output<string>;
+  /** The credentials, a secret. */
+  declare public readonly auth: AuthOutput;
   declare public readonly description: pulumi.Output<string | undefined>;
   declare public readonly memory: pulumi.Output<"internal" | "external" | "none" | undefined>;
   declare public readonly memoryFile: pulumi.Output<string | undefined>;
@@ -131,22 +141,25 @@ export class Snapshot extends pulumi.dynamic.Resource {
   constructor(name: string, args: SnapshotArgs, opts?: pulumi.CustomResourceOptions) {
     let domain: pulumi.Input<string>;
     let uri = args.uri;
+    let auth = secretAuth(args.auth);
     if (isDomainLike(args.domain)) {
       if (args.uri !== undefined) {
         throw new Error(`Snapshot "${name}": uri applies only to a domain given by name or UUID; a Domain resource brings its own uri`);
       }
       domain = args.domain.uuid;
       uri = args.domain.uri;
+      // The auth the Domain resource was given (a Domain of this package), unless the snapshot has its own.
+      auth ??= authGivenTo(args.domain);
     } else {
       domain = args.domain as pulumi.Input<string>;
     }
     // A dynamic resource exposes only the properties it registers: every output is listed.
     const outputsOnly = {
-      description: undefined, memory: undefined, memoryFile: undefined, diskOnly: undefined, quiesce: undefined,
+      auth: undefined, description: undefined, memory: undefined, memoryFile: undefined, diskOnly: undefined, quiesce: undefined,
       atomic: undefined, live: undefined, halt: undefined, disks: undefined, xml: undefined, deleteDataOnDestroy: undefined,
       domainUuid: undefined, parent: undefined, children: undefined, state: undefined, creationTime: undefined,
       isCurrent: undefined, kind: undefined, inputXml: undefined,
     };
-    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, name: args.name ?? name }, opts, "libvirt-pulumi", "Snapshot");
+    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Snapshot");
   }
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
+import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
 
 export { Pool, type PoolArgs } from "./pool";
@@ -9,6 +10,13 @@ export interface VolumeArgs {
   pool: Pool | pulumi.Input<string>;
   /** Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default. */
   uri?: pulumi.Input<string>;
+  /**
+   * Credentials for a hypervisor that asks for them (a SASL listener on
+   * qemu+tcp://host/system). Always stored as a secret; a plain password is made one.
+   * A change is recorded in place (the next operations use it), it replaces nothing.
+   * Default: the Pool resource's.
+   */
+  auth?: pulumi.Input<AuthArgs>;
   /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. */
   name?: pulumi.Input<string>;
   /**
@@ -61,6 +69,8 @@ export class Volume extends pulumi.dynamic.Resource {
   declare public readonly name: pulumi.Output<string>;
   declare public readonly pool: pulumi.Output<string>;
   declare public readonly uri: pulumi.Output<string>;
+  /** The credentials, a secret. */
+  declare public readonly auth: AuthOutput;
   /** libvirt's key of the volume (its path, for directory pools). */
   declare public readonly key: pulumi.Output<string>;
   /** The image file on the hypervisor host: use it as a Domain disk's `file`. */
@@ -83,14 +93,15 @@ export class Volume extends pulumi.dynamic.Resource {
         : { backingVolume };
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
-      uri: undefined, key: undefined, path: undefined, capacity: undefined, allocation: undefined, format: undefined,
+      uri: undefined, auth: undefined, key: undefined, path: undefined, capacity: undefined, allocation: undefined, format: undefined,
       backingPath: undefined, deleteSnapshotDataOnDestroy: undefined,
     };
+    const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
     super(
       forwardingProvider("volumeProvider"),
       name,
-      { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, name: args.name ?? name },
-      opts,
+      { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
+      withSecretAuth(opts),
       "libvirt-pulumi",
       "Volume",
     );

@@ -7,13 +7,19 @@ import * as libvirt from "libvirt-pulumi";
 const config = new pulumi.Config();
 const prefix = config.get("prefix") ?? "lvp-demo";
 const uri = config.get("uri") ?? "qemu:///system";
+// For a hypervisor that asks for credentials (a SASL listener on qemu+tcp://host/system):
+// `pulumi config set authUser <name>` and `pulumi config set --secret authPassword <password>`.
+const authUser = config.get("authUser");
+const auth = authUser ? { username: authUser, password: config.requireSecret("authPassword") } : undefined;
 
 const pool = new libvirt.Pool("pool", {
   name: `${prefix}-pool`,
   path: config.get("poolPath") ?? `/var/lib/libvirt/images/${prefix}-pool`,
   uri,
+  auth,
 });
 
+// The Volume uses the Pool's uri and auth, the Snapshot the Domain's.
 const disk = new libvirt.Volume("disk", {
   pool,
   name: `${prefix}-web.qcow2`,
@@ -26,6 +32,7 @@ const disk = new libvirt.Volume("disk", {
 const vm = new libvirt.Domain("web", {
   name: config.get("domainName") ?? `${prefix}-web`,
   uri,
+  auth,
   memoryMiB: config.getNumber("memoryMiB") ?? 128,
   vcpus: 1,
   // The Volume resource: libvirt's <disk type='volume'>, and the domain depends on it.

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseXml, child, text } from "../xml/xml";
 import { knownOnly } from "../unknowns";
-import { absolutePath, flag, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
+import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 const diskSchema = z
   .object({
@@ -42,6 +42,7 @@ export const domainInputSchema = z
   .object({
     name: objectName("name"),
     uri: hypervisorUri.optional(),
+    auth: credentials.optional(),
     type: oneOf(["kvm", "qemu"]).optional(),
     memoryMiB: z.number({ error: "must be a number of MiB" }).int({ error: "must be a whole number of MiB" }).min(1, { error: "must be at least 1 MiB" }).max(16 * 1024 * 1024, { error: "must be at most 16 TiB (16777216 MiB)" }).optional(),
     vcpus: z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(4096, { error: "must be at most 4096" }).optional(),

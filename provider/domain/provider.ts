@@ -196,7 +196,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri }, async (conn) => {
+    return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
       const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
       const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
       // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
@@ -234,7 +234,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: DomainOutputs) {
-    return withConnection({ uri: props.uri }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return {}; // deleted outside Pulumi
         const saved = { ...props, xml: props.inputXml } as unknown as DomainInputs;
@@ -247,7 +247,8 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async update(id, olds: DomainOutputs, news) {
     const inputs = inputsOrThrow(news);
     const opts = effectiveTeardownOptions(inputs);
-    return withConnection({ uri: olds.uri }, (conn) =>
+    // The new credentials: an update is how a changed password gets recorded.
+    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) throw new Error(`domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
         let facts = await gatherFacts(dom);
@@ -294,7 +295,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: DomainOutputs) {
     // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
     const opts = effectiveTeardownOptions(pickTeardown(props as unknown as Record<string, unknown>));
-    await withConnection({ uri: props.uri }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // already gone: nothing to do
         await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts));
@@ -314,6 +315,6 @@ function pickTeardown(props: Record<string, unknown>) {
 
 function checkKeys(): Record<string, true> {
   return Object.fromEntries(
-    ["name", "uri", "xml", "running", "persistent", "autostart", ...TYPED_KEYS, ...TEARDOWN_KEYS].map((k) => [k, true]),
+    ["name", "uri", "auth", "xml", "running", "persistent", "autostart", ...TYPED_KEYS, ...TEARDOWN_KEYS].map((k) => [k, true]),
   );
 }

@@ -3,13 +3,13 @@
 // connection: libvirt's per-connection error slot (virConnGetLastError) then
 // belongs to the call that just failed, even though calls run on libuv worker
 // threads (libvirt's thread-local error would be on the wrong thread).
-import { createHash } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { LibvirtError, isConnectionLost } from "./errors";
 import { native, type LibvirtAsyncFunctions, type VirErrorFields } from "./native";
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
-import { redactUri } from "./uri";
+import { redactUri, uriHasPassword } from "./uri";
 import { virErrorNumber } from "./libvirt.gen";
 
 type Fn = keyof LibvirtAsyncFunctions;
@@ -152,16 +152,35 @@ async function openQuickly(uri: string | null, timeoutMs: number): Promise<Conne
   return new Connection(ptr as never, n.sync.virConnectGetURI(ptr) ?? uri ?? "");
 }
 
+/**
+ * What to do about a failed open, by libvirt's code: authentication failures say
+ * which input to fix (the password itself is never part of a message).
+ */
+function openHint(code: number, auth: Credentials | undefined): string | undefined {
+  if (code !== virErrorNumber.VIR_ERR_AUTH_FAILED && code !== virErrorNumber.VIR_ERR_AUTH_CANCELLED && code !== virErrorNumber.VIR_ERR_AUTH_UNAVAILABLE) return undefined;
+  return auth
+    ? `the hypervisor refused the credentials in auth: check auth.username and auth.password against the user on the hypervisor host; for SASL, sasldblistusers2 lists the users and saslpasswd2 -a libvirt sets a password`
+    : "this URI requires credentials: set auth ({ username, password }, with the password as a Pulumi secret) on the resource";
+}
+
 async function openConnection(opts: ConnectOptions): Promise<Connection> {
   const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? null;
+  if (uriHasPassword(uri)) {
+    // Inputs are refused at check; this catches LIBVIRT_DEFAULT_URI, whose value would be saved as the resource's uri.
+    throw new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_INVALID_ARG, 0,
+      `the URI${opts.uri ? "" : " (from LIBVIRT_DEFAULT_URI)"} embeds a password, which would be stored in plain text in the state`,
+      "remove it from the URI and give the credentials in auth ({ username, password }) as a Pulumi secret");
+  }
   if (!opts.auth) {
     const conn = await openQuickly(uri, connectTimeoutMs());
     if (conn) return conn;
   }
   const reply = await opener.open({ uri, auth: opts.auth }, connectTimeoutMs());
-  if ("fatal" in reply) throw new Error(reply.fatal);
+  if ("fatal" in reply) throw new Error(`connecting to ${redactUri(uri)}: ${redactUri(reply.fatal)}`);
   if ("error" in reply) {
     const err = toLibvirtError(`connecting to ${redactUri(uri)}`, reply.error);
+    const hint = openHint(err.code, opts.auth);
+    if (hint) throw new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, hint);
     throw isConnectionLost(err) || reply.error.code === virErrorNumber.VIR_ERR_SYSTEM_ERROR
       ? new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, DAEMON_HINT)
       : err;
@@ -222,11 +241,15 @@ class HypervisorPool {
 
 const pools = new Map<string, HypervisorPool>();
 
+/** Keys the pool map; never printed, and keyed with a per-process secret so it cannot be matched against guessed passwords. */
+const POOL_KEY_SECRET = randomBytes(32);
+
 function poolKey(opts: ConnectOptions): string {
   const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? "";
   if (!opts.auth) return uri;
-  // Distinct credentials get distinct connections; the key holds only a hash.
-  const id = createHash("sha256").update(`${opts.auth.username}\0${opts.auth.password}`).digest("hex").slice(0, 16);
+  // Distinct credentials get distinct connections: a connection authenticated as
+  // one user is never lent to an operation that gave another user or password.
+  const id = createHmac("sha256", POOL_KEY_SECRET).update(`${opts.auth.username}\0${opts.auth.password}`).digest("hex");
   return `${uri}#${id}`;
 }
 

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { knownOnly } from "../unknowns";
 import { child, parseXml, text } from "../xml/xml";
-import { absolutePath, flag, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
+import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 /** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
 export { UNKNOWN } from "../unknowns";
@@ -27,8 +27,8 @@ export const TYPED_KEYS = ["description", "memory", "memoryFile", "disks"] as co
 /** Inputs that change what the snapshot captured: a change replaces the snapshot. */
 export const REPLACE_KEYS = ["domain", "uri", "name", "memory", "memoryFile", "diskOnly", "quiesce", "live", "disks", "xml"] as const;
 
-/** Inputs that change in place: description is rewritten in libvirt's metadata, the rest is only recorded. */
-export const IN_PLACE_KEYS = ["description", "atomic", "halt", "deleteDataOnDestroy"] as const;
+/** Inputs that change in place: description is rewritten in libvirt's metadata, the rest is only recorded (auth: for the next connection). */
+export const IN_PLACE_KEYS = ["description", "atomic", "halt", "deleteDataOnDestroy", "auth"] as const;
 
 export const snapshotInputSchema = z
   .object({
@@ -37,6 +37,7 @@ export const snapshotInputSchema = z
       .max(1024, { error: "must be at most 1024 characters" })
       .refine((s) => !/[\0-\x1f]/.test(s), { error: "must not contain control characters" }),
     uri: hypervisorUri.optional(),
+    auth: credentials.optional(),
     name: objectName("name"),
     description: z.string({ error: "must be a string" }).max(4096, { error: "must be at most 4096 characters" }).optional(),
     memory: snapshotMode.optional(),

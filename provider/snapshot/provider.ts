@@ -244,7 +244,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri }, (conn) =>
+    return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, inputs.domain, async (dom) => {
         if (!dom) {
           throw new SnapshotOptionError("domain", `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`);
@@ -292,7 +292,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props: Partial<SnapshotOutputs>) {
     const { domainUuid, name } = parseSnapshotId(id);
-    return withConnection({ uri: props.uri }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return {}; // the domain is gone, and its snapshots with it
         const snap = await SnapshotHandle.lookup(dom, name);
@@ -309,7 +309,8 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   async update(id, olds: SnapshotOutputs, news) {
     const inputs = inputsOrThrow(news);
     const { domainUuid, name } = parseSnapshotId(id);
-    return withConnection({ uri: olds.uri }, (conn) =>
+    // The new credentials: an update is how a changed password gets recorded.
+    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
         let snap = await SnapshotHandle.lookup(dom, name);
@@ -335,7 +336,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: Partial<SnapshotOutputs>) {
     const { domainUuid, name } = parseSnapshotId(id);
     const keepData = keepsDataOnDestroy(props);
-    await withConnection({ uri: props.uri }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return; // the domain is gone, and its snapshots with it
         const snap = await SnapshotHandle.lookup(dom, name);

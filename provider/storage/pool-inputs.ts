@@ -1,6 +1,6 @@
 // Pool inputs: a directory pool's schema and defaults.
 import { z } from "zod";
-import { absolutePath, flag, hypervisorUri, objectName, toFailures, userInputs, type CheckFailure } from "../validation";
+import { absolutePath, flag, credentials, hypervisorUri, objectName, toFailures, userInputs, type CheckFailure } from "../validation";
 import { knownOnly } from "../unknowns";
 
 export const poolInputSchema = z
@@ -8,6 +8,7 @@ export const poolInputSchema = z
     name: objectName("name"),
     path: absolutePath("path").refine((p) => p !== "/", { error: "path must not be the root directory" }),
     uri: hypervisorUri.optional(),
+    auth: credentials.optional(),
     autostart: flag("autostart").optional(),
     deleteVolumesOnDestroy: flag("deleteVolumesOnDestroy").optional(),
   })

@@ -40,7 +40,7 @@ export interface PoolOutputs extends PoolInputs {
 }
 
 const REPLACE_KEYS = ["name", "path", "uri"] as const;
-const UPDATE_KEYS = ["autostart", "deleteVolumesOnDestroy"] as const;
+const UPDATE_KEYS = ["autostart", "deleteVolumesOnDestroy", "auth"] as const;
 
 const clean = <T extends object>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
 const label = (name: string) => `"${name}"`;
@@ -150,7 +150,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri }, async (conn) => {
+    return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
       const existing = await StoragePoolHandle.lookup(conn, inputs.name);
       if (existing) {
         existing.free();
@@ -187,7 +187,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: PoolOutputs) {
-    return withConnection({ uri: props.uri }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) return {}; // removed outside Pulumi
         if (await pool.isActive()) await pool.refresh();
@@ -198,7 +198,8 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(id, olds: PoolOutputs, news) {
     const inputs = inputsOrThrow(news);
-    return withConnection({ uri: olds.uri }, (conn) =>
+    // The new credentials: an update is how a changed password gets recorded.
+    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
         if (!(await pool.isActive())) {
@@ -207,14 +208,14 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
           await pool.start();
         }
         if ((await pool.autostart()) !== inputs.autostart) await pool.setAutostart(inputs.autostart);
-        return { outs: await describe(conn, pool, { ...olds, ...inputs }) };
+        return { outs: await describe(conn, pool, { ...olds, ...inputs, auth: inputs.auth }) };
       }),
     );
   },
 
   async delete(id, props: PoolOutputs) {
     const opts = effectivePoolOptions(props);
-    await withConnection({ uri: props.uri }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) return; // already gone
         const name = pool.name();

@@ -2,7 +2,7 @@
 // upload source's header (it is a file on the machine running Pulumi), so a
 // missing or mismatched source fails before anything is created.
 import { z } from "zod";
-import { absolutePath, flag, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
+import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 import { inspectSourceImage, type SourceImage } from "./image-probe";
 import { SIZE_HINT, formatSize, parseSize } from "./size";
 import { knownOnly } from "../unknowns";
@@ -12,6 +12,7 @@ export const volumeInputSchema = z
     name: objectName("name"),
     pool: objectName("pool"),
     uri: hypervisorUri.optional(),
+    auth: credentials.optional(),
     capacity: z.union([z.number(), z.string()], { error: `must be ${SIZE_HINT}` }).optional(),
     format: oneOf(["qcow2", "raw"]).optional(),
     backingVolume: absolutePath("backingVolume").optional(),

@@ -40,7 +40,7 @@ export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format">
 
 /** Inputs whose change makes a new volume. */
 const REPLACE_KEYS = ["name", "pool", "uri", "format", "backingVolume", "backingFormat", "source"] as const;
-const UPDATE_KEYS = ["capacity", "deleteSnapshotDataOnDestroy"] as const;
+const UPDATE_KEYS = ["capacity", "deleteSnapshotDataOnDestroy", "auth"] as const;
 
 /** Reports upload progress for sources at least this large. */
 const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
@@ -203,7 +203,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = await inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri }, (conn) =>
+    return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
       withActivePool(conn, inputs.pool, async (pool) => {
         const existing = await StorageVolHandle.lookupByName(pool, inputs.name);
         if (existing) {
@@ -237,7 +237,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: VolumeOutputs) {
-    return withConnection({ uri: props.uri }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
         if (!pool) return {}; // the pool, and so the volume, was removed outside Pulumi
         if (!(await pool.isActive())) throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
@@ -257,7 +257,8 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(_id, olds: VolumeOutputs, news) {
     const inputs = await inputsOrThrow(news, olds as unknown as Record<string, unknown>);
-    return withConnection({ uri: olds.uri }, (conn) =>
+    // The new credentials: an update is how a changed password gets recorded.
+    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withActivePool(conn, olds.pool, async (pool) => {
         const vol = await StorageVolHandle.lookupByName(pool, olds.name);
         if (!vol) throw new Error(`volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
@@ -281,7 +282,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id, props: VolumeOutputs) {
     // Only the saved outputs are known here; the environment can allow deleting snapshot data for this destroy.
     const opts = effectiveVolumeOptions(props);
-    await withConnection({ uri: props.uri }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
         if (!pool) return; // the pool is gone, and its volumes with it
         if (!(await pool.isActive())) {

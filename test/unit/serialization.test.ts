@@ -113,3 +113,28 @@ describe.each(Object.keys(forms) as Form[])("the serialized Domain provider (%s 
     expect(result.ok?.id).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe("the serialized providers of all four resources, after operations with credentials", () => {
+  const PASSWORD = "pw-serialized-2b9e4d";
+  const USER = "serialized-user";
+
+  it("hold no credentials and no native handle, though this process has open, authenticated connections", async () => {
+    // Credentials now live in this process (the connection pool, koffi's native state):
+    // none of it may reach the text Pulumi stores.
+    const auth = { username: USER, password: PASSWORD };
+    const { inputs } = await provider.domainProvider.check!({}, { name: "with-auth", memoryMiB: 64, uri: "test:///default", auth });
+    const { id, outs } = await provider.domainProvider.create!(inputs);
+    expect(outs.auth).toEqual(auth);
+    for (const name of ["domainProvider", "snapshotProvider", "poolProvider", "volumeProvider"] as const) {
+      const prov = forwardingProvider(name);
+      for (const form of Object.keys(forms) as Form[]) {
+        const { text } = await pulumi.runtime.serializeFunction(() => prov, forms[form].options);
+        expect(text, `${name} (${form})`).not.toContain(PASSWORD);
+        expect(text, `${name} (${form})`).not.toContain(USER);
+        expect(text, `${name} (${form})`).not.toMatch(/\[External|External:|koffi|virConnect|Buffer|pointer|password/i);
+        expect(text).toContain(`require("libvirt-pulumi/provider")[name]`);
+      }
+    }
+    await provider.domainProvider.delete!(id, outs);
+  });
+});
