@@ -18,6 +18,51 @@ if (!process.env[THREADPOOL_ENV]) {
   process.env[THREADPOOL_ENV] = String((Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16) + 4);
 }
 
+// glibc's malloc keeps freed memory resident: each thread that allocates gets an
+// arena of its own (up to 8 per CPU), and after a large block is freed the mmap
+// and trim thresholds rise (up to 32 MiB), so later large blocks come from the
+// arenas and stay there. Every libuv thread running a libvirt call allocates
+// libvirt's RPC buffers and the XML it returns, so at 64 lifecycles 16 arenas held
+// 11 MiB at the peak and the main heap kept 3.5 MiB it could return
+// (docs/performance.md). The provider therefore caps the arenas and fixes both
+// thresholds, before libuv's threads first allocate (the pool starts only when the
+// first call is queued, as above). glibc reads its own MALLOC_* variables when the
+// process starts; a setting the user made there is left alone.
+export const MALLOC_ENV = { arenaMax: "LIBVIRT_PULUMI_MALLOC_ARENA_MAX", threshold: "LIBVIRT_PULUMI_MALLOC_THRESHOLD" } as const;
+export const MALLOC_DEFAULTS = { arenaMax: 2, threshold: 128 * 1024 } as const;
+const M_TRIM_THRESHOLD = -1;
+const M_MMAP_THRESHOLD = -3;
+const M_ARENA_MAX = -8;
+
+/** The arena cap and the mmap/trim threshold (bytes) the provider sets for an environment; 0: left to glibc. */
+export function mallocSettings(env: NodeJS.ProcessEnv): { arenaMax: number; threshold: number } {
+  const read = (name: string, fallback: number) => {
+    const v = env[name] === undefined || env[name] === "" ? fallback : Number(env[name]);
+    return Number.isInteger(v) && v > 0 ? v : 0;
+  };
+  return {
+    arenaMax: env.MALLOC_ARENA_MAX !== undefined ? 0 : read(MALLOC_ENV.arenaMax, MALLOC_DEFAULTS.arenaMax),
+    threshold: env.MALLOC_MMAP_THRESHOLD_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined ? 0 : read(MALLOC_ENV.threshold, MALLOC_DEFAULTS.threshold),
+  };
+}
+
+/** What the provider applied in this process (0: left to glibc). */
+export const mallocTuning = { arenaMax: 0, threshold: 0 };
+if (isMainThread && process.platform === "linux") {
+  const wanted = mallocSettings(process.env);
+  if (wanted.arenaMax || wanted.threshold) {
+    try {
+      const mallopt = koffi.load("libc.so.6").func("int mallopt(int param, int value)");
+      if (wanted.arenaMax && mallopt(M_ARENA_MAX, wanted.arenaMax) === 1) mallocTuning.arenaMax = wanted.arenaMax;
+      if (wanted.threshold && mallopt(M_MMAP_THRESHOLD, wanted.threshold) === 1 && mallopt(M_TRIM_THRESHOLD, wanted.threshold) === 1) {
+        mallocTuning.threshold = wanted.threshold;
+      }
+    } catch {
+      // Not glibc (musl has neither arenas nor these thresholds): nothing to tune.
+    }
+  }
+}
+
 /** Raised when libvirt.so.0 cannot be loaded: says which package provides it. */
 export class LibvirtLibraryMissingError extends Error {
   constructor(path: string, cause: unknown) {

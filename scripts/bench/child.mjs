@@ -7,7 +7,9 @@
 //                  then nothing ("idle") or N lifecycles; reports VmHWM.
 import { readFileSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { getHeapSpaceStatistics } from "node:v8";
 import { sweep } from "./lib.mjs";
+import { smapsBreakdown } from "./smaps.mjs";
 import { floorSide, instrument, loadBuild, providerSide, specs } from "./workload.mjs";
 
 const outFile = process.argv[3];
@@ -66,11 +68,17 @@ async function abMode() {
   return { results, threadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4, threads: threads() };
 }
 
+/** V8's heap by space: committed (physical) and used, MiB. */
+function heapSpaces() {
+  const r = (b) => Math.round((b / 2 ** 20) * 10) / 10;
+  return Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, { physical: r(sp.physical_space_size), used: r(sp.space_used_size) }]));
+}
+
 async function memoryMode() {
   // RSS after each stage (VmRSS now; VmHWM is the peak so far), to say where memory goes.
   const mark = (stage) => {
     const m = process.memoryUsage();
-    stages.push({ stage, ...procStatus(), heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20 });
+    stages.push({ stage, ...procStatus(), heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20, threads: threads(), smaps: smapsBreakdown(), v8Spaces: heapSpaces() });
   };
   let r = null;
   if (plan.side === "idle") {
@@ -90,7 +98,12 @@ async function memoryMode() {
       const s = procStatus();
       if (s.rssMiB > top.rssMiB) {
         const m = process.memoryUsage();
-        top = { rssMiB: s.rssMiB, heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20, threads: threads() };
+        // The mappings at the peak (read again only when it grew by 1 MiB: reading smaps costs a few ms).
+        const fresh = s.rssMiB >= (top.smapsAtMiB ?? 0) + 1;
+        const smaps = fresh ? smapsBreakdown() : top.smaps;
+        const v8Spaces = fresh ? heapSpaces() : top.v8Spaces;
+        top = { rssMiB: s.rssMiB, heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20, threads: threads(),
+          smapsAtMiB: fresh ? s.rssMiB : top.smapsAtMiB, smaps, v8Spaces };
       }
     }, 20);
     r = await side(specs(prefix, plan.n, plan.pool, plan.uri));
@@ -104,6 +117,8 @@ async function memoryMode() {
   return {
     side: plan.side, n: plan.n ?? 0,
     peakRssMiB: end.hwmMiB, endRssMiB: end.rssMiB, stages,
+    // glibc malloc as the provider's binding left it (0: glibc's own behaviour; absent in older trees).
+    mallocTuning: plan.side === "idle" ? null : (loadBuild(plan.pkg).native.mallocTuning ?? null),
     totalMs: r?.totalMs ?? null, errors: r?.errors.slice(0, 5) ?? [],
   };
 }

@@ -24,6 +24,28 @@ describe("loading libvirt", () => {
   });
 });
 
+describe("malloc tuning (glibc)", () => {
+  // In a fresh process: the provider tunes malloc when its binding module loads, on the main thread.
+  const nativeModule = require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }).replace(/index\.js$/, "libvirt/native.js");
+  const tuning = (env: Record<string, string>) => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MALLOC_") && !k.startsWith("LIBVIRT_PULUMI_MALLOC_")));
+    const r = spawnSync("node", ["-e", `console.log(JSON.stringify(require(${JSON.stringify(nativeModule)}).mallocTuning))`], { env: { ...clean, ...env }, encoding: "utf8" });
+    return JSON.parse(r.stdout);
+  };
+
+  it("caps the arenas at 2 and fixes the mmap/trim threshold at 128 KiB by default", () => {
+    expect(tuning({})).toEqual({ arenaMax: 2, threshold: 131072 });
+  });
+
+  it("takes its own variables, 0 leaving glibc's behaviour", () => {
+    expect(tuning({ LIBVIRT_PULUMI_MALLOC_ARENA_MAX: "4", LIBVIRT_PULUMI_MALLOC_THRESHOLD: "0" })).toEqual({ arenaMax: 4, threshold: 0 });
+  });
+
+  it("leaves malloc alone where the user set glibc's own variables", () => {
+    expect(tuning({ MALLOC_ARENA_MAX: "8", MALLOC_TRIM_THRESHOLD_: "1048576" })).toEqual({ arenaMax: 0, threshold: 0 });
+  });
+});
+
 describe("connections", () => {
   it("records the URI libvirt reports and reuses one pooled connection per URI", async () => {
     const first = await withConnection({ uri: "test:///default" }, async (c) => c);
