@@ -44,6 +44,17 @@ afterAll(async () => {
   images.remove();
 });
 
+/** A name for a pool and its directory (made, readable by QEMU), removed at the end. */
+function newPoolDir(label: string): { poolName: string; dir: string } {
+  const poolName = uniqueName(label);
+  const dir = join("/var/lib/libvirt/images", poolName);
+  made.pools.push(poolName);
+  made.dirs.push(dir);
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  return { poolName, dir };
+}
+
 interface Partial {
   message: string;
   id: string;
@@ -108,12 +119,7 @@ describe("libvirtd killed during a create", () => {
   });
 
   it("Volume: recorded by pool and name; refresh gives it its key; no orphan file", async () => {
-    const poolName = uniqueName("killed-pool");
-    const dir = join("/var/lib/libvirt/images", poolName);
-    made.pools.push(poolName);
-    made.dirs.push(dir);
-    mkdirSync(dir);
-    chmodSync(dir, 0o755);
+    const { poolName, dir } = newPoolDir("killed-pool");
     const pool = await poolProvider.create!((await poolProvider.check!({}, { name: poolName, path: dir, uri: QEMU_URI })).inputs);
     const checked = await volumeProvider.check!({}, { name: "disk.qcow2", pool: poolName, uri: QEMU_URI, capacity: "8MiB" });
     const path = join(dir, "disk.qcow2");
@@ -158,12 +164,7 @@ describe("libvirtd killed during a create", () => {
   });
 
   it("Pool: recorded with its UUID; refresh or up records what the directory held; those files are never deleted", async () => {
-    const poolName = uniqueName("killed-pool2");
-    const dir = join("/var/lib/libvirt/images", poolName);
-    made.pools.push(poolName);
-    made.dirs.push(dir);
-    mkdirSync(dir);
-    chmodSync(dir, 0o755);
+    const { poolName, dir } = newPoolDir("killed-pool2");
     writeFileSync(join(dir, "theirs.img"), "not made by Pulumi");
     const checked = await poolProvider.check!({}, { name: poolName, path: dir, uri: QEMU_URI, deleteVolumesOnDestroy: true });
     const poolNames = () => virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((l) => l.trim());
