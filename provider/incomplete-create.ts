@@ -8,6 +8,7 @@
 // ErrorResourceInitFailed. `pulumi refresh` then asks libvirt whether it exists
 // (and forgets it if not), and `pulumi up` finishes or recreates it.
 import { isConnectionLost } from "./libvirt/errors";
+import { withoutUndefined } from "./state-values";
 
 export class CreateOutcomeUnknownError extends Error {
   /** Read by @pulumi/pulumi's dynamic provider host (grpcResponseFromError). */
@@ -47,7 +48,7 @@ export async function recordingUnknownOutcome<T>(
     if (!changeSent || !isConnectionLost(err)) throw err;
     const { id, props } = partial();
     // The provider key: without it Pulumi could not call this provider for the resource again.
-    const properties = JSON.parse(JSON.stringify({ ...props, __provider: raw.__provider })) as Record<string, unknown>;
+    const properties = withoutUndefined({ ...props, __provider: raw.__provider }) as Record<string, unknown>;
     throw new CreateOutcomeUnknownError(id, properties, what, err as Error);
   }
 }

@@ -8,6 +8,7 @@ import { isUnsupported } from "../libvirt/errors";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
 import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
 import { canonicalEqual } from "../equality";
+import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
@@ -134,7 +135,7 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
  * identity; what libvirt has (state, XML, snapshots) is left for \`pulumi refresh\`.
  */
 function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: string): DomainOutputs {
-  return clean({
+  return withoutUndefined({
     ...inputs,
     inputXml: inputs.xml,
     uuid,
@@ -149,15 +150,10 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
   });
 }
 
-/** Drops undefined members: Pulumi state cannot hold undefined. */
-function clean<T extends object>(o: T): T {
-  return JSON.parse(JSON.stringify(o)) as T;
-}
-
 export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     const { inputs, failures } = checkDomainInputs(news);
-    return { inputs: inputs ? clean(inputs) : news, failures };
+    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
   async diff(_id, olds: DomainOutputs, news) {
@@ -225,7 +221,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         }
         try {
           const outs = await describe(conn, dom, inputs, false);
-          return { id: outs.uuid, outs: clean(outs) };
+          return { id: outs.uuid, outs: withoutUndefined(outs) };
         } finally {
           dom.free();
         }
@@ -239,7 +235,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         if (!dom) return {}; // deleted outside Pulumi
         const saved = { ...props, xml: props.inputXml } as unknown as DomainInputs;
         const outs = await describe(conn, dom, saved, !!props.pendingRestart);
-        return { id, props: clean(outs) };
+        return { id, props: withoutUndefined(outs) };
       }),
     );
   },
@@ -287,7 +283,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           await carryOut(dom, planDomainStop(facts, opts));
           pendingRestart = false;
         }
-        return { outs: clean(await describe(conn, dom, inputs, pendingRestart)) };
+        return { outs: withoutUndefined(await describe(conn, dom, inputs, pendingRestart)) };
       }),
     );
   },

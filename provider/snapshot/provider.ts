@@ -7,6 +7,7 @@ import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvi
 import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
 import { SnapshotHandle } from "../libvirt/snapshot";
 import { canonicalEqual } from "../equality";
+import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
@@ -72,11 +73,6 @@ function inputsOrThrow(raw: Record<string, unknown>): SnapshotInputs {
   const { inputs, failures } = checkSnapshotInputs(raw);
   if (!inputs) throw new Error(`invalid Snapshot inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
   return inputs;
-}
-
-/** Drops undefined members: Pulumi state cannot hold undefined. */
-function clean<T extends object>(o: T): T {
-  return JSON.parse(JSON.stringify(o)) as T;
 }
 
 export function createFlags(i: SnapshotInputs): number {
@@ -178,7 +174,7 @@ async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandl
 /** The outputs recorded for a create whose outcome is unknown; \`pulumi refresh\` reads the rest. */
 function partlyCreated(inputs: SnapshotInputs, domainUuid: string, uri: string): SnapshotOutputs {
   const { xml: inputXml, ...rest } = inputs;
-  return clean({ ...rest, domainUuid, uri, children: [], isCurrent: false, kind: inputs.diskOnly ? "disk-only" : "internal", xml: "", inputXml });
+  return withoutUndefined({ ...rest, domainUuid, uri, children: [], isCurrent: false, kind: inputs.diskOnly ? "disk-only" : "internal", xml: "", inputXml });
 }
 
 function domainGone(what: string, domain: string, conn: Connection): Error {
@@ -211,7 +207,7 @@ export function keepsDataOnDestroy(props: { deleteDataOnDestroy?: boolean }, env
 export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     const { inputs, failures } = checkSnapshotInputs(news);
-    return { inputs: inputs ? clean(inputs) : news, failures };
+    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
   async diff(_id, olds: SnapshotOutputs, news) {
@@ -281,7 +277,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
           try {
             await testPause("afterCreate");
             const outs = await describe(conn, dom, snap, inputs);
-            return { id: snapshotId(outs.domainUuid, outs.name), outs: clean(outs) };
+            return { id: snapshotId(outs.domainUuid, outs.name), outs: withoutUndefined(outs) };
           } finally {
             snap.free();
           }
@@ -298,7 +294,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
         const snap = await SnapshotHandle.lookup(dom, name);
         if (!snap) return {}; // deleted outside Pulumi
         try {
-          return { id, props: clean(await describe(conn, dom, snap, storedInputs(props, domainUuid, name))) };
+          return { id, props: withoutUndefined(await describe(conn, dom, snap, storedInputs(props, domainUuid, name))) };
         } finally {
           snap.free();
         }
@@ -325,7 +321,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
               snap = redefined;
             }
           }
-          return { outs: clean(await describe(conn, dom, snap, { ...inputs, name })) };
+          return { outs: withoutUndefined(await describe(conn, dom, snap, { ...inputs, name })) };
         } finally {
           snap.free();
         }

@@ -10,6 +10,7 @@ import { recordingUnknownOutcome } from "../incomplete-create";
 import { TeardownRefusedError } from "../refusal";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
+import { withoutUndefined } from "../state-values";
 import { userInputs } from "../validation";
 import { isLocalUri } from "./image-probe";
 import { checkPoolInputs, type PoolInputs } from "./pool-inputs";
@@ -42,7 +43,6 @@ export interface PoolOutputs extends PoolInputs {
 const REPLACE_KEYS = ["name", "path", "uri"] as const;
 const UPDATE_KEYS = ["autostart", "deleteVolumesOnDestroy", "auth"] as const;
 
-const clean = <T extends object>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
 const label = (name: string) => `"${name}"`;
 
 function inputsOrThrow(raw: Record<string, unknown>): PoolInputs {
@@ -57,7 +57,7 @@ async function describe(conn: Connection, pool: StoragePoolHandle, saved: SavedP
   const active = await pool.isActive();
   const observed = parsePoolXml(await pool.xml());
   const volumes = active ? await pool.volumeNames() : [];
-  return clean({
+  return withoutUndefined({
     ...saved,
     name: pool.name(),
     path: observed.path,
@@ -130,7 +130,7 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
 export const poolProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     const { inputs, failures } = checkPoolInputs(news);
-    return { inputs: inputs ? clean(inputs) : news, failures };
+    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
   async diff(_id, olds: PoolOutputs, news) {
@@ -161,7 +161,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
       // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
       const uuid = randomUUID();
       // Without preexistingFiles: the first reading of the running pool fills them in (see describe).
-      const partial = () => ({ id: uuid, props: clean({ ...inputs, uuid, uri: conn.uri, createdDirectory, active: false, capacity: 0, allocation: 0, available: 0, volumes: [] }) });
+      const partial = () => ({ id: uuid, props: withoutUndefined({ ...inputs, uuid, uri: conn.uri, createdDirectory, active: false, capacity: 0, allocation: 0, available: 0, volumes: [] }) });
       return recordingUnknownOutcome(raw, `storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
         sent();
         const pool = await StoragePoolHandle.define(conn, buildPoolXml({ ...inputs, uuid }), label(inputs.name));

@@ -11,6 +11,7 @@ import { recordingUnknownOutcome } from "../incomplete-create";
 import { TeardownRefusedError } from "../refusal";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
+import { withoutUndefined } from "../state-values";
 import { userInputs } from "../validation";
 import { inspectSourceImage, isLocalUri } from "./image-probe";
 import { formatSize } from "./size";
@@ -44,9 +45,6 @@ const UPDATE_KEYS = ["capacity", "deleteSnapshotDataOnDestroy", "auth"] as const
 
 /** Reports upload progress for sources at least this large. */
 const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
-
-/** Drops undefined members: Pulumi state cannot hold undefined. */
-const clean = <T extends object>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
 
 /** An input that turned out wrong only once the hypervisor was asked; nothing was created. */
 class VolumeInputError extends Error {
@@ -155,7 +153,7 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
 
 async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
-  return clean({
+  return withoutUndefined({
     ...saved,
     name: v.name || saved.name!,
     pool: saved.pool!,
@@ -184,7 +182,7 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
 export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds, news) {
     const { inputs, failures } = await checkVolumeInputs(news, olds);
-    return { inputs: inputs ? clean(inputs) : news, failures };
+    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
   async diff(_id, olds: VolumeOutputs, news) {
@@ -212,7 +210,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         }
         // The key (the ID) is the file's path, which only libvirt knows for certain: until
         // `pulumi refresh` reads it, a partly created volume is known by pool and name.
-        const partial = () => ({ id: `${inputs.pool}/${inputs.name}`, props: clean({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }) });
+        const partial = () => ({ id: `${inputs.pool}/${inputs.name}`, props: withoutUndefined({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }) });
         return recordingUnknownOutcome(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
           let vol: StorageVolHandle;
           try {
