@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await startLibvirtd();
+  startLibvirtd();
   await project?.destroyAllAndRemove();
 });
 
@@ -42,10 +42,10 @@ describe("libvirtd killed in the middle of pulumi up (examples/fleet, 8 domains)
       if (seen < 3) await sleep(50);
     }
     expect(seen).toBeGreaterThanOrEqual(3);
-    await stopLibvirtd("KILL");
+    stopLibvirtd("SIGKILL");
     const interrupted = await up;
     expect(interrupted.code).not.toBe(0);
-    await startLibvirtd();
+    startLibvirtd();
     const before = { domains: ours().length, snapshots: names.filter((n) => ours().includes(n) && snapshotNames(QEMU_URI, n).length > 0).length };
     const partly = interrupted.output.match(/may or may not exist: it is recorded in the stack as partly created/g)?.length ?? 0;
     console.log(`after the kill: ${before.domains} of ${COUNT} domains, ${before.snapshots} with a snapshot; ${partly} messages about partly created resources`);

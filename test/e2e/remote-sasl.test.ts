@@ -5,7 +5,7 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiProject } from "../helpers/pulumi-cli";
-import { QEMU_URI, domainNames, domainState, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, removeDomain, removePool, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
 import { startSaslDaemon, type SaslDaemon } from "../helpers/sasl-daemon";
 
 const prefix = uniqueName("e2e-sasl");
@@ -32,10 +32,8 @@ afterAll(async () => {
     await project?.destroyAllAndRemove();
   } finally {
     // Independent of Pulumi: whatever a failed test left.
-    virshTry(QEMU_URI, "destroy", `${prefix}-web`);
-    virshTry(QEMU_URI, "undefine", `${prefix}-web`, "--snapshots-metadata");
-    virshTry(QEMU_URI, "pool-destroy", `${prefix}-pool`);
-    virshTry(QEMU_URI, "pool-undefine", `${prefix}-pool`);
+    removeDomain(QEMU_URI, `${prefix}-web`);
+    removePool(QEMU_URI, `${prefix}-pool`);
     // A pool made over a remote URI keeps its directory (the provider cannot look at it from here).
     rmSync(poolPath, { recursive: true, force: true });
     d?.restore();

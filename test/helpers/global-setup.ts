@@ -3,7 +3,7 @@
 // provider bug cannot hide leftovers.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { QEMU_URI, TEST_PREFIX, domainNames, runOf, virshTry } from "./host";
+import { QEMU_URI, TEST_PREFIX, domainNames, removeDomain, removePool, runOf, virshTry } from "./host";
 
 function alive(pid: number): boolean {
   try {
@@ -25,14 +25,12 @@ export default function sweep(): void {
   // Test files (forked workers) name what they create after this run.
   process.env.LVP_TEST_RUN = String(process.pid);
   for (const name of domainNames(QEMU_URI).filter(isLeftover)) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
+    removeDomain(QEMU_URI, name);
   }
   // Storage pools (their directories are removed below, with the image directories).
   const pools = virshTry(QEMU_URI, "pool-list", "--all", "--name");
   for (const pool of (pools.ok ? pools.out.split("\n") : []).map((n) => n.trim()).filter(isLeftover)) {
-    virshTry(QEMU_URI, "pool-destroy", pool);
-    virshTry(QEMU_URI, "pool-undefine", pool);
+    removePool(QEMU_URI, pool);
   }
   for (const entry of readdirSync("/var/lib/libvirt/images").filter(isLeftover)) {
     rmSync(join("/var/lib/libvirt/images", entry), { recursive: true, force: true });

@@ -38,6 +38,21 @@ export function virshTry(uri: string, ...args: string[]): { ok: boolean; out: st
   }
 }
 
+/**
+ * Removes a domain whatever state it is in (stopped first; its snapshot, managed-save,
+ * checkpoint metadata and NVRAM with it), with virsh: a provider bug cannot get in the way.
+ */
+export function removeDomain(uri: string, name: string): void {
+  virshTry(uri, "destroy", name);
+  virshTry(uri, "undefine", name, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
+}
+
+/** Removes a storage pool (stopped first), with virsh; its directory is left to the caller. */
+export function removePool(uri: string, name: string): void {
+  virshTry(uri, "pool-destroy", name);
+  virshTry(uri, "pool-undefine", name);
+}
+
 export function domainNames(uri: string): string[] {
   const out = virsh(uri, "list", "--all", "--name");
   return out ? out.split("\n").map((s) => s.trim()).filter(Boolean) : [];

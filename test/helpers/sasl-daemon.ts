@@ -13,15 +13,15 @@
 // processes that are not setuid), which points into the temp dir.
 // Callers must hold /var/tmp/lvp-libvirtd.lock (see the README's Tests section).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QEMU_URI, testRunId } from "./host";
+import { startLibvirtd, stopLibvirtd } from "./daemon";
+import { testRunId } from "./host";
 
 /** Fixed and uncommon, so that it cannot meet a libvirtd listening on the standard 16509. */
 export const SASL_PORT = 16599;
-const PIDFILE = "/run/libvirtd.pid";
 
 export interface SaslDaemon {
   /** qemu+tcp://127.0.0.1:<port>/system */
@@ -40,58 +40,9 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** A live process (a killed daemon can linger as a zombie until its parent reaps it). */
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-function daemonPid(): number | undefined {
-  try {
-    const pid = Number(readFileSync(PIDFILE, "utf8").trim());
-    return pid > 0 && readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "libvirtd" ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function answers(): boolean {
-  return spawnSync("virsh", ["-c", QEMU_URI, "version"], { stdio: "ignore", timeout: 10_000 }).status === 0;
-}
-
 function tcpListening(port: number): boolean {
   const out = spawnSync("ss", ["-Htln", `sport = :${port}`], { encoding: "utf8" }).stdout ?? "";
   return out.trim().length > 0;
-}
-
-/** Stops the running libvirtd by the PID in its pidfile (never by name: other daemons are not ours). */
-function stopLibvirtd(): void {
-  const pid = daemonPid();
-  if (!pid) return;
-  process.kill(pid, "SIGTERM");
-  for (let i = 0; i < 200 && alive(pid); i++) sleep(50);
-  if (alive(pid)) throw new Error(`libvirtd (pid ${pid}) did not stop within 10 s of SIGTERM; stop it by hand and run \`libvirtd -d\``);
-}
-
-/**
- * Runs a command with only stdin/stdout/stderr open. Tests run under
- * `flock /var/tmp/lvp-libvirtd.lock`, whose lock descriptor every child inherits:
- * a daemon started with it open would hold the lock for as long as it runs, and
- * every later test run would wait forever.
- */
-const WITHOUT_INHERITED_FDS = 'for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
-
-function startLibvirtd(args: string[], env: NodeJS.ProcessEnv, what: string): void {
-  execFileSync("bash", ["-c", WITHOUT_INHERITED_FDS, "bash", "libvirtd", "-d", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
-  for (let i = 0; i < 200; i++) {
-    if (answers()) return;
-    sleep(50);
-  }
-  throw new Error(`${what}: libvirtd did not answer on ${QEMU_URI} within 10 s; see /var/log/libvirt/libvirtd.log`);
 }
 
 /** The daemon as scripts/setup.sh starts it. */
@@ -99,7 +50,7 @@ function restartNormally(): void {
   stopLibvirtd();
   const env = { ...process.env };
   delete env.SASL_CONF_PATH;
-  startLibvirtd([], env, "restoring the normal daemon");
+  startLibvirtd({ env, what: "restoring the normal daemon" });
 }
 
 /**
@@ -154,7 +105,7 @@ export function startSaslDaemon(): SaslDaemon {
     // Stopped first: a run that died without restore() left libvirtd itself listening there.
     stopLibvirtd();
     if (tcpListening(SASL_PORT)) throw new Error(`port ${SASL_PORT} is in use by another program; stop it, or change SASL_PORT in test/helpers/sasl-daemon.ts`);
-    startLibvirtd(["--listen", "-f", join(dir, "libvirtd.conf")], { ...process.env, SASL_CONF_PATH: dir }, "starting libvirtd with a SASL listener");
+    startLibvirtd({ args: ["--listen", "-f", join(dir, "libvirtd.conf")], env: { ...process.env, SASL_CONF_PATH: dir }, what: "starting libvirtd with a SASL listener" });
     for (let i = 0; i < 100 && !tcpListening(SASL_PORT); i++) sleep(50);
     if (!tcpListening(SASL_PORT)) throw new Error(`libvirtd runs but does not listen on 127.0.0.1:${SASL_PORT}`);
   } catch (err) {

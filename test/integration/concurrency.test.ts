@@ -4,7 +4,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainState, makeImageDir, uniqueName, virshTry } from "../helpers/host";
+import { QEMU_URI, domainState, makeImageDir, removeDomain, uniqueName } from "../helpers/host";
 
 const { domainProvider, withConnection, DomainHandle, closeAllConnections } = provider;
 type Handle = InstanceType<typeof DomainHandle>;
@@ -27,8 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (name) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
+    removeDomain(QEMU_URI, name);
   }
   await closeAllConnections();
   images?.remove();

@@ -15,7 +15,7 @@ describe("daemon restart between two operations", () => {
       await c.call("reading capabilities", "virConnectGetCapabilities", c.ptr as never);
       return c;
     });
-    await restartLibvirtd();
+    restartLibvirtd();
     const after = await withConnection({ uri: QEMU_URI }, async (c) => {
       const caps = await c.call("reading capabilities", "virConnectGetCapabilities", c.ptr as never);
       return { conn: c, caps };

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, TEST_PREFIX, makeImageDir, testRunId, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, TEST_PREFIX, makeImageDir, removeDomain, removePool, testRunId, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider, snapshotProvider, poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -61,12 +61,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await provider.closeAllConnections();
   for (const name of [...made, domName]) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--nvram");
+    removeDomain(QEMU_URI, name);
   }
   for (const name of [...made, poolName, idlePoolName]) {
-    virshTry(QEMU_URI, "pool-destroy", name);
-    virshTry(QEMU_URI, "pool-undefine", name);
+    removePool(QEMU_URI, name);
   }
   for (const dir of [poolDir, idlePoolDir, ...[...made].map((m) => join(IMAGES, m))]) rmSync(dir, { recursive: true, force: true });
   images?.remove();

@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { failing } from "../helpers/failure";
 import { QEMU_URI } from "../helpers/host";
 
 const { domainProvider, snapshotProvider, poolProvider, volumeProvider } = provider;
@@ -66,17 +67,6 @@ const resources: Resource[] = [
       capacity: 16 * 1024 * 1024, allocation: 0, format: "qcow2", deleteSnapshotDataOnDestroy: false },
   },
 ];
-
-/** Runs an operation that must fail; returns its error and how long it took. */
-async function failing(op: () => Promise<unknown>): Promise<{ err: Error; ms: number; value?: unknown }> {
-  const t0 = Date.now();
-  try {
-    const value = await op();
-    return { err: new Error(`expected a failure, got ${JSON.stringify(value)}`), ms: Date.now() - t0, value };
-  } catch (err) {
-    return { err: err as Error, ms: Date.now() - t0 };
-  }
-}
 
 describe(`daemon not reachable (${DOWN})`, () => {
   it.each(resources.map((r) => [r.kind, r] as const))("%s check needs no daemon", async (_kind, r) => {

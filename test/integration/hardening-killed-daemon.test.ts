@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { startLibvirtd, stopLibvirtd } from "../helpers/daemon";
-import { QEMU_URI, domainNames, domainState, makeImageDir, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, makeImageDir, removeDomain, removePool, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider, volumeProvider, snapshotProvider, poolProvider } = provider;
 const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_AFTER_CREATE_MS";
@@ -27,18 +27,16 @@ beforeAll(() => {
 
 afterEach(async () => {
   delete process.env[PAUSE_ENV];
-  await startLibvirtd(); // whatever happened, the next test (and file) gets a daemon
+  startLibvirtd(); // whatever happened, the next test (and file) gets a daemon
 });
 
 afterAll(async () => {
   await provider.closeAllConnections();
   for (const name of made.domains) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--nvram");
+    removeDomain(QEMU_URI, name);
   }
   for (const p of made.pools) {
-    virshTry(QEMU_URI, "pool-destroy", p);
-    virshTry(QEMU_URI, "pool-undefine", p);
+    removePool(QEMU_URI, p);
   }
   for (const d of made.dirs) rmSync(d, { recursive: true, force: true });
   images.remove();
@@ -74,9 +72,9 @@ async function killedDuringCreate(create: () => Promise<unknown>, created: () =>
   );
   for (let i = 0; i < 600 && !created(); i++) await sleep(50); // up to 30 s: a daemon that just started can be slow
   expect(created()).toBe(true);
-  await stopLibvirtd("KILL");
+  stopLibvirtd("SIGKILL");
   const err = (await outcome) as Partial & Error;
-  await startLibvirtd();
+  startLibvirtd();
   return err;
 }
 
@@ -191,14 +189,14 @@ describe("libvirtd killed during a create", () => {
   });
 
   it("a create that fails before anything was sent is a plain failure (nothing recorded)", async () => {
-    await stopLibvirtd("KILL");
+    stopLibvirtd("SIGKILL");
     const name = uniqueName("killed-before");
     const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, running: false });
     const err = (await domainProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }).catch((e: unknown) => e)) as Partial & Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.id).toBeUndefined();
     expect(err.message).toMatch(/libvirtd -d/);
-    await startLibvirtd();
+    startLibvirtd();
     expect(domainNames(QEMU_URI)).not.toContain(name);
   });
 });

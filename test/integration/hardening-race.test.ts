@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider } = provider;
 const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_UNDEFINE_MS";
@@ -32,8 +32,7 @@ afterEach(() => {
 afterAll(async () => {
   await provider.closeAllConnections();
   for (const name of made) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata", "--nvram");
+    removeDomain(QEMU_URI, name);
   }
   images.remove();
 });

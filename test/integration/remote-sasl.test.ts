@@ -6,7 +6,8 @@
 // password or a URI with it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, makeImageDir, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { failing } from "../helpers/failure";
+import { QEMU_URI, domainNames, domainState, makeImageDir, removeDomain, removePool, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
 import { startSaslDaemon, writeVirshAuthFile, type SaslDaemon } from "../helpers/sasl-daemon";
 
 const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp } = provider;
@@ -26,12 +27,10 @@ afterAll(async () => {
     await provider.closeAllConnections();
     // Independent of the provider: whatever a failed test left.
     for (const name of made.domains) {
-      virshTry(QEMU_URI, "destroy", name);
-      virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata");
+      removeDomain(QEMU_URI, name);
     }
     for (const pool of made.pools) {
-      virshTry(QEMU_URI, "pool-destroy", pool);
-      virshTry(QEMU_URI, "pool-undefine", pool);
+      removePool(QEMU_URI, pool);
     }
     images?.remove();
   } finally {
@@ -43,17 +42,6 @@ afterAll(async () => {
 
 const right = () => ({ username: d.username, password: d.password });
 const wrong = () => ({ username: d.username, password: `${d.password}-wrong` });
-
-/** The error of an operation that must fail, and how long it took. */
-async function failure(op: () => Promise<unknown>): Promise<{ err: Error; ms: number; value?: unknown }> {
-  const t0 = Date.now();
-  try {
-    const value = await op();
-    return { err: new Error(`expected a failure, got ${JSON.stringify(value)}`), ms: Date.now() - t0, value };
-  } catch (err) {
-    return { err: err as Error, ms: Date.now() - t0 };
-  }
-}
 
 /** Nothing that reaches a user may carry the password, with or without its URI. */
 function expectNoPassword(text: string): void {
@@ -145,7 +133,7 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
   it("wrong password: every resource's create fails within 10 s, says authentication failed and what to check, without the password; nothing is created", async () => {
     const before = { domains: domainNames(QEMU_URI), pools: virsh(QEMU_URI, "pool-list", "--all", "--name") };
     for (const [kind, prov, base] of kinds()) {
-      const { err, ms, value } = await failure(async () => prov.create!(await checked(prov, { ...base, uri: d.uri, auth: wrong() })));
+      const { err, ms, value } = await failing(async () => prov.create!(await checked(prov, { ...base, uri: d.uri, auth: wrong() })));
       expect(value, kind).toBeUndefined();
       expect(ms, kind).toBeLessThan(10_000);
       expect(err.message, kind).toMatch(/^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system: authentication failed/);
@@ -163,7 +151,7 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
     const { id, outs } = await dp.create!(await checked(dp, { name, uri: d.uri, auth: right(), memoryMiB: 64, running: false }));
     const stale = { ...outs, auth: wrong() };
     for (const op of [() => dp.read!(id, stale), () => dp.delete!(id, stale)]) {
-      const { err, value } = await failure(op);
+      const { err, value } = await failing(op);
       expect(value).toBeUndefined();
       expect(err.message).toMatch(/authentication failed.*check auth\.username and auth\.password/);
       expectNoPassword(err.message);
@@ -178,15 +166,15 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
     const probe = (auth: { username: string; password: string }) =>
       provider.withConnection({ uri: d.uri, auth }, (c) => c.call("reading capabilities", "virConnectGetCapabilities", c.ptr as never));
     expect(await probe(right())).toMatch(/<capabilities>/);
-    const { err } = await failure(() => probe(wrong()));
+    const { err } = await failing(() => probe(wrong()));
     expect(err.message).toMatch(/authentication failed/);
     expect(await probe(right())).toMatch(/<capabilities>/);
     // Another user with the right user's password is another key too.
-    expect((await failure(() => probe({ username: "nobody", password: d.password }))).err.message).toMatch(/authentication failed/);
+    expect((await failing(() => probe({ username: "nobody", password: d.password }))).err.message).toMatch(/authentication failed/);
   });
 
   it("no credentials on a SASL URI: the error says to set auth", async () => {
-    const { err, ms } = await failure(async () => dp.create!(await checked(dp, { name: uniqueName("sasl-none"), uri: d.uri, memoryMiB: 64 })));
+    const { err, ms } = await failing(async () => dp.create!(await checked(dp, { name: uniqueName("sasl-none"), uri: d.uri, memoryMiB: 64 })));
     expect(ms).toBeLessThan(10_000);
     expect(err.message).toMatch(/^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system: authentication failed.*this URI requires credentials: set auth \(\{ username, password \}/s);
   });
@@ -199,7 +187,7 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
       expect(failures![0].property).toBe("uri");
       expect(failures![0].reason).toMatch(/must not embed a password.*auth/);
       expectNoPassword(JSON.stringify(failures));
-      const { err } = await failure(() => prov.create!({ ...base, uri: withPassword }));
+      const { err } = await failing(() => prov.create!({ ...base, uri: withPassword }));
       expect(err.message).toMatch(/uri must not embed a password/);
       expectNoPassword(err.message);
     }

@@ -3,7 +3,7 @@
 // virsh and qemu-img check every step independently.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider: dp, snapshotProvider: sp, TeardownRefusedError } = provider;
 type Outs = Record<string, any>;
@@ -18,8 +18,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await provider.closeAllConnections();
-  virshTry(QEMU_URI, "destroy", name);
-  virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata");
+  removeDomain(QEMU_URI, name);
   images.remove();
 });
 

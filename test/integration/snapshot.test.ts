@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, makeImageDir, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider: dp, snapshotProvider: sp, SnapshotOptionError } = provider;
 type Outs = Record<string, any>;
@@ -20,8 +20,7 @@ afterAll(async () => {
   await provider.closeAllConnections();
   // Independent of the provider: whatever state a failed test left.
   for (const name of made) {
-    virshTry(QEMU_URI, "destroy", name);
-    virshTry(QEMU_URI, "undefine", name, "--snapshots-metadata");
+    removeDomain(QEMU_URI, name);
   }
   images.remove();
 });

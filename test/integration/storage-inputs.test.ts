@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, TEST_PREFIX, testRunId, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, TEST_PREFIX, removePool, testRunId, uniqueName, virsh } from "../helpers/host";
 
 const { poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -31,8 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await provider.closeAllConnections();
-  virshTry(QEMU_URI, "pool-destroy", poolName);
-  virshTry(QEMU_URI, "pool-undefine", poolName);
+  removePool(QEMU_URI, poolName);
   rmSync(poolDir, { recursive: true, force: true });
   rmSync(srcDir, { recursive: true, force: true });
 });

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, qcow2Snapshots, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
 
 const { poolProvider, volumeProvider, domainProvider, storage } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -19,12 +19,10 @@ const made = { pools: new Set<string>(), dirs: new Set<string>(), domains: new S
 afterAll(async () => {
   await provider.closeAllConnections();
   for (const d of made.domains) {
-    virshTry(QEMU_URI, "destroy", d);
-    virshTry(QEMU_URI, "undefine", d, "--snapshots-metadata");
+    removeDomain(QEMU_URI, d);
   }
   for (const p of made.pools) {
-    virshTry(QEMU_URI, "pool-destroy", p);
-    virshTry(QEMU_URI, "pool-undefine", p);
+    removePool(QEMU_URI, p);
   }
   for (const dir of made.dirs) rmSync(dir, { recursive: true, force: true });
 });
