@@ -13,7 +13,8 @@ import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
-import { carryOut, gatherFacts } from "./lifecycle";
+import { carryOut, gatherFacts, TeardownRefusedError } from "./lifecycle";
+import { definedDisks, externalSnapshotDisks, planDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
@@ -258,8 +259,10 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           return !canonicalEqual(savedInput(olds, k), next);
         });
         if (configChanged && facts.persistent) {
-          const current = parseDomainXml(await dom.xml({ inactive: true }));
-          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs });
+          const currentXml = await dom.xml({ inactive: true });
+          const current = parseDomainXml(currentXml);
+          const keptDisks = inputs.xml === undefined ? await keepDiskChains(dom, olds, inputs, currentXml, facts.active) : undefined;
+          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs, keptDisks });
           (await defineValidated(conn, xml, inputs.name)).free();
           if (facts.active) pendingRestart = true;
         }
@@ -299,6 +302,40 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
+
+/**
+ * The disks whose current chain (an external snapshot's overlay) the redefinition
+ * keeps; throws the refusal when a changed disk input would point past an overlay.
+ */
+async function keepDiskChains(dom: DomainHandle, olds: DomainOutputs, inputs: DomainInputs, inactiveXml: string, active: boolean): Promise<Array<DefinedDisk | undefined>> {
+  const defined = definedDisks(inactiveXml);
+  if (active) {
+    // The live definition records the whole chain; the persistent one at most a level of it.
+    const live = new Map(definedDisks(await dom.xml()).map((d) => [d.target, d]));
+    for (const d of defined) {
+      const l = live.get(d.target);
+      if (l && l.key === d.key) d.backingKeys = [...new Set([...d.backingKeys, ...l.backingKeys])];
+    }
+  }
+  const external: ExternalSnapshotDisk[] = [];
+  const snaps = await dom.listSnapshots();
+  try {
+    for (const s of snaps) external.push(...externalSnapshotDisks(await s.xml()));
+  } finally {
+    snaps.forEach((s) => s.free());
+  }
+  const decision = planDiskChains({
+    domain: dom.name(),
+    oldDisks: olds.disks ?? [],
+    oldMachine: olds.machine,
+    newDisks: inputs.disks ?? [],
+    newMachine: inputs.machine,
+    defined,
+    external,
+  });
+  if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+  return decision.keep;
+}
 
 /** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */
 function savedInput(olds: DomainOutputs, key: string): unknown {

@@ -2,6 +2,7 @@
 // UUID filled in), and read back into the facts the provider reports.
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
+import type { DefinedDisk } from "./disk-chain";
 import type { DiskInput, DomainInputs } from "./inputs";
 
 export interface BuildContext {
@@ -11,6 +12,11 @@ export interface BuildContext {
   uuid?: string;
   /** MAC addresses libvirt generated earlier, by interface index, kept across redefinitions. */
   macs?: Array<string | undefined>;
+  /**
+   * By disk index: libvirt's current disk (an external snapshot's overlay and the
+   * backing store it records) to keep instead of the image the input names.
+   */
+  keptDisks?: Array<DefinedDisk | undefined>;
 }
 
 const BUS_PREFIX: Record<string, string> = { virtio: "vd", sata: "sd", scsi: "sd", usb: "sd", ide: "hd" };
@@ -56,16 +62,19 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
   const disks = i.disks ?? [];
   const targets = assignTargets(disks, i.machine);
   return compact({
-    disk: disks.map((d, n) =>
-      compact({
-        "@type": d.volume ? "volume" : "file",
+    disk: disks.map((d, n) => {
+      const kept = ctx.keptDisks?.[n];
+      const format = d.format ?? defaultDiskFormat(d.file ?? d.volume!.name);
+      return compact({
+        "@type": kept ? kept.type : d.volume ? "volume" : "file",
         "@device": d.device ?? "disk",
-        driver: { "@name": "qemu", "@type": d.format ?? defaultDiskFormat(d.file ?? d.volume!.name) },
-        source: d.volume ? { "@pool": d.volume.pool, "@volume": d.volume.name } : { "@file": d.file! },
+        driver: { "@name": "qemu", "@type": kept ? (kept.format ?? format) : format },
+        source: kept ? kept.source : d.volume ? { "@pool": d.volume.pool, "@volume": d.volume.name } : { "@file": d.file! },
+        backingStore: kept?.backingStore,
         target: { "@dev": targets[n].target, "@bus": targets[n].bus },
         readonly: d.readOnly || d.device === "cdrom" ? "" : undefined,
-      }),
-    ),
+      });
+    }),
     interface: (i.networkInterfaces ?? []).map((nic, n) =>
       compact({
         "@type": nic.network !== undefined ? "network" : "bridge",
