@@ -262,7 +262,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           const currentXml = await dom.xml({ inactive: true });
           const current = parseDomainXml(currentXml);
           const keptDisks = inputs.xml === undefined ? await keepDiskChains(dom, olds, inputs, currentXml, facts.active) : undefined;
-          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs, keptDisks });
+          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
           (await defineValidated(conn, xml, inputs.name)).free();
           if (facts.active) pendingRestart = true;
         }

@@ -3,15 +3,18 @@
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
 import type { DefinedDisk } from "./disk-chain";
-import type { DiskInput, DomainInputs } from "./inputs";
+import type { DiskInput, DomainInputs, NetworkInterfaceInput } from "./inputs";
 
 export interface BuildContext {
   /** The domain type libvirt should use (kvm, qemu, or test on the test driver). */
   type: string;
   /** Set when redefining an existing domain: libvirt matches definitions by UUID. */
   uuid?: string;
-  /** MAC addresses libvirt generated earlier, by interface index, kept across redefinitions. */
-  macs?: Array<string | undefined>;
+  /**
+   * The interfaces of the definition being replaced: the MAC address libvirt generated
+   * for each is kept for the input interface of the same identity (see assignMacs).
+   */
+  interfaces?: ObservedInterface[];
   /**
    * By disk index: libvirt's current disk (an external snapshot's overlay and the
    * backing store it records) to keep instead of the image the input names.
@@ -30,6 +33,13 @@ function defaultBus(disk: DiskInput, machine: string | undefined): string {
   return machine && /q35/.test(machine) ? "sata" : "ide";
 }
 
+/** The n-th device suffix as Linux and libvirt count them: a..z, then aa..az, ba.. (0 → "a", 26 → "aa"). */
+export function deviceSuffix(n: number): string {
+  let out = "";
+  for (let k = n + 1; k > 0; k = Math.floor((k - 1) / 26)) out = String.fromCharCode(97 + ((k - 1) % 26)) + out;
+  return out;
+}
+
 /** Device names: explicit targets first, then the next free name for each bus prefix. */
 export function assignTargets(disks: DiskInput[], machine?: string): Array<{ target: string; bus: string }> {
   const used = new Set(disks.map((d) => d.target).filter((t): t is string => !!t));
@@ -38,7 +48,7 @@ export function assignTargets(disks: DiskInput[], machine?: string): Array<{ tar
     if (d.target) return { target: d.target, bus };
     const prefix = BUS_PREFIX[bus];
     for (let n = 0; ; n++) {
-      const candidate = prefix + String.fromCharCode(97 + n);
+      const candidate = prefix + deviceSuffix(n);
       if (!used.has(candidate)) {
         used.add(candidate);
         return { target: candidate, bus };
@@ -58,8 +68,32 @@ function osNode(i: DomainInputs): XmlNode {
   });
 }
 
+/** What identifies an interface across redefinitions: where it connects and its model. */
+function interfaceKey(type: string, source: string | undefined, model: string | undefined): string {
+  return `${type}:${source ?? ""}|${model ?? "virtio"}`;
+}
+
+/**
+ * The MAC address for each input interface. An explicit `mac` wins. Otherwise the
+ * address libvirt generated for the current interface of the same identity
+ * (network or bridge name, and model) is kept, the n-th such input taking the n-th
+ * such interface. Not by position: removing the first NIC must not move its MAC to
+ * the next one (a DHCP reservation or firewall rule would follow it).
+ */
+export function assignMacs(nics: NetworkInterfaceInput[], current: ObservedInterface[] = []): Array<string | undefined> {
+  const explicit = new Set(nics.map((n) => n.mac?.toLowerCase()).filter(Boolean));
+  const free = current.filter((c) => c.mac && !explicit.has(c.mac.toLowerCase()));
+  return nics.map((nic) => {
+    if (nic.mac) return nic.mac;
+    const key = nic.network !== undefined ? interfaceKey("network", nic.network, nic.model) : interfaceKey("bridge", nic.bridge, nic.model);
+    const at = free.findIndex((c) => interfaceKey(c.type, c.source, c.model) === key);
+    return at < 0 ? undefined : free.splice(at, 1)[0].mac;
+  });
+}
+
 function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
   const disks = i.disks ?? [];
+  const macs = assignMacs(i.networkInterfaces ?? [], ctx.interfaces);
   const targets = assignTargets(disks, i.machine);
   return compact({
     disk: disks.map((d, n) => {
@@ -78,7 +112,7 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
     interface: (i.networkInterfaces ?? []).map((nic, n) =>
       compact({
         "@type": nic.network !== undefined ? "network" : "bridge",
-        mac: nic.mac ?? ctx.macs?.[n] ? { "@address": nic.mac ?? ctx.macs![n]! } : undefined,
+        mac: macs[n] ? { "@address": macs[n] } : undefined,
         source: nic.network !== undefined ? { "@network": nic.network } : { "@bridge": nic.bridge! },
         model: { "@type": nic.model ?? "virtio" },
       }),
@@ -141,6 +175,15 @@ export interface ObservedDomain {
   description?: string;
   hasNvram: boolean;
   macs: Array<string | undefined>;
+  interfaces: ObservedInterface[];
+}
+
+/** An interface of a definition: its identity (type, network or bridge name, model) and MAC. */
+export interface ObservedInterface {
+  type: string;
+  source?: string;
+  model?: string;
+  mac?: string;
 }
 
 const KIB_PER_UNIT: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3 };
@@ -160,5 +203,14 @@ export function parseDomainXml(xml: string): ObservedDomain {
     description: text(domain.description),
     hasNvram: !!os && (os.nvram !== undefined || os["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash"),
     macs: many(child(domain, "devices")?.interface).map((nic) => child(nic, "mac")?.["@address"] as string | undefined),
+    interfaces: many(child(domain, "devices")?.interface).map((nic) => {
+      const source = child(nic, "source");
+      return {
+        type: String(nic["@type"] ?? ""),
+        source: (source?.["@network"] ?? source?.["@bridge"]) as string | undefined,
+        model: child(nic, "model")?.["@type"] as string | undefined,
+        mac: child(nic, "mac")?.["@address"] as string | undefined,
+      };
+    }),
   };
 }
