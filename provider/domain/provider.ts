@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
+import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
 import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
 import { canonicalEqual } from "../equality";
@@ -76,14 +77,27 @@ async function refuseExisting(conn: Connection, name: string, uuid: string | und
   for (const key of uuid ? [name, uuid] : [name]) {
     const found = await DomainHandle.lookup(conn, key);
     if (!found) continue;
-    const description = `"${found.name()}" (uuid ${found.uuid()})`;
-    const existingUuid = found.uuid();
+    const existingName = found.name();
+    const description = `"${existingName}" (uuid ${found.uuid()})`;
     found.free();
+    const byUuid = key === uuid && existingName !== name;
+    const virsh = `virsh -c ${shellWord(redactUri(conn.uri))}`;
     throw new Error(
-      `creating domain "${name}" on ${conn.uri}: a domain ${description} already exists there. ` +
-        `Choose another name, remove that domain, or adopt it with the resource option \`import: "${existingUuid}"\`.`,
+      `creating domain "${name}" on ${redactUri(conn.uri)}: a domain ${description} already exists there` +
+        (byUuid ? ` with the <uuid> that the xml input gives` : ``) + `, and a Domain never takes over a domain it did not create. ` +
+        `Nothing was changed. Either ` +
+        (byUuid ? `drop <uuid> from the xml input (libvirt then picks a new one) or give another one` : `give this resource another name (its \`name\` input)`) +
+        `; or, if that domain is no longer wanted, remove it and run \`pulumi up\` again: \`${virsh} destroy ${shellWord(existingName)}\` ` +
+        `(only if it runs), then \`${virsh} undefine ${shellWord(existingName)}\` (libvirt refuses this while it has snapshots, ` +
+        `checkpoints, a managed-save image or NVRAM; \`virsh undefine --help\` lists the flags that discard them). ` +
+        `Pulumi's \`import\` resource option does not work here: Domain is a dynamic resource, and Pulumi cannot import dynamic resources.`,
     );
   }
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it needs to be. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Removes a domain this create just defined, so a failed create leaves nothing behind. */
