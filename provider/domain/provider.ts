@@ -15,7 +15,7 @@ import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
 import { carryOut, gatherFacts, TeardownRefusedError } from "./lifecycle";
-import { definedDisks, externalSnapshotDisks, planDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
+import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
@@ -275,7 +275,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         if (configChanged && facts.persistent) {
           const currentXml = await dom.xml({ inactive: true });
           const current = parseDomainXml(currentXml);
-          const keptDisks = inputs.xml === undefined ? await keepDiskChains(dom, olds, inputs, currentXml, facts.active) : undefined;
+          const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
           const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
           (await defineValidated(conn, xml, inputs.name)).free();
           if (facts.active) pendingRestart = true;
@@ -338,15 +338,19 @@ async function keepDiskChains(dom: DomainHandle, olds: DomainOutputs, inputs: Do
   } finally {
     snaps.forEach((s) => s.free());
   }
-  const decision = planDiskChains({
-    domain: dom.name(),
-    oldDisks: olds.disks ?? [],
-    oldMachine: olds.machine,
-    newDisks: inputs.disks ?? [],
-    newMachine: inputs.machine,
-    defined,
-    external,
-  });
+  const decision =
+    inputs.xml !== undefined && olds.inputXml !== undefined
+      ? planXmlDiskChains(dom.name(), olds.inputXml, inputs.xml, defined, external)
+      : planDiskChains({
+          domain: dom.name(),
+          // Typed inputs saved for a domain that had a raw xml before (or the other way) have no disks to compare: libvirt's own are the old ones.
+          oldDisks: olds.inputXml === undefined ? (olds.disks ?? []) : [],
+          oldMachine: olds.machine,
+          newDisks: inputs.disks ?? [],
+          newMachine: inputs.machine,
+          defined,
+          external,
+        });
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
   return decision.keep;
 }

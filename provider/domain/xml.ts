@@ -125,7 +125,7 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
 
 /** The domain XML for typed inputs; every value goes through the XML builder's escaping. */
 export function buildDomainXml(i: DomainInputs, ctx: BuildContext): string {
-  if (i.xml !== undefined) return withIdentity(i.xml, i.name, ctx.uuid);
+  if (i.xml !== undefined) return withIdentity(i.xml, i.name, ctx.uuid, ctx.keptDisks);
   const x86 = i.arch === undefined || /^(x86_64|i686)$/.test(i.arch);
   return buildXml({
     domain: compact({
@@ -150,11 +150,34 @@ const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: f
 
 type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
 
-function withIdentity(xml: string, name: string, uuid: string | undefined): string {
+/**
+ * Puts a kept disk's chain (type, format, source, backing store) into a raw xml
+ * `<disk>` element, leaving the rest of it (target, bus, order) as the user wrote it.
+ */
+function keepChain(disk: OrderedNode, kept: DefinedDisk): void {
+  const children = disk.disk as OrderedNode[];
+  disk[":@"] = { ...disk[":@"], "@type": kept.type };
+  const driver = children.find((n) => "driver" in n);
+  if (kept.format && driver) driver[":@"] = { ...driver[":@"], "@type": kept.format };
+  const chain = orderedParser.parse(`<chain>${buildXml(compact({ source: kept.source, backingStore: kept.backingStore }))}</chain>`) as OrderedNode[];
+  const replacement = (chain.find((n) => "chain" in n)!.chain as OrderedNode[]).filter((n) => !("#text" in n));
+  const at = children.findIndex((n) => "source" in n);
+  const rest = children.filter((n) => !("source" in n) && !("backingStore" in n));
+  rest.splice(at < 0 ? rest.length : Math.min(at, rest.length), 0, ...replacement);
+  disk.disk = rest;
+}
+
+function withIdentity(xml: string, name: string, uuid: string | undefined, keptDisks?: Array<DefinedDisk | undefined>): string {
   const doc = orderedParser.parse(xml) as OrderedNode[];
   const domain = doc.find((n) => "domain" in n);
   if (!domain) throw new Error("xml: not a <domain> document");
   const body = domain.domain as OrderedNode[];
+  if (keptDisks?.some(Boolean)) {
+    // The n-th <disk> with a target, as definedDisks counts them.
+    const disks = ((body.find((n) => "devices" in n)?.devices as OrderedNode[] | undefined) ?? [])
+      .filter((n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c));
+    disks.forEach((d, n) => keptDisks[n] && keepChain(d, keptDisks[n]!));
+  }
   const set = (tag: string, value: string) => {
     const existing = body.find((n) => tag in n);
     if (existing) existing[tag] = [{ "#text": value }];

@@ -182,6 +182,36 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     expect(chain(top)).toEqual([top, mid, a]);
   });
 
+  it("a domain given as raw xml: an update of the xml keeps the overlay under an unchanged <disk>, and refuses a changed one", async () => {
+    const a = images.qcow2("xml-a.qcow2");
+    const b = images.qcow2("xml-b.qcow2");
+    const xml = (vcpus: number, aFile = a) =>
+      `<domain type='qemu'><memory unit='MiB'>64</memory><vcpu>${vcpus}</vcpu><os><type>hvm</type></os><devices>` +
+      `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${aFile}'/><target dev='vda' bus='virtio'/></disk>` +
+      `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${b}'/><target dev='vdb' bus='virtio'/></disk>` +
+      `</devices></domain>`;
+    const name = uniqueName("chain-xml");
+    domains.push(name);
+    const checked = await dp.check!({}, { name, uri: QEMU_URI, xml: xml(1), running: false });
+    expect(checked.failures).toEqual([]);
+    const created = await dp.create!(checked.inputs);
+    let m: Made = { id: created.id!, name, outs: created.outs, inputs: checked.inputs };
+    diskOnlySnapshot(name, "s1", "vda,snapshot=external", "vdb,snapshot=no");
+    const top = overlayOf(a, "s1");
+
+    m = await update(m, { xml: xml(2) });
+    expect(virsh(QEMU_URI, "dumpxml", "--inactive", name)).toMatch(/<vcpu[^>]*>2<\/vcpu>/);
+    expect(sources(name, true)).toEqual({ vda: top, vdb: b });
+    expect(chain(top)).toEqual([top, a]);
+    await expectNoPerpetualDiff(m);
+
+    const other = images.qcow2("xml-other.qcow2");
+    const next = await dp.check!(m.outs, { ...m.inputs, xml: xml(3, other) });
+    await expect(dp.update!(m.id, m.outs, next.inputs)).rejects.toThrow(/its disk vda .*now runs on the overlay ".*xml-a\.s1".*Nothing was changed.*set that <disk>'s <source> in the xml input to the overlay/);
+    expect(sources(name, true)).toEqual({ vda: top, vdb: b });
+    expect(virsh(QEMU_URI, "dumpxml", "--inactive", name)).toMatch(/<vcpu[^>]*>2<\/vcpu>/);
+  });
+
   describe("volume disks", () => {
     let pool: string;
     let poolDir: string;
@@ -246,9 +276,9 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     };
 
     it.each([
-      ["another image", () => ({ disks: [{ file: images.qcow2("ref-other.qcow2") }] }), /disks\[0\] for that device is now \{ file: ".*ref-other\.qcow2" \}/],
-      ["the same image with an explicit format", () => ({ disks: [{ file: a, format: "qcow2" }] }), /disks\[0\] names that image with other settings: \{ file: ".*ref-a\.qcow2", format: "qcow2" \}/],
-      ["the same image on another bus", () => ({ disks: [{ file: a, bus: "sata" }] }), /disks\[0\] names that image with other settings: \{ file: ".*ref-a\.qcow2", bus: "sata" \}/],
+      ["another image", () => ({ disks: [{ file: images.qcow2("ref-other.qcow2") }] }), /disks\[0\] \{ file: ".*ref-other\.qcow2" \} is now there/],
+      ["the same image with an explicit format", () => ({ disks: [{ file: a, format: "qcow2" }] }), /disks\[0\] \{ file: ".*ref-a\.qcow2", format: "qcow2" \} names that image with other settings/],
+      ["the same image on another bus", () => ({ disks: [{ file: a, bus: "sata" }] }), /disks\[0\] \{ file: ".*ref-a\.qcow2", bus: "sata" \} names that image with other settings/],
       ["the disk removed", () => ({ disks: [] }), /the disk was removed from disks/],
     ])("%s", async (_label, change, detail) => {
       await refused({ vcpus: 2, ...change() }, new RegExp(`refusing to update domain ".*": its disk vda .* now runs on the overlay ".*ref-a\\.s1".*${detail.source}.*Nothing was changed.*virsh blockcommit`));

@@ -3,7 +3,7 @@
 // external snapshot records), decision out. The same on real libvirt:
 // test/integration/domain-update-chain.test.ts.
 import { describe, expect, it } from "vitest";
-import { definedDisks, externalSnapshotDisks, planDiskChains, type DefinedDisk, type DiskChainFacts } from "../../provider/domain/disk-chain";
+import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type DiskChainFacts } from "../../provider/domain/disk-chain";
 import { buildDomainXml } from "../../provider/domain/xml";
 import { checkDomainInputs } from "../../provider/domain/inputs";
 
@@ -25,7 +25,7 @@ describe("planDiskChains", () => {
     ["volume disk on a file overlay: kept",
       { oldDisks: [{ volume: { pool: "p", name: "v" } }], newDisks: [{ volume: { pool: "p", name: "v" } }], defined: [disk("vda", "/ov")] }, ["file:/ov"]],
     ["overlay, input changed: refused", { oldDisks: [{ file: "/a.qcow2" }], newDisks: [{ file: "/c.qcow2" }], defined: [disk("vda", "/a.s1")] },
-      /disk vda .* now runs on the overlay "\/a\.s1".*disks\[0\] for that device is now \{ file: "\/c\.qcow2" \}/],
+      /disk vda .* now runs on the overlay "\/a\.s1".*disks\[0\] \{ file: "\/c\.qcow2" \} is now there/],
     ["overlay, disk removed: refused", { oldDisks: [{ file: "/a.qcow2" }], newDisks: [], defined: [disk("vda", "/a.s1")] }, /the disk was removed from disks/],
     ["overlay adopted by naming it: allowed", { oldDisks: [{ file: "/a.qcow2" }], newDisks: [{ file: "/a.s1", format: "qcow2" }], defined: [disk("vda", "/a.s1")] }, [undefined]],
     ["a new disk naming a backing image libvirt records: refused",
@@ -72,5 +72,34 @@ describe("reading libvirt's XML", () => {
       ["vda", "file", "qcow2", "file:/ov", ["file:/p/v"]],
       ["hda", "file", "raw", "file:/c.iso", []],
     ]);
+  });
+});
+
+describe("a domain given as raw xml", () => {
+  const doc = (vcpus: number, disks: string) => `<domain type='kvm'><name>web</name><memory unit='MiB'>64</memory><vcpu>${vcpus}</vcpu><devices>${disks}</devices></domain>`;
+  const fileDisk = (file: string, target: string, extra = "") => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='${target}' bus='virtio'/>${extra}</disk>`;
+  const cdrom = `<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>`;
+  const current = definedDisks(doc(1, fileDisk("/a.s1", "vda") + fileDisk("/b.qcow2", "vdb")));
+
+  it("unchanged <disk> elements keep the overlay; the built xml keeps the user's element order and the other disks", () => {
+    const old = doc(1, cdrom + fileDisk("/a.qcow2", "vda") + fileDisk("/b.qcow2", "vdb"));
+    const next = doc(2, cdrom + fileDisk("/a.qcow2", "vda") + fileDisk("/b.qcow2", "vdb"));
+    const d = planXmlDiskChains("web", old, next, current, []);
+    expect(d.allowed).toBe(true);
+    expect(d.allowed && d.keep.map((k) => k?.key)).toEqual([undefined, "file:/a.s1", undefined]);
+    const built = buildDomainXml({ name: "web", xml: next } as never, { type: "kvm", uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f", keptDisks: d.allowed ? d.keep : [] });
+    expect(definedDisks(built).map((x) => [x.target, x.key])).toEqual([["hdc", undefined], ["vda", "file:/a.s1"], ["vdb", "file:/b.qcow2"]]);
+    expect(built).toMatch(/<vcpu>2<\/vcpu>/);
+    expect(built.indexOf("<source file=\"/a.s1\"")).toBeGreaterThan(built.indexOf("<driver"));
+    expect(built.indexOf("<source file=\"/a.s1\"")).toBeLessThan(built.indexOf("<target dev=\"vda\""));
+  });
+
+  it("a changed <disk> element of a disk on an overlay is refused, saying how to adopt the overlay", () => {
+    const old = doc(1, fileDisk("/a.qcow2", "vda"));
+    const next = doc(1, fileDisk("/c.qcow2", "vda"));
+    const d = planXmlDiskChains("web", old, next, current, []);
+    expect(d.allowed).toBe(false);
+    expect(!d.allowed && d.message).toMatch(/its disk vda \(saved input the xml input's <disk> for vda \(source "\/a\.qcow2"\)\) now runs on the overlay "\/a\.s1".*set that <disk>'s <source> in the xml input to the overlay "\/a\.s1"/);
+    expect(planXmlDiskChains("web", old, doc(1, fileDisk("/a.s1", "vda")), current, []).allowed).toBe(true);
   });
 });
