@@ -163,6 +163,21 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     await expectNoPerpetualDiff(m);
   });
 
+  it("a raw base image: the qcow2 overlay keeps its own format after the update, the raw base stays raw underneath", async () => {
+    const base = join(images.dir, "raw-base.img");
+    execFileSync("qemu-img", ["create", "-q", "-f", "raw", base, "16M"]);
+    let m = await create("chain-raw", { running: false, disks: [{ file: base, format: "raw" }] });
+    diskOnlySnapshot(m.name, "s1");
+    const top = join(images.dir, "raw-base.s1");
+    m = await update(m, { vcpus: 2 });
+    expect(sources(m.name, true)).toEqual({ vda: top });
+    const disk = /<disk[\s\S]*?<\/disk>/.exec(virsh(QEMU_URI, "dumpxml", "--inactive", m.name))![0];
+    expect(disk).toMatch(/<driver name='qemu' type='qcow2'\/>/);
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string; format: string }>;
+    expect(info.map((i) => [i.filename, i.format])).toEqual([[top, "qcow2"], [base, "raw"]]);
+    await expectNoPerpetualDiff(m);
+  });
+
   it("two snapshots deep: the update keeps the newest overlay, and no disk may name the image between", async () => {
     const a = images.qcow2("deep-a.qcow2");
     let m = await create("chain-deep", { running: false, disks: [{ file: a }] });
