@@ -178,6 +178,20 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     await expectNoPerpetualDiff(m);
   });
 
+  it("the overlay of this package's own Snapshot (diskOnly: true) is kept the same way", async () => {
+    const a = images.qcow2("own-a.qcow2");
+    let m = await create("chain-own", { running: false, disks: [{ file: a }] });
+    const snapInputs = await provider.snapshotProvider.check!({}, { name: "s1", domain: m.id, uri: QEMU_URI, diskOnly: true });
+    expect(snapInputs.failures ?? []).toEqual([]);
+    await provider.snapshotProvider.create(snapInputs.inputs);
+    const top = sources(m.name, true).vda;
+    expect(top).not.toBe(a);
+    expect(chain(top)).toEqual([top, a]);
+    m = await update(m, { vcpus: 2 });
+    expect(sources(m.name, true)).toEqual({ vda: top });
+    await expectNoPerpetualDiff(m);
+  });
+
   it("two snapshots deep: the update keeps the newest overlay, and no disk may name the image between", async () => {
     const a = images.qcow2("deep-a.qcow2");
     let m = await create("chain-deep", { running: false, disks: [{ file: a }] });
