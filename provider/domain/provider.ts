@@ -5,6 +5,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
+import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
 import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
 import { canonicalEqual } from "../equality";
@@ -13,7 +14,8 @@ import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
-import { carryOut, gatherFacts } from "./lifecycle";
+import { carryOut, gatherFacts, TeardownRefusedError } from "./lifecycle";
+import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
@@ -75,14 +77,27 @@ async function refuseExisting(conn: Connection, name: string, uuid: string | und
   for (const key of uuid ? [name, uuid] : [name]) {
     const found = await DomainHandle.lookup(conn, key);
     if (!found) continue;
-    const description = `"${found.name()}" (uuid ${found.uuid()})`;
-    const existingUuid = found.uuid();
+    const existingName = found.name();
+    const description = `"${existingName}" (uuid ${found.uuid()})`;
     found.free();
+    const byUuid = key === uuid && existingName !== name;
+    const virsh = `virsh -c ${shellWord(redactUri(conn.uri))}`;
     throw new Error(
-      `creating domain "${name}" on ${conn.uri}: a domain ${description} already exists there. ` +
-        `Choose another name, remove that domain, or adopt it with the resource option \`import: "${existingUuid}"\`.`,
+      `creating domain "${name}" on ${redactUri(conn.uri)}: a domain ${description} already exists there` +
+        (byUuid ? ` with the <uuid> that the xml input gives` : ``) + `, and a Domain never takes over a domain it did not create. ` +
+        `Nothing was changed. Either ` +
+        (byUuid ? `drop <uuid> from the xml input (libvirt then picks a new one) or give another one` : `give this resource another name (its \`name\` input)`) +
+        `; or, if that domain is no longer wanted, remove it and run \`pulumi up\` again: \`${virsh} destroy ${shellWord(existingName)}\` ` +
+        `(only if it runs), then \`${virsh} undefine ${shellWord(existingName)}\` (libvirt refuses this while it has snapshots, ` +
+        `checkpoints, a managed-save image or NVRAM; \`virsh undefine --help\` lists the flags that discard them). ` +
+        `Pulumi's \`import\` resource option does not work here: Domain is a dynamic resource, and Pulumi cannot import dynamic resources.`,
     );
   }
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it needs to be. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Removes a domain this create just defined, so a failed create leaves nothing behind. */
@@ -258,8 +273,10 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           return !canonicalEqual(savedInput(olds, k), next);
         });
         if (configChanged && facts.persistent) {
-          const current = parseDomainXml(await dom.xml({ inactive: true }));
-          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, macs: current.macs });
+          const currentXml = await dom.xml({ inactive: true });
+          const current = parseDomainXml(currentXml);
+          const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
+          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
           (await defineValidated(conn, xml, inputs.name)).free();
           if (facts.active) pendingRestart = true;
         }
@@ -299,6 +316,44 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
+
+/**
+ * The disks whose current chain (an external snapshot's overlay) the redefinition
+ * keeps; throws the refusal when a changed disk input would point past an overlay.
+ */
+async function keepDiskChains(dom: DomainHandle, olds: DomainOutputs, inputs: DomainInputs, inactiveXml: string, active: boolean): Promise<Array<DefinedDisk | undefined>> {
+  const defined = definedDisks(inactiveXml);
+  if (active) {
+    // The live definition records the whole chain; the persistent one at most a level of it.
+    const live = new Map(definedDisks(await dom.xml()).map((d) => [d.target, d]));
+    for (const d of defined) {
+      const l = live.get(d.target);
+      if (l && l.key === d.key) d.backingKeys = [...new Set([...d.backingKeys, ...l.backingKeys])];
+    }
+  }
+  const external: ExternalSnapshotDisk[] = [];
+  const snaps = await dom.listSnapshots();
+  try {
+    for (const s of snaps) external.push(...externalSnapshotDisks(await s.xml()));
+  } finally {
+    snaps.forEach((s) => s.free());
+  }
+  const decision =
+    inputs.xml !== undefined && olds.inputXml !== undefined
+      ? planXmlDiskChains(dom.name(), olds.inputXml, inputs.xml, defined, external)
+      : planDiskChains({
+          domain: dom.name(),
+          // Typed inputs saved for a domain that had a raw xml before (or the other way) have no disks to compare: libvirt's own are the old ones.
+          oldDisks: olds.inputXml === undefined ? (olds.disks ?? []) : [],
+          oldMachine: olds.machine,
+          newDisks: inputs.disks ?? [],
+          newMachine: inputs.machine,
+          defined,
+          external,
+        });
+  if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+  return decision.keep;
+}
 
 /** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */
 function savedInput(olds: DomainOutputs, key: string): unknown {

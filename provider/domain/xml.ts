@@ -2,15 +2,24 @@
 // UUID filled in), and read back into the facts the provider reports.
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
 import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
-import type { DiskInput, DomainInputs } from "./inputs";
+import type { DefinedDisk } from "./disk-chain";
+import type { DiskInput, DomainInputs, NetworkInterfaceInput } from "./inputs";
 
 export interface BuildContext {
   /** The domain type libvirt should use (kvm, qemu, or test on the test driver). */
   type: string;
   /** Set when redefining an existing domain: libvirt matches definitions by UUID. */
   uuid?: string;
-  /** MAC addresses libvirt generated earlier, by interface index, kept across redefinitions. */
-  macs?: Array<string | undefined>;
+  /**
+   * The interfaces of the definition being replaced: the MAC address libvirt generated
+   * for each is kept for the input interface of the same identity (see assignMacs).
+   */
+  interfaces?: ObservedInterface[];
+  /**
+   * By disk index: libvirt's current disk (an external snapshot's overlay and the
+   * backing store it records) to keep instead of the image the input names.
+   */
+  keptDisks?: Array<DefinedDisk | undefined>;
 }
 
 const BUS_PREFIX: Record<string, string> = { virtio: "vd", sata: "sd", scsi: "sd", usb: "sd", ide: "hd" };
@@ -24,6 +33,13 @@ function defaultBus(disk: DiskInput, machine: string | undefined): string {
   return machine && /q35/.test(machine) ? "sata" : "ide";
 }
 
+/** The n-th device suffix as Linux and libvirt count them: a..z, then aa..az, ba.. (0 → "a", 26 → "aa"). */
+export function deviceSuffix(n: number): string {
+  let out = "";
+  for (let k = n + 1; k > 0; k = Math.floor((k - 1) / 26)) out = String.fromCharCode(97 + ((k - 1) % 26)) + out;
+  return out;
+}
+
 /** Device names: explicit targets first, then the next free name for each bus prefix. */
 export function assignTargets(disks: DiskInput[], machine?: string): Array<{ target: string; bus: string }> {
   const used = new Set(disks.map((d) => d.target).filter((t): t is string => !!t));
@@ -32,7 +48,7 @@ export function assignTargets(disks: DiskInput[], machine?: string): Array<{ tar
     if (d.target) return { target: d.target, bus };
     const prefix = BUS_PREFIX[bus];
     for (let n = 0; ; n++) {
-      const candidate = prefix + String.fromCharCode(97 + n);
+      const candidate = prefix + deviceSuffix(n);
       if (!used.has(candidate)) {
         used.add(candidate);
         return { target: candidate, bus };
@@ -52,24 +68,51 @@ function osNode(i: DomainInputs): XmlNode {
   });
 }
 
+/** What identifies an interface across redefinitions: where it connects and its model. */
+function interfaceKey(type: string, source: string | undefined, model: string | undefined): string {
+  return `${type}:${source ?? ""}|${model ?? "virtio"}`;
+}
+
+/**
+ * The MAC address for each input interface. An explicit `mac` wins. Otherwise the
+ * address libvirt generated for the current interface of the same identity
+ * (network or bridge name, and model) is kept, the n-th such input taking the n-th
+ * such interface. Not by position: removing the first NIC must not move its MAC to
+ * the next one (a DHCP reservation or firewall rule would follow it).
+ */
+export function assignMacs(nics: NetworkInterfaceInput[], current: ObservedInterface[] = []): Array<string | undefined> {
+  const explicit = new Set(nics.map((n) => n.mac?.toLowerCase()).filter(Boolean));
+  const free = current.filter((c) => c.mac && !explicit.has(c.mac.toLowerCase()));
+  return nics.map((nic) => {
+    if (nic.mac) return nic.mac;
+    const key = nic.network !== undefined ? interfaceKey("network", nic.network, nic.model) : interfaceKey("bridge", nic.bridge, nic.model);
+    const at = free.findIndex((c) => interfaceKey(c.type, c.source, c.model) === key);
+    return at < 0 ? undefined : free.splice(at, 1)[0].mac;
+  });
+}
+
 function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
   const disks = i.disks ?? [];
+  const macs = assignMacs(i.networkInterfaces ?? [], ctx.interfaces);
   const targets = assignTargets(disks, i.machine);
   return compact({
-    disk: disks.map((d, n) =>
-      compact({
-        "@type": d.volume ? "volume" : "file",
+    disk: disks.map((d, n) => {
+      const kept = ctx.keptDisks?.[n];
+      const format = d.format ?? defaultDiskFormat(d.file ?? d.volume!.name);
+      return compact({
+        "@type": kept ? kept.type : d.volume ? "volume" : "file",
         "@device": d.device ?? "disk",
-        driver: { "@name": "qemu", "@type": d.format ?? defaultDiskFormat(d.file ?? d.volume!.name) },
-        source: d.volume ? { "@pool": d.volume.pool, "@volume": d.volume.name } : { "@file": d.file! },
+        driver: { "@name": "qemu", "@type": kept ? (kept.format ?? format) : format },
+        source: kept ? kept.source : d.volume ? { "@pool": d.volume.pool, "@volume": d.volume.name } : { "@file": d.file! },
+        backingStore: kept?.backingStore,
         target: { "@dev": targets[n].target, "@bus": targets[n].bus },
         readonly: d.readOnly || d.device === "cdrom" ? "" : undefined,
-      }),
-    ),
+      });
+    }),
     interface: (i.networkInterfaces ?? []).map((nic, n) =>
       compact({
         "@type": nic.network !== undefined ? "network" : "bridge",
-        mac: nic.mac ?? ctx.macs?.[n] ? { "@address": nic.mac ?? ctx.macs![n]! } : undefined,
+        mac: macs[n] ? { "@address": macs[n] } : undefined,
         source: nic.network !== undefined ? { "@network": nic.network } : { "@bridge": nic.bridge! },
         model: { "@type": nic.model ?? "virtio" },
       }),
@@ -82,7 +125,7 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
 
 /** The domain XML for typed inputs; every value goes through the XML builder's escaping. */
 export function buildDomainXml(i: DomainInputs, ctx: BuildContext): string {
-  if (i.xml !== undefined) return withIdentity(i.xml, i.name, ctx.uuid);
+  if (i.xml !== undefined) return withIdentity(i.xml, i.name, ctx.uuid, ctx.keptDisks);
   const x86 = i.arch === undefined || /^(x86_64|i686)$/.test(i.arch);
   return buildXml({
     domain: compact({
@@ -107,11 +150,34 @@ const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: f
 
 type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
 
-function withIdentity(xml: string, name: string, uuid: string | undefined): string {
+/**
+ * Puts a kept disk's chain (type, format, source, backing store) into a raw xml
+ * `<disk>` element, leaving the rest of it (target, bus, order) as the user wrote it.
+ */
+function keepChain(disk: OrderedNode, kept: DefinedDisk): void {
+  const children = disk.disk as OrderedNode[];
+  disk[":@"] = { ...disk[":@"], "@type": kept.type };
+  const driver = children.find((n) => "driver" in n);
+  if (kept.format && driver) driver[":@"] = { ...driver[":@"], "@type": kept.format };
+  const chain = orderedParser.parse(`<chain>${buildXml(compact({ source: kept.source, backingStore: kept.backingStore }))}</chain>`) as OrderedNode[];
+  const replacement = (chain.find((n) => "chain" in n)!.chain as OrderedNode[]).filter((n) => !("#text" in n));
+  const at = children.findIndex((n) => "source" in n);
+  const rest = children.filter((n) => !("source" in n) && !("backingStore" in n));
+  rest.splice(at < 0 ? rest.length : Math.min(at, rest.length), 0, ...replacement);
+  disk.disk = rest;
+}
+
+function withIdentity(xml: string, name: string, uuid: string | undefined, keptDisks?: Array<DefinedDisk | undefined>): string {
   const doc = orderedParser.parse(xml) as OrderedNode[];
   const domain = doc.find((n) => "domain" in n);
   if (!domain) throw new Error("xml: not a <domain> document");
   const body = domain.domain as OrderedNode[];
+  if (keptDisks?.some(Boolean)) {
+    // The n-th <disk> with a target, as definedDisks counts them.
+    const disks = ((body.find((n) => "devices" in n)?.devices as OrderedNode[] | undefined) ?? [])
+      .filter((n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c));
+    disks.forEach((d, n) => keptDisks[n] && keepChain(d, keptDisks[n]!));
+  }
   const set = (tag: string, value: string) => {
     const existing = body.find((n) => tag in n);
     if (existing) existing[tag] = [{ "#text": value }];
@@ -132,6 +198,15 @@ export interface ObservedDomain {
   description?: string;
   hasNvram: boolean;
   macs: Array<string | undefined>;
+  interfaces: ObservedInterface[];
+}
+
+/** An interface of a definition: its identity (type, network or bridge name, model) and MAC. */
+export interface ObservedInterface {
+  type: string;
+  source?: string;
+  model?: string;
+  mac?: string;
 }
 
 const KIB_PER_UNIT: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3 };
@@ -151,5 +226,14 @@ export function parseDomainXml(xml: string): ObservedDomain {
     description: text(domain.description),
     hasNvram: !!os && (os.nvram !== undefined || os["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash"),
     macs: many(child(domain, "devices")?.interface).map((nic) => child(nic, "mac")?.["@address"] as string | undefined),
+    interfaces: many(child(domain, "devices")?.interface).map((nic) => {
+      const source = child(nic, "source");
+      return {
+        type: String(nic["@type"] ?? ""),
+        source: (source?.["@network"] ?? source?.["@bridge"]) as string | undefined,
+        model: child(nic, "model")?.["@type"] as string | undefined,
+        mac: child(nic, "mac")?.["@address"] as string | undefined,
+      };
+    }),
   };
 }

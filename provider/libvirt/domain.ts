@@ -1,7 +1,7 @@
 // Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
-import { isNoDomain } from "./errors";
+import { isFunctionUnavailable, isNoDomain } from "./errors";
 import { virDomainState, virDomainXMLFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 import { SnapshotHandle } from "./snapshot";
@@ -92,9 +92,19 @@ export class DomainHandle {
     return native().takePointerArray(out[0], count).map((p) => new SnapshotHandle(this, p as Ptr<"virDomainSnapshot">));
   }
 
+  /**
+   * The domain's checkpoints (a NULL list asks only for the count). A libvirt client
+   * library older than 5.6 has no checkpoint API and so no checkpoints to count: 0, as
+   * for a driver that says VIR_ERR_NO_SUPPORT. A newer daemon that does hold
+   * checkpoints then still refuses a plain undefine itself.
+   */
   async checkpointCount(): Promise<number> {
-    // A NULL list asks only for the count.
-    return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null as never, 0);
+    try {
+      return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null as never, 0);
+    } catch (err) {
+      if (isFunctionUnavailable(err, "virDomainListAllCheckpoints")) return 0;
+      throw err;
+    }
   }
 
   async hasManagedSave(): Promise<boolean> {

@@ -36,6 +36,27 @@ export class LibvirtError extends Error {
   }
 }
 
+/**
+ * The loaded libvirt library lacks a function (it is older than the version that
+ * introduced it). Raised when the function is called, not when the library loads.
+ */
+export class LibvirtFunctionUnavailableError extends Error {
+  constructor(
+    readonly functionName: string,
+    /** The libvirt version that introduced the function (libvirt-api.xml). */
+    readonly since: string,
+    path: string,
+    cause: string,
+  ) {
+    super(`libvirt function ${functionName} is not available in ${path} (needs libvirt ${since} or later; install a newer libvirt client library): ${cause}`);
+    this.name = "LibvirtFunctionUnavailableError";
+  }
+}
+
+/** Whether err says that this very function is missing from the loaded library. */
+export const isFunctionUnavailable = (err: unknown, functionName: string): boolean =>
+  err instanceof LibvirtFunctionUnavailableError && err.functionName === functionName;
+
 export const isLibvirtError = (err: unknown, ...codes: number[]): err is LibvirtError =>
   err instanceof LibvirtError && (codes.length === 0 || err.is(...codes));
 

@@ -4,6 +4,7 @@
 import { isMainThread } from "node:worker_threads";
 import koffi from "koffi";
 import { FUNCTIONS, STRUCTS, type LibvirtFunctions } from "./libvirt.gen";
+import { LibvirtFunctionUnavailableError } from "./errors";
 
 export type { Ptr } from "./libvirt.gen";
 
@@ -102,6 +103,45 @@ export interface VirErrorFields {
   int1: number;
 }
 
+/** A function koffi bound: callable, and `.async(...args, callback)` on a worker thread. */
+export interface BoundFunction {
+  (...args: unknown[]): unknown;
+  async(...args: unknown[]): void;
+}
+
+/**
+ * Binds every function of the generated table through `bind` (koffi's `lib.func`).
+ * A function the library lacks (an older libvirt: each entry carries the version
+ * that introduced it, from libvirt-api.xml) gets a stand-in that throws
+ * LibvirtFunctionUnavailableError when, and only when, it is called: one missing
+ * symbol must not stop the provider, and a caller that can do without it (the
+ * checkpoint count) decides on that error's function name.
+ */
+export function bindFunctions(bind: (decl: string) => BoundFunction, path: string): {
+  sync: Record<string, (...args: unknown[]) => unknown>;
+  async: Record<string, (...args: unknown[]) => Promise<unknown>>;
+} {
+  const sync: Record<string, (...args: unknown[]) => unknown> = {};
+  const asyncFns: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
+  for (const [name, { decl, since }] of Object.entries(FUNCTIONS)) {
+    let fn: BoundFunction;
+    try {
+      fn = bind(decl);
+    } catch (err) {
+      const missing = () => {
+        throw new LibvirtFunctionUnavailableError(name, since, path, (err as Error).message);
+      };
+      sync[name] = missing;
+      asyncFns[name] = async () => missing();
+      continue;
+    }
+    sync[name] = fn;
+    asyncFns[name] = (...args: unknown[]) =>
+      new Promise((resolve, reject) => fn.async(...args, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))));
+  }
+  return { sync, async: asyncFns };
+}
+
 let loaded: Native | undefined;
 
 export function libraryPath(): string {
@@ -131,25 +171,7 @@ export function native(): Native {
   koffi.proto("int virConnectAuthCallback(virConnectCredential *cred, unsigned int ncred, void *cbdata)");
   koffi.struct("virConnectAuth", { credtype: "int *", ncredtype: "unsigned int", cb: "virConnectAuthCallback *", cbdata: "void *" });
 
-  const sync: Record<string, (...args: unknown[]) => unknown> = {};
-  const asyncFns: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const [name, { decl }] of Object.entries(FUNCTIONS)) {
-    let fn: ReturnType<typeof lib.func>;
-    try {
-      fn = lib.func(decl);
-    } catch (err) {
-      // An older libvirt lacks newer symbols: fail only when that function is used.
-      const missing = () => {
-        throw new Error(`libvirt function ${name} is not available in ${path} (needs libvirt ${FUNCTIONS[name as keyof typeof FUNCTIONS].since}): ${(err as Error).message}`);
-      };
-      sync[name] = missing;
-      asyncFns[name] = async () => missing();
-      continue;
-    }
-    sync[name] = fn;
-    asyncFns[name] = (...args: unknown[]) =>
-      new Promise((resolve, reject) => fn.async(...args, (err: unknown, res: unknown) => (err ? reject(err) : resolve(res))));
-  }
+  const { sync, async: asyncFns } = bindFunctions((decl) => lib.func(decl), path);
 
   // libvirt prints every error to stderr unless a handler is set; errors are
   // read from the connection instead, so the handler only keeps stderr quiet.

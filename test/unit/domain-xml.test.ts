@@ -4,6 +4,7 @@ import { XMLParser } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import type { DomainInputs } from "../../provider/domain/inputs";
+import { assignMacs, assignTargets } from "../../provider/domain/xml";
 
 const { buildDomainXml, parseDomainXml, checkDomainInputs, domainProvider, withConnection, DomainHandle, closeAllConnections } = provider;
 
@@ -119,6 +120,40 @@ describe("disk defaults", () => {
   });
 });
 
+describe("disk targets beyond vdz (issue 11 item 12c)", () => {
+  it("64 disks get vda..vdz, vdaa..vdbl, all distinct; explicit targets are skipped", () => {
+    const t = assignTargets(Array.from({ length: 64 }, (_, n) => ({ file: `/d${n}.qcow2` }))).map((x) => x.target);
+    expect(t.slice(0, 3)).toEqual(["vda", "vdb", "vdc"]);
+    expect(t.slice(24, 29)).toEqual(["vdy", "vdz", "vdaa", "vdab", "vdac"]);
+    expect(t[63]).toBe("vdbl");
+    expect(new Set(t).size).toBe(64);
+    const mixed = assignTargets([{ file: "/x", target: "vdaa" }, ...Array.from({ length: 27 }, (_, n) => ({ file: `/d${n}` }))]).map((x) => x.target);
+    expect(mixed.slice(-2)).toEqual(["vdz", "vdab"]);
+  });
+
+  it("the schema accepts every name it assigns, and a cdrom's sd/hd names too", () => {
+    const disks = Array.from({ length: 64 }, (_, n) => ({ file: `/d${n}.qcow2`, target: assignTargets(Array.from({ length: 64 }, () => ({ file: "/x" })))[n].target }));
+    expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks }).failures).toEqual([]);
+    expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks: [{ file: "/x.iso", device: "cdrom", bus: "sata", target: "sdab" }] }).failures).toEqual([]);
+    expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks: Array.from({ length: 65 }, (_, n) => ({ file: `/d${n}` })) }).failures[0].property).toBe("disks");
+  });
+});
+
+describe("assignMacs: by interface identity, not position (issue 11 item 12b)", () => {
+  const cur = (type: string, source: string, mac: string, model = "virtio") => ({ type, source, model, mac });
+  const current = [cur("network", "default", "52:54:00:00:00:01"), cur("bridge", "br0", "52:54:00:00:00:02"), cur("network", "default", "52:54:00:00:00:03")];
+  it.each<[string, Array<Record<string, string>>, Array<string | undefined>]>([
+    ["unchanged", [{ network: "default" }, { bridge: "br0" }, { network: "default" }], ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]],
+    ["the first removed: the others keep theirs", [{ bridge: "br0" }, { network: "default" }], ["52:54:00:00:00:02", "52:54:00:00:00:01"]],
+    ["reordered", [{ bridge: "br0" }, { network: "default" }, { network: "default" }], ["52:54:00:00:00:02", "52:54:00:00:00:01", "52:54:00:00:00:03"]],
+    ["one added in front gets none (libvirt generates it)", [{ network: "other" }, { network: "default" }, { bridge: "br0" }], [undefined, "52:54:00:00:00:01", "52:54:00:00:00:02"]],
+    ["a changed model is another interface", [{ network: "default", model: "e1000" }, { bridge: "br0" }], [undefined, "52:54:00:00:00:02"]],
+    ["an explicit mac wins and is not handed out twice", [{ network: "default" }, { bridge: "br0", mac: "52:54:00:00:00:01" }], ["52:54:00:00:00:03", "52:54:00:00:00:01"]],
+  ])("%s", (_label, nics, expected) => {
+    expect(assignMacs(nics, current)).toEqual(expected);
+  });
+});
+
 describe("MAC addresses", () => {
   const nics = [{ network: "default" }, { bridge: "br0" }, { network: "default", mac: "52:54:00:00:00:03" }];
 
@@ -126,8 +161,12 @@ describe("MAC addresses", () => {
     expect(parseDomainXml(buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm" })).macs).toEqual([undefined, undefined, "52:54:00:00:00:03"]);
   });
 
-  it("MACs libvirt generated earlier are carried over by interface index; an explicit mac wins", () => {
-    const xml = buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm", macs: ["52:54:00:aa:aa:01", undefined, "52:54:00:aa:aa:03"] });
+  it("MACs libvirt generated earlier are carried over by interface identity; an explicit mac wins", () => {
+    const interfaces = [
+      { type: "network", source: "default", model: "virtio", mac: "52:54:00:aa:aa:01" },
+      { type: "network", source: "default", model: "virtio", mac: "52:54:00:aa:aa:03" },
+    ];
+    const xml = buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm", interfaces });
     expect(parseDomainXml(xml).macs).toEqual(["52:54:00:aa:aa:01", undefined, "52:54:00:00:00:03"]);
     const ifaces = ((domainOf(xml).devices as Node[])[0].interface as Array<Record<string, any>>).map((i) => [i["@type"], i.source[0]["@network"] ?? i.source[0]["@bridge"], i.model[0]["@type"]]);
     expect(ifaces).toEqual([["network", "default", "virtio"], ["bridge", "br0", "virtio"], ["network", "default", "virtio"]]);
@@ -230,6 +269,10 @@ describe("parseDomainXml", () => {
     expect(parseDomainXml(xml)).toEqual({
       name: "db", uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f", type: "kvm", memoryMiB: 1024, vcpus: 2,
       description: "primary", hasNvram: false, macs: ["52:54:00:8a:4b:01", undefined],
+      interfaces: [
+        { type: "network", source: "default", model: undefined, mac: "52:54:00:8a:4b:01" },
+        { type: "bridge", source: "br0", model: undefined, mac: undefined },
+      ],
     });
   });
 });
