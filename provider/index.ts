@@ -26,3 +26,6 @@ export {
   checkSnapshotInputs, buildSnapshotXml, parseSnapshotXml, withDescription, whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV,
   type SnapshotOutputs, type SnapshotInputs, type SnapshotDiskInput,
 } from "./snapshot/provider";
+/** In-process test hooks (provider/test-hooks.ts); never set in production. */
+export { testHooks } from "./test-hooks";
+export { changesState } from "./libvirt/calls";

@@ -11,6 +11,8 @@ import { native, type LibvirtAsyncFunctions, type VirErrorFields } from "./nativ
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
 import { virErrorNumber } from "./libvirt.gen";
+import { changesState } from "./calls";
+import { testHooks } from "../test-hooks";
 
 type Fn = keyof LibvirtAsyncFunctions;
 type Args<K extends Fn> = Parameters<LibvirtAsyncFunctions[K]>;
@@ -40,8 +42,12 @@ export class Connection {
    */
   async call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
+    const changing = changesState(name);
+    if (changing) testHooks.changingCall?.(name, "before");
     n.sync.virConnResetLastError(this.ptr);
-    const result = (await (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args)) as Result<K>;
+    const pending = (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+    if (changing) testHooks.changingCall?.(name, "sent");
+    const result = (await pending) as Result<K>;
     if (result === null || (typeof result === "number" && result < 0)) {
       const err = this.lastError(operation);
       if (isConnectionLost(err)) this.dead = true;
