@@ -1,5 +1,6 @@
 // Connections to a hypervisor, pooled per URI. An operation leases one
-// connection for its whole duration, so at most one call is in flight on a
+// connection for its whole duration, and calls on a connection are queued one
+// after the other (Connection.call), so at most one call is in flight on a
 // connection: libvirt's per-connection error slot (virConnGetLastError) then
 // belongs to the call that just failed, even though calls run on libuv worker
 // threads (libvirt's thread-local error would be on the wrong thread).
@@ -28,8 +29,13 @@ const DAEMON_HINT = "is the libvirt daemon running and reachable? Start it with 
 
 export class Connection {
   dead = false;
-  /** Whether a call on this lease already succeeded (a retry after that could repeat a change). */
-  usedInLease = false;
+  /**
+   * Whether a call that may change something (calls.ts) was sent on this lease,
+   * answered or not: the daemon may have carried it out, so a retry could repeat it.
+   */
+  changeSent = false;
+  /** The call in flight, if any: the next one starts after it (one call at a time per connection). */
+  private queue: Promise<unknown> = Promise.resolve();
   constructor(
     readonly ptr: NonNullable<ReturnType<typeof native>["sync"]["virConnectOpen"] extends (...a: never[]) => infer R ? R : never>,
     /** The URI libvirt reports for this connection (virConnectGetURI). */
@@ -40,10 +46,22 @@ export class Connection {
    * Calls a libvirt function on a worker thread. `operation` says what we are
    * doing, for the error message ("defining domain \"web\"").
    */
-  async call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
+  call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
+    // Queued, never concurrent: two calls at once on one connection (a Promise.all
+    // over one lease) would read each other's error from the shared slot.
+    const run = this.queue.then(() => this.callNow(operation, name, ...args));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async callNow<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
     const changing = changesState(name);
-    if (changing) testHooks.changingCall?.(name, "before");
+    if (changing) {
+      testHooks.changingCall?.(name, "before");
+      // Before the call, not after it succeeded: a daemon killed while it runs may have done it.
+      this.changeSent = true;
+    }
     n.sync.virConnResetLastError(this.ptr);
     const pending = (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args);
     if (changing) testHooks.changingCall?.(name, "sent");
@@ -53,7 +71,6 @@ export class Connection {
       if (isConnectionLost(err)) this.dead = true;
       throw err;
     }
-    this.usedInLease = true;
     return result;
   }
 
@@ -224,7 +241,7 @@ class HypervisorPool {
   }
 
   release(conn: Connection): void {
-    conn.usedInLease = false;
+    conn.changeSent = false;
     if (conn.dead) this.discard(conn);
     else this.idle.push(conn);
     this.wakeOne();
@@ -260,9 +277,12 @@ function poolKey(opts: ConnectOptions): string {
 }
 
 /**
- * Runs `fn` with a connection leased exclusively for its duration. If the very
- * first call fails because the daemon went away (restarted since the connection
- * was pooled), nothing was changed yet: reconnect once and run `fn` again.
+ * Runs `fn` with a connection leased exclusively for its duration. If the
+ * connection is lost (the daemon restarted since it was pooled) while only
+ * read-only calls were sent on it, nothing was changed: reconnect once and run
+ * `fn` again. Once a changing call was sent (a define, a create, ...) it never
+ * runs again: the error goes to the caller, which records a create whose outcome
+ * is unknown as partly created (incomplete-create.ts).
  */
 export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connection) => Promise<T>): Promise<T> {
   const key = poolKey(opts);
@@ -273,7 +293,7 @@ export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connect
     try {
       return await fn(conn);
     } catch (err) {
-      if (attempt === 0 && conn.dead && !conn.usedInLease) continue;
+      if (attempt === 0 && conn.dead && !conn.changeSent) continue;
       throw err;
     } finally {
       pool.release(conn);
