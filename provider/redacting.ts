@@ -5,12 +5,15 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { redactUri } from "./libvirt/uri";
 
+/** redactUri for any text (an empty one stays empty). */
+const clean = (text: string): string => (text ? redactUri(text) : text);
+
 function redacted(err: unknown): unknown {
-  if (!(err instanceof Error)) return typeof err === "string" ? redactUri(err) : err;
-  err.message = redactUri(err.message);
-  if (err.stack) err.stack = redactUri(err.stack);
+  if (!(err instanceof Error)) return typeof err === "string" ? clean(err) : err;
+  err.message = clean(err.message);
+  if (err.stack) err.stack = clean(err.stack);
   const reasons = (err as { reasons?: unknown }).reasons;
-  if (Array.isArray(reasons)) (err as unknown as { reasons: unknown[] }).reasons = reasons.map((r) => (typeof r === "string" ? redactUri(r) : r));
+  if (Array.isArray(reasons)) (err as unknown as { reasons: unknown[] }).reasons = reasons.map((r) => (typeof r === "string" ? clean(r) : r));
   return err;
 }
 
