@@ -66,11 +66,13 @@ function startsOf(text: string, re: RegExp): number[] {
 /** True when the URI embeds a password: in the userinfo (user:password@host) or as a password-like parameter, encoded or not. */
 export function uriHasPassword(uri: string | null | undefined): boolean {
   if (!uri) return false;
+  // The userinfo ends at the first "@" as written (an encoded %40 is no delimiter);
+  // userBeforePassword decodes the userinfo itself.
+  for (const start of startsOf(uri, SCHEME)) {
+    const u = userinfoAt(uri, start);
+    if (u && userBeforePassword(u.userinfo) !== undefined) return true;
+  }
   for (const form of new Set([uri, percentDecoded(uri)])) {
-    for (const start of startsOf(form, SCHEME)) {
-      const u = userinfoAt(form, start);
-      if (u && userBeforePassword(u.userinfo) !== undefined) return true;
-    }
     for (const start of startsOf(form, PARAM_START)) {
       if (passwordParam(form.slice(start).split(/[?&;#\s]/, 1)[0] ?? "")) return true;
     }
@@ -83,10 +85,11 @@ export function redactUri(text: string | null | undefined): string {
   if (!text) return "libvirt's default URI";
   const out = redactParams(redactUserinfo(text));
   // Spellings only the decoded form shows (a parameter name or "=" that is encoded,
-  // say): then the decoded text, redacted, replaces the original. (Redacting is
+  // say): then the decoded text, redacted, replaces the original. (Userinfo is
+  // judged as written: redactUserinfo decodes the userinfo itself.) (Redacting is
   // idempotent, so a text already clean decodes and redacts to itself.)
   const decoded = percentDecoded(out);
-  const decodedRedacted = redactParams(redactUserinfo(decoded));
+  const decodedRedacted = redactParams(decoded);
   return decodedRedacted === decoded ? out : decodedRedacted;
 }
 

@@ -55,6 +55,7 @@ const clean = [
   "qemu+tcp://127.0.0.1:16509/system",
   "qemu+ssh://user@[::1]:22/system?no_verify=1&sshauth=password",
   "qemu:///system?socket=/run/libvirt/libvirt-sock",
+  "qemu+ssh://host:2222/system?keyfile=/keys/a%40b",
 ];
 
 describe.each(kinds)("%s check: a URI password in any spelling is refused on uri, without repeating it", (_kind, prov, base) => {
@@ -65,6 +66,13 @@ describe.each(kinds)("%s check: a URI password in any spelling is refused on uri
     expect(failures![0].reason).toMatch(/must not embed a password.*auth/);
     expect(JSON.stringify(failures)).not.toContain(SECRET);
     expect(JSON.stringify(failures)).not.toContain(secret);
+  });
+
+  it("an \"@\" after host:port looks like a password and is refused; written as %40 it passes", async () => {
+    const refused = await prov.check!({}, { ...base, uri: "qemu+ssh://host:2222/system?keyfile=/keys/a@b" });
+    expect(refused.failures?.[0]?.reason).toMatch(/written as %40/);
+    const passed = await prov.check!({}, { ...base, uri: "qemu+ssh://host:2222/system?keyfile=/keys/a%40b" });
+    expect(passed.failures).toEqual([]);
   });
 
   it.each(clean)("%s passes", async (uri) => {
