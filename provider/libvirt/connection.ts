@@ -305,6 +305,9 @@ async function openConnection(opts: ConnectOptions): Promise<Connection> {
       `the URI${opts.uri ? "" : " (from LIBVIRT_DEFAULT_URI)"} embeds a password, which would be stored in plain text in the state`,
       "remove it from the URI and give the credentials in auth ({ username, password }) as a Pulumi secret");
   }
+  // Loads libvirt here first: that installs the process-wide quiet error handler, without
+  // which an opener thread's failures (a stuck open ending late, say) are printed to stderr.
+  native();
   return gateFor(uri).run((onLateReturn) => openThrough(uri, opts.auth, onLateReturn));
 }
 

@@ -8,7 +8,8 @@
 //   in normal time (no thread of libuv's shared pool is held by the stuck opens);
 // - a stuck credentialed open fails only itself: a credentialed open and an open
 //   that needs the opener thread to read its error, both made while it is stuck,
-//   complete at once with their own outcome.
+//   complete at once with their own outcome;
+// - the circuit's states, one by one (refused, probe, cap of two stuck, closed again).
 // Every time is measured and printed.
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -120,6 +121,51 @@ describe("a hung hypervisor does not starve the others", () => {
     // Only the first open of the hung host ever reached it: the others waited for its verdict.
     expect(sockets.length).toBeLessThanOrEqual(2);
     expect(domainNames(QEMU_URI)).toContain(domainName);
+  });
+
+  it("the circuit: refused during one more timeout period, then one probe, at most two left stuck, closed once they return", async () => {
+    process.env.LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS = "1000";
+    const mine: Socket[] = [];
+    const silent = createServer((sock) => {
+      mine.push(sock);
+      sock.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const uri = `qemu+tcp://127.0.0.1:${(silent.address() as { port: number }).port}/system`;
+    const read = () => timed(() => domainProvider.read!(uuid(800), { name: "c", uri } as never));
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      const steps: Array<[string, Timed, number]> = [];
+      steps.push(["first open: waits for the timeout", await read(), mine.length]);
+      steps.push(["at once after it: refused by the circuit", await read(), mine.length]);
+      await pause(1200);
+      steps.push(["a timeout period later: one probe reaches the host", await read(), mine.length]);
+      await pause(1200);
+      steps.push(["two stuck: refused even after the period", await read(), mine.length]);
+      for (const sock of mine) sock.destroy(); // the stuck opens return
+      await pause(500);
+      steps.push(["after they returned: the host is tried again", await read(), mine.length]);
+      for (const [what, t, n] of steps) console.log(`${what}: ${t.ms} ms, ${n} connection(s) reached the host; ${t.message.slice(0, 110)}`);
+      const [first, refused, probe, stillRefused, again] = steps;
+      expect(first[1].ms).toBeGreaterThanOrEqual(950);
+      expect(first[1].message).toMatch(/: no answer within 1 s/);
+      expect(first[2]).toBe(1);
+      expect(refused[1].ms).toBeLessThan(300);
+      expect(refused[1].message).toMatch(/an earlier connection attempt got no answer within 1 s and is still waiting/);
+      expect(refused[2]).toBe(1);
+      expect(probe[1].ms).toBeGreaterThanOrEqual(950);
+      expect(probe[2]).toBe(2);
+      expect(stillRefused[1].ms).toBeLessThan(300);
+      expect(stillRefused[1].message).toMatch(/an earlier connection attempt/);
+      expect(stillRefused[2]).toBe(2);
+      expect(again[1].ms).toBeGreaterThanOrEqual(950);
+      expect(again[1].message).toMatch(/: no answer within 1 s/);
+      expect(again[2]).toBe(3);
+    } finally {
+      for (const sock of mine) sock.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+      process.env.LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS = String(TIMEOUT_MS);
+    }
   });
 
   it("a stuck credentialed open fails only itself; opens made meanwhile complete with their own outcome", async () => {
