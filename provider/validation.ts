@@ -70,7 +70,8 @@ export const hypervisorUri = z
   .regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: "must be a libvirt URI such as qemu:///system, qemu+ssh://host/system or test:///default" })
   .refine((u) => !uriHasPassword(u), {
     error: "must not embed a password (user:password@host or a password parameter): the URI is stored in plain text in the state and shown in messages; " +
-      "give the credentials in auth ({ username, password }, a Pulumi secret) instead",
+      "give the credentials in auth ({ username, password }, a Pulumi secret) instead. Any \":\" before the first \"@\" counts as a password, " +
+      "in any spelling (%3A too); a URI that only looks like one (an \"@\" in a path or parameter after host:port) passes with that \"@\" written as %40",
   });
 
 /**

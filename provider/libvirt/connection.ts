@@ -1,5 +1,6 @@
 // Connections to a hypervisor, pooled per URI. An operation leases one
-// connection for its whole duration, so at most one call is in flight on a
+// connection for its whole duration, and calls on a connection are queued one
+// after the other (Connection.call), so at most one call is in flight on a
 // connection: libvirt's per-connection error slot (virConnGetLastError) then
 // belongs to the call that just failed, even though calls run on libuv worker
 // threads (libvirt's thread-local error would be on the wrong thread).
@@ -11,6 +12,8 @@ import { native, type LibvirtAsyncFunctions, type VirErrorFields } from "./nativ
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
 import { virErrorNumber } from "./libvirt.gen";
+import { changesState } from "./calls";
+import { testHooks } from "../test-hooks";
 
 type Fn = keyof LibvirtAsyncFunctions;
 type Args<K extends Fn> = Parameters<LibvirtAsyncFunctions[K]>;
@@ -26,8 +29,13 @@ const DAEMON_HINT = "is the libvirt daemon running and reachable? Start it with 
 
 export class Connection {
   dead = false;
-  /** Whether a call on this lease already succeeded (a retry after that could repeat a change). */
-  usedInLease = false;
+  /**
+   * Whether a call that may change something (calls.ts) was sent on this lease,
+   * answered or not: the daemon may have carried it out, so a retry could repeat it.
+   */
+  changeSent = false;
+  /** The call in flight, if any: the next one starts after it (one call at a time per connection). */
+  private queue: Promise<unknown> = Promise.resolve();
   constructor(
     readonly ptr: NonNullable<ReturnType<typeof native>["sync"]["virConnectOpen"] extends (...a: never[]) => infer R ? R : never>,
     /** The URI libvirt reports for this connection (virConnectGetURI). */
@@ -38,16 +46,31 @@ export class Connection {
    * Calls a libvirt function on a worker thread. `operation` says what we are
    * doing, for the error message ("defining domain \"web\"").
    */
-  async call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
+  call<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
+    // Queued, never concurrent: two calls at once on one connection (a Promise.all
+    // over one lease) would read each other's error from the shared slot.
+    const run = this.queue.then(() => this.callNow(operation, name, ...args));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async callNow<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
+    const changing = changesState(name);
+    if (changing) {
+      testHooks.changingCall?.(name, "before");
+      // Before the call, not after it succeeded: a daemon killed while it runs may have done it.
+      this.changeSent = true;
+    }
     n.sync.virConnResetLastError(this.ptr);
-    const result = (await (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args)) as Result<K>;
+    const pending = (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+    if (changing) testHooks.changingCall?.(name, "sent");
+    const result = (await pending) as Result<K>;
     if (result === null || (typeof result === "number" && result < 0)) {
       const err = this.lastError(operation);
       if (isConnectionLost(err)) this.dead = true;
       throw err;
     }
-    this.usedInLease = true;
     return result;
   }
 
@@ -65,52 +88,79 @@ function toLibvirtError(operation: string, e: VirErrorFields | null): LibvirtErr
   return isConnectionLost(err) ? new LibvirtError(operation, e.code, e.domain, err.libvirtMessage, DAEMON_HINT) : err;
 }
 
+/** Open timeouts, told apart from libvirt's own VIR_ERR_OPERATION_TIMEOUT. */
+const openTimeouts = new WeakSet<Error>();
+
 function openTimeoutError(uri: string | null, timeoutMs: number): LibvirtError {
-  return new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+  const err = new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
     `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`);
+  openTimeouts.add(err);
+  return err;
 }
 
-class Opener {
-  private worker?: Worker;
-  private nextId = 1;
-  private pending = new Map<number, { resolve: (r: OpenReply) => void; reject: (e: Error) => void }>();
+/** Idle opener threads kept for the next credentialed or remote open; more are started when opens overlap. */
+const IDLE_OPENERS = 2;
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
+/**
+ * Opens on worker threads of their own, one open per thread at a time. A thread
+ * stuck inside libvirt (a host that accepts the connection and never answers)
+ * fails only its own open at the timeout and is abandoned: it ends when libvirt
+ * returns. The other pending opens run on other threads and are not affected.
+ */
+class Opener {
+  private idle: Worker[] = [];
+  private nextId = 1;
+
+  private spawn(): Worker {
     const worker = new Worker(join(__dirname, "open-worker.js"));
-    worker.on("message", (reply: OpenReply) => this.pending.get(reply.id)?.resolve(reply));
-    const failAll = (err: Error) => {
-      for (const p of [...this.pending.values()]) p.reject(err);
-      if (this.worker === worker) this.worker = undefined;
-    };
-    worker.on("error", failAll);
-    worker.on("exit", (code) => failAll(new Error(`libvirt connection opener exited (code ${code})`)));
-    // After the listeners: attaching a message listener refs the worker's port again.
+    // A thread that dies while idle is simply not reused; its open (if any) is failed by open().
+    worker.on("error", () => undefined);
+    worker.on("exit", () => {
+      this.idle = this.idle.filter((w) => w !== worker);
+    });
     // An idle opener must not keep the provider process alive.
     worker.unref();
-    this.worker = worker;
     return worker;
   }
 
-  open(req: Omit<OpenRequest, "id">, timeoutMs: number): Promise<OpenReply> {
+  /** `onLateReturn`: called when an open that timed out finally leaves libvirt (its thread ends). */
+  open(req: Omit<OpenRequest, "id">, timeoutMs: number, onLateReturn?: () => void): Promise<OpenReply> {
     const id = this.nextId++;
-    const worker = this.ensureWorker();
+    const worker = this.idle.pop() ?? this.spawn();
     return new Promise<OpenReply>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        worker.unref();
+      };
+      const onMessage = (reply: OpenReply) => {
+        if (reply.id !== id) return;
+        done();
+        if (this.idle.length < IDLE_OPENERS) this.idle.push(worker);
+        else void worker.terminate();
+        resolve(reply);
+      };
+      const onError = (err: Error) => {
+        done();
+        reject(err);
+      };
+      const onExit = (code: number) => {
+        done();
+        reject(new Error(`libvirt connection opener exited (code ${code})`));
+      };
       const timer = setTimeout(() => {
-        // The worker is stuck inside libvirt: abandon it, the next open starts a fresh one.
-        if (this.worker === worker) this.worker = undefined;
+        done();
+        // Stuck inside libvirt: abandon this thread (it stops when libvirt returns); only this open fails.
+        worker.once("exit", () => onLateReturn?.());
         void worker.terminate();
-        this.pending.get(id)?.reject(openTimeoutError(req.uri, timeoutMs));
+        reject(openTimeoutError(req.uri, timeoutMs));
       }, timeoutMs);
       timer.unref();
-      const settle = () => {
-        clearTimeout(timer);
-        if (this.pending.size === 0) worker.unref();
-      };
-      this.pending.set(id, {
-        resolve: (r) => { this.pending.delete(id); settle(); resolve(r); },
-        reject: (e) => { this.pending.delete(id); settle(); reject(e); },
-      });
+      worker.on("message", onMessage);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
       // Keep the process alive while an open is pending, not while the opener idles.
       worker.ref();
       worker.postMessage({ ...req, id } satisfies OpenRequest);
@@ -129,13 +179,23 @@ export function maxConnectionsPerHypervisor(): number {
   return Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16;
 }
 
+/** A URI without a host (qemu:///system, test:///default, qemu+unix:///...) or libvirt's default: the daemon is on this machine. */
+function isLocal(uri: string | null): boolean {
+  if (uri === null) return true;
+  const m = /^[a-z0-9.-]+(?:\+([a-z0-9.-]+))?:\/\/([^/?#]*)/i.exec(uri);
+  return !!m && (m[2] === "" || m[1]?.toLowerCase() === "unix");
+}
+
 /**
- * The common case, a URI that needs no credentials, opens with a plain worker-thread
- * call: no opener thread (a second V8 isolate, ~10 MiB) is started. libvirt leaves a
- * failed open's error on the libuv thread that made the call, where it cannot be
- * read; only then is the open repeated on the opener thread, which reads it.
+ * The common case, a local URI that needs no credentials, opens with a plain
+ * worker-thread call: no opener thread (a second V8 isolate, ~10 MiB) is started.
+ * libvirt leaves a failed open's error on the libuv thread that made the call,
+ * where it cannot be read; only then is the open repeated on the opener thread,
+ * which reads it. (Remote URIs, whose host may never answer, use opener threads
+ * from the start: a stuck open must not hold a thread of libuv's shared pool,
+ * which every other libvirt call and Node's own file work need.)
  */
-async function openQuickly(uri: string | null, timeoutMs: number): Promise<Connection | null> {
+async function openQuickly(uri: string | null, timeoutMs: number, onLateReturn?: () => void): Promise<Connection | null> {
   const n = native();
   const TIMED_OUT = Symbol("timed out");
   let timer: NodeJS.Timeout | undefined;
@@ -145,11 +205,85 @@ async function openQuickly(uri: string | null, timeoutMs: number): Promise<Conne
   clearTimeout(timer);
   if (ptr === TIMED_OUT) {
     // Close it if it ever opens; a second attempt on the opener would only wait again.
-    void opened.then((late) => late && n.async.virConnectClose(late)).catch(() => undefined);
+    void opened.then((late) => late && n.async.virConnectClose(late)).catch(() => undefined).finally(() => onLateReturn?.());
     throw openTimeoutError(uri, timeoutMs);
   }
   if (!ptr) return null; // failed: the caller repeats it where the error can be read
   return new Connection(ptr as never, n.sync.virConnectGetURI(ptr) ?? uri ?? "");
+}
+
+/** How many timed-out opens of one URI may be left waiting inside libvirt (each holds a thread) before no more are tried. */
+const MAX_STUCK_OPENS = 2;
+
+/**
+ * Opens to one hypervisor URI. Until an open of it has succeeded, one open at a
+ * time (the others wait for its outcome); after that, as many as the pools ask
+ * for. When an open times out, the URI's circuit opens: the waiting opens, and
+ * new ones for one more timeout period, fail at once with the same verdict
+ * instead of each holding another thread for the full timeout. After that period
+ * one probe is allowed again (while fewer than MAX_STUCK_OPENS are stuck); an
+ * abandoned open that finally returns closes the circuit.
+ */
+class OpenGate {
+  private proven = false;
+  private inFlight = 0;
+  private stuck = 0;
+  private trippedAt = 0;
+  private waiters: Array<() => void> = [];
+  constructor(private readonly uri: string | null) {}
+
+  async run(open: (onLateReturn: () => void) => Promise<Connection>): Promise<Connection> {
+    for (;;) {
+      const refusal = this.refusal();
+      if (refusal) throw refusal;
+      if (this.proven || this.inFlight === 0) break;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    this.inFlight++;
+    try {
+      const conn = await open(() => {
+        this.stuck--;
+        this.wakeAll();
+      });
+      this.proven = true;
+      return conn;
+    } catch (err) {
+      if (openTimeouts.has(err as Error)) {
+        this.proven = false;
+        this.stuck++;
+        this.trippedAt = Date.now();
+      }
+      throw err;
+    } finally {
+      this.inFlight--;
+      this.wakeAll();
+    }
+  }
+
+  private refusal(): LibvirtError | undefined {
+    if (this.stuck === 0) return undefined;
+    const timeoutMs = connectTimeoutMs();
+    const since = Date.now() - this.trippedAt;
+    if (this.stuck < MAX_STUCK_OPENS && since >= timeoutMs && this.inFlight === 0) return undefined;
+    const err = new LibvirtError(`connecting to ${redactUri(this.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+      `an earlier connection attempt got no answer within ${timeoutMs / 1000} s and is still waiting, so no other is made ` +
+        `(each would hold a thread) until it returns or ${Math.max(1, Math.ceil((timeoutMs - since) / 1000))} s have passed`,
+      `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`);
+    openTimeouts.add(err);
+    return err;
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+const gates = new Map<string, OpenGate>();
+
+function gateFor(uri: string | null): OpenGate {
+  let gate = gates.get(uri ?? "");
+  if (!gate) gates.set(uri ?? "", (gate = new OpenGate(uri)));
+  return gate;
 }
 
 /**
@@ -171,15 +305,25 @@ async function openConnection(opts: ConnectOptions): Promise<Connection> {
       `the URI${opts.uri ? "" : " (from LIBVIRT_DEFAULT_URI)"} embeds a password, which would be stored in plain text in the state`,
       "remove it from the URI and give the credentials in auth ({ username, password }) as a Pulumi secret");
   }
-  if (!opts.auth) {
-    const conn = await openQuickly(uri, connectTimeoutMs());
+  // Loads libvirt here first: that installs the process-wide quiet error handler, without
+  // which an opener thread's failures (a stuck open ending late, say) are printed to stderr.
+  native();
+  return gateFor(uri).run((onLateReturn) => openThrough(uri, opts.auth, onLateReturn));
+}
+
+async function openThrough(uri: string | null, auth: Credentials | undefined, onLateReturn: () => void): Promise<Connection> {
+  const timeoutMs = connectTimeoutMs();
+  const deadline = Date.now() + timeoutMs;
+  if (!auth && isLocal(uri)) {
+    const conn = await openQuickly(uri, timeoutMs, onLateReturn);
     if (conn) return conn;
   }
-  const reply = await opener.open({ uri, auth: opts.auth }, connectTimeoutMs());
+  // The repeat after a quick failure gets what is left of the same time limit.
+  const reply = await opener.open({ uri, auth }, Math.max(1000, deadline - Date.now()), onLateReturn);
   if ("fatal" in reply) throw new Error(`connecting to ${redactUri(uri)}: ${redactUri(reply.fatal)}`);
   if ("error" in reply) {
     const err = toLibvirtError(`connecting to ${redactUri(uri)}`, reply.error);
-    const hint = openHint(err.code, opts.auth);
+    const hint = openHint(err.code, auth);
     if (hint) throw new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, hint);
     throw isConnectionLost(err) || reply.error.code === virErrorNumber.VIR_ERR_SYSTEM_ERROR
       ? new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, DAEMON_HINT)
@@ -218,7 +362,7 @@ class HypervisorPool {
   }
 
   release(conn: Connection): void {
-    conn.usedInLease = false;
+    conn.changeSent = false;
     if (conn.dead) this.discard(conn);
     else this.idle.push(conn);
     this.wakeOne();
@@ -254,9 +398,12 @@ function poolKey(opts: ConnectOptions): string {
 }
 
 /**
- * Runs `fn` with a connection leased exclusively for its duration. If the very
- * first call fails because the daemon went away (restarted since the connection
- * was pooled), nothing was changed yet: reconnect once and run `fn` again.
+ * Runs `fn` with a connection leased exclusively for its duration. If the
+ * connection is lost (the daemon restarted since it was pooled) while only
+ * read-only calls were sent on it, nothing was changed: reconnect once and run
+ * `fn` again. Once a changing call was sent (a define, a create, ...) it never
+ * runs again: the error goes to the caller, which records a create whose outcome
+ * is unknown as partly created (incomplete-create.ts).
  */
 export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connection) => Promise<T>): Promise<T> {
   const key = poolKey(opts);
@@ -267,7 +414,7 @@ export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connect
     try {
       return await fn(conn);
     } catch (err) {
-      if (attempt === 0 && conn.dead && !conn.usedInLease) continue;
+      if (attempt === 0 && conn.dead && !conn.changeSent) continue;
       throw err;
     } finally {
       pool.release(conn);

@@ -1,6 +1,7 @@
 // One error type for every libvirt failure: libvirt's code, domain and message,
 // plus what we were doing. Decisions ("is it gone?") are made on the code only.
 import { virErrorDomain, virErrorNumber } from "./libvirt.gen";
+import { redactUri } from "./uri";
 
 const codeNames = new Map<number, string>(Object.entries(virErrorNumber).map(([k, v]) => [v, k]));
 const domainNames = new Map<number, string>(Object.entries(virErrorDomain).map(([k, v]) => [v, k]));
@@ -15,6 +16,8 @@ export class LibvirtError extends Error {
   readonly operation: string;
 
   constructor(operation: string, code: number, domain: number, libvirtMessage: string, hint?: string) {
+    // Every part redacted: libvirt prints a URI it could not parse as given, password and all.
+    [operation, libvirtMessage, hint] = [operation, libvirtMessage, hint].map((t) => (t ? redactUri(t) : t)) as [string, string, string | undefined];
     super(`${operation}: ${libvirtMessage}${hint ? ` (${hint})` : ""}`);
     this.name = "LibvirtError";
     this.code = code;

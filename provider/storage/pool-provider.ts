@@ -90,8 +90,13 @@ async function removeHalfCreated(pool: StoragePoolHandle, createdDirectory: bool
 
 /** With deleteVolumesOnDestroy: checks every held volume by the Volume rules first, then deletes overlays before their bases. */
 async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, names: string[]): Promise<void> {
-  const vols = (await Promise.all(names.map((n) => StorageVolHandle.lookupByName(pool, n)))).filter((v): v is StorageVolHandle => !!v);
+  const vols: StorageVolHandle[] = [];
   try {
+    // One call at a time on the lease (no Promise.all): libvirt's error slot is per connection.
+    for (const n of names) {
+      const vol = await StorageVolHandle.lookupByName(pool, n);
+      if (vol) vols.push(vol);
+    }
     const info = new Map<string, { vol: StorageVolHandle; backing?: string }>();
     for (const vol of vols) {
       const v = parseVolumeXml(await vol.xml());

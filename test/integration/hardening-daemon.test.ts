@@ -134,16 +134,19 @@ describe("a connect that hangs is cut off by LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS",
 
     const checked = await domainProvider.check!({}, { name: "hang", uri, memoryMiB: 64 });
     expect(checked.failures).toEqual([]);
-    for (const op of [() => domainProvider.create!(checked.inputs), () => domainProvider.read!(UUID, { ...resources[0].outs, uri })]) {
+    const ops = [() => domainProvider.create!(checked.inputs), () => domainProvider.read!(UUID, { ...resources[0].outs, uri })];
+    for (const [i, op] of ops.entries()) {
       const { err, ms, value } = await failing(op);
       expect(value).toBeUndefined();
-      expect(ms).toBeGreaterThanOrEqual(1900);
-      expect(ms).toBeLessThan(4000);
-      expect(err.message).toMatch(new RegExp(`^connecting to qemu\\+tcp://127\\.0\\.0\\.1:${port}/system: no answer within 2 s`));
+      // The first waits for the timeout; the second is refused at once while the first
+      // open still waits inside libvirt (the URI's circuit, issue 11 item 6).
+      if (i === 0) expect(ms).toBeGreaterThanOrEqual(1900);
+      expect(ms).toBeLessThan(i === 0 ? 4000 : 1000);
+      expect(err.message).toMatch(new RegExp(`^connecting to qemu\\+tcp://127\\.0\\.0\\.1:${port}/system: ${i === 0 ? "" : "an earlier connection attempt got "}no answer within 2 s`));
       expect(err.message).toMatch(/libvirtd -d.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit/s);
     }
-    // The connect really reached the silent peer (rather than failing some other way).
-    expect(peers.length).toBeGreaterThanOrEqual(2);
+    // The connect really reached the silent peer (rather than failing some other way), once.
+    expect(peers.length).toBe(1);
 
     // Release the stuck opener threads, then a normal operation works again.
     for (const s of peers) s.destroy();

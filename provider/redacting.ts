@@ -1,0 +1,34 @@
+// The last line of defence for URI passwords: whatever error leaves a resource
+// provider (libvirt's text, our own messages, a partly created resource's reasons)
+// has every URI password replaced by "***" (see libvirt/uri.ts). Inputs carrying one
+// are refused at check; this covers texts that reach a message any other way.
+import type * as pulumi from "@pulumi/pulumi";
+import { redactUri } from "./libvirt/uri";
+
+/** redactUri for any text (an empty one stays empty). */
+const clean = (text: string): string => (text ? redactUri(text) : text);
+
+function redacted(err: unknown): unknown {
+  if (!(err instanceof Error)) return typeof err === "string" ? clean(err) : err;
+  err.message = clean(err.message);
+  if (err.stack) err.stack = clean(err.stack);
+  const reasons = (err as { reasons?: unknown }).reasons;
+  if (Array.isArray(reasons)) (err as unknown as { reasons: unknown[] }).reasons = reasons.map((r) => (typeof r === "string" ? clean(r) : r));
+  return err;
+}
+
+/** The same provider, each method's errors redacted. */
+export function redactingErrors<P extends pulumi.dynamic.ResourceProvider>(provider: P): P {
+  const wrapped: Record<string, unknown> = { ...(provider as object) };
+  for (const [key, method] of Object.entries(provider)) {
+    if (typeof method !== "function") continue;
+    wrapped[key] = async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => Promise<unknown>).apply(provider, args);
+      } catch (err) {
+        throw redacted(err);
+      }
+    };
+  }
+  return wrapped as P;
+}
