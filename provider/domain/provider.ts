@@ -6,7 +6,8 @@ import { withConnection, type Connection } from "../libvirt/connection";
 import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
-import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
+import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown";
+import { TeardownRefusedError } from "../refusal";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
@@ -156,7 +157,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
-  async diff(_id, olds: DomainOutputs, news) {
+  async diff(id, olds: DomainOutputs, news) {
     const { unknownKeys } = checkDomainInputs(news);
     // In a preview, unknown inputs count as changed; the saved values stand in for
     // them so that the known rest is normalized (defaults applied) and compared as usual.
@@ -180,6 +181,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     if (next_.persistent === false && !olds.persistent) {
       replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
     }
+    if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces);
     return {
       changes: changed.length > 0,
       replaces,
@@ -299,6 +301,38 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
+
+/**
+ * A replacement deletes the domain first, and before that Pulumi deletes the
+ * stack's resources built on it (its Snapshots, with their data). If the
+ * domain's delete is going to be refused, the replacement is refused here, in
+ * diff, while nothing has happened yet (in the preview of \`pulumi up\`, too).
+ * The delete will run with the saved outputs' options (Pulumi passes nothing
+ * else to delete) and the environment, so those decide, not the new inputs.
+ */
+async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[]): Promise<void> {
+  const opts = effectiveTeardownOptions(pickTeardown(olds as unknown as Record<string, unknown>));
+  const newOpts = pickTeardown(inputs as unknown as Record<string, unknown>);
+  let refusal: string | undefined;
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom) return; // gone: the replacement's delete has nothing to do
+        const decision = planDomainReplace(await gatherFacts(dom), opts, replaces, newOpts);
+        if (!decision.allowed) refusal = decision.message;
+      }),
+    );
+  } catch (err) {
+    const keys = replaces.map((k) => `\`${k}\``).join(", ");
+    throw new Error(
+      `cannot check whether replacing domain "${olds.name}" (${id}) is safe: ${(err as Error).message}. ` +
+        `Changing ${keys} replaces the domain, which deletes it first (and the stack's Snapshots of it), so the replacement ` +
+        `is not planned without that check: make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, ` +
+        `or revert the change to ${keys}.`,
+    );
+  }
+  if (refusal) throw new TeardownRefusedError(refusal);
+}
 
 /** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */
 function savedInput(olds: DomainOutputs, key: string): unknown {
