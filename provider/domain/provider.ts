@@ -121,7 +121,10 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
     memoryMiB: typed ? observed.memoryMiB : inputs.memoryMiB,
     vcpus: typed ? observed.vcpus : inputs.vcpus,
     description: typed ? observed.description : inputs.description,
-    running: state === "running" || state === "paused" || state === "blocked",
+    // Active, as the update decides it: a pmsuspended or crashed domain is still
+    // active, and no start would change it, so reporting running: false there
+    // would be a change on every diff that the update never applies.
+    running: await dom.isActive(),
     persistent,
     autostart: persistent ? await dom.autostart() : false,
     state,
