@@ -80,13 +80,17 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
     expect(err!.message).toMatch(/deleteSnapshotsOnDestroy: true/);
     expect(err!.message).toMatch(/revert the change to `machine`/);
     expectUntouched(m, ["stack-snap", "by-hand"]);
+    // An in-place change is not a replacement: not checked, the domain with snapshots still updates.
+    expect(await diffWith(m, { vcpus: 2 })).toMatchObject({ changes: true, replaces: [] });
   });
 
-  it("only the stack's own Snapshot: still refused (its data is what the replacement would throw away)", async () => {
+  it("only the stack's own Snapshot: still refused (its data is what the replacement would throw away); LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for the up allows it, as it allows the delete", async () => {
     const m = await makeDomain("own-only");
     await stackSnapshot(m, "stack-only");
     await expect(diffWith(m, { name: `${m.name}-renamed` })).rejects.toThrow(/refusing to replace domain .*changing `name` replaces.*1 snapshot \("stack-only"\)/);
     expectUntouched(m, ["stack-only"]);
+    process.env[teardown.DELETE_SNAPSHOTS_ENV] = "1";
+    expect(await diffWith(m, { name: `${m.name}-renamed` })).toMatchObject({ replaces: ["name"], deleteBeforeReplace: true });
   });
 
   it("the opt-in set in the same change does not apply (the old domain is deleted with its saved options); saved, it allows the replacement", async () => {
@@ -102,13 +106,6 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
     // ... then the replacing change is planned.
     expect(await diffWith(m, { machine: "pc", deleteSnapshotsOnDestroy: true }, outs)).toMatchObject({ replaces: ["machine"], deleteBeforeReplace: true });
     expectUntouched(m, ["by-hand"]);
-  });
-
-  it("LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for the up allows it, as it allows the delete", async () => {
-    const m = await makeDomain("env");
-    virsh(QEMU_URI, "snapshot-create-as", m.name, "by-hand");
-    process.env[teardown.DELETE_SNAPSHOTS_ENV] = "1";
-    expect(await diffWith(m, { machine: "pc" })).toMatchObject({ replaces: ["machine"] });
   });
 
   it("a checkpoint and a managed-save image refuse it too, each naming its option", async () => {
@@ -131,25 +128,17 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
     expectUntouched(m, ["by-hand"]);
   });
 
-  it("no snapshots: the replacement is planned as before; a domain already gone: no check", async () => {
-    const m = await makeDomain("clean");
-    expect(await diffWith(m, { machine: "pc" })).toMatchObject({ changes: true, replaces: ["machine"], deleteBeforeReplace: true });
-    removeDomain(QEMU_URI, m.name);
-    virsh(QEMU_URI, "list", "--all"); // (the domain is gone now)
-    expect(await diffWith(m, { machine: "pc" })).toMatchObject({ replaces: ["machine"] });
-  });
-
-  it("an in-place change is not checked (no replacement): a domain with snapshots still updates", async () => {
-    const m = await makeDomain("in-place");
-    virsh(QEMU_URI, "snapshot-create-as", m.name, "by-hand");
-    expect(await diffWith(m, { vcpus: 2 })).toMatchObject({ changes: true, replaces: [] });
-  });
-
-  it("a hypervisor that cannot be reached fails the diff with what to do, rather than allowing the replacement", async () => {
+  it("a hypervisor that cannot be reached fails the diff with what to do, rather than allowing the replacement; reachable: planned as before, and a domain already gone is not checked", async () => {
     const m = await makeDomain("down");
     const uri = "qemu+unix:///system?socket=/nonexistent/lvp-test-libvirt-sock";
     const err = await diffWith(m, { machine: "pc", uri }, { ...m.outs, uri }).then(() => undefined, (e: Error) => e);
     expect(err?.message).toMatch(/^cannot check whether replacing domain ".*" \(.*\) is safe: connecting to .*No such file or directory.*Changing `machine` replaces the domain.*start libvirtd, fix uri or auth.*or revert the change to `machine`/s);
+    // Reachable, without snapshots: the replacement is planned as before.
+    expect(await diffWith(m, { machine: "pc" })).toMatchObject({ changes: true, replaces: ["machine"], deleteBeforeReplace: true });
+    // Gone: its delete has nothing to do, so nothing to check.
+    removeDomain(QEMU_URI, m.name);
+    expect(domainNames(QEMU_URI)).not.toContain(m.name);
+    expect(await diffWith(m, { machine: "pc" })).toMatchObject({ replaces: ["machine"] });
   });
 });
 
