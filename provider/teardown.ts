@@ -173,7 +173,8 @@ export function planDomainReplace(
 ): TeardownDecision {
   const decision = planDomainDelete(facts, opts);
   if (decision.allowed) return decision;
-  const reasons = blockers(facts, opts);
+  // The delete's advice, said for an up: how the option must be recorded follows below.
+  const reasons = blockers(facts, opts).map((r) => r.replace(" (and run `pulumi up`)", "").replace("for this destroy", "for this `pulumi up`"));
   const keys = replacedBy.map((k) => `\`${k}\``).join(", ");
   const optionsNow = (Object.keys(newOpts) as Array<keyof TeardownOptions>).filter((k) => newOpts[k] === true && !opts[k]);
   const pending = optionsNow.length > 0

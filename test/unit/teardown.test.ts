@@ -326,6 +326,13 @@ describe("planDomainReplace: a replacement deletes the domain first, so the dele
     expect(message).toMatch(/first run `pulumi up` with only the option set .* without the change to `machine`, `name`, then make the change/);
     expect(message).toMatch(/revert the change to `machine`, `name`/);
     expect(message).not.toMatch(/does not apply/);
+    // The delete's advice is worded for this up, not for a destroy.
+    expect(message).not.toMatch(/for this destroy|\(and run `pulumi up`\)/);
+  });
+
+  it("the environment variable is offered for this up", () => {
+    const message = (planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["name"]) as { message: string }).message;
+    expect(message).toMatch(/Set deleteSnapshotsOnDestroy: true, or set LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for this `pulumi up`, to remove libvirt's snapshot metadata/);
   });
 
   it("an opt-in set by the new inputs only is said not to apply (the old domain's delete sees the saved options)", () => {
