@@ -40,8 +40,13 @@ export const DELETE_SNAPSHOTS_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY"
 export type TeardownStep =
   /** virDomainSnapshotDelete on each, in this order (children before parents), deleting data too. */
   | { call: "deleteSnapshots"; names: string[] }
-  /** virDomainDestroyFlags: stop the running domain. */
-  | { call: "destroy" }
+  /**
+   * virDomainDestroyFlags: stop the running domain. For a transient domain libvirt
+   * drops its snapshot and checkpoint metadata as it stops: `expectSnapshots` /
+   * `expectCheckpoints` are what the check allowed to go, and the destroy is
+   * refused if anything else exists by then.
+   */
+  | { call: "destroy"; expectSnapshots?: string[]; expectCheckpoints?: number }
   /**
    * virDomainUndefineFlags. `fallbackFlags`: what to retry with when the driver
    * rejects an NVRAM flag it does not implement (the test driver does).
@@ -56,6 +61,11 @@ export type TeardownStep =
        * metadata too: the undefine is refused if any other snapshot exists then.
        */
       expectSnapshots?: string[];
+      /**
+       * With VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA (also domain-wide): how many
+       * checkpoints the check saw; the undefine is refused if there are more then.
+       */
+      expectCheckpoints?: number;
     };
 
 export type TeardownDecision =
@@ -94,7 +104,9 @@ function blockers(facts: DomainFacts, opts: TeardownOptions): string[] {
 }
 
 function refusal(verb: string, facts: DomainFacts, reasons: string[]): TeardownDecision {
-  const state = facts.active ? "it is still running and nothing was changed" : "nothing was changed";
+  // Worded for this domain only: in a \`pulumi up\` or \`destroy\` other resources
+  // (the stack's Snapshots of it, say) may already have been deleted before this.
+  const state = facts.active ? "it is still running and nothing was changed on this domain" : "nothing was changed on this domain";
   return {
     allowed: false,
     message: `refusing to ${verb} domain "${facts.name}" (${state}): ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.`,
@@ -122,13 +134,61 @@ export function planDomainDelete(facts: DomainFacts, opts: TeardownOptions): Tea
   if (facts.snapshots.length > 0 && opts.deleteSnapshotDataOnDestroy) {
     steps.push({ call: "deleteSnapshots", names: [...facts.snapshots].reverse() });
   }
-  if (facts.active) steps.push({ call: "destroy" });
+  // After the data cascade no snapshot is expected any more.
+  const remaining = opts.deleteSnapshotDataOnDestroy ? [] : [...facts.snapshots];
+  if (facts.active) {
+    // Stopping a transient domain deletes it, and libvirt drops its metadata without asking.
+    steps.push(facts.persistent ? { call: "destroy" } : { call: "destroy", expectSnapshots: remaining, expectCheckpoints: facts.checkpoints });
+  }
   if (facts.persistent) {
     const flags = undefineFlags(facts, opts);
     const cascade = (flags.flags & U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) !== 0;
-    steps.push({ call: "undefine", ...flags, ...(cascade ? { expectSnapshots: [...facts.snapshots] } : {}) });
+    const checkpoints = (flags.flags & U.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) !== 0;
+    steps.push({
+      call: "undefine",
+      ...flags,
+      ...(cascade ? { expectSnapshots: remaining } : {}),
+      ...(checkpoints ? { expectCheckpoints: facts.checkpoints } : {}),
+    });
   }
   return { allowed: true, steps };
+}
+
+/**
+ * A replacement deletes the domain before creating the new one (deleteBeforeReplace),
+ * and Pulumi deletes the stack's resources that depend on it (its Snapshots, with
+ * their data) even before that. So the delete rules are applied when the
+ * replacement is planned, in \`diff\`, before anything happened: a delete that would
+ * be refused refuses the replacement. \`opts\` are the options the delete will use:
+ * the ones saved with the domain (Pulumi's delete sees only those) and the
+ * environment. \`replacedBy\` names the inputs whose change forces the replacement;
+ * \`newOpts\`, the options the new inputs set, only to explain that they do not
+ * apply to this delete.
+ */
+export function planDomainReplace(
+  facts: DomainFacts,
+  opts: TeardownOptions,
+  replacedBy: string[],
+  newOpts: Partial<TeardownOptions> = {},
+): TeardownDecision {
+  const decision = planDomainDelete(facts, opts);
+  if (decision.allowed) return decision;
+  // The delete's advice, said for an up: how the option must be recorded follows below.
+  const reasons = blockers(facts, opts).map((r) => r.replace(" (and run `pulumi up`)", "").replace("for this destroy", "for this `pulumi up`"));
+  const keys = replacedBy.map((k) => `\`${k}\``).join(", ");
+  const optionsNow = (Object.keys(newOpts) as Array<keyof TeardownOptions>).filter((k) => newOpts[k] === true && !opts[k]);
+  const pending = optionsNow.length > 0
+    ? ` The new ${optionsNow.map((k) => `${k}: true`).join(", ")} does not apply to this replacement: the old domain is deleted with the options it was deployed with.`
+    : "";
+  return {
+    allowed: false,
+    message:
+      `refusing to replace domain "${facts.name}" (nothing was changed on this domain or its snapshots): changing ${keys} replaces the domain, which first deletes it ` +
+      `(and the stack's Snapshot resources of it, with their data), and that delete would be refused: ` +
+      `${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.${pending} ` +
+      `To replace it anyway, first run \`pulumi up\` with only the option set (e.g. deleteSnapshotsOnDestroy: true), without the change to ${keys}, ` +
+      `then make the change; or set ${DELETE_SNAPSHOTS_ENV}=1 for this \`pulumi up\` (snapshots only). To keep the domain, revert the change to ${keys}.`,
+  };
 }
 
 /**

@@ -161,6 +161,8 @@ export function checkDomainInputs(news: Record<string, unknown>): { inputs?: Dom
     inputs: {
       ...i,
       vcpus: i.xml === undefined ? (i.vcpus ?? 1) : undefined,
+      // libvirt cannot hold an empty description (it drops the element): "" means none.
+      description: i.description === "" ? undefined : i.description,
       running: i.running ?? true,
       persistent: i.persistent ?? true,
       autostart: i.autostart ?? false,

@@ -34,6 +34,36 @@ export async function gatherFacts(dom: DomainHandle): Promise<DomainFacts> {
   };
 }
 
+/**
+ * The second line of defence for a domain-wide drop of metadata (a transient
+ * domain's stop, or an undefine with a cascade flag): lists again right before
+ * the call and refuses if a snapshot or checkpoint appeared after the check.
+ */
+async function refuseNewSince(
+  dom: DomainHandle,
+  step: { expectSnapshots?: string[]; expectCheckpoints?: number },
+  verb: string,
+  still: string,
+): Promise<void> {
+  const found: string[] = [];
+  if (step.expectSnapshots) {
+    const seen = new Set(step.expectSnapshots);
+    const appeared = (await dom.snapshotNames()).filter((n) => !seen.has(n));
+    if (appeared.length > 0) found.push(`${appeared.length === 1 ? "a snapshot" : "snapshots"} (${appeared.map((n) => `"${n}"`).join(", ")})`);
+  }
+  if (step.expectCheckpoints !== undefined) {
+    const now = await unsupportedAs(0, () => dom.checkpointCount());
+    if (now > step.expectCheckpoints) found.push(`${now - step.expectCheckpoints === 1 ? "a checkpoint" : `${now - step.expectCheckpoints} checkpoints`} (${now} now, ${step.expectCheckpoints} at the check)`);
+  }
+  if (found.length === 0) return;
+  const one = found.length === 1 && /^a /.test(found[0]);
+  throw new TeardownRefusedError(
+    `refusing to ${verb} domain "${dom.name()}": ${found.join(" and ")} appeared after the teardown check, and ` +
+      `${verb === "undefine" ? "the metadata cascade" : "stopping it"} would remove ${one ? "its" : "their"} metadata too. ` +
+      `${still}; run the operation again to include ${one ? "it" : "them"} in the check.`,
+  );
+}
+
 async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
   switch (step.call) {
     case "deleteSnapshots":
@@ -48,22 +78,16 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       }
       return;
     case "destroy":
+      await testPause("beforeDestroy");
+      if (step.expectSnapshots || step.expectCheckpoints !== undefined) {
+        // A transient domain: libvirt drops its metadata as it stops.
+        await refuseNewSince(dom, step, "stop transient", "The domain is still running with all its snapshots and checkpoints");
+      }
       await dom.destroy();
       return;
     case "undefine":
       await testPause("beforeUndefine");
-      if (step.expectSnapshots) {
-        const seen = new Set(step.expectSnapshots);
-        const appeared = (await dom.snapshotNames()).filter((n) => !seen.has(n));
-        if (appeared.length > 0) {
-          throw new TeardownRefusedError(
-            `refusing to undefine domain "${dom.name()}": ${appeared.length === 1 ? "a snapshot" : "snapshots"} ` +
-              `(${appeared.map((n) => `"${n}"`).join(", ")}) appeared after the teardown check, and the metadata ` +
-              `cascade would remove ${appeared.length === 1 ? "its" : "their"} metadata too. The domain still exists ` +
-              `(stopped, if it was running) with all its snapshots; run the destroy again to include ${appeared.length === 1 ? "it" : "them"}.`,
-          );
-        }
-      }
+      await refuseNewSince(dom, step, "undefine", "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints");
       try {
         await dom.undefine(step.flags);
       } catch (err) {

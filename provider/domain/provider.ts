@@ -7,14 +7,15 @@ import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domai
 import { isUnsupported } from "../libvirt/errors";
 import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
-import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient } from "../teardown";
+import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown";
+import { TeardownRefusedError } from "../refusal";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
-import { carryOut, gatherFacts, TeardownRefusedError } from "./lifecycle";
+import { carryOut, gatherFacts } from "./lifecycle";
 import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
 
@@ -135,7 +136,10 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
     memoryMiB: typed ? observed.memoryMiB : inputs.memoryMiB,
     vcpus: typed ? observed.vcpus : inputs.vcpus,
     description: typed ? observed.description : inputs.description,
-    running: state === "running" || state === "paused" || state === "blocked",
+    // Active, as the update decides it: a pmsuspended or crashed domain is still
+    // active, and no start would change it, so reporting running: false there
+    // would be a change on every diff that the update never applies.
+    running: await dom.isActive(),
     persistent,
     autostart: persistent ? await dom.autostart() : false,
     state,
@@ -171,7 +175,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
-  async diff(_id, olds: DomainOutputs, news) {
+  async diff(id, olds: DomainOutputs, news) {
     const { unknownKeys } = checkDomainInputs(news);
     // In a preview, unknown inputs count as changed; the saved values stand in for
     // them so that the known rest is normalized (defaults applied) and compared as usual.
@@ -195,6 +199,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     if (next_.persistent === false && !olds.persistent) {
       replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
     }
+    if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces);
     return {
       changes: changed.length > 0,
       replaces,
@@ -353,6 +358,38 @@ async function keepDiskChains(dom: DomainHandle, olds: DomainOutputs, inputs: Do
         });
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
   return decision.keep;
+}
+
+/**
+ * A replacement deletes the domain first, and before that Pulumi deletes the
+ * stack's resources built on it (its Snapshots, with their data). If the
+ * domain's delete is going to be refused, the replacement is refused here, in
+ * diff, while nothing has happened yet (in the preview of \`pulumi up\`, too).
+ * The delete will run with the saved outputs' options (Pulumi passes nothing
+ * else to delete) and the environment, so those decide, not the new inputs.
+ */
+async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[]): Promise<void> {
+  const opts = effectiveTeardownOptions(pickTeardown(olds as unknown as Record<string, unknown>));
+  const newOpts = pickTeardown(inputs as unknown as Record<string, unknown>);
+  let refusal: string | undefined;
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom) return; // gone: the replacement's delete has nothing to do
+        const decision = planDomainReplace(await gatherFacts(dom), opts, replaces, newOpts);
+        if (!decision.allowed) refusal = decision.message;
+      }),
+    );
+  } catch (err) {
+    const keys = replaces.map((k) => `\`${k}\``).join(", ");
+    throw new Error(
+      `cannot check whether replacing domain "${olds.name}" (${id}) is safe: ${(err as Error).message}. ` +
+        `Changing ${keys} replaces the domain, which deletes it first (and the stack's Snapshots of it), so the replacement ` +
+        `is not planned without that check: make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, ` +
+        `or revert the change to ${keys}.`,
+    );
+  }
+  if (refusal) throw new TeardownRefusedError(refusal);
 }
 
 /** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */

@@ -1,7 +1,7 @@
 // Domain XML: built from the typed inputs (or the user's raw XML with name and
 // UUID filled in), and read back into the facts the provider reports.
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
+import { buildXml, child, compact, exactChildText, many, parseXml, text, type XmlNode } from "../xml/xml";
 import type { DefinedDisk } from "./disk-chain";
 import type { DiskInput, DomainInputs, NetworkInterfaceInput } from "./inputs";
 
@@ -223,7 +223,7 @@ export function parseDomainXml(xml: string): ObservedDomain {
     type: domain["@type"] as string | undefined,
     memoryMiB: memText === undefined ? undefined : Math.round((Number(memText) * (KIB_PER_UNIT[unit] ?? 1)) / 1024),
     vcpus: text(domain.vcpu) === undefined ? undefined : Number(text(domain.vcpu)),
-    description: text(domain.description),
+    description: domain.description === undefined ? undefined : exactChildText(xml, "domain", "description"),
     hasNvram: !!os && (os.nvram !== undefined || os["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash"),
     macs: many(child(domain, "devices")?.interface).map((nic) => child(nic, "mac")?.["@address"] as string | undefined),
     interfaces: many(child(domain, "devices")?.interface).map((nic) => {

@@ -170,6 +170,8 @@ export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: S
     inputs: {
       ...i,
       ...(unknown as Partial<Parsed>),
+      // libvirt cannot hold an empty description (it drops the element): "" means none.
+      ...(i.description === "" ? { description: undefined } : {}),
       atomic: i.atomic ?? true,
       diskOnly: i.diskOnly ?? false,
       quiesce: i.quiesce ?? false,

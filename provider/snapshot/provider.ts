@@ -198,6 +198,38 @@ function storedInputs(props: Partial<SnapshotOutputs>, domainUuid: string, name:
   } as SnapshotInputs;
 }
 
+/**
+ * A same-named replacement deletes the old snapshot (with its data, by default)
+ * before it takes the new one. If the new one cannot be taken (options that do
+ * not fit the domain's state, a disk it does not have), the restore point would be
+ * gone and nothing in its place: that is refused here, in diff, before anything happened.
+ */
+async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs, replaces: string[]): Promise<void> {
+  const keys = replaces.map((k) => `\`${k}\``).join(", ");
+  let conflict: SnapshotOptionError | undefined;
+  let domainName = olds.domainUuid;
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+      withDomain(conn, olds.domainUuid, async (dom) => {
+        if (!dom) return; // the domain is gone: the create fails on its own, and there is no old snapshot to lose
+        domainName = dom.name();
+        const { state } = await dom.state();
+        conflict = stateConflict(inputs, await dom.isActive(), state, domainName) ?? (await unknownDisk(dom, inputs, domainName));
+      }),
+    );
+  } catch (err) {
+    throw new Error(
+      `cannot check whether replacing snapshot "${olds.name}" is safe: ${(err as Error).message}. Changing ${keys} replaces it, ` +
+        `which deletes the old snapshot first: make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, or revert the change to ${keys}.`,
+    );
+  }
+  if (!conflict) return;
+  throw new SnapshotOptionError(conflict.option,
+    `refusing to replace snapshot "${olds.name}" of domain "${domainName}" (nothing was changed): changing ${keys} replaces it, which ` +
+      `deletes the old snapshot${keepsDataOnDestroy(olds) ? "" : " with its data"} before taking the new one, and the new one could not be taken: ${conflict.message}. ` +
+      `Or revert the change to ${keys} to keep the snapshot as it is.`);
+}
+
 /** Whether a destroy keeps the data: the stored option, or the environment for this one destroy. */
 export function keepsDataOnDestroy(props: { deleteDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
   if (/^(1|true|yes)$/i.test(env[KEEP_SNAPSHOT_DATA_ENV] ?? "")) return true;
@@ -211,7 +243,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async diff(_id, olds: SnapshotOutputs, news) {
-    const { inputs } = checkSnapshotInputs(news);
+    const { inputs, hasUnknowns } = checkSnapshotInputs(news);
     if (!inputs) return { changes: true };
     const old = olds as unknown as Record<string, unknown>;
     const next = inputs as unknown as Record<string, unknown>;
@@ -230,12 +262,10 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     }
     const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
     const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
-    return {
-      changes: changed.length > 0,
-      replaces,
-      // Snapshot names are unique per domain: the old one must go before a same-named new one.
-      deleteBeforeReplace: replaces.length > 0 && sameDomain && inputs.name === olds.name,
-    };
+    // Snapshot names are unique per domain: the old one must go before a same-named new one.
+    const deleteBeforeReplace = replaces.length > 0 && sameDomain && inputs.name === olds.name;
+    if (deleteBeforeReplace && !hasUnknowns) await refuseDoomedReplace(olds, inputs, replaces);
+    return { changes: changed.length > 0, replaces, deleteBeforeReplace };
   },
 
   async create(raw) {

@@ -2,7 +2,7 @@
 // raw XML with the name filled in), edited for a redefine (description), and
 // read back into the facts the provider reports.
 import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { buildXml, child, compact, many, parseXml, text, type XmlNode } from "../xml/xml";
+import { buildXml, child, compact, exactChildText, many, parseXml, text, type XmlNode } from "../xml/xml";
 import type { SnapshotInputs } from "./inputs";
 
 /** libvirt's spelling of the modes: our "none" is its "no". */
@@ -101,7 +101,7 @@ export function parseSnapshotXml(xml: string): ObservedSnapshot {
   const created = text(snap.creationTime);
   return {
     name: text(snap.name),
-    description: text(snap.description),
+    description: snap.description === undefined ? undefined : exactChildText(xml, "domainsnapshot", "description"),
     state,
     parent: text(child(snap, "parent")?.name),
     creationTime: created === undefined ? undefined : Number(created),

@@ -66,3 +66,23 @@ export function child(node: XmlValue, name: string): XmlNode | undefined {
   if (Array.isArray(v)) return v[0];
   return { "#text": String(v) };
 }
+
+const untrimmed = new XMLParser({
+  attributeNamePrefix: "@",
+  ignoreAttributes: false,
+  textNodeName: "#text",
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+});
+
+/**
+ * The text of `<root><tag>` exactly as the document holds it, spaces included
+ * (parseXml trims values, and libvirt keeps a description's leading and
+ * trailing spaces: comparing trimmed text with the input is a perpetual diff).
+ */
+export function exactChildText(xml: string, root: string, tag: string): string | undefined {
+  return text(child(child(untrimmed.parse(xml, true) as XmlNode, root), tag));
+}

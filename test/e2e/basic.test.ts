@@ -1,6 +1,6 @@
 // examples/basic through the real `pulumi` CLI: up, a stable preview, an
 // in-place update, a refresh after an out-of-band change, a rename that
-// replaces, a destroy refused by an out-of-band snapshot, and the cascade.
+// replaces (refused at preview until deleteSnapshotsOnDestroy is recorded), a destroy refused by an out-of-band snapshot, and the cascade.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiProject } from "../helpers/pulumi-cli";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
@@ -60,7 +60,16 @@ describe("examples/basic with the pulumi CLI", () => {
     expect((await project.run(["preview", "--expect-no-changes"])).code).toBe(0);
   });
 
-  it("renaming the domain replaces it (and its snapshot)", async () => {
+  it("renaming the domain replaces it (and its snapshot) once deleteSnapshotsOnDestroy is recorded; refused at preview before", async () => {
+    await project.ok(["config", "set", "domainName", `${prefix}-web2`]);
+    // The replacement deletes the stack's snapshot with its data: without the opt-in it is refused first.
+    const refused = await project.run(["preview"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toMatch(/refusing to replace domain .*changing `name` replaces the domain/s);
+    expect(snapshotNames(QEMU_URI, domain)).toEqual(["before-upgrade"]);
+    await project.ok(["config", "rm", "domainName"]);
+    await project.ok(["config", "set", "deleteSnapshotsOnDestroy", "true"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
     await project.ok(["config", "set", "domainName", `${prefix}-web2`]);
     const r = await project.ok(["up", "--yes", "--skip-preview"]);
     expect(r.output).toMatch(/replaced/);
@@ -71,6 +80,9 @@ describe("examples/basic with the pulumi CLI", () => {
     expect(domainState(QEMU_URI, renamed)).toBe("running");
     expect(snapshotNames(QEMU_URI, renamed)).toEqual(["before-upgrade"]);
     domain = renamed;
+    // Back to the default for the destroy tests below.
+    await project.ok(["config", "set", "deleteSnapshotsOnDestroy", "false"]);
+    await project.ok(["up", "--yes", "--skip-preview"]);
   });
 
   it("pulumi destroy is refused by a snapshot made outside the stack, and changes nothing", async () => {

@@ -91,7 +91,7 @@ describe("a snapshot taken between the teardown check and the undefine", () => {
 
     // Without the race, our own check sees it and refuses before anything changes.
     delete process.env[PAUSE_ENV];
-    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain "[^"]+" \(nothing was changed\): \(1\) it has 1 snapshot \("race"\).*deleteSnapshotsOnDestroy: true/);
+    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain "[^"]+" \(nothing was changed on this domain\): \(1\) it has 1 snapshot \("race"\).*deleteSnapshotsOnDestroy: true/);
     expect(snapshotNames(QEMU_URI, m.name)).toEqual(["race"]);
     expect(qcow2Snapshots(m.disk)).toEqual(["race"]);
 

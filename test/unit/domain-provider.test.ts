@@ -298,7 +298,7 @@ describe("delete", () => {
     await takeSnapshot(m.id, "precious");
     const err = await domainProvider.delete!(m.id, m.outs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TeardownRefusedError);
-    expect((err as Error).message).toMatch(/refusing to delete domain ".*" \(it is still running and nothing was changed\).*1 snapshot \("precious"\).*deleteSnapshotsOnDestroy: true.*LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1/);
+    expect((err as Error).message).toMatch(/refusing to delete domain ".*" \(it is still running and nothing was changed on this domain\).*1 snapshot \("precious"\).*deleteSnapshotsOnDestroy: true.*LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1/);
     expect(await isActive(m.id)).toBe(true);
     expect(await snapshotsOf(m.id)).toEqual(["precious"]);
   });
@@ -306,7 +306,7 @@ describe("delete", () => {
   it("with a snapshot on an inactive domain: refused too", async () => {
     const m = await makeDomain("delete-refused-off", { running: false });
     await takeSnapshot(m.id, "offline");
-    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain ".*" \(nothing was changed\)/);
+    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain ".*" \(nothing was changed on this domain\)/);
     expect(await snapshotsOf(m.id)).toEqual(["offline"]);
   });
 

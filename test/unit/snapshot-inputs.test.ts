@@ -93,7 +93,7 @@ describe("Snapshot check: defaults and unknowns", () => {
 
 describe("Snapshot diff", () => {
   const olds = {
-    name: "s1", domain: "web", domainUuid: "11111111-2222-3333-4444-555555555555", uri: "qemu:///system", description: "a",
+    name: "s1", domain: "web", domainUuid: "11111111-2222-3333-4444-555555555555", uri: "test:///default", description: "a",
     atomic: true, diskOnly: false, quiesce: false, live: false, halt: false, deleteDataOnDestroy: true,
     children: [], isCurrent: true, kind: "internal", xml: "<domainsnapshot/>",
   };
@@ -101,7 +101,7 @@ describe("Snapshot diff", () => {
 
   it("no change, with the domain named by name or UUID, and uri unset", async () => {
     expect(await diff({ name: "s1", domain: "web", description: "a" })).toMatchObject({ changes: false, replaces: [] });
-    expect(await diff({ name: "s1", domain: olds.domainUuid, uri: "qemu:///system", description: "a" })).toMatchObject({ changes: false });
+    expect(await diff({ name: "s1", domain: olds.domainUuid, uri: "test:///default", description: "a" })).toMatchObject({ changes: false });
   });
 
   it("description, atomic, halt and deleteDataOnDestroy change in place", async () => {

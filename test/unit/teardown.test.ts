@@ -6,7 +6,7 @@ import { provider } from "../helpers/lib";
 import { virDomainUndefineFlagsValues as U } from "../../provider/libvirt/libvirt.gen";
 import type { DomainFacts, TeardownDecision, TeardownOptions, TeardownStep } from "../../provider/teardown";
 
-const { planDomainDelete, planDomainStop, planMakeTransient, effectiveTeardownOptions, DEFAULT_TEARDOWN_OPTIONS, DELETE_SNAPSHOTS_ENV } = provider.teardown;
+const { planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient, effectiveTeardownOptions, DEFAULT_TEARDOWN_OPTIONS, DELETE_SNAPSHOTS_ENV } = provider.teardown;
 
 const SNAP = U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
 const MSAVE = U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
@@ -23,9 +23,14 @@ const plans = { delete: planDomainDelete, stop: planDomainStop, makeTransient: p
 type Plan = keyof typeof plans;
 
 /** An undefine step; with the snapshot-metadata cascade it carries the snapshots the check saw. */
-const undefine = (flags: number, fallbackFlags = flags, expectSnapshots?: string[]): TeardownStep =>
-  expectSnapshots ? { call: "undefine", flags, fallbackFlags, expectSnapshots } : { call: "undefine", flags, fallbackFlags };
+const undefine = (flags: number, fallbackFlags = flags, expectSnapshots?: string[], expectCheckpoints?: number): TeardownStep => ({
+  call: "undefine", flags, fallbackFlags,
+  ...(expectSnapshots ? { expectSnapshots } : {}),
+  ...(expectCheckpoints !== undefined ? { expectCheckpoints } : {}),
+});
 const destroy: TeardownStep = { call: "destroy" };
+/** Stopping a transient domain drops its metadata: the step carries what the check allowed to go. */
+const destroyTransient = (expectSnapshots: string[], expectCheckpoints = 0): TeardownStep => ({ call: "destroy", expectSnapshots, expectCheckpoints });
 
 interface Row {
   row: string;
@@ -45,7 +50,7 @@ const rows: Row[] = [
   {
     row: "inactive persistent with snapshots: refused, naming the snapshots and the option",
     plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /2 snapshots \("before-upgrade", "after-upgrade"\)/, OPTION],
+    refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /2 snapshots \("before-upgrade", "after-upgrade"\)/, OPTION],
   },
   {
     row: "inactive persistent with snapshots + deleteSnapshotsOnDestroy: undefine with SNAPSHOTS_METADATA",
@@ -56,7 +61,7 @@ const rows: Row[] = [
   {
     row: "running persistent with snapshots: refused before stopping it",
     plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed\)/, /1 snapshot \("s1"\)/, OPTION],
+    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/, /1 snapshot \("s1"\)/, OPTION],
   },
   {
     row: "running persistent with snapshots + deleteSnapshotsOnDestroy: destroy, then undefine with SNAPSHOTS_METADATA",
@@ -67,28 +72,43 @@ const rows: Row[] = [
   {
     row: "transient with snapshots: delete refused (libvirt would drop the metadata)",
     plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed\)/, /dropped by libvirt when the transient domain stops/, OPTION],
+    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/, /dropped by libvirt when the transient domain stops/, OPTION],
   },
   {
     row: "transient with snapshots + deleteSnapshotsOnDestroy: destroy only (nothing to undefine)",
     plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [destroy],
+    steps: [destroyTransient(["t1"])],
+  },
+  {
+    row: "transient without snapshots: a destroy that is refused if a snapshot or checkpoint appears before it",
+    plan: "delete", facts: facts({ persistent: false, active: true }), opts: opts(),
+    steps: [destroyTransient([], 0)],
+  },
+  {
+    row: "transient with checkpoints + deleteCheckpointsOnDestroy: the destroy expects exactly those",
+    plan: "delete", facts: facts({ persistent: false, active: true, checkpoints: 2 }), opts: opts({ deleteCheckpointsOnDestroy: true }),
+    steps: [destroyTransient([], 2)],
+  },
+  {
+    row: "transient with deleteSnapshotDataOnDestroy: snapshots deleted, then a destroy that expects none left",
+    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["a", "b"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, destroyTransient([])],
   },
   {
     row: "transient with snapshots: stop refused too (a stop is its delete)",
     plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
-    refused: [/^refusing to stop transient domain "web" \(it is still running and nothing was changed\)/, /1 snapshot \("t1"\)/, OPTION],
+    refused: [/^refusing to stop transient domain "web" \(it is still running and nothing was changed on this domain\)/, /1 snapshot \("t1"\)/, OPTION],
   },
   {
     row: "transient with snapshots + deleteSnapshotsOnDestroy: stop is a destroy",
     plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [destroy],
+    steps: [destroyTransient(["t1"])],
   },
   // managed save
   {
     row: "managed-save image: refused",
     plan: "delete", facts: facts({ hasManagedSave: true }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /managed-save image.*Set deleteManagedSaveOnDestroy: true/],
+    refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /managed-save image.*Set deleteManagedSaveOnDestroy: true/],
   },
   {
     row: "managed-save image + deleteManagedSaveOnDestroy: undefine with MANAGED_SAVE",
@@ -99,12 +119,12 @@ const rows: Row[] = [
   {
     row: "checkpoints: refused",
     plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /2 checkpoints\. Set deleteCheckpointsOnDestroy: true/],
+    refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /2 checkpoints\. Set deleteCheckpointsOnDestroy: true/],
   },
   {
     row: "checkpoints + deleteCheckpointsOnDestroy: undefine with CHECKPOINTS_METADATA",
     plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts({ deleteCheckpointsOnDestroy: true }),
-    steps: [undefine(CKPT | NVRAM, CKPT)],
+    steps: [undefine(CKPT | NVRAM, CKPT, undefined, 2)],
   },
   // also discard snapshot contents
   {
@@ -147,7 +167,7 @@ const rows: Row[] = [
   {
     row: "persistent -> transient while inactive with snapshots: that is a delete, so refused",
     plan: "makeTransient", facts: facts({ snapshots: ["s"] }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(nothing was changed\)/, /1 snapshot \("s"\)/],
+    refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /1 snapshot \("s"\)/],
   },
   {
     row: "already transient: nothing to do",
@@ -180,7 +200,7 @@ const rows: Row[] = [
     plan: "delete",
     facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1, hasNvram: true }),
     opts: opts({ deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: true, deleteCheckpointsOnDestroy: true }),
-    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM, SNAP | MSAVE | CKPT | NVRAM, ["s"])],
+    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM, SNAP | MSAVE | CKPT | NVRAM, ["s"], 1)],
   },
   // combined refusals
   {
@@ -283,5 +303,40 @@ describe("effectiveTeardownOptions", () => {
     const f = facts({ snapshots: ["s"] });
     expect(planDomainDelete(f, effectiveTeardownOptions({}, {})).allowed).toBe(false);
     expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({ allowed: true, steps: [undefine(SNAP | NVRAM, SNAP, ["s"])] });
+  });
+});
+
+describe("planDomainReplace: a replacement deletes the domain first, so the delete rules decide it at diff time", () => {
+  it("allowed exactly when the delete is, with the delete's plan", () => {
+    expect(planDomainReplace(facts(), opts(), ["machine"])).toEqual(planDomainDelete(facts(), opts()));
+    const f = facts({ active: true, snapshots: ["s"] });
+    expect(planDomainReplace(f, opts({ deleteSnapshotsOnDestroy: true }), ["name"])).toEqual(planDomainDelete(f, opts({ deleteSnapshotsOnDestroy: true })));
+  });
+
+  it.each([
+    ["snapshots", facts({ active: true, snapshots: ["stack-snap", "by-hand"] }), /2 snapshots \("stack-snap", "by-hand"\).*deleteSnapshotsOnDestroy: true/],
+    ["managed save", facts({ hasManagedSave: true }), /managed-save image.*deleteManagedSaveOnDestroy: true/],
+    ["checkpoints", facts({ active: true, checkpoints: 1 }), /1 checkpoint\. Set deleteCheckpointsOnDestroy: true/],
+  ])("refused for %s: says it is a replacement, that nothing was changed, which property forces it and what to do", (_what, f, reason) => {
+    const d = planDomainReplace(f, opts(), ["machine", "name"]);
+    expect(d.allowed).toBe(false);
+    const message = (d as { message: string }).message;
+    expect(message).toMatch(/^refusing to replace domain "web" \(nothing was changed on this domain or its snapshots\): changing `machine`, `name` replaces the domain/);
+    expect(message).toMatch(reason);
+    expect(message).toMatch(/first run `pulumi up` with only the option set .* without the change to `machine`, `name`, then make the change/);
+    expect(message).toMatch(/revert the change to `machine`, `name`/);
+    expect(message).not.toMatch(/does not apply/);
+    // The delete's advice is worded for this up, not for a destroy.
+    expect(message).not.toMatch(/for this destroy|\(and run `pulumi up`\)/);
+  });
+
+  it("the environment variable is offered for this up", () => {
+    const message = (planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["name"]) as { message: string }).message;
+    expect(message).toMatch(/Set deleteSnapshotsOnDestroy: true, or set LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for this `pulumi up`, to remove libvirt's snapshot metadata/);
+  });
+
+  it("an opt-in set by the new inputs only is said not to apply (the old domain's delete sees the saved options)", () => {
+    const d = planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["machine"], { deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: false });
+    expect((d as { message: string }).message).toMatch(/The new deleteSnapshotsOnDestroy: true does not apply to this replacement/);
   });
 });
