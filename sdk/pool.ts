@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { POOL_SECRET_FLOWS, rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
 
 export interface PoolArgs {
   /** Pool name. Default: the resource name. Changing it replaces the pool. */
@@ -66,7 +67,15 @@ export class Pool extends pulumi.dynamic.Resource {
       volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
     };
     const auth = secretAuth(args.auth);
-    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Pool");
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...args, auth, name: args.name ?? name },
+      flows: POOL_SECRET_FLOWS,
+      gateKey: "uuid",
+      opts: withSecretAuth(opts),
+    });
+    super(forwardingProvider("poolProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Pool");
     rememberAuth(this, auth);
+    // A Volume in this pool: its path is inside this pool's (maybe secret) path.
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { CROSS_RESOURCE_FLOWS, SNAPSHOT_SECRET_FLOWS, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export interface SnapshotDiskArgs {
   /** The guest device name of one of the domain's disks ("vda"). */
@@ -160,6 +161,14 @@ export class Snapshot extends pulumi.dynamic.Resource {
       domainUuid: undefined, parent: undefined, children: undefined, state: undefined, creationTime: undefined,
       isCurrent: undefined, kind: undefined, inputXml: undefined,
     };
-    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Snapshot");
+    // The snapshot XML embeds the domain's definition: a Domain whose xml output is secret makes this one's secret too.
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name },
+      flows: SNAPSHOT_SECRET_FLOWS,
+      gateKey: "domainUuid",
+      opts: withSecretAuth(opts),
+      upstream: isDomainLike(args.domain) ? { outputs: secretOutputsOf(args.domain), flows: CROSS_RESOURCE_FLOWS.snapshotOfDomain } : undefined,
+    });
+    super(forwardingProvider("snapshotProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Snapshot");
   }
 }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { CROSS_RESOURCE_FLOWS, VOLUME_SECRET_FLOWS, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export { Pool, type PoolArgs } from "./pool";
 
@@ -97,13 +98,13 @@ export class Volume extends pulumi.dynamic.Resource {
       backingPath: undefined, deleteSnapshotDataOnDestroy: undefined,
     };
     const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
-    super(
-      forwardingProvider("volumeProvider"),
-      name,
-      { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
-      withSecretAuth(opts),
-      "libvirt-pulumi",
-      "Volume",
-    );
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
+      flows: VOLUME_SECRET_FLOWS,
+      gateKey: "key",
+      opts: withSecretAuth(opts),
+      upstream: pool instanceof Pool ? { outputs: secretOutputsOf(pool), flows: CROSS_RESOURCE_FLOWS.volumeInPool } : undefined,
+    });
+    super(forwardingProvider("volumeProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Volume");
   }
 }
