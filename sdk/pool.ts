@@ -75,7 +75,7 @@ export class Pool extends pulumi.dynamic.Resource {
     });
     super(forwardingProvider("poolProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Pool");
     rememberAuth(this, auth);
-    // A Volume in this pool: its path is inside this pool's (maybe secret) path.
+    // A Volume in this pool: its ID (its path) is inside this pool's path, which must then not be a secret.
     rememberSecretOutputs(this, secrets.decision);
   }
 }

@@ -47,7 +47,7 @@ export const POOL_SECRET_FLOWS: SecretFlows = {
   ...self("name", "path", "uri", "auth", "autostart", "deleteVolumesOnDestroy"),
 };
 
-/** A volume's key and path are its pool's directory and its name; an overlay's backingPath is its backing image. */
+/** A volume's key and path are its pool's directory and its name (its ID: see ID_INPUTS); an overlay's backingPath is its backing image. */
 export const VOLUME_SECRET_FLOWS: SecretFlows = {
   ...self("pool", "uri", "auth", "capacity", "format", "backingFormat", "source", "deleteSnapshotDataOnDestroy"),
   name: ["name", "key", "path"],
@@ -56,14 +56,43 @@ export const VOLUME_SECRET_FLOWS: SecretFlows = {
 
 /**
  * Outputs of another resource of this package that flow into this one's outputs:
- * a Snapshot's XML embeds its Domain's definition; a Volume's path is inside its Pool's directory.
+ * a Snapshot's XML embeds its Domain's definition. (A Volume's path is inside its
+ * Pool's directory, but that path is the Volume's ID: see ID_INPUTS.)
  */
 export const CROSS_RESOURCE_FLOWS = {
   /** Domain output → Snapshot outputs. */
   snapshotOfDomain: { xml: ["xml"] } as SecretFlows,
-  /** Pool output → Volume outputs. */
-  volumeInPool: { path: ["key", "path"] } as SecretFlows,
 };
+
+/**
+ * Inputs written into the resource's ID, which Pulumi never encrypts: a secret
+ * there is refused (it would be in clear in the state). A Snapshot's ID is
+ * "<domain uuid>/<name>", a Volume's its key, the path "<pool directory>/<name>".
+ * (A Domain's ID is its UUID: a `<uuid>` in a secret `xml` is not kept secret.)
+ */
+export const ID_INPUTS = {
+  Snapshot: ["name"],
+  Volume: ["name"],
+  /** Outputs of the Pool resource a Volume is in. */
+  volumeInPool: ["path"],
+} as const;
+
+/** What to do instead, for each input refused by ID_INPUTS. */
+const ID_ADVICE: Record<string, string> = {
+  name: "give the name as a plain string (it identifies the object in libvirt and in Pulumi's state)",
+  path: "give the Pool's path as a plain string (the path of each volume in it is that volume's ID)",
+};
+
+export class SecretInIdError extends Error {}
+
+function refuseSecretInId(what: string, secretInputs: string[], idInputs: readonly string[], where: string): void {
+  const bad = secretInputs.filter((k) => idInputs.includes(k));
+  if (bad.length === 0) return;
+  throw new SecretInIdError(
+    `${what}: ${bad.map((k) => `${where}${k}`).join(", ")} is a secret, but it is part of the resource's ID, which Pulumi stores in clear ` +
+      `(IDs are never encrypted); ${bad.map((k) => ID_ADVICE[k]).join("; ")}`,
+  );
+}
 
 /** The outputs that must be secret when the named inputs are. */
 export function derivedSecretOutputs(flows: SecretFlows, secretInputs: Iterable<string>): string[] {
@@ -102,13 +131,21 @@ export function withDerivedSecrets<P extends Record<string, unknown>>(args: {
   flows: SecretFlows;
   gateKey: string;
   opts: pulumi.CustomResourceOptions | undefined;
-  upstream?: { outputs: Promise<string[]> | undefined; flows: SecretFlows };
+  upstream?: { outputs: Promise<string[]> | undefined; flows: SecretFlows; idInputs?: readonly string[]; what?: string };
+  /** For the refusal of a secret in the ID: `Volume "disk"`, and the inputs that make up the ID. */
+  id?: { what: string; inputs: readonly string[] };
 }): { props: P; opts: pulumi.CustomResourceOptions; decision: Promise<string[]> } {
-  const { props, flows, gateKey, opts, upstream } = args;
+  const { props, flows, gateKey, opts, upstream, id } = args;
   const additional = [...(opts?.additionalSecretOutputs ?? [])];
   const decision = (async () => {
-    const derived = derivedSecretOutputs(flows, await secretKeys(props));
-    if (upstream?.outputs) derived.push(...derivedSecretOutputs(upstream.flows, await upstream.outputs));
+    const secretInputs = await secretKeys(props);
+    if (id) refuseSecretInId(id.what, secretInputs, id.inputs, "");
+    const derived = derivedSecretOutputs(flows, secretInputs);
+    if (upstream?.outputs) {
+      const upstreamSecrets = await upstream.outputs;
+      if (id && upstream.idInputs) refuseSecretInId(id.what, upstreamSecrets, upstream.idInputs, `its ${upstream.what ?? "parent"}'s `);
+      derived.push(...derivedSecretOutputs(upstream.flows, upstreamSecrets));
+    }
     for (const k of derived) if (!additional.includes(k)) additional.push(k);
     return [...additional];
   })();

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { CROSS_RESOURCE_FLOWS, SNAPSHOT_SECRET_FLOWS, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { CROSS_RESOURCE_FLOWS, ID_INPUTS, SNAPSHOT_SECRET_FLOWS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export interface SnapshotDiskArgs {
   /** The guest device name of one of the domain's disks ("vda"). */
@@ -168,7 +168,9 @@ export class Snapshot extends pulumi.dynamic.Resource {
       gateKey: "domainUuid",
       opts: withSecretAuth(opts),
       upstream: isDomainLike(args.domain) ? { outputs: secretOutputsOf(args.domain), flows: CROSS_RESOURCE_FLOWS.snapshotOfDomain } : undefined,
+      id: { what: `Snapshot "${name}"`, inputs: ID_INPUTS.Snapshot },
     });
     super(forwardingProvider("snapshotProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Snapshot");
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

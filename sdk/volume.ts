@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { CROSS_RESOURCE_FLOWS, VOLUME_SECRET_FLOWS, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { ID_INPUTS, VOLUME_SECRET_FLOWS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export { Pool, type PoolArgs } from "./pool";
 
@@ -103,8 +103,10 @@ export class Volume extends pulumi.dynamic.Resource {
       flows: VOLUME_SECRET_FLOWS,
       gateKey: "key",
       opts: withSecretAuth(opts),
-      upstream: pool instanceof Pool ? { outputs: secretOutputsOf(pool), flows: CROSS_RESOURCE_FLOWS.volumeInPool } : undefined,
+      upstream: pool instanceof Pool ? { outputs: secretOutputsOf(pool), flows: {}, idInputs: ID_INPUTS.volumeInPool, what: "Pool" } : undefined,
+      id: { what: `Volume "${name}"`, inputs: ID_INPUTS.Volume },
     });
     super(forwardingProvider("volumeProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Volume");
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

@@ -68,6 +68,10 @@ describe("the table is what the providers write (test:///default)", () => {
   const observe = (kind: Kind, input: string, outs: Outs, marker: string) => observed.set(`${kind}.${input}`, holding(outs, marker));
   const m = (label: string) => `mk${label}${Math.random().toString(36).slice(2, 8)}`;
   let domainId = "";
+  let volumeId = "";
+  let poolDir = "";
+  let snapshotId = "";
+  let snapshotName = "";
   let domainMarkers: { description: string; cmdline: string } = { description: "", cmdline: "" };
 
   beforeAll(async () => {
@@ -103,12 +107,14 @@ describe("the table is what the providers write (test:///default)", () => {
     await dp.delete!(rawDom.id, rawDom.outs);
 
     const snap = { name: m("sn"), desc: m("sdesc") };
+    snapshotName = snap.name;
     const s = await sp.check!({}, { name: snap.name, domain: domainId, uri: U, description: snap.desc });
     expect(s.failures).toEqual([]);
     const sc = await sp.create!(s.inputs);
     observe("Snapshot", "name", sc.outs, snap.name);
     observe("Snapshot", "description", sc.outs, snap.desc);
     observe("Snapshot", "domain", sc.outs, domainId);
+    snapshotId = sc.id;
     // The snapshot XML embeds the domain's definition.
     observed.set("Domain.xml→Snapshot", [...holding(sc.outs, domainMarkers.description), ...holding(sc.outs, domainMarkers.cmdline)].sort());
     const sxml = m("sxml");
@@ -132,8 +138,9 @@ describe("the table is what the providers write (test:///default)", () => {
     const vcr = await vp.create!(vc.inputs);
     observe("Volume", "name", vcr.outs, vol.name.replace(/\.qcow2$/, ""));
     observe("Volume", "pool", vcr.outs, pool.name);
-    // The volume's path is inside its pool's directory.
-    observed.set("Pool.path→Volume", holding(vcr.outs, pool.dir));
+    // The IDs: a volume's is its path, inside its pool's directory; a snapshot's holds its name.
+    volumeId = vcr.id;
+    poolDir = pool.dir;
     await vp.delete!(vcr.id, vcr.outs);
     await pp.delete!(pcr.id, pcr.outs);
   });
@@ -150,10 +157,18 @@ describe("the table is what the providers write (test:///default)", () => {
     expect(seen).toEqual([...TABLES[kind][input]].filter((o) => !(kind === "Domain" && input === "xml" && o === "type")).sort());
   });
 
-  it("across resources: a Domain's xml → its Snapshot's xml; a Pool's path → its Volume's key and path", () => {
+  it("across resources: a Domain's xml → its Snapshot's xml", () => {
     expect(observed.get("Domain.xml→Snapshot")).toEqual(["xml", "xml"]);
     expect(flows.CROSS_RESOURCE_FLOWS.snapshotOfDomain.xml).toEqual(["xml"]);
-    expect(observed.get("Pool.path→Volume")).toEqual([...flows.CROSS_RESOURCE_FLOWS.volumeInPool.path].sort());
+  });
+
+  it("the IDs, which Pulumi never encrypts, hold exactly the inputs ID_INPUTS refuses as secrets", () => {
+    expect(snapshotId).toBe(`${domainId}/${snapshotName}`);
+    expect(flows.ID_INPUTS.Snapshot).toEqual(["name"]);
+    expect(volumeId.startsWith(`${poolDir}/`)).toBe(true);
+    expect(volumeId.endsWith(".qcow2")).toBe(true);
+    expect(flows.ID_INPUTS.Volume).toEqual(["name"]);
+    expect(flows.ID_INPUTS.volumeInPool).toEqual(["path"]);
   });
 });
 
@@ -194,7 +209,7 @@ describe("the SDK registers the derived outputs as additionalSecretOutputs", () 
     ["a secret nested in disks", () => new sdk.Domain("d-disk", { memoryMiB: 64, disks: [{ file: pulumi.secret("/s.qcow2") }] }), ["auth", "disks", "xml"]],
     ["the user's own additionalSecretOutputs are kept", () => new sdk.Domain("d-own", { memoryMiB: 64, cmdline: pulumi.secret("c"), kernel: "/k" }, { additionalSecretOutputs: ["state"] }), ["auth", "cmdline", "state", "xml"]],
     ["Pool: secret path", () => new sdk.Pool("p-path", { path: pulumi.secret("/var/lib/libvirt/images/p") }), ["auth", "path"]],
-    ["Volume: secret name", () => new sdk.Volume("v-name", { pool: "default", name: pulumi.secret("v.qcow2"), capacity: "1MiB" }), ["auth", "key", "name", "path"]],
+    ["Volume: secret backing image", () => new sdk.Volume("v-backing", { pool: "default", backingVolume: pulumi.secret("/b.qcow2") }), ["auth", "backingPath", "backingVolume"]],
     ["Snapshot: secret description", () => new sdk.Snapshot("s-desc", { domain: "vm", description: pulumi.secret("s") }), ["auth", "description", "xml"]],
     ["Snapshot: secret xml", () => new sdk.Snapshot("s-xml", { domain: "vm", xml: pulumi.secret("<domainsnapshot/>") }), ["auth", "inputXml", "xml"]],
   ] as const)("%s", async (_label, make, expected) => {
@@ -202,17 +217,35 @@ describe("the SDK registers the derived outputs as additionalSecretOutputs", () 
     expect(sent.get(urn.split("::").at(-1)!)).toEqual(expected);
   });
 
-  it("across resources: a Snapshot of a Domain with a secret description has a secret xml; a Volume in a Pool with a secret path has a secret key and path", async () => {
+  it("across resources: a Snapshot of a Domain with a secret description has a secret xml", async () => {
     const vm = new sdk.Domain("x-vm", { memoryMiB: 64, description: pulumi.secret("d") });
     const snap = new sdk.Snapshot("x-snap", { domain: vm });
     const plainVm = new sdk.Domain("x-vm-plain", { memoryMiB: 64 });
     const plainSnap = new sdk.Snapshot("x-snap-plain", { domain: plainVm });
-    const pool = new sdk.Pool("x-pool", { path: pulumi.secret("/var/lib/libvirt/images/x") });
-    const vol = new sdk.Volume("x-vol", { pool, capacity: "1MiB" });
-    await Promise.all([vm, snap, plainVm, plainSnap, pool, vol].map(settled));
+    await Promise.all([vm, snap, plainVm, plainSnap].map(settled));
     expect(sent.get("x-snap")).toEqual(["auth", "xml"]);
     expect(sent.get("x-snap-plain")).toEqual(["auth"]);
-    expect(sent.get("x-vol")).toEqual(["auth", "key", "path"]);
+  });
+
+  it.each([
+    ["Volume: secret name", () => new sdk.Volume("r-vol", { pool: "default", name: pulumi.secret("v.qcow2"), capacity: "1MiB" }), /^Volume "r-vol": name is a secret, but it is part of the resource's ID, which Pulumi stores in clear \(IDs are never encrypted\); give the name as a plain string/],
+    ["Volume in a Pool with a secret path", () => new sdk.Volume("r-vol-in", { pool: new sdk.Pool("r-pool", { path: pulumi.secret("/var/lib/libvirt/images/r") }), capacity: "1MiB" }), /^Volume "r-vol-in": its Pool's path is a secret, but it is part of the resource's ID.*give the Pool's path as a plain string/],
+    ["Snapshot: secret name", () => new sdk.Snapshot("r-snap", { domain: "vm", name: pulumi.secret("s") }), /^Snapshot "r-snap": name is a secret, but it is part of the resource's ID.*give the name as a plain string/],
+  ] as const)("a secret in the ID is refused before registering: %s", async (_label, make, message) => {
+    // The refusal fails the registration: Pulumi reports it as the program's error (here, an unhandled rejection).
+    const refused: unknown[] = [];
+    const onRejection = (reason: unknown) => refused.push(reason);
+    process.on("unhandledRejection", onRejection);
+    try {
+      const r = make();
+      await expect(flows.secretOutputsOf(r)).rejects.toThrow(message);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Nothing reached the engine.
+      expect([...sent.keys()].filter((k) => k.startsWith("r-vol") || k === "r-snap")).toEqual([]);
+      expect(refused.map(String).join("\n")).toMatch(new RegExp(message.source.replace(/^\^/, "")));
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
   });
 
   it("the gate property sends nothing: the registered inputs are what they were", async () => {
