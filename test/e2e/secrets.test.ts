@@ -56,6 +56,21 @@ function expectNoSecret(text: string): void {
   for (const [key, value] of Object.entries(all())) expect(text, `${key} in clear`).not.toContain(value);
 }
 
+/** Where each secret is in clear in an exported state: "<resource>.<inputs|outputs|id>.<key>: <secret>". */
+function leaks(text: string): string[] {
+  const found: string[] = [];
+  for (const r of JSON.parse(text).deployment.resources ?? []) {
+    const name = String(r.urn).split("::").at(-1);
+    const parts: Array<[string, Record<string, unknown>]> = [["inputs", r.inputs ?? {}], ["outputs", r.outputs ?? {}], ["id", { id: r.id }]];
+    for (const [part, values] of parts) {
+      for (const [key, v] of Object.entries(values)) {
+        for (const [secret, value] of Object.entries(all())) if (JSON.stringify(v ?? null).includes(value)) found.push(`${name}.${part}.${key}: ${secret}`);
+      }
+    }
+  }
+  return found.sort();
+}
+
 type Res = { type: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> };
 const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] !== undefined;
 const byName = (resources: Res[], name: string) => resources.find((r) => r.urn.endsWith(`::${name}`))!;
@@ -87,6 +102,7 @@ describe("examples/secrets over a SASL listener with the pulumi CLI", () => {
 
   it("pulumi stack export holds none of them in clear, and every output they flow into is a secret", async () => {
     const { text, resources } = await project.exportState();
+    expect(leaks(text)).toEqual([]);
     expectNoSecret(text);
     const ours = resources.filter((r) => r.type.includes("libvirt-pulumi")) as Res[];
     expect(ours).toHaveLength(7);
@@ -117,7 +133,9 @@ describe("examples/secrets over a SASL listener with the pulumi CLI", () => {
   it("pulumi refresh keeps them secret (the outputs read back from libvirt)", async () => {
     const r = await project.ok(["refresh", "--yes"]);
     expectNoSecret(r.output);
-    expectNoSecret((await project.exportState()).text);
+    const { text } = await project.exportState();
+    expect(leaks(text)).toEqual([]);
+    expectNoSecret(text);
   });
 
   it("pulumi destroy removes everything", async () => {
