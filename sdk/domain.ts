@@ -114,6 +114,9 @@ const DOMAIN_OUTPUT_KEYS = [
 /**
  * A libvirt domain (virtual machine).
  *
+ * An input given as a secret stays secret in every output it reaches (libvirt's
+ * `xml`, `inputXml`, ...; see sdk/secret-outputs.ts).
+ *
  * Deleting a domain that still has snapshots, a managed-save image or
  * checkpoints is refused, before anything is touched, unless the matching
  * `delete*OnDestroy` option allows it.

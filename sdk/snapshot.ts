@@ -42,7 +42,7 @@ export interface SnapshotArgs {
    * Default: the Domain resource's.
    */
   auth?: pulumi.Input<AuthArgs>;
-  /** Snapshot name. Default: the resource name. Changing it replaces the snapshot (deleting the old one first). */
+  /** Snapshot name. Default: the resource name. Changing it replaces the snapshot (deleting the old one first). Not a secret: it is part of the ID. */
   name?: pulumi.Input<string>;
   /** Free text. Default: none. Changes in place (libvirt's VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE), the snapshot is kept. */
   description?: pulumi.Input<string>;

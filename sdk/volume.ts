@@ -18,7 +18,7 @@ export interface VolumeArgs {
    * Default: the Pool resource's.
    */
   auth?: pulumi.Input<AuthArgs>;
-  /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. */
+  /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. Not a secret: it is part of the ID (the path). */
   name?: pulumi.Input<string>;
   /**
    * Size the guest sees: bytes (a number) or a size string such as "10GiB",
