@@ -6,7 +6,7 @@ import { POOL_SECRET_FLOWS, rememberSecretOutputs, withDerivedSecrets } from "./
 export interface PoolArgs {
   /** Pool name. Default: the resource name. Changing it replaces the pool. */
   name?: pulumi.Input<string>;
-  /** The pool's directory on the hypervisor host (absolute). Created by the pool's build when missing. Changing it replaces the pool. */
+  /** The pool's directory on the hypervisor host (absolute). Created by the pool's build when missing. Changing it replaces the pool. Not a secret when Volume resources are in the pool: their IDs are their paths. */
   path: pulumi.Input<string>;
   /** Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the pool. */
   uri?: pulumi.Input<string>;
