@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { DOMAIN_SECRET_FLOWS, rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
 import { Volume } from "./volume";
 
 export interface DiskArgs {
@@ -113,6 +114,9 @@ const DOMAIN_OUTPUT_KEYS = [
 /**
  * A libvirt domain (virtual machine).
  *
+ * An input given as a secret stays secret in every output it reaches (libvirt's
+ * `xml`, `inputXml`, ...; see sdk/secret-outputs.ts).
+ *
  * Deleting a domain that still has snapshots, a managed-save image or
  * checkpoints is refused, before anything is touched, unless the matching
  * `delete*OnDestroy` option allows it.
@@ -160,7 +164,15 @@ export class Domain extends pulumi.dynamic.Resource {
     const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
     const disks = args.disks === undefined ? undefined : pulumi.output(args.disks).apply((list) => list.map(diskInput));
     const auth = secretAuth(args.auth);
-    super(forwardingProvider("domainProvider"), name, { ...outputs, ...args, disks, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Domain");
+    // A secret input makes every output it flows into secret (inputXml, libvirt's xml, ...).
+    const secrets = withDerivedSecrets({
+      props: { ...outputs, ...args, disks, auth, name: args.name ?? name },
+      flows: DOMAIN_SECRET_FLOWS,
+      gateKey: "uuid",
+      opts: withSecretAuth(opts),
+    });
+    super(forwardingProvider("domainProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Domain");
     rememberAuth(this, auth);
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { rememberAuth, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { POOL_SECRET_FLOWS, rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
 
 export interface PoolArgs {
   /** Pool name. Default: the resource name. Changing it replaces the pool. */
   name?: pulumi.Input<string>;
-  /** The pool's directory on the hypervisor host (absolute). Created by the pool's build when missing. Changing it replaces the pool. */
+  /** The pool's directory on the hypervisor host (absolute). Created by the pool's build when missing. Changing it replaces the pool. Not a secret when Volume resources are in the pool: their IDs are their paths. */
   path: pulumi.Input<string>;
   /** Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the pool. */
   uri?: pulumi.Input<string>;
@@ -66,7 +67,15 @@ export class Pool extends pulumi.dynamic.Resource {
       volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
     };
     const auth = secretAuth(args.auth);
-    super(forwardingProvider("poolProvider"), name, { ...outputsOnly, ...args, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Pool");
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...args, auth, name: args.name ?? name },
+      flows: POOL_SECRET_FLOWS,
+      gateKey: "uuid",
+      opts: withSecretAuth(opts),
+    });
+    super(forwardingProvider("poolProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Pool");
     rememberAuth(this, auth);
+    // A Volume in this pool: its ID (its path) is inside this pool's path, which must then not be a secret.
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

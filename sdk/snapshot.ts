@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { CROSS_RESOURCE_FLOWS, ID_INPUTS, SNAPSHOT_SECRET_FLOWS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export interface SnapshotDiskArgs {
   /** The guest device name of one of the domain's disks ("vda"). */
@@ -41,7 +42,7 @@ export interface SnapshotArgs {
    * Default: the Domain resource's.
    */
   auth?: pulumi.Input<AuthArgs>;
-  /** Snapshot name. Default: the resource name. Changing it replaces the snapshot (deleting the old one first). */
+  /** Snapshot name. Default: the resource name. Changing it replaces the snapshot (deleting the old one first). Not a secret: it is part of the ID. */
   name?: pulumi.Input<string>;
   /** Free text. Default: none. Changes in place (libvirt's VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE), the snapshot is kept. */
   description?: pulumi.Input<string>;
@@ -160,6 +161,16 @@ export class Snapshot extends pulumi.dynamic.Resource {
       domainUuid: undefined, parent: undefined, children: undefined, state: undefined, creationTime: undefined,
       isCurrent: undefined, kind: undefined, inputXml: undefined,
     };
-    super(forwardingProvider("snapshotProvider"), name, { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name }, withSecretAuth(opts), "libvirt-pulumi", "Snapshot");
+    // The snapshot XML embeds the domain's definition: a Domain whose xml output is secret makes this one's secret too.
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name },
+      flows: SNAPSHOT_SECRET_FLOWS,
+      gateKey: "domainUuid",
+      opts: withSecretAuth(opts),
+      upstream: isDomainLike(args.domain) ? { outputs: secretOutputsOf(args.domain), flows: CROSS_RESOURCE_FLOWS.snapshotOfDomain } : undefined,
+      id: { what: `Snapshot "${name}"`, inputs: ID_INPUTS.Snapshot },
+    });
+    super(forwardingProvider("snapshotProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Snapshot");
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

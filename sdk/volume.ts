@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
 import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
 import { forwardingProvider } from "./serializable";
+import { ID_INPUTS, VOLUME_SECRET_FLOWS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
 
 export { Pool, type PoolArgs } from "./pool";
 
@@ -17,7 +18,7 @@ export interface VolumeArgs {
    * Default: the Pool resource's.
    */
   auth?: pulumi.Input<AuthArgs>;
-  /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. */
+  /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. Not a secret: it is part of the ID (the path). */
   name?: pulumi.Input<string>;
   /**
    * Size the guest sees: bytes (a number) or a size string such as "10GiB",
@@ -97,13 +98,15 @@ export class Volume extends pulumi.dynamic.Resource {
       backingPath: undefined, deleteSnapshotDataOnDestroy: undefined,
     };
     const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
-    super(
-      forwardingProvider("volumeProvider"),
-      name,
-      { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
-      withSecretAuth(opts),
-      "libvirt-pulumi",
-      "Volume",
-    );
+    const secrets = withDerivedSecrets({
+      props: { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
+      flows: VOLUME_SECRET_FLOWS,
+      gateKey: "key",
+      opts: withSecretAuth(opts),
+      upstream: pool instanceof Pool ? { outputs: secretOutputsOf(pool), flows: {}, idInputs: ID_INPUTS.volumeInPool, what: "Pool" } : undefined,
+      id: { what: `Volume "${name}"`, inputs: ID_INPUTS.Volume },
+    });
+    super(forwardingProvider("volumeProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Volume");
+    rememberSecretOutputs(this, secrets.decision);
   }
 }

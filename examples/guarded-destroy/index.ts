@@ -25,6 +25,8 @@ const vm = new libvirt.Domain("vm", {
   name: `${prefix}-vm`,
   uri,
   memoryMiB: 128,
+  // `pulumi config set --secret description ...`: kept encrypted in the state, libvirt's XML output included.
+  description: config.getSecret("description"),
   disks: [{ file: disk.path }],
   // false by default: deleting the domain while it has snapshots is refused.
   deleteSnapshotsOnDestroy: config.getBoolean("deleteSnapshotsOnDestroy") ?? false,

@@ -1,6 +1,7 @@
 // examples/guarded-destroy through the real `pulumi` CLI: opting in with
 // `deleteSnapshotsOnDestroy: true` and an `up` lets the destroy through; the
-// exported state holds no native handle, no build-machine path and no secret.
+// exported state holds no native handle, no build-machine path and no secret
+// (a secret description that the domain really gets: virsh shows it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiProject, repoRoot } from "../helpers/pulumi-cli";
 import { QEMU_URI, domainNames, domainState, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
@@ -12,7 +13,7 @@ let project: PulumiProject;
 beforeAll(async () => {
   project = PulumiProject.prepare("guarded-destroy");
   await project.newStack("guarded", { prefix, poolPath: `/var/lib/libvirt/images/${prefix}-pool` });
-  await project.ok(["config", "set", "--secret", "unusedSecret", secret]);
+  await project.ok(["config", "set", "--secret", "description", secret]);
 });
 
 afterAll(() => project?.destroyAllAndRemove());
@@ -29,6 +30,9 @@ describe("examples/guarded-destroy with the pulumi CLI", () => {
     expect(text).not.toContain(project.root);
     expect(text).not.toContain(secret);
     expect(text).not.toContain(project.env.PULUMI_CONFIG_PASSPHRASE!);
+    // Not vacuous: the domain received the secret (libvirt has it), and the ciphertext holds it.
+    expect(virsh(QEMU_URI, "dumpxml", "--inactive", domain)).toContain(`<description>${secret}</description>`);
+    expect((await project.ok(["stack", "export", "--show-secrets"])).stdout).toContain(secret);
   });
 
   it("refused while a foreign snapshot exists; deleteSnapshotsOnDestroy: true and an up let the destroy through", async () => {

@@ -123,6 +123,46 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
     made.pools.delete(poolName);
   });
 
+  // Formerly a unit test on test:///default, which takes any credentials: here the
+  // listener refuses a wrong password, so each success below is the credentials'.
+  it("credentials in auth reach libvirt: every resource kind's create, read and delete use them (the saved ones after create), a wrong saved password fails the read; the password is only under the auth output", async () => {
+    const poolName = uniqueName("sasl-creds");
+    made.pools.add(poolName);
+    const domName = uniqueName("sasl-creds");
+    made.domains.add(domName);
+    const created: Array<[kind: string, prov: typeof dp, id: string, outs: Outs]> = [];
+    const create = async (kind: string, prov: typeof dp, news: Record<string, unknown>) => {
+      const { id, outs } = await prov.create!(await checked(prov, { ...news, uri: d.uri, auth: right() }));
+      created.push([kind, prov, id, outs]);
+    };
+    await create("Pool", pp, { name: poolName, path: `${images.dir}/creds-pool` });
+    await create("Volume", vp, { name: "creds.qcow2", pool: poolName, capacity: "16MiB" });
+    await create("Domain", dp, { name: domName, memoryMiB: 64, running: false, disks: [{ volume: { pool: poolName, name: "creds.qcow2" } }] });
+    await create("Snapshot", sp, { name: "creds", domain: created[2][2] });
+    expect(virsh(QEMU_URI, "pool-info", poolName)).toMatch(/State:\s+running/);
+    expect(virsh(QEMU_URI, "vol-list", poolName)).toContain("creds.qcow2");
+    expect(snapshotNames(QEMU_URI, domName)).toEqual(["creds"]);
+    for (const [kind, prov, id, outs] of created) {
+      // Saved (as a secret, by the SDK) because read and delete get only the saved outputs.
+      expect(outs.auth, kind).toEqual(right());
+      const { auth: _auth, ...rest } = outs;
+      expectNoPassword(JSON.stringify(rest));
+      expect(outs.uri, kind).toBe(d.uri);
+      expect((await prov.read!(id, outs)).id, kind).toBe(id);
+      const { err } = await failing(() => prov.read!(id, { ...outs, auth: wrong() }));
+      expect(err.message, kind).toMatch(/authentication failed.*check auth\.username and auth\.password/);
+      expectNoPassword(err.message);
+    }
+    for (const [kind, prov, id, outs] of created.reverse()) {
+      await prov.delete!(id, outs);
+      expect(await prov.read!(id, outs), kind).toEqual({});
+    }
+    expect(domainNames(QEMU_URI)).not.toContain(domName);
+    expect(virsh(QEMU_URI, "pool-list", "--all", "--name")).not.toContain(poolName);
+    made.domains.delete(domName);
+    made.pools.delete(poolName);
+  });
+
   const kinds = () => [
     ["Domain", dp, { name: uniqueName("sasl-bad"), memoryMiB: 64 }],
     ["Snapshot", sp, { name: "never", domain: "0badf00d-0000-4000-8000-0000000000d0" }],
