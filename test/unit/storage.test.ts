@@ -2,7 +2,7 @@
 // images qemu-img makes), the XML builders, the refusal rules, and check's
 // handling of a preview's unknown inputs.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -66,7 +66,51 @@ describe("qcow2 header", () => {
     const raw = join(work, "disk.raw");
     writeFileSync(raw, Buffer.alloc(3 * 512, 7));
     expect(await storage.inspectSourceImage(img)).toMatchObject({ format: "qcow2", virtualSize: 48 * 1024 * 1024 });
-    expect(await storage.inspectSourceImage(raw)).toEqual({ format: "raw", virtualSize: 1536, fileSize: 1536 });
+    expect(await storage.inspectSourceImage(raw)).toEqual({ format: "raw", contentFormat: null, virtualSize: 1536, fileSize: 1536 });
+  });
+});
+
+describe("qcow2 references and backing chains (images qemu-img makes)", () => {
+  const qimg = (...args: string[]) => execFileSync("qemu-img", ["create", "-q", ...args]);
+  const head = (f: string) => readFileSync(f).subarray(0, 64 * 1024);
+
+  it("reads the backing file (absolute and relative), its format, and an external data file", () => {
+    const dir = mkdtempSync(join(work, "refs-"));
+    const base = join(dir, "base.qcow2");
+    qimg("-f", "qcow2", base, "1M");
+    expect(storage.parseQcow2References(head(base))).toEqual({ externalDataFile: false });
+    qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", join(dir, "abs.qcow2"), "1M");
+    expect(storage.parseQcow2References(head(join(dir, "abs.qcow2")))).toMatchObject({ backingFile: "/etc/hostname", backingFormat: "raw", externalDataFile: false });
+    qimg("-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", join(dir, "rel.qcow2"));
+    expect(storage.parseQcow2References(head(join(dir, "rel.qcow2")))).toMatchObject({ backingFile: "base.qcow2", backingFormat: "qcow2" });
+    qimg("-f", "qcow2", "-o", `data_file=${join(dir, "data.raw")}`, join(dir, "ext.qcow2"), "1M");
+    expect(storage.parseQcow2References(head(join(dir, "ext.qcow2")))).toEqual({ externalDataFile: true, dataFile: join(dir, "data.raw") });
+    expect(storage.parseQcow2References(Buffer.alloc(4096))).toBeNull();
+  });
+
+  it("recognises image formats by content, and nothing in raw data", () => {
+    const q = join(mkdtempSync(join(work, "fmt-")), "x.qcow2");
+    qimg("-f", "qcow2", q, "1M");
+    expect(storage.recognisedFormat(readFileSync(q).subarray(0, 512))).toBe("qcow2");
+    expect(storage.recognisedFormat(Buffer.from("# Disk DescriptorFile\nparentFileNameHint=\"/etc/shadow\"\n"))).toBe("vmdk descriptor");
+    expect(storage.recognisedFormat(Buffer.from("QED\0xxxxxxxx", "latin1"))).toBe("qed");
+    expect(storage.recognisedFormat(Buffer.alloc(512, 7))).toBeNull();
+  });
+
+  it("walks a chain as qemu-img does: relative names against the naming image's directory, through symlinks and `..`", async () => {
+    const dir = mkdtempSync(join(work, "chain-"));
+    execFileSync("mkdir", ["-p", join(dir, "a"), join(dir, "deep", "b")]);
+    qimg("-f", "qcow2", join(dir, "a", "base.qcow2"), "1M");
+    // Named through a symlinked directory: `..` is resolved physically (deep/b/.. is deep, not dir).
+    execFileSync("ln", ["-s", join(dir, "deep", "b"), join(dir, "blink")]);
+    qimg("-f", "qcow2", "-b", "../../a/base.qcow2", "-F", "qcow2", join(dir, "deep", "b", "mid.qcow2"));
+    qimg("-f", "qcow2", "-b", "blink/mid.qcow2", "-F", "qcow2", join(dir, "top.qcow2"));
+    const chain = await storage.readBackingChain(join(dir, "top.qcow2"));
+    expect(chain.map((l) => l.real)).toEqual([join(dir, "top.qcow2"), join(dir, "deep", "b", "mid.qcow2"), join(dir, "a", "base.qcow2")]);
+    expect(chain[2]).toMatchObject({ named: "../../a/base.qcow2" });
+    // qemu-img's own view of the same chain.
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", join(dir, "top.qcow2")], { encoding: "utf8" })) as Array<{ filename: string }>;
+    expect(info.map((i) => realpathSync.native(i.filename))).toEqual(chain.map((l) => l.real));
   });
 });
 
