@@ -153,6 +153,38 @@ describe("refusal rules", () => {
     expect(message).toMatch(/\(1\) 1 domain still uses it as a disk \("web"\).*\(2\) it is the backing file of 1 volume \("p\/top.qcow2"\).*\(3\) its image holds 1 internal snapshot \("s1"\).*deleteSnapshotDataOnDestroy: true/);
   });
 
+  it("reads what a snapshot keeps: overlays, the memory file, and the disks of the definitions it saved", () => {
+    const xml = `<domainsnapshot><name>s1</name><memory snapshot="external" file="/m/mem.save"/>
+      <disks><disk name="vda" snapshot="external" type="file"><driver type="qcow2"/><source file="/o/top.qcow2"/></disk><disk name="vdb" snapshot="no"/></disks>
+      <domain><devices><disk type="file" device="disk"><source file="/p/base.qcow2"/><target dev="vda"/></disk>
+        <disk type="volume" device="disk"><source pool="pl" volume="v.qcow2"/><target dev="vdb"/></disk></devices></domain></domainsnapshot>`;
+    expect(storage.snapshotXmlReferences("s1", xml)).toEqual([
+      { what: 'snapshot "s1" memory state', chain: ["/m/mem.save"] },
+      { what: 'snapshot "s1" disk vda', chain: ["/o/top.qcow2"] },
+      { what: 'snapshot "s1" saved definition, disk vda', chain: ["/p/base.qcow2"] },
+      { what: 'snapshot "s1" saved definition, disk vdb', chain: [], volume: { pool: "pl", name: "v.qcow2" } },
+    ]);
+    const live = `<domain><devices><disk type="file"><source file="/o/top.qcow2"/><backingStore type="file"><source file="/p/mid.qcow2"><dataStore type="file"><source file="/p/data.raw"/></dataStore></source>
+      <backingStore type="file"><source file="/p/base.qcow2"/><backingStore/></backingStore></backingStore><target dev="vda"/></disk></devices></domain>`;
+    expect(storage.domainXmlReferences(live)).toEqual([{ what: "disk vda", chain: ["/o/top.qcow2", "/p/mid.qcow2", "/p/data.raw", "/p/base.qcow2"] }]);
+  });
+
+  it("names the chain through which each domain and volume needs it", () => {
+    const d = teardown.planVolumeDelete(
+      {
+        ...facts,
+        usedBy: ["web"],
+        usedVia: { web: ["disk vda: /o/top.qcow2 → /p/base.qcow2", 'snapshot "s1" memory state: /p/base.qcow2'] },
+        backingOf: ["p/mid.qcow2"],
+        backingVia: { "p/mid.qcow2": "/p/mid.qcow2 → /p/base.qcow2" },
+      },
+      { deleteSnapshotDataOnDestroy: true },
+    );
+    expect((d as { message: string }).message).toMatch(
+      /1 domain still uses it as a disk \("web"\) \(through: "web" disk vda: \/o\/top.qcow2 → \/p\/base.qcow2, snapshot "s1" memory state: \/p\/base.qcow2\)\..*backing file of 1 volume \("p\/mid.qcow2"\) \(through: "p\/mid.qcow2" \/p\/mid.qcow2 → \/p\/base.qcow2\)/,
+    );
+  });
+
   it("deleteSnapshotDataOnDestroy (or its environment variable) allows the snapshots, never a disk in use", () => {
     const snap = { ...facts, snapshots: { names: ["s1"], count: 1, via: "qemu-img" } };
     expect(teardown.planVolumeDelete(snap, { deleteSnapshotDataOnDestroy: true })).toEqual({ allowed: true });
