@@ -93,7 +93,10 @@ export async function readBackingChain(image: string): Promise<ChainLink[]> {
     try {
       const handle = await open(path, "r");
       try {
-        refs = parseQcow2References(await readHead(handle));
+        // 4 KiB holds the header, its extensions and the backing name of every image QEMU
+        // writes; only a name beyond them costs a second, larger read.
+        refs = parseQcow2References(await readHead(handle, 4096));
+        if (refs && (refs.backingFile === "(unreadable)" || refs.dataFile === "(unreadable)")) refs = parseQcow2References(await readHead(handle));
       } finally {
         await handle.close();
       }

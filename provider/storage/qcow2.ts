@@ -106,10 +106,14 @@ export function parseQcow2References(head: Buffer): Qcow2References | null {
   }
   // Extensions end at the end marker, or where the backing file name begins.
   const limit = Math.min(head.length, h.backingFileOffset > 0 ? h.backingFileOffset : head.length);
+  let ended = false;
   while (off + 8 <= limit) {
     const type = head.readUInt32BE(off);
     const len = head.readUInt32BE(off + 4);
-    if (type === EXT_END) break;
+    if (type === EXT_END) {
+      ended = true;
+      break;
+    }
     const data = off + 8;
     if (data + len > head.length) break;
     if (type === EXT_BACKING_FORMAT) refs.backingFormat = head.toString("utf8", data, data + len);
@@ -117,6 +121,8 @@ export function parseQcow2References(head: Buffer): Qcow2References | null {
     off = data + len + ((8 - (len % 8)) % 8);
   }
   if (refs.dataFile !== undefined) refs.externalDataFile = true;
+  // The extensions ran past the bytes given: the data file's name may be beyond them.
+  else if (refs.externalDataFile && !ended && limit >= head.length) refs.dataFile = "(unreadable)";
   return refs;
 }
 
