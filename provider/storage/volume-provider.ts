@@ -35,10 +35,12 @@ export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format">
   capacity: number;
   /** Bytes the image takes on the host now. */
   allocation: number;
-  /** The image format libvirt reports ("qcow2", "raw"). */
+  /** The image format the volume was made as ("qcow2", "raw"); see probedFormat. */
   format: string;
-  /** The backing file of an overlay, as libvirt reports it. */
+  /** The backing file of an overlay, as libvirt reports it (never for a raw volume). */
   backingPath?: string;
+  /** What libvirt now guesses the content to be, when that differs from `format` (the format the volume was made as). */
+  probedFormat?: string;
   /**
    * Set by a refresh that found the volume's pool gone (undefined outside Pulumi) while
    * its file may still exist: the volume is kept, and the next update says what to do.
@@ -195,6 +197,20 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
 
 async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
+  // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
+  // writes what it likes at the start of a raw disk: a qcow2 header naming a host file there
+  // would make libvirt report the volume as qcow2 with that backing file, and a Domain that
+  // takes its disk format from the Volume would then open the host file. So the format stays
+  // what the volume was made as (checked after the upload); libvirt's guess is only reported.
+  const made = saved.format === "raw" || saved.format === "qcow2" ? saved.format : undefined;
+  const format = made ?? v.format;
+  if (made !== undefined && v.format !== made) {
+    console.error(
+      `volume "${v.name}" in storage pool "${saved.pool}" was made as ${made}, but libvirt now reads its content as a ${v.format} image` +
+        `${v.backingPath ? ` with backing file ${v.backingPath}` : ""}; its format stays ${made} (output probedFormat says what libvirt reads). ` +
+        (made === "raw" ? "A guest can write such a header into its own raw disk: never use this volume as anything but raw" : "Was the file replaced outside Pulumi?"),
+    );
+  }
   return withoutUndefined({
     ...saved,
     name: v.name || saved.name!,
@@ -205,8 +221,10 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
     path: v.path,
     capacity: v.capacity,
     allocation: v.allocation,
-    format: v.format,
-    backingPath: v.backingPath,
+    format,
+    // A raw volume has no backing file, whatever its content looks like.
+    backingPath: format === "raw" ? undefined : v.backingPath,
+    probedFormat: v.format !== format ? v.format : undefined,
     poolMissing: undefined,
   });
 }

@@ -97,6 +97,27 @@ describe("Volume source: no reference to host files", () => {
     expect(volNames()).not.toContain("swapped.qcow2");
   });
 
+  it("a raw volume into which a guest writes a qcow2 header naming a host file stays raw, with no backing file, in its outputs", async () => {
+    const checked = await volumeProvider.check!({}, { name: "guest-raw.img", pool, uri: QEMU_URI, format: "raw", capacity: "1MiB" });
+    const v = await volumeProvider.create!(checked.inputs);
+    expect(v.outs).toMatchObject({ format: "raw" });
+    // What a guest can do to its own raw disk: write an image header at offset 0.
+    const header = join(src.dir, "header.qcow2");
+    qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", header, "1M");
+    execFileSync("dd", [`if=${header}`, `of=${v.outs.path}`, "conv=notrunc", "status=none"]);
+    virsh(QEMU_URI, "pool-refresh", pool);
+    // libvirt and qemu-img now take it for a qcow2 on /etc/hostname ...
+    expect(virsh(QEMU_URI, "vol-dumpxml", "--pool", pool, "guest-raw.img")).toMatch(/<format type='qcow2'\/>[\s\S]*<backingStore>\s*<path>\/etc\/hostname<\/path>/);
+    expect(imgInfo(v.outs.path as string)["backing-filename"]).toBe("/etc/hostname");
+    // ... the Volume's outputs (which a Domain's disk format defaults to) do not.
+    const read = await volumeProvider.read!(v.id, v.outs);
+    expect(read.props).toMatchObject({ format: "raw", probedFormat: "qcow2" });
+    expect((read.props as Record<string, unknown>).backingPath).toBeUndefined();
+    const d = await volumeProvider.diff!(v.id, read.props, checked.inputs);
+    expect(d.replaces).toEqual([]);
+    await volumeProvider.delete!(v.id, read.props);
+  });
+
   it("what is allowed ends up as what was asked: a self-contained qcow2 stays qcow2, a raw file stays raw, neither with a backing file", async () => {
     const q = src.qcow2("clean.qcow2", 2);
     const raw = join(src.dir, "clean.raw");
