@@ -1,7 +1,9 @@
 // Gathers what the refusal rules decide on: every domain's disks, every
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
-import { allDomainDefinitions, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { isLibvirtError } from "../libvirt/errors";
+import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { posix } from "node:path";
 import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
 import type { VolumeFacts } from "../teardown";
@@ -29,11 +31,18 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
   const out: IndexedVolume[] = [];
   try {
     for (const pool of pools) {
-      if (!(await pool.isActive())) continue;
-      // libvirt lists what its last scan of the directory found: an overlay made since
-      // (a snapshot, qemu-img) is a volume only after a rescan.
-      await pool.refresh();
-      const vols = await pool.listVolumes();
+      let vols: StorageVolHandle[];
+      try {
+        if (!(await pool.isActive())) continue;
+        // libvirt lists what its last scan of the directory found: an overlay made since
+        // (a snapshot, qemu-img) is a volume only after a rescan.
+        await pool.refresh();
+        vols = await pool.listVolumes();
+      } catch (err) {
+        // Another pool stopped or undefined while it was being read: it holds no volumes now.
+        if (isNoPool(err) || (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && !(await pool.isActive().catch(() => false)))) continue;
+        throw err;
+      }
       try {
         for (const vol of vols) {
           let xml: string;
