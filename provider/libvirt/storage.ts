@@ -92,6 +92,20 @@ export class StoragePoolHandle {
     return (await this.conn.call(this.op("checking"), "virStoragePoolIsPersistent", this.ptr)) === 1;
   }
 
+  /**
+   * Rescans the pool's directory once, without waiting: false when libvirt refuses
+   * because a volume of the pool is being built (its last scan then stands).
+   */
+  async refreshIfIdle(): Promise<boolean> {
+    try {
+      await this.conn.call(this.op("refreshing"), "virStoragePoolRefresh", this.ptr, 0);
+      return true;
+    } catch (err) {
+      if (isPoolBusy(err)) return false;
+      throw err;
+    }
+  }
+
   /** Rescans the pool's directory, so files added or removed outside libvirt are seen. */
   async refresh(): Promise<void> {
     // Refused while another volume of the pool is being built: wait for it, as for a domain job.

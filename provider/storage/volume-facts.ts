@@ -35,8 +35,10 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
       try {
         if (!(await pool.isActive())) continue;
         // libvirt lists what its last scan of the directory found: an overlay made since
-        // (a snapshot, qemu-img) is a volume only after a rescan.
-        await pool.refresh();
+        // (a snapshot, qemu-img) is a volume only after a rescan. Not waiting for a pool
+        // that is building a volume (another operation): its last scan stands, and the
+        // domains' chains, read from the images, still name whatever they use there.
+        await pool.refreshIfIdle();
         vols = await pool.listVolumes();
       } catch (err) {
         // Another pool stopped or undefined while it was being read: it holds no volumes now.
