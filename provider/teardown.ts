@@ -256,7 +256,22 @@ export interface VolumeFacts {
   backingOf: string[];
   /** Internal snapshots in the image, or why they could not be read. */
   snapshots: { names: string[]; count: number; via: string } | { error: string };
+  /** For each domain in usedBy: what needs the volume and through which chain ("disk vda: /top.qcow2 → /base.qcow2"). */
+  usedVia?: Record<string, string[]>;
+  /** For each volume in backingOf: the chain from it down to this volume. */
+  backingVia?: Record<string, string>;
 }
+
+/** ` (through: "a" disk vda: /top → /base; ...)` for the names that have details, else "". */
+const through = (names: string[], details: Record<string, string | string[]> | undefined): string => {
+  if (!details) return "";
+  const parts = names.slice(0, 10).flatMap((n) => {
+    const d = details[n];
+    const list = Array.isArray(d) ? d : d !== undefined ? [d] : [];
+    return list.length > 0 ? [`"${n}" ${list.slice(0, 4).join(", ")}${list.length > 4 ? ` and ${list.length - 4} more` : ""}`] : [];
+  });
+  return parts.length > 0 ? ` (through: ${parts.join("; ")})` : "";
+};
 
 export type Decision = { allowed: true } | { allowed: false; message: string };
 
@@ -265,13 +280,13 @@ export function volumeBlockers(f: VolumeFacts, opts: { deleteSnapshotDataOnDestr
   const out: string[] = [];
   if (f.usedBy.length > 0) {
     out.push(
-      `${plural(f.usedBy.length, "domain")} still ${f.usedBy.length === 1 ? "uses" : "use"} it as a disk (${nameList(f.usedBy)}). ` +
+      `${plural(f.usedBy.length, "domain")} still ${f.usedBy.length === 1 ? "uses" : "use"} it as a disk (${nameList(f.usedBy)})${through(f.usedBy, f.usedVia)}. ` +
         `Remove the disk from ${f.usedBy.length === 1 ? "that domain" : "those domains"} or delete ${f.usedBy.length === 1 ? "it" : "them"} first; no option overrides this`,
     );
   }
   if (f.backingOf.length > 0) {
     out.push(
-      `it is the backing file of ${plural(f.backingOf.length, "volume")} (${nameList(f.backingOf)}), which would become unreadable. ` +
+      `it is the backing file of ${plural(f.backingOf.length, "volume")} (${nameList(f.backingOf)})${through(f.backingOf, f.backingVia)}, which would become unreadable. ` +
         `Delete ${f.backingOf.length === 1 ? "that overlay" : "those overlays"} first; no option overrides this`,
     );
   }

@@ -6,7 +6,7 @@ import type { Connection } from "./connection";
 import { DomainHandle } from "./domain";
 import { isLibvirtError, isPoolBusy } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { virErrorNumber } from "./libvirt.gen";
+import { virConnectListAllDomainsFlags, virErrorNumber } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
 export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
@@ -90,6 +90,20 @@ export class StoragePoolHandle {
 
   async isPersistent(): Promise<boolean> {
     return (await this.conn.call(this.op("checking"), "virStoragePoolIsPersistent", this.ptr)) === 1;
+  }
+
+  /**
+   * Rescans the pool's directory once, without waiting: false when libvirt refuses
+   * because a volume of the pool is being built (its last scan then stands).
+   */
+  async refreshIfIdle(): Promise<boolean> {
+    try {
+      await this.conn.call(this.op("refreshing"), "virStoragePoolRefresh", this.ptr, 0);
+      return true;
+    } catch (err) {
+      if (isPoolBusy(err)) return false;
+      throw err;
+    }
   }
 
   /** Rescans the pool's directory, so files added or removed outside libvirt are seen. */
@@ -216,14 +230,49 @@ export interface DomainDefinitions {
   name: string;
   /** The live XML of a running domain and the persistent (inactive) definition, whichever exist. */
   xmls: string[];
+  /** Every snapshot's XML (its disks' overlay files, its memory file, the definition it saved). */
+  snapshots: Array<{ name: string; xml: string }>;
 }
+
+/** The UUIDs of the domains a filtered listing returns (one call). */
+async function domainUuids(conn: Connection, flags: number, what: string): Promise<Set<string>> {
+  const out: [unknown] = [null];
+  const count = await conn.call(`listing ${what} domains`, "virConnectListAllDomains", conn.ptr as never, out, flags);
+  const ptrs = native().takePointerArray(out[0], count) as Array<Ptr<"virDomain">>;
+  try {
+    return new Set(ptrs.map((p) => domainUuid(p)));
+  } finally {
+    ptrs.forEach((p) => native().sync.virDomainFree(p));
+  }
+}
+
+function domainUuid(p: Ptr<"virDomain">): string {
+  const buf = Buffer.alloc(37);
+  native().sync.virDomainGetUUIDString(p, buf);
+  return buf.toString("latin1", 0, 36);
+}
+
+const skipGone = async <T>(fn: () => Promise<T>, ...codes: number[]): Promise<T | undefined> => {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isLibvirtError(err, ...codes)) return undefined;
+    throw err;
+  }
+};
 
 /**
  * Every domain on the connection, running or not, managed by Pulumi or not,
- * with its live and persistent definitions. A domain that disappears while
- * being read is skipped.
+ * with its live and persistent definitions and its snapshots' XML. A domain or
+ * snapshot that disappears while being read is skipped.
+ *
+ * Calls: four listings (all, active, persistent, with snapshots), then one XML per
+ * definition, and for domains that have snapshots one listing and one XML per
+ * snapshot: which domains run or persist comes from the filtered listings, not
+ * from two calls per domain.
  */
 export async function allDomainDefinitions(conn: Connection): Promise<DomainDefinitions[]> {
+  const F = virConnectListAllDomainsFlags;
   const out: [unknown] = [null];
   const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr as never, out, 0);
   const doms = native()
@@ -231,17 +280,37 @@ export async function allDomainDefinitions(conn: Connection): Promise<DomainDefi
     .map((p) => new DomainHandle(conn, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
   const result: DomainDefinitions[] = [];
   try {
+    const active = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_ACTIVE, "running");
+    const persistent = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_PERSISTENT, "persistent");
+    const withSnapshots = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, "snapshotted");
+    const NO_DOMAIN = virErrorNumber.VIR_ERR_NO_DOMAIN;
     for (const dom of doms) {
-      try {
-        const xmls: string[] = [];
-        const active = await dom.isActive();
-        const persistent = await dom.isPersistent();
-        if (active) xmls.push(await dom.xml());
-        if (persistent) xmls.push(await dom.xml({ inactive: true }));
-        result.push({ name: dom.name(), xmls });
-      } catch (err) {
-        if (!isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN)) throw err;
+      const uuid = dom.uuid();
+      // Neither running nor persistent by the listings: it changed meanwhile; read both (a missing one is skipped).
+      const unsure = !active.has(uuid) && !persistent.has(uuid);
+      const xmls: string[] = [];
+      if (active.has(uuid) || unsure) {
+        const x = await skipGone(() => dom.xml(), NO_DOMAIN, virErrorNumber.VIR_ERR_OPERATION_INVALID);
+        if (x !== undefined) xmls.push(x);
       }
+      if (persistent.has(uuid) || unsure) {
+        const x = await skipGone(() => dom.xml({ inactive: true }), NO_DOMAIN);
+        if (x !== undefined) xmls.push(x);
+      }
+      if (xmls.length === 0) continue; // gone
+      const snapshots: DomainDefinitions["snapshots"] = [];
+      if (withSnapshots.has(uuid)) {
+        const snaps = (await skipGone(() => dom.listSnapshots(0), NO_DOMAIN)) ?? [];
+        try {
+          for (const snap of snaps) {
+            const xml = await skipGone(() => snap.xml(), NO_DOMAIN, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);
+            if (xml !== undefined) snapshots.push({ name: snap.name(), xml });
+          }
+        } finally {
+          snaps.forEach((s) => s.free());
+        }
+      }
+      result.push({ name: dom.name(), xmls, snapshots });
     }
   } finally {
     doms.forEach((d) => d.free());

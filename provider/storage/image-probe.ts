@@ -5,11 +5,12 @@
 // through libvirt (virStorageVolDownload of the first bytes), so the check
 // never depends on where the provider runs.
 import { execFile } from "node:child_process";
-import { open } from "node:fs/promises";
+import { open, realpath } from "node:fs/promises";
+import { dirname, isAbsolute, posix, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { StorageVolHandle } from "../libvirt/storage";
 import { downloadRange } from "../libvirt/stream";
-import { QCOW2_HEADER_BYTES, parseQcow2Header, parseSnapshotTable, snapshotTableBytes } from "./qcow2";
+import { QCOW2_HEADER_BYTES, QCOW2_PROBE_BYTES, parseQcow2Header, parseQcow2References, parseSnapshotTable, recognisedFormat, snapshotTableBytes, type Qcow2References } from "./qcow2";
 
 const execFileAsync = promisify(execFile);
 
@@ -18,20 +19,105 @@ export interface SourceImage {
   /** The guest-visible size: the qcow2 virtual size, or the file size of a raw image. */
   virtualSize: number;
   fileSize: number;
+  /** For qcow2: the other host files it names (backing file, external data file). */
+  references?: Qcow2References;
+  /** The format a reader that guesses by content (libvirt's pool scan, qemu-img) sees; null for raw data. */
+  contentFormat: string | null;
 }
 
-/** Reads the first bytes of a local image file: qcow2 (by its magic) or raw. */
+async function readHead(handle: Awaited<ReturnType<typeof open>>, bytes = QCOW2_PROBE_BYTES): Promise<Buffer> {
+  const head = Buffer.alloc(bytes);
+  const { bytesRead } = await handle.read(head, 0, head.length, 0);
+  return head.subarray(0, bytesRead);
+}
+
+/** Reads the first bytes of a local image file: qcow2 (by its magic) or raw, and what it refers to. */
 export async function inspectSourceImage(file: string): Promise<SourceImage> {
   const handle = await open(file, "r");
   try {
     const { size } = await handle.stat();
-    const head = Buffer.alloc(QCOW2_HEADER_BYTES);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    const header = parseQcow2Header(head.subarray(0, bytesRead));
-    return header ? { format: "qcow2", virtualSize: header.virtualSize, fileSize: size } : { format: "raw", virtualSize: size, fileSize: size };
+    const head = await readHead(handle);
+    const header = parseQcow2Header(head);
+    const contentFormat = recognisedFormat(head);
+    return header && contentFormat === "qcow2"
+      ? { format: "qcow2", virtualSize: header.virtualSize, fileSize: size, references: parseQcow2References(head)!, contentFormat }
+      : { format: "raw", virtualSize: size, fileSize: size, contentFormat };
   } finally {
     await handle.close();
   }
+}
+
+/** One image of a backing chain: the name as referred to, where it resolves to, and its real path. */
+export interface ChainLink {
+  /** The path as the referring image (or definition) names it. */
+  named: string;
+  /** Absolute, relative names resolved against the referring image's directory. */
+  path: string;
+  /** fs.realpath of `path` (symlinks and `..` resolved); `path` normalised when the file is missing or unreadable. */
+  real: string;
+  /** The qcow2 external data file of this image, resolved like a backing file. */
+  dataFile?: { path: string; real: string };
+}
+
+/** The real path of a file, or its normalised absolute path when it cannot be resolved (missing, no permission). */
+export async function realPathOf(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    return posix.normalize(path);
+  }
+}
+
+/** Longest chain followed; QEMU's own limit on backing chain depth is 256 as well. */
+const MAX_CHAIN = 256;
+
+/**
+ * The backing chain of a local image file, read from the qcow2 headers
+ * themselves (what QEMU opens, whatever a definition says): the image first,
+ * then each backing file, relative names resolved against the directory of the
+ * image that names them. Stops at a non-qcow2 image, a missing or unreadable
+ * file, or a loop. Reads files only: no libvirt call, no process.
+ */
+export async function readBackingChain(image: string): Promise<ChainLink[]> {
+  const chain: ChainLink[] = [];
+  const seen = new Set<string>();
+  let named = image;
+  let path = isAbsolute(image) ? image : resolve(image);
+  while (chain.length < MAX_CHAIN) {
+    const real = await realPathOf(path);
+    if (seen.has(real)) break;
+    seen.add(real);
+    const link: ChainLink = { named, path, real };
+    chain.push(link);
+    let refs: Qcow2References | null;
+    try {
+      const handle = await open(path, "r");
+      try {
+        // 4 KiB holds the header, its extensions and the backing name of every image QEMU
+        // writes; only a name beyond them costs a second, larger read.
+        refs = parseQcow2References(await readHead(handle, 4096));
+        if (refs && (refs.backingFile === "(unreadable)" || refs.dataFile === "(unreadable)")) refs = parseQcow2References(await readHead(handle));
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      break; // missing or unreadable: the chain as far as it could be read
+    }
+    if (!refs) break;
+    if (refs.dataFile && refs.dataFile !== "(unreadable)") {
+      const p = isAbsolute(refs.dataFile) ? refs.dataFile : `${dirname(path)}/${refs.dataFile}`;
+      link.dataFile = { path: p, real: await realPathOf(p) };
+    }
+    if (!refs.backingFile || refs.backingFile === "(unreadable)") break;
+    // A backing name with a protocol prefix (nbd:, json:) is not a host file.
+    if (/^[a-z][a-z0-9+.-]*:/i.test(refs.backingFile) && !refs.backingFile.startsWith("file:")) break;
+    const name = refs.backingFile.replace(/^file:/, "");
+    named = name;
+    // As QEMU does: the name appended to the referring image's directory as that image was
+    // named (no lexical `..` folding: the kernel resolves it through symlinks, and realpath too).
+    path = isAbsolute(name) ? name : `${dirname(path)}/${name}`;
+  }
+  return chain;
 }
 
 /** A URI whose hypervisor runs on this host (no host part, or a unix-socket transport). */

@@ -2,14 +2,15 @@
 // tests and tools (`require("libvirt-pulumi/provider").storage`).
 import { StoragePoolHandle, StorageVolHandle, withPool, allDomainDefinitions } from "../libvirt/storage";
 import { downloadRange, uploadFile, UPLOAD_CHUNK_BYTES } from "../libvirt/stream";
-import { inspectSourceImage, internalSnapshots, isLocalUri } from "./image-probe";
+import { inspectSourceImage, internalSnapshots, isLocalUri, readBackingChain } from "./image-probe";
 import { checkPoolInputs } from "./pool-inputs";
 import { buildPoolXml, parsePoolXml } from "./pool-xml";
-import { isQcow2, parseQcow2Header, parseSnapshotTable } from "./qcow2";
+import { isQcow2, parseQcow2Header, parseQcow2References, parseSnapshotTable, recognisedFormat } from "./qcow2";
 import { formatSize, parseSize } from "./size";
 import * as teardown from "../teardown";
-import { checkVolumeInputs } from "./volume-inputs";
-import { buildVolumeXml, domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
+import { checkVolumeInputs, sourceImageProblem } from "./volume-inputs";
+import { buildVolumeXml, domainXmlReferences, domainXmlUsesVolume, parseVolumeXml, snapshotXmlReferences } from "./volume-xml";
+import { surroundings } from "./volume-facts";
 
 export { poolProvider, type PoolOutputs } from "./pool-provider";
 export { volumeProvider, type VolumeOutputs } from "./volume-provider";
@@ -19,10 +20,11 @@ export type { VolumeInputs } from "./volume-inputs";
 export const storage = {
   StoragePoolHandle, StorageVolHandle, withPool, allDomainDefinitions,
   uploadFile, downloadRange, UPLOAD_CHUNK_BYTES,
-  inspectSourceImage, internalSnapshots, isLocalUri,
-  checkPoolInputs, checkVolumeInputs,
-  buildPoolXml, parsePoolXml, buildVolumeXml, parseVolumeXml, domainXmlUsesVolume,
-  isQcow2, parseQcow2Header, parseSnapshotTable,
+  inspectSourceImage, internalSnapshots, isLocalUri, readBackingChain,
+  checkPoolInputs, checkVolumeInputs, sourceImageProblem,
+  buildPoolXml, parsePoolXml, buildVolumeXml, parseVolumeXml, domainXmlUsesVolume, domainXmlReferences, snapshotXmlReferences,
+  surroundings,
+  isQcow2, parseQcow2Header, parseQcow2References, parseSnapshotTable, recognisedFormat,
   parseSize, formatSize,
   teardown,
 };

@@ -4,6 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
 import { recordingUnknownOutcome } from "../incomplete-create";
@@ -38,6 +39,43 @@ export interface PoolOutputs extends PoolInputs {
    * Absent only for a partly created pool not yet read while running: then every file counts.
    */
   preexistingFiles?: string[];
+  /** false after a refresh found the pool undefined outside Pulumi while its directory still holds files. */
+  defined?: boolean;
+}
+
+/** Empty or missing directory (a local hypervisor; ENOENT only): a pool with nothing left to keep. */
+async function directoryEmptyOrGone(uri: string, path: string): Promise<boolean> {
+  if (!isLocalUri(uri)) return false;
+  try {
+    return (await readdir(path)).length === 0;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR";
+  }
+}
+
+/**
+ * A pool undefined outside Pulumi whose directory still holds files (a refresh kept it):
+ * defined again with its name, UUID and directory, and started. Nothing in the
+ * directory is created, changed or removed (no build: the directory exists).
+ */
+async function redefine(conn: Connection, id: string, olds: PoolOutputs, inputs: PoolInputs): Promise<{ outs: PoolOutputs }> {
+  let pool: StoragePoolHandle;
+  try {
+    pool = await StoragePoolHandle.define(conn, buildPoolXml({ name: olds.name, path: olds.path, uuid: id }), label(olds.name));
+  } catch (err) {
+    (err as Error).message =
+      `storage pool "${olds.name}" was undefined outside Pulumi and could not be defined again on ${olds.path} (nothing was changed): ${(err as Error).message}. ` +
+      `If another pool now has this name or directory, remove it or change the Pool's name/path; to stop managing the pool, \`pulumi state delete\` its URN`;
+    throw err;
+  }
+  try {
+    await pool.start();
+    if (inputs.autostart) await pool.setAutostart(true);
+    return { outs: await describe(conn, pool, { ...olds, ...inputs, auth: inputs.auth, defined: undefined }) };
+  } finally {
+    pool.free();
+  }
 }
 
 const REPLACE_KEYS = ["name", "path", "uri"] as const;
@@ -59,6 +97,7 @@ async function describe(conn: Connection, pool: StoragePoolHandle, saved: SavedP
   const volumes = active ? await pool.volumeNames() : [];
   return withoutUndefined({
     ...saved,
+    defined: undefined,
     name: pool.name(),
     path: observed.path,
     uuid: pool.uuid(),
@@ -88,6 +127,59 @@ async function removeHalfCreated(pool: StoragePoolHandle, createdDirectory: bool
   }
 }
 
+/** Each held volume that the Volume rules would keep, with why (its chains are followed; the volumes deleted together do not count). */
+async function heldVolumeProblems(conn: Connection, pool: StoragePoolHandle, info: Map<string, { vol: StorageVolHandle }>): Promise<string[]> {
+  const around = await surroundings(conn);
+  const deleting = new Set(info.keys());
+  const problems: string[] = [];
+  for (const { vol } of info.values()) {
+    const reasons = volumeBlockers(await gatherVolumeFacts(conn, pool.name(), vol, around, deleting), { deleteSnapshotDataOnDestroy: false });
+    if (reasons.length > 0) problems.push(`volume "${vol.name()}": ${reasons.join("; ")}`);
+  }
+  return problems;
+}
+
+/**
+ * For diff: the refusal a delete of this pool would meet now (the pure planner on
+ * the facts, and with deleteVolumesOnDestroy the Volume rules for each held volume),
+ * or null. Reads only; a stopped pool is not started: its directory is listed instead.
+ */
+async function poolDeleteRefusal(conn: Connection, id: string, olds: PoolOutputs): Promise<string | null> {
+  return withPool(conn, id, async (pool) => {
+    if (!pool) return null; // gone: a delete has nothing to refuse
+    const name = pool.name();
+    let volumes: string[];
+    if (await pool.isActive()) {
+      await pool.refresh();
+      volumes = await pool.volumeNames();
+    } else if (isLocalUri(conn.uri)) {
+      volumes = (await readdir(olds.path).catch(() => [] as string[])).sort();
+    } else return null; // the delete starts it to check, and refuses then, before changing anything
+    const facts = { name, path: olds.path, volumes, preexisting: olds.preexistingFiles ?? volumes };
+    const decision = planPoolDelete(facts, effectivePoolOptions(olds));
+    if (!decision.allowed) return decision.message;
+    const held = heldVolumes(facts);
+    if (held.length === 0 || !(await pool.isActive())) return null;
+    const vols = (await seq(held, (n) => StorageVolHandle.lookupByName(pool, n))).filter((v): v is StorageVolHandle => !!v);
+    try {
+      const info = new Map<string, { vol: StorageVolHandle }>();
+      for (const vol of vols) info.set(await vol.path(), { vol });
+      const problems = await heldVolumeProblems(conn, pool, info);
+      if (problems.length === 0) return null;
+      return `refusing to delete storage pool "${name}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}.`;
+    } finally {
+      vols.forEach((v) => v.free());
+    }
+  });
+}
+
+/** One call at a time on a leased connection. */
+async function seq<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const t of items) out.push(await fn(t));
+  return out;
+}
+
 /** With deleteVolumesOnDestroy: checks every held volume by the Volume rules first, then deletes overlays before their bases. */
 async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, names: string[]): Promise<void> {
   const vols: StorageVolHandle[] = [];
@@ -102,13 +194,7 @@ async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, name
       const v = parseVolumeXml(await vol.xml());
       info.set(v.path, { vol, backing: v.backingPath });
     }
-    const around = await surroundings(conn);
-    const deleting = new Set(info.keys());
-    const problems: string[] = [];
-    for (const { vol } of info.values()) {
-      const reasons = volumeBlockers(await gatherVolumeFacts(conn, pool.name(), vol, around, deleting), { deleteSnapshotDataOnDestroy: false });
-      if (reasons.length > 0) problems.push(`volume "${vol.name()}": ${reasons.join("; ")}`);
-    }
+    const problems = await heldVolumeProblems(conn, pool, info);
     if (problems.length > 0) {
       throw new TeardownRefusedError(
         `refusing to delete storage pool "${pool.name()}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, ` +
@@ -138,12 +224,26 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
   },
 
-  async diff(_id, olds: PoolOutputs, news) {
+  async diff(id, olds: PoolOutputs, news) {
     const { inputs } = checkPoolInputs(news);
     const next = inputs ? (inputs as unknown as Record<string, unknown>) : userInputs(news);
     const prev = olds as unknown as Record<string, unknown>;
     const replaces = changedKeys(prev, next, REPLACE_KEYS);
     const changed = [...replaces, ...changedKeys(prev, next, UPDATE_KEYS)];
+    // A replacement deletes this pool (first, or after its replacement exists): decide now, in
+    // the preview, what the delete would refuse, before the engine replaces or deletes anything
+    // (with deleteBeforeReplace its Volumes, which depend on it, would go first). Only for a
+    // replacement that is certain: an unknown value is checked again when it is known.
+    const certain = replaces.filter((k) => next[k] !== UNKNOWN);
+    if (certain.length > 0 && olds.uuid) {
+      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) => poolDeleteRefusal(conn, id, olds));
+      if (refusal) {
+        throw new TeardownRefusedError(
+          `refusing to replace storage pool "${olds.name}" (changed: ${certain.join(", ")}; nothing was changed): a replacement deletes the old pool, and ${refusal} ` +
+            `Keep ${certain.join(" and ")} as ${certain.length === 1 ? "it was" : "they were"}, or empty the pool first (in its own \`pulumi up\`).`,
+        );
+      }
+    }
     return {
       // A pool stopped outside Pulumi is started again by an update.
       changes: changed.length > 0 || olds.active === false,
@@ -194,7 +294,12 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: PoolOutputs) {
     return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, id, async (pool) => {
-        if (!pool) return {}; // removed outside Pulumi
+        if (!pool) {
+          // Undefining a pool leaves its directory and files: forget the pool only when they are known to be gone.
+          if (await directoryEmptyOrGone(conn.uri, props.path)) return {};
+          console.error(`storage pool "${props.name}" no longer exists on ${conn.uri}, but its directory ${props.path} still holds files: keeping it; \`pulumi up\` defines it again there (nothing in the directory is changed)`);
+          return { id, props: { ...props, active: false, defined: false, volumes: [] } };
+        }
         if (await pool.isActive()) await pool.refresh();
         return { id, props: await describe(conn, pool, props) };
       }),
@@ -206,7 +311,12 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
     // The new credentials: an update is how a changed password gets recorded.
     return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withPool(conn, id, async (pool) => {
-        if (!pool) throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
+        if (!pool) {
+          if (olds.defined !== false) {
+            throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` (it keeps the pool while its directory holds files), then \`pulumi up\``);
+          }
+          return redefine(conn, id, olds, inputs);
+        }
         if (!(await pool.isActive())) {
           // A partly created pool (unknown outcome) may not have been built: building an existing directory is harmless.
           if (olds.preexistingFiles === undefined) await pool.build(0);

@@ -1,26 +1,50 @@
 // Gathers what the refusal rules decide on: every domain's disks, every
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
-import { allDomainDefinitions, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
-import { internalSnapshots } from "./image-probe";
+import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { isLibvirtError } from "../libvirt/errors";
+import { virErrorNumber } from "../libvirt/libvirt.gen";
+import { posix } from "node:path";
+import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
 import type { VolumeFacts } from "../teardown";
-import { domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
+import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./volume-xml";
 
 export interface IndexedVolume {
   pool: string;
   name: string;
   path: string;
   backingPath?: string;
+  /** Its backing chain, the volume itself first (see Surroundings.needs for how it is read). */
+  chain: Link[];
 }
 
-/** Every volume of every active pool on the connection, with its backing file. */
+/** One image of a chain: its path and the real path compared with others. */
+export interface Link {
+  path: string;
+  /** fs.realpath on a local hypervisor (symlinks, `..`); the normalised path on a remote one. */
+  real: string;
+}
+
+/** Every volume of every active pool on the connection, with its backing file (chains are added by surroundings). */
 export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
   const pools = await StoragePoolHandle.listAll(conn);
   const out: IndexedVolume[] = [];
   try {
     for (const pool of pools) {
-      if (!(await pool.isActive())) continue;
-      const vols = await pool.listVolumes();
+      let vols: StorageVolHandle[];
+      try {
+        if (!(await pool.isActive())) continue;
+        // libvirt lists what its last scan of the directory found: an overlay made since
+        // (a snapshot, qemu-img) is a volume only after a rescan. Not waiting for a pool
+        // that is building a volume (another operation): its last scan stands, and the
+        // domains' chains, read from the images, still name whatever they use there.
+        await pool.refreshIfIdle();
+        vols = await pool.listVolumes();
+      } catch (err) {
+        // Another pool stopped or undefined while it was being read: it holds no volumes now.
+        if (isNoPool(err) || (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && !(await pool.isActive().catch(() => false)))) continue;
+        throw err;
+      }
       try {
         for (const vol of vols) {
           let xml: string;
@@ -31,7 +55,7 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
             throw err;
           }
           const v = parseVolumeXml(xml);
-          out.push({ pool: pool.name(), name: v.name, path: v.path, backingPath: v.backingPath });
+          out.push({ pool: pool.name(), name: v.name, path: v.path, backingPath: v.backingPath, chain: [] });
         }
       } finally {
         vols.forEach((v) => v.free());
@@ -43,14 +67,91 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
   return out;
 }
 
+/** A file a domain needs: a disk, a snapshot's overlay or memory file, with the whole chain below it. */
+export interface Need {
+  domain: string;
+  what: string;
+  /** Top first; every image the reference makes QEMU open (qcow2 external data files included). */
+  chain: Link[];
+  volume?: { pool: string; name: string };
+}
+
 export interface Surroundings {
   domains: DomainDefinitions[];
   volumes: IndexedVolume[];
+  needs: Need[];
+}
+
+/** Reads chains from the image files (local hypervisor), each file once per reading. */
+class ChainReader {
+  private cache = new Map<string, Promise<ChainLink[]>>();
+  constructor(readonly local: boolean) {}
+
+  real(path: string): Promise<string> {
+    return this.local ? realPathOf(path) : Promise.resolve(posix.normalize(path));
+  }
+
+  private read(path: string): Promise<ChainLink[]> {
+    let c = this.cache.get(path);
+    if (!c) this.cache.set(path, (c = readBackingChain(path)));
+    return c;
+  }
+
+  /**
+   * The chain below `stated` (paths top first, as a definition or volume XML states
+   * them): each stated image, then on a local hypervisor what the images' own
+   * headers name (a shut-off domain's definition states only the top), and on a
+   * remote one the backing files of the pool volumes it reaches.
+   */
+  async chain(stated: string[], index: Map<string, IndexedVolume>): Promise<Link[]> {
+    const out: Link[] = [];
+    const seen = new Set<string>();
+    const add = (path: string, real: string) => {
+      if (seen.has(real)) return false;
+      seen.add(real);
+      out.push({ path, real });
+      return true;
+    };
+    for (const path of stated) {
+      if (!path.startsWith("/")) continue; // network disks: not a host file
+      if (this.local) {
+        for (const link of await this.read(path)) {
+          add(link.path, link.real);
+          if (link.dataFile) add(link.dataFile.path, link.dataFile.real);
+        }
+      } else {
+        let p: string | undefined = path;
+        while (p && add(p, await this.real(p))) p = index.get(posix.normalize(p))?.backingPath;
+      }
+    }
+    return out;
+  }
 }
 
 /** The domains and volumes on the connection, read once for one or many volume checks. */
 export async function surroundings(conn: Connection): Promise<Surroundings> {
-  return { domains: await allDomainDefinitions(conn), volumes: await volumeIndex(conn) };
+  const domains = await allDomainDefinitions(conn);
+  const volumes = await volumeIndex(conn);
+  const reader = new ChainReader(isLocalUri(conn.uri));
+  const byPath = new Map(volumes.map((v) => [posix.normalize(v.path), v]));
+  const byName = new Map(volumes.map((v) => [`${v.pool}/${v.name}`, v]));
+  for (const v of volumes) v.chain = await reader.chain([v.path], byPath);
+  const needs: Need[] = [];
+  for (const d of domains) {
+    const refs = [...d.xmls.flatMap(domainXmlReferences), ...d.snapshots.flatMap((s) => snapshotXmlReferences(s.name, s.xml))];
+    for (const ref of refs) {
+      const stated = ref.chain.length > 0 ? ref.chain : ref.volume ? [byName.get(`${ref.volume.pool}/${ref.volume.name}`)?.path ?? ""].filter(Boolean) : [];
+      needs.push({ domain: d.name, what: ref.what, chain: await reader.chain(stated, byPath), volume: ref.volume });
+    }
+  }
+  return { domains, volumes, needs };
+}
+
+const MAX_CHAIN_SHOWN = 6;
+function showChain(links: Link[], upTo: number): string {
+  const shown = links.slice(0, upTo + 1).map((l) => l.path);
+  if (shown.length > MAX_CHAIN_SHOWN) shown.splice(2, shown.length - MAX_CHAIN_SHOWN + 1, "…");
+  return shown.join(" → ");
 }
 
 interface SharedReading {
@@ -99,19 +200,35 @@ export async function gatherVolumeFacts(
   poolName: string,
   vol: StorageVolHandle,
   around: Surroundings,
-  /** Overlays that are being deleted in the same operation (a pool's cascade) do not count. */
+  /** Volumes (paths) that are being deleted in the same operation (a pool's cascade): their own chains do not count. */
   alsoDeleted: Set<string> = new Set(),
 ): Promise<VolumeFacts> {
   const name = vol.name();
   const path = await vol.path();
-  const ref = { path, pool: poolName, name };
-  const usedBy = around.domains.filter((d) => d.xmls.some((x) => domainXmlUsesVolume(x, ref))).map((d) => d.name);
-  const backingOf = around.volumes.filter((v) => v.backingPath === path && v.path !== path && !alsoDeleted.has(v.path)).map((v) => `${v.pool}/${v.name}`);
+  const reader = new ChainReader(isLocalUri(conn.uri));
+  const real = await reader.real(path);
+  const deleted = new Set(await Promise.all([...alsoDeleted].map((p) => reader.real(p))));
+  // Every domain whose disks, snapshots' overlays or memory files reach this file through
+  // their whole chain, by real path (a symlink or `..` names the same file).
+  const usedVia: Record<string, string[]> = {};
+  for (const need of around.needs) {
+    const at = need.chain.findIndex((l) => l.real === real);
+    const byName = need.volume !== undefined && need.volume.pool === poolName && need.volume.name === name;
+    if (at < 0 && !byName) continue;
+    (usedVia[need.domain] ??= []).push(at < 0 ? `${need.what}: volume ${poolName}/${name}` : `${need.what}: ${showChain(need.chain, at)}`);
+  }
+  const backingVia: Record<string, string> = {};
+  for (const v of around.volumes) {
+    if (v.chain.length === 0 || v.chain[0].real === real || deleted.has(v.chain[0].real)) continue;
+    const at = v.chain.findIndex((l, i) => i > 0 && l.real === real);
+    if (at > 0) backingVia[`${v.pool}/${v.name}`] = showChain(v.chain, at);
+  }
   let snapshots: VolumeFacts["snapshots"];
   try {
     snapshots = await internalSnapshots(conn.uri, vol, path);
   } catch (err) {
     snapshots = { error: (err as Error).message };
   }
-  return { pool: poolName, name, path, usedBy: [...new Set(usedBy)].sort(), backingOf, snapshots };
+  const usedBy = Object.keys(usedVia).sort();
+  return { pool: poolName, name, path, usedBy, backingOf: Object.keys(backingVia), snapshots, usedVia, backingVia };
 }

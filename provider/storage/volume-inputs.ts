@@ -58,6 +58,55 @@ async function sourceFacts(file: string): Promise<SourceImage | CheckFailure> {
   }
 }
 
+const FLATTEN = (file: string) => `qemu-img convert -O qcow2 ${file} flat.qcow2`;
+
+/**
+ * Why an upload source must not be uploaded as it is, or null. An image that names
+ * another file (a qcow2 backing file or external data file) would make QEMU open
+ * that path on the hypervisor host when a domain boots the volume: any host file,
+ * such as /etc/shadow or another guest's disk. And bytes uploaded as "raw" that
+ * begin with an image header are read as that image by whatever guesses the format
+ * from the content (libvirt's pool scan, qemu-img), with its references: so a file
+ * declared raw is never allowed to become a qcow2 (or vmdk, ...) that way.
+ * `format`: the declared format, if any.
+ */
+export function sourceImageProblem(file: string, image: SourceImage, format: "qcow2" | "raw" | undefined): CheckFailure | null {
+  const why = "uploaded as it is, the volume would make QEMU open that path on the hypervisor host (any host file) whenever a domain uses it";
+  if (format === "raw" && image.contentFormat === "qcow2") {
+    return {
+      property: "format",
+      reason: `is "raw" but source ${file} begins with a qcow2 header: libvirt's pool scan and qemu-img recognise images by their content, so the ` +
+        `uploaded volume would be read as a qcow2 image (with whatever backing file its header names), not as raw. If it is a disk image, ` +
+        `leave format out (it is uploaded as qcow2 once it is self-contained: \`${FLATTEN(file)}\`); if these bytes are the guest's disk exactly ` +
+        `as they are, wrap them in a qcow2 first (\`qemu-img convert -f raw -O qcow2 ${file} wrapped.qcow2\`) and upload that`,
+    };
+  }
+  if (image.references?.backingFile !== undefined) {
+    return {
+      property: "source",
+      reason: `${file} is a qcow2 image whose header names a backing file (${JSON.stringify(image.references.backingFile)}): ${why}. ` +
+        `Flatten it into one self-contained image first (\`${FLATTEN(file)}\`) and use flat.qcow2 as source`,
+    };
+  }
+  if (image.references?.externalDataFile) {
+    const name = image.references.dataFile !== undefined ? ` (${JSON.stringify(image.references.dataFile)})` : "";
+    return {
+      property: "source",
+      reason: `${file} is a qcow2 image whose data lives in an external data file${name}: ${why}. ` +
+        `Copy it into one self-contained image first (\`${FLATTEN(file)}\`) and use flat.qcow2 as source`,
+    };
+  }
+  if (image.contentFormat !== null && image.contentFormat !== "qcow2") {
+    return {
+      property: "source",
+      reason: `${file} begins with a ${image.contentFormat} header: only qcow2 and raw images can be uploaded, and uploaded as raw it would still be ` +
+        `read as ${image.contentFormat} (which can name other host files) by libvirt and qemu-img, which recognise images by their content. ` +
+        `Convert it first (\`qemu-img convert -O qcow2 ${file} flat.qcow2\`) and use flat.qcow2 as source`,
+    };
+  }
+  return null;
+}
+
 /**
  * `inputs` is set when every input is known and valid; with unknowns (a
  * preview), only the known inputs are checked and `inputs` stays unset.
@@ -103,7 +152,9 @@ export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Re
     const image = await sourceFacts(i.source);
     if ("property" in image) f.push(image);
     else {
-      if (format !== undefined && format !== image.format) {
+      const problem = sourceImageProblem(i.source, image, format);
+      if (problem) f.push(problem);
+      else if (format !== undefined && format !== image.format) {
         f.push({ property: "format", reason: `is "${format}" but source ${i.source} is a ${image.format} image; set format: "${image.format}" or leave format out` });
       }
       format ??= image.format;

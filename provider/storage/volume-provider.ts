@@ -1,6 +1,8 @@
 // The Volume resource provider: check / diff / create / read / update / delete.
 import type * as pulumi from "@pulumi/pulumi";
 import { execFile } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { posix } from "node:path";
 import { promisify } from "node:util";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/storage";
@@ -18,7 +20,7 @@ import { formatSize } from "./size";
 import { effectiveVolumeOptions, planVolumeDelete } from "../teardown";
 import { UNKNOWN } from "../unknowns";
 import { freshSurroundings, gatherVolumeFacts } from "./volume-facts";
-import { checkVolumeInputs, type VolumeInputs } from "./volume-inputs";
+import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./volume-inputs";
 import { buildVolumeXml, parseVolumeXml } from "./volume-xml";
 
 const execFileAsync = promisify(execFile);
@@ -33,10 +35,40 @@ export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format">
   capacity: number;
   /** Bytes the image takes on the host now. */
   allocation: number;
-  /** The image format libvirt reports ("qcow2", "raw"). */
+  /** The image format the volume was made as ("qcow2", "raw"); see probedFormat. */
   format: string;
-  /** The backing file of an overlay, as libvirt reports it. */
+  /** The backing file of an overlay, as libvirt reports it (never for a raw volume). */
   backingPath?: string;
+  /** What libvirt now guesses the content to be, when that differs from `format` (the format the volume was made as). */
+  probedFormat?: string;
+  /**
+   * Set by a refresh that found the volume's pool gone (undefined outside Pulumi) while
+   * its file may still exist: the volume is kept, and the next update says what to do.
+   */
+  poolMissing?: boolean;
+}
+
+/** Whether the file is known to be gone: only ENOENT/ENOTDIR on a local hypervisor; anything else (remote, EACCES) may still hold data. */
+async function fileGone(uri: string, path: string | undefined): Promise<boolean> {
+  if (!path || !isLocalUri(uri)) return false;
+  try {
+    await stat(path);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR";
+  }
+}
+
+/** What to do about a volume whose pool was removed outside Pulumi while its file stayed. */
+function poolMissingAdvice(props: VolumeOutputs, uri: string): string {
+  const dir = props.path ? posix.dirname(props.path) : "<its directory>";
+  return (
+    `storage pool "${props.pool}" no longer exists on ${uri} (undefined outside Pulumi), but the file of volume "${props.name}" ` +
+    `(${props.path ?? "its path is unknown"}) is still there, so Pulumi keeps the volume and changes nothing. Define the pool again ` +
+    `(\`virsh pool-define-as ${props.pool} dir --target ${dir} && virsh pool-start ${props.pool}\`, or \`pulumi up\` with its Pool resource) ` +
+    `and run \`pulumi up\` again; or, to stop managing the volume and keep the file, \`pulumi state delete\` its URN`
+  );
 }
 
 /** Inputs whose change makes a new volume. */
@@ -126,7 +158,10 @@ async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i
 /** An empty volume, then the source streamed into it, then grown to the requested capacity. */
 async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
   const source = i.source!;
+  // Read again: the file may have changed since check.
   const image = await inspectSourceImage(source);
+  const problem = sourceImageProblem(source, image, i.format);
+  if (problem) throw new VolumeInputError(problem.property, problem.reason);
   if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${source} is now a ${image.format} image`);
   // Upload writes over the file without truncating it: start from an empty file.
   sent();
@@ -137,6 +172,15 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
       onProgress: report ? (sent, total, pct) => console.error(`uploading ${source} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`) : undefined,
     });
     await pool.refresh(); // libvirt re-reads the image: its format and size are the uploaded file's
+    // What libvirt now makes of the uploaded bytes is what domains will get: exactly the
+    // format asked for, referring to no other file (the source may have changed meanwhile).
+    const seen = parseVolumeXml(await vol.xml());
+    if (seen.format !== i.format || seen.backingPath !== undefined) {
+      throw new Error(
+        `invalid Volume input source: ${source} was uploaded, but libvirt reads the volume as a ${seen.format} image${seen.backingPath !== undefined ? ` with backing file ${seen.backingPath}` : ""}, ` +
+          `not as the self-contained ${i.format} image that check found; was the file changed meanwhile? Flatten it (\`qemu-img convert -O qcow2 ${source} flat.qcow2\`) and use that`,
+      );
+    }
     if (i.capacity !== undefined && i.capacity > image.virtualSize) await vol.resize(i.capacity);
     return vol;
   } catch (err) {
@@ -153,6 +197,20 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
 
 async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
+  // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
+  // writes what it likes at the start of a raw disk: a qcow2 header naming a host file there
+  // would make libvirt report the volume as qcow2 with that backing file, and a Domain that
+  // takes its disk format from the Volume would then open the host file. So the format stays
+  // what the volume was made as (checked after the upload); libvirt's guess is only reported.
+  const made = saved.format === "raw" || saved.format === "qcow2" ? saved.format : undefined;
+  const format = made ?? v.format;
+  if (made !== undefined && v.format !== made) {
+    console.error(
+      `volume "${v.name}" in storage pool "${saved.pool}" was made as ${made}, but libvirt now reads its content as a ${v.format} image` +
+        `${v.backingPath ? ` with backing file ${v.backingPath}` : ""}; its format stays ${made} (output probedFormat says what libvirt reads). ` +
+        (made === "raw" ? "A guest can write such a header into its own raw disk: never use this volume as anything but raw" : "Was the file replaced outside Pulumi?"),
+    );
+  }
   return withoutUndefined({
     ...saved,
     name: v.name || saved.name!,
@@ -163,8 +221,11 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
     path: v.path,
     capacity: v.capacity,
     allocation: v.allocation,
-    format: v.format,
-    backingPath: v.backingPath,
+    format,
+    // A raw volume has no backing file, whatever its content looks like.
+    backingPath: format === "raw" ? undefined : v.backingPath,
+    probedFormat: v.format !== format ? v.format : undefined,
+    poolMissing: undefined,
   });
 }
 
@@ -176,6 +237,21 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
     if ((k === "uri" || k === "capacity") && next === undefined) return false;
     if (k === "deleteSnapshotDataOnDestroy") return !!olds[k] !== !!next;
     return !canonicalEqual(olds[k], next);
+  });
+}
+
+/** For diff: the refusal a delete of this volume would meet now (the Volume rules on fresh facts), or null. Reads only. */
+async function volumeDeleteRefusal(conn: Connection, olds: VolumeOutputs): Promise<string | null> {
+  return withPool(conn, olds.pool, async (pool) => {
+    if (!pool || !(await pool.isActive())) return null; // the delete itself refuses then, before changing anything
+    const vol = await StorageVolHandle.lookupByName(pool, olds.name);
+    if (!vol) return null;
+    try {
+      const decision = planVolumeDelete(await gatherVolumeFacts(conn, olds.pool, vol, await freshSurroundings(conn)), effectiveVolumeOptions(olds));
+      return decision.allowed ? null : decision.message;
+    } finally {
+      vol.free();
+    }
   });
 }
 
@@ -191,8 +267,23 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
     const prev = olds as unknown as Record<string, unknown>;
     const replaces = changedKeys(prev, next, REPLACE_KEYS);
     const changed = [...replaces, ...changedKeys(prev, next, UPDATE_KEYS)];
+    // A replacement deletes the old volume (first, or once the new one exists): decide now, in
+    // the preview, what that delete would refuse, before the engine creates, updates or deletes
+    // anything for it. Only for a replacement that is certain: an unknown value is checked again
+    // when it is known, before anything of this volume is done.
+    const certain = replaces.filter((k) => next[k] !== UNKNOWN);
+    if (certain.length > 0 && olds.path && !olds.poolMissing) {
+      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) => volumeDeleteRefusal(conn, olds));
+      if (refusal) {
+        throw new TeardownRefusedError(
+          `refusing to replace volume "${olds.name}" in storage pool "${olds.pool}" (changed: ${certain.join(", ")}; nothing was changed): a replacement deletes the old volume, and ${refusal} ` +
+            `Keep ${certain.join(" and ")} as ${certain.length === 1 ? "it was" : "they were"}, or first remove what needs the volume (in its own \`pulumi up\`).`,
+        );
+      }
+    }
     return {
-      changes: changed.length > 0,
+      // A volume whose pool went missing: the update says what to do (or clears the mark once the pool is back).
+      changes: changed.length > 0 || olds.poolMissing === true,
       replaces,
       // Same pool and name: the same file, so the old volume must go first.
       deleteBeforeReplace: replaces.length > 0 && next.name === olds.name && next.pool === olds.pool,
@@ -237,7 +328,12 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async read(id, props: VolumeOutputs) {
     return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
-        if (!pool) return {}; // the pool, and so the volume, was removed outside Pulumi
+        if (!pool) {
+          // Undefining a pool leaves its files: forget the volume only when its file is known to be gone.
+          if (await fileGone(conn.uri, props.path)) return {};
+          console.error(poolMissingAdvice(props, conn.uri));
+          return { id, props: { ...props, poolMissing: true } };
+        }
         if (!(await pool.isActive())) throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
         await pool.refresh();
         const vol = await StorageVolHandle.lookupByName(pool, props.name);
@@ -256,8 +352,12 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async update(_id, olds: VolumeOutputs, news) {
     const inputs = await inputsOrThrow(news, olds as unknown as Record<string, unknown>);
     // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
-      withActivePool(conn, olds.pool, async (pool) => {
+    return withConnection({ uri: olds.uri, auth: inputs.auth }, async (conn) => {
+      if (olds.poolMissing) {
+        const back = await withPool(conn, olds.pool, async (p) => !!p);
+        if (!back) throw new Error(`cannot update volume "${olds.name}": ${poolMissingAdvice(olds, conn.uri)}`);
+      }
+      return withActivePool(conn, olds.pool, async (pool) => {
         const vol = await StorageVolHandle.lookupByName(pool, olds.name);
         if (!vol) throw new Error(`volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
         try {
@@ -273,8 +373,8 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         } finally {
           vol.free();
         }
-      }),
-    );
+      });
+    });
   },
 
   async delete(_id, props: VolumeOutputs) {
@@ -282,7 +382,11 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
     const opts = effectiveVolumeOptions(props);
     await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
-        if (!pool) return; // the pool is gone, and its volumes with it
+        if (!pool) {
+          // Undefining a pool leaves its files: without the pool, libvirt can neither check nor delete the volume.
+          if (await fileGone(conn.uri, props.path)) return;
+          throw new TeardownRefusedError(`refusing to delete volume "${props.name}" (nothing was changed): ${poolMissingAdvice(props, conn.uri)}; then \`pulumi destroy\` checks and deletes it`);
+        }
         if (!(await pool.isActive())) {
           throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active, so volume "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`);
         }

@@ -86,3 +86,71 @@ export function domainXmlUsesVolume(domainXml: string, ref: VolumeRef): boolean 
   const devices = child(child(parseXml(domainXml), "domain"), "devices");
   return many(devices?.disk).some((d) => diskUses(d, ref));
 }
+
+/** A file (or pool volume) that a domain needs, with the chain below it as its XML states it (top first). */
+export interface XmlReference {
+  /** What needs it, for messages: `disk vda`, `snapshot "s1" disk vda`, `snapshot "s1" memory`. */
+  what: string;
+  /** Host paths, top first: the source, then each <backingStore> and <dataStore> as the XML states them. */
+  chain: string[];
+  /** A `<disk type='volume'>` source. */
+  volume?: { pool: string; name: string };
+}
+
+function sourcePath(source: XmlNode | undefined): string | undefined {
+  if (!source) return undefined;
+  const p = source["@file"] ?? source["@dev"];
+  return typeof p === "string" && p !== "" ? p : undefined;
+}
+
+/** The paths of a disk-like node and its nested backing stores (and qcow2 data stores), top first. */
+function xmlChain(node: XmlNode | undefined, out: string[] = [], depth = 0): string[] {
+  if (!node || depth > 256) return out;
+  const source = child(node, "source");
+  const p = sourcePath(source);
+  if (p) out.push(p);
+  const data = child(source, "dataStore");
+  const dp = sourcePath(child(data, "source"));
+  if (dp) out.push(dp);
+  return xmlChain(child(node, "backingStore"), out, depth + 1);
+}
+
+function diskLabel(disk: XmlNode): string {
+  const dev = child(disk, "target")?.["@dev"] ?? disk["@name"];
+  return dev !== undefined ? `disk ${String(dev)}` : "a disk";
+}
+
+/** Every disk of a domain definition (live or persistent) with its chain as stated. */
+export function domainDiskReferences(domain: XmlNode | undefined, prefix = ""): XmlReference[] {
+  const devices = child(domain, "devices");
+  return many(devices?.disk).map((d) => {
+    const source = child(d, "source");
+    const ref: XmlReference = { what: `${prefix}${diskLabel(d)}`, chain: xmlChain(d) };
+    if (source && typeof source["@pool"] === "string" && typeof source["@volume"] === "string") ref.volume = { pool: source["@pool"], name: source["@volume"] };
+    return ref;
+  });
+}
+
+export function domainXmlReferences(domainXml: string): XmlReference[] {
+  return domainDiskReferences(child(parseXml(domainXml), "domain"));
+}
+
+/**
+ * What a snapshot keeps: its disks' files (for an external snapshot, the overlay
+ * it created), its memory state file, and the disks of the definitions it saved
+ * (<domain>, <inactiveDomain>): the images a revert needs.
+ */
+export function snapshotXmlReferences(name: string, snapshotXml: string): XmlReference[] {
+  const snap = child(parseXml(snapshotXml), "domainsnapshot");
+  const label = `snapshot "${name}"`;
+  const out: XmlReference[] = [];
+  const memory = child(snap, "memory")?.["@file"];
+  if (typeof memory === "string" && memory !== "") out.push({ what: `${label} memory state`, chain: [memory] });
+  for (const d of many(child(snap, "disks")?.disk)) {
+    const chain = xmlChain(d);
+    if (chain.length > 0) out.push({ what: `${label} ${diskLabel(d)}`, chain });
+  }
+  out.push(...domainDiskReferences(child(snap, "domain"), `${label} saved definition, `));
+  out.push(...domainDiskReferences(child(snap, "inactiveDomain"), `${label} saved inactive definition, `));
+  return out;
+}

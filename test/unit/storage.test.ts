@@ -2,7 +2,7 @@
 // images qemu-img makes), the XML builders, the refusal rules, and check's
 // handling of a preview's unknown inputs.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -66,7 +66,51 @@ describe("qcow2 header", () => {
     const raw = join(work, "disk.raw");
     writeFileSync(raw, Buffer.alloc(3 * 512, 7));
     expect(await storage.inspectSourceImage(img)).toMatchObject({ format: "qcow2", virtualSize: 48 * 1024 * 1024 });
-    expect(await storage.inspectSourceImage(raw)).toEqual({ format: "raw", virtualSize: 1536, fileSize: 1536 });
+    expect(await storage.inspectSourceImage(raw)).toEqual({ format: "raw", contentFormat: null, virtualSize: 1536, fileSize: 1536 });
+  });
+});
+
+describe("qcow2 references and backing chains (images qemu-img makes)", () => {
+  const qimg = (...args: string[]) => execFileSync("qemu-img", ["create", "-q", ...args]);
+  const head = (f: string) => readFileSync(f).subarray(0, 64 * 1024);
+
+  it("reads the backing file (absolute and relative), its format, and an external data file", () => {
+    const dir = mkdtempSync(join(work, "refs-"));
+    const base = join(dir, "base.qcow2");
+    qimg("-f", "qcow2", base, "1M");
+    expect(storage.parseQcow2References(head(base))).toEqual({ externalDataFile: false });
+    qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", join(dir, "abs.qcow2"), "1M");
+    expect(storage.parseQcow2References(head(join(dir, "abs.qcow2")))).toMatchObject({ backingFile: "/etc/hostname", backingFormat: "raw", externalDataFile: false });
+    qimg("-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", join(dir, "rel.qcow2"));
+    expect(storage.parseQcow2References(head(join(dir, "rel.qcow2")))).toMatchObject({ backingFile: "base.qcow2", backingFormat: "qcow2" });
+    qimg("-f", "qcow2", "-o", `data_file=${join(dir, "data.raw")}`, join(dir, "ext.qcow2"), "1M");
+    expect(storage.parseQcow2References(head(join(dir, "ext.qcow2")))).toEqual({ externalDataFile: true, dataFile: join(dir, "data.raw") });
+    expect(storage.parseQcow2References(Buffer.alloc(4096))).toBeNull();
+  });
+
+  it("recognises image formats by content, and nothing in raw data", () => {
+    const q = join(mkdtempSync(join(work, "fmt-")), "x.qcow2");
+    qimg("-f", "qcow2", q, "1M");
+    expect(storage.recognisedFormat(readFileSync(q).subarray(0, 512))).toBe("qcow2");
+    expect(storage.recognisedFormat(Buffer.from("# Disk DescriptorFile\nparentFileNameHint=\"/etc/shadow\"\n"))).toBe("vmdk descriptor");
+    expect(storage.recognisedFormat(Buffer.from("QED\0xxxxxxxx", "latin1"))).toBe("qed");
+    expect(storage.recognisedFormat(Buffer.alloc(512, 7))).toBeNull();
+  });
+
+  it("walks a chain as qemu-img does: relative names against the naming image's directory, through symlinks and `..`", async () => {
+    const dir = mkdtempSync(join(work, "chain-"));
+    execFileSync("mkdir", ["-p", join(dir, "a"), join(dir, "deep", "b")]);
+    qimg("-f", "qcow2", join(dir, "a", "base.qcow2"), "1M");
+    // Named through a symlinked directory: `..` is resolved physically (deep/b/.. is deep, not dir).
+    execFileSync("ln", ["-s", join(dir, "deep", "b"), join(dir, "blink")]);
+    qimg("-f", "qcow2", "-b", "../../a/base.qcow2", "-F", "qcow2", join(dir, "deep", "b", "mid.qcow2"));
+    qimg("-f", "qcow2", "-b", "blink/mid.qcow2", "-F", "qcow2", join(dir, "top.qcow2"));
+    const chain = await storage.readBackingChain(join(dir, "top.qcow2"));
+    expect(chain.map((l) => l.real)).toEqual([join(dir, "top.qcow2"), join(dir, "deep", "b", "mid.qcow2"), join(dir, "a", "base.qcow2")]);
+    expect(chain[2]).toMatchObject({ named: "../../a/base.qcow2" });
+    // qemu-img's own view of the same chain.
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", join(dir, "top.qcow2")], { encoding: "utf8" })) as Array<{ filename: string }>;
+    expect(info.map((i) => realpathSync.native(i.filename))).toEqual(chain.map((l) => l.real));
   });
 });
 
@@ -107,6 +151,38 @@ describe("refusal rules", () => {
     expect(d.allowed).toBe(false);
     const message = (d as { message: string }).message;
     expect(message).toMatch(/\(1\) 1 domain still uses it as a disk \("web"\).*\(2\) it is the backing file of 1 volume \("p\/top.qcow2"\).*\(3\) its image holds 1 internal snapshot \("s1"\).*deleteSnapshotDataOnDestroy: true/);
+  });
+
+  it("reads what a snapshot keeps: overlays, the memory file, and the disks of the definitions it saved", () => {
+    const xml = `<domainsnapshot><name>s1</name><memory snapshot="external" file="/m/mem.save"/>
+      <disks><disk name="vda" snapshot="external" type="file"><driver type="qcow2"/><source file="/o/top.qcow2"/></disk><disk name="vdb" snapshot="no"/></disks>
+      <domain><devices><disk type="file" device="disk"><source file="/p/base.qcow2"/><target dev="vda"/></disk>
+        <disk type="volume" device="disk"><source pool="pl" volume="v.qcow2"/><target dev="vdb"/></disk></devices></domain></domainsnapshot>`;
+    expect(storage.snapshotXmlReferences("s1", xml)).toEqual([
+      { what: 'snapshot "s1" memory state', chain: ["/m/mem.save"] },
+      { what: 'snapshot "s1" disk vda', chain: ["/o/top.qcow2"] },
+      { what: 'snapshot "s1" saved definition, disk vda', chain: ["/p/base.qcow2"] },
+      { what: 'snapshot "s1" saved definition, disk vdb', chain: [], volume: { pool: "pl", name: "v.qcow2" } },
+    ]);
+    const live = `<domain><devices><disk type="file"><source file="/o/top.qcow2"/><backingStore type="file"><source file="/p/mid.qcow2"><dataStore type="file"><source file="/p/data.raw"/></dataStore></source>
+      <backingStore type="file"><source file="/p/base.qcow2"/><backingStore/></backingStore></backingStore><target dev="vda"/></disk></devices></domain>`;
+    expect(storage.domainXmlReferences(live)).toEqual([{ what: "disk vda", chain: ["/o/top.qcow2", "/p/mid.qcow2", "/p/data.raw", "/p/base.qcow2"] }]);
+  });
+
+  it("names the chain through which each domain and volume needs it", () => {
+    const d = teardown.planVolumeDelete(
+      {
+        ...facts,
+        usedBy: ["web"],
+        usedVia: { web: ["disk vda: /o/top.qcow2 → /p/base.qcow2", 'snapshot "s1" memory state: /p/base.qcow2'] },
+        backingOf: ["p/mid.qcow2"],
+        backingVia: { "p/mid.qcow2": "/p/mid.qcow2 → /p/base.qcow2" },
+      },
+      { deleteSnapshotDataOnDestroy: true },
+    );
+    expect((d as { message: string }).message).toMatch(
+      /1 domain still uses it as a disk \("web"\) \(through: "web" disk vda: \/o\/top.qcow2 → \/p\/base.qcow2, snapshot "s1" memory state: \/p\/base.qcow2\)\..*backing file of 1 volume \("p\/mid.qcow2"\) \(through: "p\/mid.qcow2" \/p\/mid.qcow2 → \/p\/base.qcow2\)/,
+    );
   });
 
   it("deleteSnapshotDataOnDestroy (or its environment variable) allows the snapshots, never a disk in use", () => {
