@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { parseXml, child, text } from "../xml/xml";
 import { knownOnly } from "../unknowns";
+import { withoutUndefined } from "../state-values";
 import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 const diskSchema = z
@@ -159,18 +160,30 @@ export function checkDomainInputs(news: Record<string, unknown>): { inputs?: Dom
     failures: [],
     unknownKeys,
     inputs: {
-      ...i,
+      ...domainDefaults(i.xml !== undefined),
+      ...withoutUndefined(i),
       vcpus: i.xml === undefined ? (i.vcpus ?? 1) : undefined,
       // libvirt cannot hold an empty description (it drops the element): "" means none.
       description: i.description === "" ? undefined : i.description,
-      running: i.running ?? true,
-      persistent: i.persistent ?? true,
-      autostart: i.autostart ?? false,
-      deleteSnapshotsOnDestroy: i.deleteSnapshotsOnDestroy ?? false,
-      deleteSnapshotDataOnDestroy: i.deleteSnapshotDataOnDestroy ?? false,
-      deleteManagedSaveOnDestroy: i.deleteManagedSaveOnDestroy ?? false,
-      deleteCheckpointsOnDestroy: i.deleteCheckpointsOnDestroy ?? false,
-      keepNvramOnDestroy: i.keepNvramOnDestroy ?? false,
     },
+  };
+}
+
+/**
+ * The defaults check fills in for inputs left out. Also applied to the known part of
+ * a preview's inputs when some are unknown, so that the preview does not show the
+ * defaulted inputs as removed.
+ */
+export function domainDefaults(hasXml: boolean) {
+  return {
+    ...(hasXml ? {} : { vcpus: 1 }),
+    running: true,
+    persistent: true,
+    autostart: false,
+    deleteSnapshotsOnDestroy: false,
+    deleteSnapshotDataOnDestroy: false,
+    deleteManagedSaveOnDestroy: false,
+    deleteCheckpointsOnDestroy: false,
+    keepNvramOnDestroy: false,
   };
 }

@@ -14,7 +14,7 @@ import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
-import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
+import { checkDomainInputs, domainDefaults, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
 import { carryOut, gatherFacts } from "./lifecycle";
 import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
@@ -171,8 +171,11 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
 
 export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
-    const { inputs, failures } = checkDomainInputs(news);
-    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
+    const { inputs, failures, unknownKeys } = checkDomainInputs(news);
+    if (inputs) return { inputs: withoutUndefined(inputs), failures };
+    // Some inputs unknown (a preview): the known rest with its defaults, as the up will have it.
+    const previewInputs = failures.length === 0 && unknownKeys.size > 0 ? { ...domainDefaults(news.xml !== undefined), ...news } : news;
+    return { inputs: previewInputs, failures };
   },
 
   async diff(id, olds: DomainOutputs, news) {

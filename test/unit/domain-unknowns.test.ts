@@ -15,6 +15,19 @@ describe("Domain inputs that are unknown during a preview", () => {
     expect(bad.failures.map((f: { property: string }) => f.property)).toEqual(["memoryMiB"]);
   });
 
+  it("check keeps the defaults of the known inputs, so a preview does not show them removed", async () => {
+    const known = await domainProvider.check!({}, { name: "web", memoryMiB: 128, disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }] });
+    const preview = await domainProvider.check!({}, { name: "web", memoryMiB: 128, disks: [{ file: UNKNOWN }] });
+    const { disks: _knownDisks, ...knownRest } = known.inputs;
+    const { disks, ...previewRest } = preview.inputs;
+    expect(previewRest).toEqual(knownRest);
+    expect(disks).toEqual([{ file: UNKNOWN }]);
+    expect(preview.inputs).toMatchObject({ vcpus: 1, running: true, persistent: true, autostart: false, deleteSnapshotsOnDestroy: false });
+    const raw = await domainProvider.check!({}, { name: "web", xml: UNKNOWN });
+    expect(raw.inputs.vcpus).toBeUndefined();
+    expect(raw.inputs.running).toBe(true);
+  });
+
   it("diff reports the unknown input as a change and the known defaults as unchanged", async () => {
     const checked = await domainProvider.check!({}, { name: "web", uri: "test:///default", memoryMiB: 64, disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }] });
     const olds = { ...checked.inputs, uuid: "u", state: "running", type: "test" };
