@@ -3,6 +3,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomainOnImage } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider } = provider;
@@ -27,12 +28,7 @@ interface Made {
 }
 
 async function makeDomain(label: string, extra: Record<string, unknown> = {}): Promise<Made> {
-  const name = uniqueName(label);
-  const disk = images.qcow2(`${name}.qcow2`);
-  const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await domainProvider.create!(checked.inputs);
-  return { id, outs, inputs: checked.inputs, name, disk };
+  return createDomainOnImage(images, label, extra);
 }
 
 const exists = (name: string) => domainNames(QEMU_URI).includes(name);

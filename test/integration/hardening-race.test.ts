@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
+import { createDomainOnImage } from "../helpers/domains";
+import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
 const { domainProvider } = provider;
 const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_UNDEFINE_MS";
@@ -45,13 +46,7 @@ interface Made {
 }
 
 async function makeDomain(label: string, extra: Record<string, unknown>): Promise<Made> {
-  const name = uniqueName(label);
-  made.push(name);
-  const disk = images.qcow2(`${name}.qcow2`);
-  const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await domainProvider.create!(checked.inputs);
-  return { id, outs, name, disk };
+  return createDomainOnImage(images, label, extra, made);
 }
 
 /** Starts a delete that pauses `pauseMs` before its undefine; the result settles later. */

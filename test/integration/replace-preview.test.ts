@@ -5,7 +5,8 @@
 // The same through the pulumi CLI: test/e2e/replace-preview.test.ts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
+import { createDomainOnImage } from "../helpers/domains";
+import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
 const { domainProvider, snapshotProvider, teardown } = provider;
 let images: ReturnType<typeof makeImageDir>;
@@ -35,13 +36,8 @@ interface Made {
 }
 
 async function makeDomain(label: string, extra: Record<string, unknown> = {}): Promise<Made> {
-  const name = uniqueName(label);
-  made.push(name);
-  const disk = images.qcow2(`${name}.qcow2`);
-  const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await domainProvider.create!(checked.inputs);
-  return { id, outs, inputs: checked.inputs, name, disk, uuid: virsh(QEMU_URI, "domuuid", name) };
+  const m = await createDomainOnImage(images, label, extra, made);
+  return { ...m, uuid: virsh(QEMU_URI, "domuuid", m.name) };
 }
 
 /** The stack's own Snapshot resource of the domain, taken through the provider. */
