@@ -52,6 +52,22 @@ function userBeforePassword(userinfo: string): string | undefined {
   return i < 0 ? undefined : decoded.slice(0, i);
 }
 
+/**
+ * With no "@" at all, a ":" in the authority that is not followed by a port number
+ * ("u:pw%40host": the "@" was percent-encoded, so libvirt reads "pw%40host" as the
+ * port and prints it in its parse error) counts as a password too. Returns where
+ * that supposed password starts and ends, or undefined.
+ */
+function portPasswordAt(text: string, start: number): { from: number; to: number } | undefined {
+  if (text[start] === "/" || userinfoAt(text, start)) return undefined;
+  const end = text.slice(start).search(/[/?#\s]|$/);
+  const authority = text.slice(start, start + end);
+  const host = /^\[[^\]]*\]/.exec(authority)?.[0].length ?? 0; // [IPv6]
+  const colon = authority.indexOf(":", host);
+  if (colon < 0 || /^\d*$/.test(authority.slice(colon + 1))) return undefined;
+  return { from: start + colon + 1, to: start + end };
+}
+
 /** Whether a parameter ("password=x", "pass%77ord=x", "password%3Dx") names a password. */
 function passwordParam(param: string): boolean {
   const decoded = percentDecoded(param);
@@ -71,6 +87,7 @@ export function uriHasPassword(uri: string | null | undefined): boolean {
   for (const start of startsOf(uri, SCHEME)) {
     const u = userinfoAt(uri, start);
     if (u && userBeforePassword(u.userinfo) !== undefined) return true;
+    if (portPasswordAt(uri, start)) return true;
   }
   for (const form of new Set([uri, percentDecoded(uri)])) {
     for (const start of startsOf(form, PARAM_START)) {
@@ -83,7 +100,7 @@ export function uriHasPassword(uri: string | null | undefined): boolean {
 /** Replaces passwords in URIs (userinfo and password-like parameters, encoded or not) with "***", anywhere in `text`. */
 export function redactUri(text: string | null | undefined): string {
   if (!text) return "libvirt's default URI";
-  const out = redactParams(redactUserinfo(text));
+  const out = redactParams(redactPortPasswords(redactUserinfo(text)));
   // Spellings only the decoded form shows (a parameter name or "=" that is encoded,
   // say): then the decoded text, redacted, replaces the original. (Userinfo is
   // judged as written: redactUserinfo decodes the userinfo itself.) (Redacting is
@@ -103,6 +120,19 @@ function redactUserinfo(text: string): string {
     if (!u || user === undefined) continue;
     out += `${text.slice(pos, start)}${/:|%3a/i.test(u.userinfo) ? user : percentDecoded(user)}:***`;
     pos = u.end; // keeps the "@"
+  }
+  return out + text.slice(pos);
+}
+
+function redactPortPasswords(text: string): string {
+  let out = "";
+  let pos = 0;
+  for (const start of startsOf(text, SCHEME)) {
+    if (start < pos) continue;
+    const p = portPasswordAt(text, start);
+    if (!p) continue;
+    out += `${text.slice(pos, p.from)}***`;
+    pos = p.to;
   }
   return out + text.slice(pos);
 }

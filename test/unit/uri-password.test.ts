@@ -44,6 +44,7 @@ const spellings: Array<[string, string, string]> = [
   ["= percent-encoded (password%3D)", `qemu+tcp://127.0.0.1/system?password%3D${SECRET}`, SECRET],
   ["# inside the parameter value", `qemu+tcp://127.0.0.1/system?password=pa#${SECRET}`, SECRET],
   ["space inside the parameter value", `qemu+tcp://127.0.0.1/system?password=pa ${SECRET}`, SECRET],
+  ["the @ percent-encoded (%40): no userinfo, the password where the port goes", `qemu+tcp://u:${SECRET}%40127.0.0.1/system`, SECRET],
 ];
 
 const clean = [
@@ -56,6 +57,9 @@ const clean = [
   "qemu+ssh://user@[::1]:22/system?no_verify=1&sshauth=password",
   "qemu:///system?socket=/run/libvirt/libvirt-sock",
   "qemu+ssh://host:2222/system?keyfile=/keys/a%40b",
+  "qemu+tcp://[::1]:16509/system",
+  "qemu+tcp://127.0.0.1:16509",
+  "qemu+tcp://127.0.0.1:/system",
 ];
 
 describe.each(kinds)("%s check: a URI password in any spelling is refused on uri, without repeating it", (_kind, prov, base) => {
