@@ -3,7 +3,7 @@
 // project outside the repository, with a local file backend.
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 
 export const repoRoot = resolve(__dirname, "../..");
 
@@ -33,11 +33,14 @@ export class PulumiProject {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** Copies examples/<name> to a temp dir and installs its dependencies with this repo's package packed in. */
+  /**
+   * Copies examples/<name> (or a program directory given by absolute path) to a temp
+   * dir and installs its dependencies with this repo's package packed in.
+   */
   static prepare(example: string): PulumiProject {
     const root = mkdtempSync("/var/tmp/lvp-e2e-");
-    const dir = join(root, example);
-    cpSync(join(repoRoot, "examples", example), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json|\.pulumi/.test(src) });
+    const dir = join(root, basename(example));
+    cpSync(isAbsolute(example) ? example : join(repoRoot, "examples", example), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json|\.pulumi/.test(src) });
     const pkgPath = join(dir, "package.json");
     const pkg = JSON.parse(readFileSync(pkgPath, "utf8"));
     pkg.dependencies["libvirt-pulumi"] = `file:${repoRoot}`;
