@@ -57,6 +57,7 @@ export class Connection {
   private async callNow<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
     const changing = changesState(name);
+    testHooks.anyCall?.(name);
     if (changing) {
       testHooks.changingCall?.(name, "before");
       // Before the call, not after it succeeded: a daemon killed while it runs may have done it.

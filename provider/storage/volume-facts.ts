@@ -1,7 +1,7 @@
 // Gathers what the refusal rules decide on: every domain's disks, every
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
-import { allDomainDefinitions, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { internalSnapshots } from "./image-probe";
 import type { VolumeFacts } from "../teardown";
 import { domainXmlUsesVolume, parseVolumeXml } from "./volume-xml";
@@ -19,8 +19,16 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
   const out: IndexedVolume[] = [];
   try {
     for (const pool of pools) {
-      if (!(await pool.isActive())) continue;
-      const vols = await pool.listVolumes();
+      let vols: StorageVolHandle[];
+      try {
+        if (!(await pool.isActive())) continue;
+        vols = await pool.listVolumes();
+      } catch (err) {
+        // Undefined or stopped by someone else since the list (another stack's pool,
+        // say): it holds nothing to check, and is no reason to fail this operation.
+        if (isNoPool(err) || !(await pool.isActive().catch(() => false))) continue;
+        throw err;
+      }
       try {
         for (const vol of vols) {
           let xml: string;
