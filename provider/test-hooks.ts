@@ -13,4 +13,8 @@ export async function testPause(point: "beforeUndefine" | "beforeDestroy" | "aft
  * before it is handed to its thread, "sent" right after. A test stops or kills the
  * daemon there to fail exactly that call. Unset unless a test sets it.
  */
-export const testHooks: { changingCall?: (fn: string, phase: "before" | "sent") => void } = {};
+export const testHooks: {
+  changingCall?: (fn: string, phase: "before" | "sent") => void;
+  /** Called synchronously just before any libvirt call on a connection (read-only ones included). */
+  anyCall?: (fn: string) => void;
+} = {};

@@ -57,6 +57,7 @@ export class Connection {
   private async callNow<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
     const changing = changesState(name);
+    testHooks.anyCall?.(name);
     if (changing) {
       testHooks.changingCall?.(name, "before");
       // Before the call, not after it succeeded: a daemon killed while it runs may have done it.
@@ -123,8 +124,13 @@ class Opener {
     return worker;
   }
 
-  /** `onLateReturn`: called when an open that timed out finally leaves libvirt (its thread ends). */
-  open(req: Omit<OpenRequest, "id">, timeoutMs: number, onLateReturn?: () => void): Promise<OpenReply> {
+  /**
+   * `timeoutMs`: how long this open may wait; `limitMs`: the configured limit that
+   * its timeout message names (the wait may be what remains of it after a quick
+   * attempt). `onLateReturn`: called when an open that timed out finally leaves
+   * libvirt (its thread ends).
+   */
+  open(req: Omit<OpenRequest, "id">, timeoutMs: number, limitMs: number, onLateReturn?: () => void): Promise<OpenReply> {
     const id = this.nextId++;
     const worker = this.idle.pop() ?? this.spawn();
     return new Promise<OpenReply>((resolve, reject) => {
@@ -155,7 +161,7 @@ class Opener {
         // Stuck inside libvirt: abandon this thread (it stops when libvirt returns); only this open fails.
         worker.once("exit", () => onLateReturn?.());
         void worker.terminate();
-        reject(openTimeoutError(req.uri, timeoutMs));
+        reject(openTimeoutError(req.uri, limitMs));
       }, timeoutMs);
       timer.unref();
       worker.on("message", onMessage);
@@ -319,7 +325,7 @@ async function openThrough(uri: string | null, auth: Credentials | undefined, on
     if (conn) return conn;
   }
   // The repeat after a quick failure gets what is left of the same time limit.
-  const reply = await opener.open({ uri, auth }, Math.max(1000, deadline - Date.now()), onLateReturn);
+  const reply = await opener.open({ uri, auth }, Math.max(1000, deadline - Date.now()), timeoutMs, onLateReturn);
   if ("fatal" in reply) throw new Error(`connecting to ${redactUri(uri)}: ${redactUri(reply.fatal)}`);
   if ("error" in reply) {
     const err = toLibvirtError(`connecting to ${redactUri(uri)}`, reply.error);

@@ -2,8 +2,6 @@
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
 import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
-import { isLibvirtError } from "../libvirt/errors";
-import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { posix } from "node:path";
 import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
 import type { VolumeFacts } from "../teardown";
@@ -41,8 +39,9 @@ export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
         await pool.refreshIfIdle();
         vols = await pool.listVolumes();
       } catch (err) {
-        // Another pool stopped or undefined while it was being read: it holds no volumes now.
-        if (isNoPool(err) || (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && !(await pool.isActive().catch(() => false)))) continue;
+        // Undefined or stopped by someone else since the list (another stack's pool,
+        // say): it holds nothing to check, and is no reason to fail this operation.
+        if (isNoPool(err) || !(await pool.isActive().catch(() => false))) continue;
         throw err;
       }
       try {
