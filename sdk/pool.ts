@@ -59,12 +59,14 @@ export class Pool extends pulumi.dynamic.Resource {
   /** Files that were in the directory when the pool was created: always kept. */
   declare public readonly preexistingFiles: pulumi.Output<string[]>;
   declare public readonly deleteVolumesOnDestroy: pulumi.Output<boolean>;
+  /** false after a refresh found the pool undefined outside Pulumi while its directory still holds files; the next up defines it again. */
+  declare public readonly defined: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: PoolArgs, opts?: pulumi.CustomResourceOptions) {
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
       uri: undefined, auth: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
-      volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined,
+      volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined, defined: undefined,
     };
     const auth = secretAuth(args.auth);
     const secrets = withDerivedSecrets({

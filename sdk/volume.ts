@@ -84,6 +84,10 @@ export class Volume extends pulumi.dynamic.Resource {
   /** The backing file of an overlay. */
   declare public readonly backingPath: pulumi.Output<string | undefined>;
   declare public readonly deleteSnapshotDataOnDestroy: pulumi.Output<boolean>;
+  /** What libvirt now guesses the image's content to be, when that differs from `format` (the format it was made as). */
+  declare public readonly probedFormat: pulumi.Output<string | undefined>;
+  /** A refresh found the volume's pool undefined outside Pulumi while its file may still exist; the next update says what to do. */
+  declare public readonly poolMissing: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: VolumeArgs, opts?: pulumi.CustomResourceOptions) {
     const { pool, backingVolume, ...rest } = args;
@@ -95,7 +99,7 @@ export class Volume extends pulumi.dynamic.Resource {
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
       uri: undefined, auth: undefined, key: undefined, path: undefined, capacity: undefined, allocation: undefined, format: undefined,
-      backingPath: undefined, deleteSnapshotDataOnDestroy: undefined,
+      backingPath: undefined, deleteSnapshotDataOnDestroy: undefined, probedFormat: undefined, poolMissing: undefined,
     };
     const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
     const secrets = withDerivedSecrets({
