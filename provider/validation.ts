@@ -86,7 +86,7 @@ export const credentials = z
         .string({ error: "must be a string (the SASL user name, as created with saslpasswd2 -a libvirt)" })
         .min(1, { error: "must not be empty" })
         .max(256, { error: "must be at most 256 characters" })
-        .refine((s) => !/[\0-\x1f]/.test(s), { error: "must not contain control characters" }),
+        .refine((s) => !hasControlCharacters(s), { error: "must not contain control characters" }),
       password: z
         .string({ error: "must be a string (pass it as a Pulumi secret, e.g. config.requireSecret)" })
         .min(1, { error: "must not be empty" })
@@ -103,5 +103,9 @@ export const absolutePath = (what: string) =>
     .regex(/^\//, { error: `${what} must be an absolute path` })
     .refine((p) => !p.split("/").includes(".."), { error: `${what} must not contain ".." segments` })
     .refine((p) => !/[\0\n]/.test(p), { error: `${what} must not contain NUL or newline characters` });
+
+/** Text that is safe to store and print: no NUL or other C0 control characters. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+export const hasControlCharacters = (s: string): boolean => /[\0-\x1f]/.test(s);
 
 export const flag = (what: string) => z.boolean({ error: `${what} must be true or false` });

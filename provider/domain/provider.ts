@@ -390,6 +390,7 @@ async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: Doma
         `Changing ${keys} replaces the domain, which deletes it first (and the stack's Snapshots of it), so the replacement ` +
         `is not planned without that check: make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, ` +
         `or revert the change to ${keys}.`,
+      { cause: err },
     );
   }
   if (refusal) throw new TeardownRefusedError(refusal);

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { knownOnly } from "../unknowns";
 import { child, parseXml, text } from "../xml/xml";
-import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
+import { absolutePath, flag, credentials, hasControlCharacters, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
 
 /** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
 export { UNKNOWN } from "../unknowns";
@@ -35,7 +35,7 @@ export const snapshotInputSchema = z
     domain: z.string({ error: "must be a domain name or UUID (or a Domain resource, in the SDK)" })
       .min(1, { error: "must not be empty" })
       .max(1024, { error: "must be at most 1024 characters" })
-      .refine((s) => !/[\0-\x1f]/.test(s), { error: "must not contain control characters" }),
+      .refine((s) => !hasControlCharacters(s), { error: "must not contain control characters" }),
     uri: hypervisorUri.optional(),
     auth: credentials.optional(),
     name: objectName("name"),

@@ -221,6 +221,7 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
     throw new Error(
       `cannot check whether replacing snapshot "${olds.name}" is safe: ${(err as Error).message}. Changing ${keys} replaces it, ` +
         `which deletes the old snapshot first: make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, or revert the change to ${keys}.`,
+      { cause: err },
     );
   }
   if (!conflict) return;

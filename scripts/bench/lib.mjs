@@ -107,7 +107,7 @@ function ancestry() {
 
 /** Other processes whose command line matches `pattern` (pgrep -f), ourselves excluded. */
 export function busyProcesses(pattern) {
-  let out = "";
+  let out;
   try {
     out = execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" });
   } catch {

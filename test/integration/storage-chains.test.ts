@@ -11,7 +11,7 @@ import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
 import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh, virshTry } from "../helpers/host";
 
-const { poolProvider, volumeProvider, domainProvider } = provider;
+const { poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
 const made = { pools: new Set<string>(), dirs: new Set<string>(), domains: new Set<string>() };
 
