@@ -22,9 +22,22 @@ export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { storage, type PoolOutputs, type VolumeOutputs } from "./storage";
 export {
-  snapshotId, parseSnapshotId, createFlags, keepsDataOnDestroy, SnapshotOptionError, KEEP_SNAPSHOT_DATA_ENV,
-  checkSnapshotInputs, buildSnapshotXml, parseSnapshotXml, withDescription, whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV,
-  type SnapshotOutputs, type SnapshotInputs, type SnapshotDiskInput,
+  snapshotId,
+  parseSnapshotId,
+  createFlags,
+  keepsDataOnDestroy,
+  SnapshotOptionError,
+  KEEP_SNAPSHOT_DATA_ENV,
+  checkSnapshotInputs,
+  buildSnapshotXml,
+  parseSnapshotXml,
+  withDescription,
+  whileJobBusy,
+  JobBusyTimeoutError,
+  JOB_WAIT_ENV,
+  type SnapshotOutputs,
+  type SnapshotInputs,
+  type SnapshotDiskInput,
 } from "./snapshot/provider";
 /** In-process test hooks (provider/test-hooks.ts); never set in production. */
 export { testHooks } from "./test-hooks";

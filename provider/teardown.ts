@@ -68,9 +68,7 @@ export type TeardownStep =
       expectCheckpoints?: number;
     };
 
-export type TeardownDecision =
-  | { allowed: true; steps: TeardownStep[] }
-  | { allowed: false; message: string };
+export type TeardownDecision = { allowed: true; steps: TeardownStep[] } | { allowed: false; message: string };
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
@@ -78,7 +76,10 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 const truthy = (v: string | undefined) => /^(1|true|yes)$/i.test(v ?? "");
 
 export function nameList(names: string[], max = 10): string {
-  const shown = names.slice(0, max).map((n) => `"${n}"`).join(", ");
+  const shown = names
+    .slice(0, max)
+    .map((n) => `"${n}"`)
+    .join(", ");
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -117,7 +118,8 @@ function undefineFlags(facts: DomainFacts, opts: TeardownOptions): { flags: numb
   // A cascade flag only for what was there when the facts were read: anything that
   // appears after the check (a snapshot taken meanwhile) makes libvirt refuse.
   let flags = 0;
-  if (facts.snapshots.length > 0 && opts.deleteSnapshotsOnDestroy && !opts.deleteSnapshotDataOnDestroy) flags |= U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+  if (facts.snapshots.length > 0 && opts.deleteSnapshotsOnDestroy && !opts.deleteSnapshotDataOnDestroy)
+    flags |= U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
   if (facts.hasManagedSave && opts.deleteManagedSaveOnDestroy) flags |= U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
   if (facts.checkpoints > 0 && opts.deleteCheckpointsOnDestroy) flags |= U.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
   const nvram = opts.keepNvramOnDestroy ? U.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM : U.VIR_DOMAIN_UNDEFINE_NVRAM;
@@ -177,9 +179,10 @@ export function planDomainReplace(
   const reasons = blockers(facts, opts).map((r) => r.replace(" (and run `pulumi up`)", "").replace("for this destroy", "for this `pulumi up`"));
   const keys = replacedBy.map((k) => `\`${k}\``).join(", ");
   const optionsNow = (Object.keys(newOpts) as Array<keyof TeardownOptions>).filter((k) => newOpts[k] === true && !opts[k]);
-  const pending = optionsNow.length > 0
-    ? ` The new ${optionsNow.map((k) => `${k}: true`).join(", ")} does not apply to this replacement: the old domain is deleted with the options it was deployed with.`
-    : "";
+  const pending =
+    optionsNow.length > 0
+      ? ` The new ${optionsNow.map((k) => `${k}: true`).join(", ")} does not apply to this replacement: the old domain is deleted with the options it was deployed with.`
+      : "";
   return {
     allowed: false,
     message:
@@ -344,7 +347,9 @@ export function planPoolDelete(f: PoolFacts, opts: { deleteVolumesOnDestroy: boo
       `(${nameList(held)}). Delete ${held.length === 1 ? "it" : "them"} first (the Volume resources, or \`virsh vol-delete\`), ` +
       `or set deleteVolumesOnDestroy: true (and run \`pulumi up\`), or ${DELETE_VOLUMES_ENV}=1 for this destroy, to delete ` +
       `${held.length === 1 ? "it" : "them"} with the pool` +
-      (kept > 0 ? `; the ${plural(kept, "file")} that ${kept === 1 ? "was" : "were"} in the directory before the pool was created ${kept === 1 ? "is" : "are"} kept either way.` : "."),
+      (kept > 0
+        ? `; the ${plural(kept, "file")} that ${kept === 1 ? "was" : "were"} in the directory before the pool was created ${kept === 1 ? "is" : "are"} kept either way.`
+        : "."),
   };
 }
 

@@ -20,7 +20,10 @@ export function toFailures(error: z.ZodError): CheckFailure[] {
     const property = propertyPath(issue.path);
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
-        out.push({ property: property ? `${property}.${key}` : key, reason: `unknown property "${key}"; check its spelling against the documented inputs` });
+        out.push({
+          property: property ? `${property}.${key}` : key,
+          reason: `unknown property "${key}"; check its spelling against the documented inputs`,
+        });
       }
       continue;
     }
@@ -38,9 +41,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return `must be ${issue.expected === "int" ? "an integer" : `a ${issue.expected}`}`;
     case "too_small":
-      return issue.origin === "string" ? `must be at least ${issue.minimum} characters long` : issue.origin === "array" ? `needs at least ${issue.minimum} entries` : `must be at least ${issue.minimum}`;
+      return issue.origin === "string"
+        ? `must be at least ${issue.minimum} characters long`
+        : issue.origin === "array"
+          ? `needs at least ${issue.minimum} entries`
+          : `must be at least ${issue.minimum}`;
     case "too_big":
-      return issue.origin === "string" ? `must be at most ${issue.maximum} characters long` : issue.origin === "array" ? `takes at most ${issue.maximum} entries` : `must be at most ${issue.maximum}`;
+      return issue.origin === "string"
+        ? `must be at most ${issue.maximum} characters long`
+        : issue.origin === "array"
+          ? `takes at most ${issue.maximum} entries`
+          : `must be at most ${issue.maximum}`;
     default:
       return issue.message;
   }
@@ -69,9 +80,10 @@ export const hypervisorUri = z
   .string({ error: "must be a libvirt URI string such as qemu:///system" })
   .regex(/^[a-z][a-z0-9+.-]*:\/\//i, { error: "must be a libvirt URI such as qemu:///system, qemu+ssh://host/system or test:///default" })
   .refine((u) => !uriHasPassword(u), {
-    error: "must not embed a password (user:password@host or a password parameter): the URI is stored in plain text in the state and shown in messages; " +
-      "give the credentials in auth ({ username, password }, a Pulumi secret) instead. Any \":\" before the first \"@\" counts as a password, " +
-      "in any spelling (%3A too); a URI that only looks like one (an \"@\" in a path or parameter after host:port) passes with that \"@\" written as %40",
+    error:
+      "must not embed a password (user:password@host or a password parameter): the URI is stored in plain text in the state and shown in messages; " +
+      'give the credentials in auth ({ username, password }, a Pulumi secret) instead. Any ":" before the first "@" counts as a password, ' +
+      'in any spelling (%3A too); a URI that only looks like one (an "@" in a path or parameter after host:port) passes with that "@" written as %40',
   });
 
 /**

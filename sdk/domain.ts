@@ -106,9 +106,24 @@ function diskInput(disk: pulumi.Unwrap<DiskArgs>): pulumi.Output<unknown> | unkn
 }
 
 const DOMAIN_OUTPUT_KEYS = [
-  "uri", "auth", "uuid", "type", "memoryMiB", "vcpus", "state", "snapshots", "xml", "running", "persistent", "autostart",
-  "pendingRestart", "deleteSnapshotsOnDestroy", "deleteSnapshotDataOnDestroy", "deleteManagedSaveOnDestroy",
-  "deleteCheckpointsOnDestroy", "keepNvramOnDestroy",
+  "uri",
+  "auth",
+  "uuid",
+  "type",
+  "memoryMiB",
+  "vcpus",
+  "state",
+  "snapshots",
+  "xml",
+  "running",
+  "persistent",
+  "autostart",
+  "pendingRestart",
+  "deleteSnapshotsOnDestroy",
+  "deleteSnapshotDataOnDestroy",
+  "deleteManagedSaveOnDestroy",
+  "deleteCheckpointsOnDestroy",
+  "keepNvramOnDestroy",
 ] as const;
 
 /**

@@ -65,8 +65,19 @@ export class Pool extends pulumi.dynamic.Resource {
   constructor(name: string, args: PoolArgs, opts?: pulumi.CustomResourceOptions) {
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
-      uri: undefined, auth: undefined, autostart: undefined, deleteVolumesOnDestroy: undefined, uuid: undefined, active: undefined, capacity: undefined, allocation: undefined, available: undefined,
-      volumes: undefined, createdDirectory: undefined, preexistingFiles: undefined, defined: undefined,
+      uri: undefined,
+      auth: undefined,
+      autostart: undefined,
+      deleteVolumesOnDestroy: undefined,
+      uuid: undefined,
+      active: undefined,
+      capacity: undefined,
+      allocation: undefined,
+      available: undefined,
+      volumes: undefined,
+      createdDirectory: undefined,
+      preexistingFiles: undefined,
+      defined: undefined,
     };
     const auth = secretAuth(args.auth);
     const secrets = withDerivedSecrets({

@@ -23,10 +23,36 @@ const self = (...keys: string[]): Record<string, readonly string[]> => Object.fr
 const intoDomainXml = (...keys: string[]): Record<string, readonly string[]> => Object.fromEntries(keys.map((k) => [k, [k, "xml"]]));
 
 export const DOMAIN_SECRET_FLOWS: SecretFlows = {
-  ...self("uri", "auth", "running", "persistent", "autostart",
-    "deleteSnapshotsOnDestroy", "deleteSnapshotDataOnDestroy", "deleteManagedSaveOnDestroy", "deleteCheckpointsOnDestroy", "keepNvramOnDestroy"),
-  ...intoDomainXml("name", "type", "memoryMiB", "vcpus", "arch", "machine", "disks", "networkInterfaces", "bootDevices",
-    "kernel", "initrd", "cmdline", "firmware", "graphics", "serialConsole", "description"),
+  ...self(
+    "uri",
+    "auth",
+    "running",
+    "persistent",
+    "autostart",
+    "deleteSnapshotsOnDestroy",
+    "deleteSnapshotDataOnDestroy",
+    "deleteManagedSaveOnDestroy",
+    "deleteCheckpointsOnDestroy",
+    "keepNvramOnDestroy",
+  ),
+  ...intoDomainXml(
+    "name",
+    "type",
+    "memoryMiB",
+    "vcpus",
+    "arch",
+    "machine",
+    "disks",
+    "networkInterfaces",
+    "bootDevices",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "firmware",
+    "graphics",
+    "serialConsole",
+    "description",
+  ),
   // Saved as given under inputXml; libvirt's version of it is the xml output, and its domain type the type output.
   xml: ["inputXml", "xml", "type"],
 };

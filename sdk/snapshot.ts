@@ -156,10 +156,26 @@ export class Snapshot extends pulumi.dynamic.Resource {
     }
     // A dynamic resource exposes only the properties it registers: every output is listed.
     const outputsOnly = {
-      auth: undefined, description: undefined, memory: undefined, memoryFile: undefined, diskOnly: undefined, quiesce: undefined,
-      atomic: undefined, live: undefined, halt: undefined, disks: undefined, xml: undefined, deleteDataOnDestroy: undefined,
-      domainUuid: undefined, parent: undefined, children: undefined, state: undefined, creationTime: undefined,
-      isCurrent: undefined, kind: undefined, inputXml: undefined,
+      auth: undefined,
+      description: undefined,
+      memory: undefined,
+      memoryFile: undefined,
+      diskOnly: undefined,
+      quiesce: undefined,
+      atomic: undefined,
+      live: undefined,
+      halt: undefined,
+      disks: undefined,
+      xml: undefined,
+      deleteDataOnDestroy: undefined,
+      domainUuid: undefined,
+      parent: undefined,
+      children: undefined,
+      state: undefined,
+      creationTime: undefined,
+      isCurrent: undefined,
+      kind: undefined,
+      inputXml: undefined,
     };
     // The snapshot XML embeds the domain's definition: a Domain whose xml output is secret makes this one's secret too.
     const secrets = withDerivedSecrets({

@@ -98,8 +98,17 @@ export class Volume extends pulumi.dynamic.Resource {
         : { backingVolume };
     // Every output is named here, so that it exists on the resource even when its input is left out.
     const outputsOnly = {
-      uri: undefined, auth: undefined, key: undefined, path: undefined, capacity: undefined, allocation: undefined, format: undefined,
-      backingPath: undefined, deleteSnapshotDataOnDestroy: undefined, probedFormat: undefined, poolMissing: undefined,
+      uri: undefined,
+      auth: undefined,
+      key: undefined,
+      path: undefined,
+      capacity: undefined,
+      allocation: undefined,
+      format: undefined,
+      backingPath: undefined,
+      deleteSnapshotDataOnDestroy: undefined,
+      probedFormat: undefined,
+      poolMissing: undefined,
     };
     const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
     const secrets = withDerivedSecrets({

@@ -95,7 +95,9 @@ function readDisk(d: XmlNode): DefinedDisk | undefined {
 /** The disks of a domain definition (libvirt's XML), by target. */
 export function definedDisks(xml: string): DefinedDisk[] {
   const domain = child(parseXml(xml), "domain");
-  return many(child(domain, "devices")?.disk).map(readDisk).filter((d): d is DefinedDisk => !!d);
+  return many(child(domain, "devices")?.disk)
+    .map(readDisk)
+    .filter((d): d is DefinedDisk => !!d);
 }
 
 /** What one snapshot's XML says about the disks it put an external overlay on. */
@@ -130,7 +132,10 @@ export interface DiskChainFacts {
 }
 
 export type DiskChainDecision =
-  | { allowed: true; /** By index of the new disks: libvirt's current disk to keep instead of the input's image. */ keep: Array<DefinedDisk | undefined> }
+  | {
+      allowed: true;
+      /** By index of the new disks: libvirt's current disk to keep instead of the input's image. */ keep: Array<DefinedDisk | undefined>;
+    }
   | { allowed: false; message: string };
 
 /** A disk as an input describes it, in the terms the decision needs. */
@@ -156,7 +161,13 @@ function describeInput(d: DiskInput): string {
 
 function typedSpecs(disks: DiskInput[], machine: string | undefined): DiskSpec[] {
   const targets = assignTargets(disks, machine);
-  return disks.map((d, n) => ({ key: inputKey(d), target: targets[n].target, id: canonical(d), label: `disks[${n}] ${describeInput(d)}`, ref: `disks[${n}]` }));
+  return disks.map((d, n) => ({
+    key: inputKey(d),
+    target: targets[n].target,
+    id: canonical(d),
+    label: `disks[${n}] ${describeInput(d)}`,
+    ref: `disks[${n}]`,
+  }));
 }
 
 /** The disks of a raw `xml` input: a disk is unchanged when its element is. */
@@ -190,7 +201,13 @@ export function planDiskChains(f: DiskChainFacts): DiskChainDecision {
 }
 
 /** The same decision for a domain described by a raw `xml` input (old and new xml documents). */
-export function planXmlDiskChains(domain: string, oldXml: string, newXml: string, defined: DefinedDisk[], external: ExternalSnapshotDisk[]): DiskChainDecision {
+export function planXmlDiskChains(
+  domain: string,
+  oldXml: string,
+  newXml: string,
+  defined: DefinedDisk[],
+  external: ExternalSnapshotDisk[],
+): DiskChainDecision {
   const newDisks = definedDisks(newXml);
   const d = planChains(domain, xmlSpecs(definedDisks(oldXml)), xmlSpecs(newDisks), defined, external, "xml");
   if (!d.allowed) return d;
@@ -201,7 +218,14 @@ export function planXmlDiskChains(domain: string, oldXml: string, newXml: string
   return { allowed: true, keep: byIndex };
 }
 
-function planChains(domain: string, olds: DiskSpec[], news: DiskSpec[], defined: DefinedDisk[], external: ExternalSnapshotDisk[], mode: "typed" | "xml"): DiskChainDecision {
+function planChains(
+  domain: string,
+  olds: DiskSpec[],
+  news: DiskSpec[],
+  defined: DefinedDisk[],
+  external: ExternalSnapshotDisk[],
+  mode: "typed" | "xml",
+): DiskChainDecision {
   const byTarget = new Map(defined.map((d) => [d.target, d]));
 
   // Old disks whose definition moved away from their input: on an overlay.
@@ -240,10 +264,13 @@ function planChains(domain: string, olds: DiskSpec[], news: DiskSpec[], defined:
     const old = olds[i];
     const sameImage = news.find((d) => d.key === old.key);
     const sameTarget = news.find((d) => d.target === now.target);
-    const change =
-      sameImage ? `${sameImage.label} names that image with other settings`
-      : sameTarget ? `${sameTarget.label} is now there`
-      : mode === "typed" ? "the disk was removed from disks" : "the disk was removed from the xml input";
+    const change = sameImage
+      ? `${sameImage.label} names that image with other settings`
+      : sameTarget
+        ? `${sameTarget.label} is now there`
+        : mode === "typed"
+          ? "the disk was removed from disks"
+          : "the disk was removed from the xml input";
     const adopt =
       mode === "typed"
         ? `name the overlay itself in the input (file: ${describeKey(now.key!)}${now.format ? `, format: "${now.format}"` : ""}) to make it the disk`

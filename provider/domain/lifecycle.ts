@@ -53,7 +53,10 @@ async function refuseNewSince(
   }
   if (step.expectCheckpoints !== undefined) {
     const now = await unsupportedAs(0, () => dom.checkpointCount());
-    if (now > step.expectCheckpoints) found.push(`${now - step.expectCheckpoints === 1 ? "a checkpoint" : `${now - step.expectCheckpoints} checkpoints`} (${now} now, ${step.expectCheckpoints} at the check)`);
+    if (now > step.expectCheckpoints)
+      found.push(
+        `${now - step.expectCheckpoints === 1 ? "a checkpoint" : `${now - step.expectCheckpoints} checkpoints`} (${now} now, ${step.expectCheckpoints} at the check)`,
+      );
   }
   if (found.length === 0) return;
   const one = found.length === 1 && /^a /.test(found[0]);

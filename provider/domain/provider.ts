@@ -85,9 +85,12 @@ async function refuseExisting(conn: Connection, name: string, uuid: string | und
     const virsh = `virsh -c ${shellWord(redactUri(conn.uri))}`;
     throw new Error(
       `creating domain "${name}" on ${redactUri(conn.uri)}: a domain ${description} already exists there` +
-        (byUuid ? ` with the <uuid> that the xml input gives` : ``) + `, and a Domain never takes over a domain it did not create. ` +
+        (byUuid ? ` with the <uuid> that the xml input gives` : ``) +
+        `, and a Domain never takes over a domain it did not create. ` +
         `Nothing was changed. Either ` +
-        (byUuid ? `drop <uuid> from the xml input (libvirt then picks a new one) or give another one` : `give this resource another name (its \`name\` input)`) +
+        (byUuid
+          ? `drop <uuid> from the xml input (libvirt then picks a new one) or give another one`
+          : `give this resource another name (its \`name\` input)`) +
         `; or, if that domain is no longer wanted, remove it and run \`pulumi up\` again: \`${virsh} destroy ${shellWord(existingName)}\` ` +
         `(only if it runs), then \`${virsh} undefine ${shellWord(existingName)}\` (libvirt refuses this while it has snapshots, ` +
         `checkpoints, a managed-save image or NVRAM; \`virsh undefine --help\` lists the flags that discard them). ` +
@@ -269,7 +272,10 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     // The new credentials: an update is how a changed password gets recorded.
     return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
-        if (!dom) throw new Error(`domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
+        if (!dom)
+          throw new Error(
+            `domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+          );
         let facts = await gatherFacts(dom);
         let pendingRestart = !!olds.pendingRestart && facts.active;
 
@@ -329,7 +335,13 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
  * The disks whose current chain (an external snapshot's overlay) the redefinition
  * keeps; throws the refusal when a changed disk input would point past an overlay.
  */
-async function keepDiskChains(dom: DomainHandle, olds: DomainOutputs, inputs: DomainInputs, inactiveXml: string, active: boolean): Promise<Array<DefinedDisk | undefined>> {
+async function keepDiskChains(
+  dom: DomainHandle,
+  olds: DomainOutputs,
+  inputs: DomainInputs,
+  inactiveXml: string,
+  active: boolean,
+): Promise<Array<DefinedDisk | undefined>> {
   const defined = definedDisks(inactiveXml);
   if (active) {
     // The live definition records the whole chain; the persistent one at most a level of it.

@@ -145,7 +145,13 @@ export function buildDomainXml(i: DomainInputs, ctx: BuildContext): string {
 
 // Raw XML keeps its element order (device order matters to guests), so it is
 // edited with the order-preserving form of the parser.
-const orderedParser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", parseTagValue: false, trimValues: false });
+const orderedParser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  trimValues: false,
+});
 const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: true });
 
 type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
@@ -174,8 +180,9 @@ function withIdentity(xml: string, name: string, uuid: string | undefined, keptD
   const body = domain.domain as OrderedNode[];
   if (keptDisks?.some(Boolean)) {
     // The n-th <disk> with a target, as definedDisks counts them.
-    const disks = ((body.find((n) => "devices" in n)?.devices as OrderedNode[] | undefined) ?? [])
-      .filter((n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c));
+    const disks = ((body.find((n) => "devices" in n)?.devices as OrderedNode[] | undefined) ?? []).filter(
+      (n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c),
+    );
     disks.forEach((d, n) => keptDisks[n] && keepChain(d, keptDisks[n]!));
   }
   const set = (tag: string, value: string) => {
@@ -209,7 +216,21 @@ export interface ObservedInterface {
   mac?: string;
 }
 
-const KIB_PER_UNIT: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1024 ** 2, gib: 1024 ** 2, gb: 1e9 / 1024, t: 1024 ** 3, tib: 1024 ** 3 };
+const KIB_PER_UNIT: Record<string, number> = {
+  b: 1 / 1024,
+  bytes: 1 / 1024,
+  k: 1,
+  kib: 1,
+  kb: 1000 / 1024,
+  m: 1024,
+  mib: 1024,
+  mb: 1e6 / 1024,
+  g: 1024 ** 2,
+  gib: 1024 ** 2,
+  gb: 1e9 / 1024,
+  t: 1024 ** 3,
+  tib: 1024 ** 3,
+};
 
 export function parseDomainXml(xml: string): ObservedDomain {
   const domain = child(parseXml(xml), "domain") ?? {};

@@ -7,7 +7,8 @@
 // Has*, NumOf*), and everything else counts as changing, so a new call is
 // treated with caution until it is added here.
 
-const READ_ONLY = /^vir(?:Connect|Domain|DomainSnapshot|DomainCheckpoint|StoragePool|StorageVol|Network|Secret|Interface|NodeDevice|NWFilter)(?:Lookup|Get|List|Is|Has|NumOf)[A-Z]/;
+const READ_ONLY =
+  /^vir(?:Connect|Domain|DomainSnapshot|DomainCheckpoint|StoragePool|StorageVol|Network|Secret|Interface|NodeDevice|NWFilter)(?:Lookup|Get|List|Is|Has|NumOf)[A-Z]/;
 /** Read-only calls whose names do not say so: a local stream object, and reading a volume's data. */
 const ALSO_READ_ONLY = new Set(["virStreamNew", "virStorageVolDownload", "virStreamRecv"]);
 

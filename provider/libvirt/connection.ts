@@ -93,8 +93,13 @@ function toLibvirtError(operation: string, e: VirErrorFields | null): LibvirtErr
 const openTimeouts = new WeakSet<Error>();
 
 function openTimeoutError(uri: string | null, timeoutMs: number): LibvirtError {
-  const err = new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
-    `no answer within ${timeoutMs / 1000} s`, `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`);
+  const err = new LibvirtError(
+    `connecting to ${redactUri(uri)}`,
+    virErrorNumber.VIR_ERR_OPERATION_TIMEOUT,
+    0,
+    `no answer within ${timeoutMs / 1000} s`,
+    `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`,
+  );
   openTimeouts.add(err);
   return err;
 }
@@ -205,13 +210,19 @@ async function openQuickly(uri: string | null, timeoutMs: number, onLateReturn?:
   const n = native();
   const TIMED_OUT = Symbol("timed out");
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs); timer.unref(); });
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+    timer.unref();
+  });
   const opened = n.async.virConnectOpen(uri as never);
   const ptr = await Promise.race([opened, timeout]);
   clearTimeout(timer);
   if (ptr === TIMED_OUT) {
     // Close it if it ever opens; a second attempt on the opener would only wait again.
-    void opened.then((late) => late && n.async.virConnectClose(late)).catch(() => undefined).finally(() => onLateReturn?.());
+    void opened
+      .then((late) => late && n.async.virConnectClose(late))
+      .catch(() => undefined)
+      .finally(() => onLateReturn?.());
     throw openTimeoutError(uri, timeoutMs);
   }
   if (!ptr) return null; // failed: the caller repeats it where the error can be read
@@ -271,10 +282,14 @@ class OpenGate {
     const timeoutMs = connectTimeoutMs();
     const since = Date.now() - this.trippedAt;
     if (this.stuck < MAX_STUCK_OPENS && since >= timeoutMs && this.inFlight === 0) return undefined;
-    const err = new LibvirtError(`connecting to ${redactUri(this.uri)}`, virErrorNumber.VIR_ERR_OPERATION_TIMEOUT, 0,
+    const err = new LibvirtError(
+      `connecting to ${redactUri(this.uri)}`,
+      virErrorNumber.VIR_ERR_OPERATION_TIMEOUT,
+      0,
       `an earlier connection attempt got no answer within ${timeoutMs / 1000} s and is still waiting, so no other is made ` +
         `(each would hold a thread) until it returns or ${Math.max(1, Math.ceil((timeoutMs - since) / 1000))} s have passed`,
-      `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`);
+      `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`,
+    );
     openTimeouts.add(err);
     return err;
   }
@@ -297,7 +312,12 @@ function gateFor(uri: string | null): OpenGate {
  * which input to fix (the password itself is never part of a message).
  */
 function openHint(code: number, auth: Credentials | undefined): string | undefined {
-  if (code !== virErrorNumber.VIR_ERR_AUTH_FAILED && code !== virErrorNumber.VIR_ERR_AUTH_CANCELLED && code !== virErrorNumber.VIR_ERR_AUTH_UNAVAILABLE) return undefined;
+  if (
+    code !== virErrorNumber.VIR_ERR_AUTH_FAILED &&
+    code !== virErrorNumber.VIR_ERR_AUTH_CANCELLED &&
+    code !== virErrorNumber.VIR_ERR_AUTH_UNAVAILABLE
+  )
+    return undefined;
   return auth
     ? `the hypervisor refused the credentials in auth: check auth.username and auth.password against the user on the hypervisor host; for SASL, sasldblistusers2 lists the users and saslpasswd2 -a libvirt sets a password`
     : "this URI requires credentials: set auth ({ username, password }, with the password as a Pulumi secret) on the resource";
@@ -307,9 +327,13 @@ async function openConnection(opts: ConnectOptions): Promise<Connection> {
   const uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? null;
   if (uriHasPassword(uri)) {
     // Inputs are refused at check; this catches LIBVIRT_DEFAULT_URI, whose value would be saved as the resource's uri.
-    throw new LibvirtError(`connecting to ${redactUri(uri)}`, virErrorNumber.VIR_ERR_INVALID_ARG, 0,
+    throw new LibvirtError(
+      `connecting to ${redactUri(uri)}`,
+      virErrorNumber.VIR_ERR_INVALID_ARG,
+      0,
       `the URI${opts.uri ? "" : " (from LIBVIRT_DEFAULT_URI)"} embeds a password, which would be stored in plain text in the state`,
-      "remove it from the URI and give the credentials in auth ({ username, password }) as a Pulumi secret");
+      "remove it from the URI and give the credentials in auth ({ username, password }) as a Pulumi secret",
+    );
   }
   // Loads libvirt here first: that installs the process-wide quiet error handler, without
   // which an opener thread's failures (a stuck open ending late, say) are printed to stderr.
@@ -376,7 +400,9 @@ class HypervisorPool {
 
   private discard(conn: Connection): void {
     this.open--;
-    void native().async.virConnectClose(conn.ptr).catch(() => undefined);
+    void native()
+      .async.virConnectClose(conn.ptr)
+      .catch(() => undefined);
   }
 
   private wakeOne(): void {
@@ -385,7 +411,14 @@ class HypervisorPool {
 
   async closeAll(): Promise<void> {
     const conns = this.idle.splice(0);
-    await Promise.all(conns.map((c) => { this.open--; return native().async.virConnectClose(c.ptr).catch(() => undefined); }));
+    await Promise.all(
+      conns.map((c) => {
+        this.open--;
+        return native()
+          .async.virConnectClose(c.ptr)
+          .catch(() => undefined);
+      }),
+    );
   }
 }
 

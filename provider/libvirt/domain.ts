@@ -14,7 +14,11 @@ const stateNames = new Map<number, DomainStateName>(
 
 export class DomainHandle {
   private freed = false;
-  constructor(readonly conn: Connection, readonly ptr: Ptr<"virDomain">, private readonly label: string) {}
+  constructor(
+    readonly conn: Connection,
+    readonly ptr: Ptr<"virDomain">,
+    private readonly label: string,
+  ) {}
 
   /** Looks a domain up by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
   static async lookup(conn: Connection, idOrName: string): Promise<DomainHandle | null> {
@@ -89,7 +93,9 @@ export class DomainHandle {
   async listSnapshots(flags = 0): Promise<SnapshotHandle[]> {
     const out: [unknown] = [null];
     const count = await this.conn.call(this.op("listing snapshots of"), "virDomainListAllSnapshots", this.ptr, out, flags);
-    return native().takePointerArray(out[0], count).map((p) => new SnapshotHandle(this, p as Ptr<"virDomainSnapshot">));
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new SnapshotHandle(this, p as Ptr<"virDomainSnapshot">));
   }
 
   /**

@@ -51,7 +51,9 @@ export class LibvirtFunctionUnavailableError extends Error {
     path: string,
     cause: string,
   ) {
-    super(`libvirt function ${functionName} is not available in ${path} (needs libvirt ${since} or later; install a newer libvirt client library): ${cause}`);
+    super(
+      `libvirt function ${functionName} is not available in ${path} (needs libvirt ${since} or later; install a newer libvirt client library): ${cause}`,
+    );
     this.name = "LibvirtFunctionUnavailableError";
   }
 }
@@ -74,8 +76,13 @@ export const isUnsupported = (err: unknown) =>
 /** The connection to the daemon broke (daemon restarted or killed). */
 export const isConnectionLost = (err: unknown) =>
   isLibvirtError(err) &&
-  (err.is(virErrorNumber.VIR_ERR_SYSTEM_ERROR, virErrorNumber.VIR_ERR_RPC, virErrorNumber.VIR_ERR_INTERNAL_ERROR, virErrorNumber.VIR_ERR_NO_CONNECT) &&
-    err.domain === virErrorDomain.VIR_FROM_RPC ||
+  ((err.is(
+    virErrorNumber.VIR_ERR_SYSTEM_ERROR,
+    virErrorNumber.VIR_ERR_RPC,
+    virErrorNumber.VIR_ERR_INTERNAL_ERROR,
+    virErrorNumber.VIR_ERR_NO_CONNECT,
+  ) &&
+    err.domain === virErrorDomain.VIR_FROM_RPC) ||
     err.is(virErrorNumber.VIR_ERR_INVALID_CONN));
 
 /**

@@ -33,7 +33,12 @@ export interface JobWaitOptions {
 
 /** Raised when the domain stayed busy longer than the limit; `cause` is libvirt's last answer. */
 export class JobBusyTimeoutError extends Error {
-  constructor(readonly what: string, readonly attempts: number, readonly waitedMs: number, readonly last: LibvirtError) {
+  constructor(
+    readonly what: string,
+    readonly attempts: number,
+    readonly waitedMs: number,
+    readonly last: LibvirtError,
+  ) {
     super(
       `${what}: the domain stayed busy with another libvirt job for ${Math.round(waitedMs / 1000)} s ` +
         `(${attempts} attempts; libvirt: ${last.libvirtMessage}). Retry when the other operation has finished, ` +

@@ -43,7 +43,10 @@ export function mallocSettings(env: NodeJS.ProcessEnv): { arenaMax: number; thre
   };
   return {
     arenaMax: env.MALLOC_ARENA_MAX !== undefined ? 0 : read(MALLOC_ENV.arenaMax, MALLOC_DEFAULTS.arenaMax),
-    threshold: env.MALLOC_MMAP_THRESHOLD_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined ? 0 : read(MALLOC_ENV.threshold, MALLOC_DEFAULTS.threshold),
+    threshold:
+      env.MALLOC_MMAP_THRESHOLD_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined
+        ? 0
+        : read(MALLOC_ENV.threshold, MALLOC_DEFAULTS.threshold),
   };
 }
 
@@ -117,7 +120,10 @@ export interface BoundFunction {
  * symbol must not stop the provider, and a caller that can do without it (the
  * checkpoint count) decides on that error's function name.
  */
-export function bindFunctions(bind: (decl: string) => BoundFunction, path: string): {
+export function bindFunctions(
+  bind: (decl: string) => BoundFunction,
+  path: string,
+): {
   sync: Record<string, (...args: unknown[]) => unknown>;
   async: Record<string, (...args: unknown[]) => Promise<unknown>>;
 } {
@@ -165,8 +171,12 @@ export function native(): Native {
   const virError = koffi.struct("virError", STRUCTS.virError as unknown as Record<string, string>);
   koffi.proto("void virErrorFunc(void *userData, virError *error)");
   koffi.struct("virConnectCredential", {
-    type: "int", prompt: "const char *", challenge: "const char *", defresult: "const char *",
-    result: "void *", resultlen: "unsigned int",
+    type: "int",
+    prompt: "const char *",
+    challenge: "const char *",
+    defresult: "const char *",
+    result: "void *",
+    resultlen: "unsigned int",
   });
   koffi.proto("int virConnectAuthCallback(virConnectCredential *cred, unsigned int ncred, void *cbdata)");
   koffi.struct("virConnectAuth", { credtype: "int *", ncredtype: "unsigned int", cb: "virConnectAuthCallback *", cbdata: "void *" });

@@ -13,7 +13,4 @@ export interface OpenRequest {
   auth?: Credentials;
 }
 
-export type OpenReply =
-  | { id: number; address: bigint; uri: string }
-  | { id: number; error: VirErrorFields }
-  | { id: number; fatal: string };
+export type OpenReply = { id: number; address: bigint; uri: string } | { id: number; error: VirErrorFields } | { id: number; fatal: string };

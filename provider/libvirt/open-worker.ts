@@ -35,8 +35,12 @@ function openWithCredentials(req: OpenRequest, n: ReturnType<typeof native>) {
     const list = koffi.decode(creds, "virConnectCredential", ncred) as Array<{ type: number }>;
     const size = koffi.sizeof("virConnectCredential");
     for (let i = 0; i < ncred; i++) {
-      const value = list[i].type === virConnectCredentialType.VIR_CRED_AUTHNAME ? username
-        : list[i].type === virConnectCredentialType.VIR_CRED_PASSPHRASE ? password : null;
+      const value =
+        list[i].type === virConnectCredentialType.VIR_CRED_AUTHNAME
+          ? username
+          : list[i].type === virConnectCredentialType.VIR_CRED_PASSPHRASE
+            ? password
+            : null;
       if (value === null) return -1;
       // libvirt frees `result` itself, so it must come from malloc.
       koffi.encode(creds, i * size, "virConnectCredential", { ...list[i], result: strdup(value), resultlen: Buffer.byteLength(value) });

@@ -7,11 +7,20 @@ import { native, type Ptr } from "./native";
 
 export class SnapshotHandle {
   private freed = false;
-  constructor(readonly domain: DomainHandle, readonly ptr: Ptr<"virDomainSnapshot">) {}
+  constructor(
+    readonly domain: DomainHandle,
+    readonly ptr: Ptr<"virDomainSnapshot">,
+  ) {}
 
   static async lookup(domain: DomainHandle, name: string): Promise<SnapshotHandle | null> {
     try {
-      const ptr = await domain.conn.call(`looking up snapshot "${name}" of domain "${domain.name()}"`, "virDomainSnapshotLookupByName", domain.ptr, name, 0);
+      const ptr = await domain.conn.call(
+        `looking up snapshot "${name}" of domain "${domain.name()}"`,
+        "virDomainSnapshotLookupByName",
+        domain.ptr,
+        name,
+        0,
+      );
       return new SnapshotHandle(domain, ptr!);
     } catch (err) {
       if (isNoSnapshot(err)) return null;
@@ -77,7 +86,9 @@ export class SnapshotHandle {
   async childNames(flags = 0): Promise<string[]> {
     const out: [unknown] = [null];
     const count = await this.domain.conn.call(this.op("listing children of"), "virDomainSnapshotListAllChildren", this.ptr, out, flags);
-    const children = native().takePointerArray(out[0], count).map((p) => new SnapshotHandle(this.domain, p as Ptr<"virDomainSnapshot">));
+    const children = native()
+      .takePointerArray(out[0], count)
+      .map((p) => new SnapshotHandle(this.domain, p as Ptr<"virDomainSnapshot">));
     try {
       return children.map((c) => c.name());
     } finally {

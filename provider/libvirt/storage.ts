@@ -25,7 +25,11 @@ async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>):
 
 export class StoragePoolHandle {
   private freed = false;
-  constructor(readonly conn: Connection, readonly ptr: Ptr<"virStoragePool">, private readonly label: string) {}
+  constructor(
+    readonly conn: Connection,
+    readonly ptr: Ptr<"virStoragePool">,
+    private readonly label: string,
+  ) {}
 
   /** By UUID or name; null when libvirt says there is no such pool. */
   static lookup(conn: Connection, idOrName: string): Promise<StoragePoolHandle | null> {
@@ -46,7 +50,9 @@ export class StoragePoolHandle {
   static async listAll(conn: Connection): Promise<StoragePoolHandle[]> {
     const out: [unknown] = [null];
     const count = await conn.call("listing storage pools", "virConnectListAllStoragePools", conn.ptr as never, out, 0);
-    return native().takePointerArray(out[0], count).map((p) => new StoragePoolHandle(conn, p as Ptr<"virStoragePool">, ""));
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new StoragePoolHandle(conn, p as Ptr<"virStoragePool">, ""));
   }
 
   private op(what: string): string {
@@ -110,7 +116,11 @@ export class StoragePoolHandle {
   async refresh(): Promise<void> {
     // Refused while another volume of the pool is being built: wait for it, as for a domain job.
     const what = this.op("refreshing");
-    await whileJobBusy(what, () => this.conn.call(what, "virStoragePoolRefresh", this.ptr, 0), { isBusy: isPoolBusy, initialDelayMs: 50, maxDelayMs: 1_000 });
+    await whileJobBusy(what, () => this.conn.call(what, "virStoragePoolRefresh", this.ptr, 0), {
+      isBusy: isPoolBusy,
+      initialDelayMs: 50,
+      maxDelayMs: 1_000,
+    });
   }
 
   async xml(): Promise<string> {
@@ -131,7 +141,9 @@ export class StoragePoolHandle {
   async listVolumes(): Promise<StorageVolHandle[]> {
     const out: [unknown] = [null];
     const count = await this.conn.call(this.op("listing volumes of"), "virStoragePoolListAllVolumes", this.ptr, out, 0);
-    return native().takePointerArray(out[0], count).map((p) => new StorageVolHandle(this.conn, p as Ptr<"virStorageVol">));
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new StorageVolHandle(this.conn, p as Ptr<"virStorageVol">));
   }
 
   async volumeNames(): Promise<string[]> {
@@ -152,7 +164,10 @@ export class StoragePoolHandle {
 
 export class StorageVolHandle {
   private freed = false;
-  constructor(readonly conn: Connection, readonly ptr: Ptr<"virStorageVol">) {}
+  constructor(
+    readonly conn: Connection,
+    readonly ptr: Ptr<"virStorageVol">,
+  ) {}
 
   static lookupByName(pool: StoragePoolHandle, name: string): Promise<StorageVolHandle | null> {
     return orNull(isNoVolume, async () => {

@@ -51,7 +51,14 @@ export async function uploadFile(vol: StorageVolHandle, file: string, opts: Uplo
 type FileHandle = Awaited<ReturnType<typeof open>>;
 
 /** Two chunk buffers: one is read from the file while the other is sent. */
-async function pump(vol: StorageVolHandle, stream: Ptr<"virStream">, handle: FileHandle, file: string, total: number, opts: UploadOptions): Promise<number> {
+async function pump(
+  vol: StorageVolHandle,
+  stream: Ptr<"virStream">,
+  handle: FileHandle,
+  file: string,
+  total: number,
+  opts: UploadOptions,
+): Promise<number> {
   const chunk = opts.chunkBytes ?? UPLOAD_CHUNK_BYTES;
   const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   const readInto = (buf: Buffer, position: number) => handle.read(buf, 0, Math.min(chunk, total - position), position);
@@ -67,8 +74,14 @@ async function pump(vol: StorageVolHandle, stream: Ptr<"virStream">, handle: Fil
       which ^= 1;
       const nextPosition = sent + bytesRead;
       pending = nextPosition < total ? readInto(buffers[which], nextPosition) : null;
-      for (let off = 0; off < bytesRead; ) {
-        off += await vol.conn.call(`sending ${file} to volume "${vol.name()}"`, "virStreamSend", stream, current.subarray(off, bytesRead), bytesRead - off);
+      for (let off = 0; off < bytesRead;) {
+        off += await vol.conn.call(
+          `sending ${file} to volume "${vol.name()}"`,
+          "virStreamSend",
+          stream,
+          current.subarray(off, bytesRead),
+          bytesRead - off,
+        );
       }
       sent = nextPosition;
       const decile = Math.floor((sent * 10) / total);

@@ -3,7 +3,18 @@
 import { z } from "zod";
 import { knownOnly } from "../unknowns";
 import { child, parseXml, text } from "../xml/xml";
-import { absolutePath, flag, credentials, hasControlCharacters, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
+import {
+  absolutePath,
+  flag,
+  credentials,
+  hasControlCharacters,
+  hypervisorUri,
+  objectName,
+  oneOf,
+  toFailures,
+  userInputs,
+  type CheckFailure,
+} from "../validation";
 
 /** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
 export { UNKNOWN } from "../unknowns";
@@ -14,7 +25,8 @@ const snapshotMode = oneOf(["internal", "external", "none"]);
 
 const diskSchema = z
   .object({
-    target: z.string({ error: "must be the guest device name of a disk of the domain, such as \"vda\"" })
+    target: z
+      .string({ error: 'must be the guest device name of a disk of the domain, such as "vda"' })
       .regex(/^[a-z][a-z0-9]{1,31}$/, { error: 'must be the guest device name of a disk of the domain, such as "vda" or "sdb"' }),
     snapshot: snapshotMode,
     file: absolutePath("file").optional(),
@@ -32,7 +44,8 @@ export const IN_PLACE_KEYS = ["description", "atomic", "halt", "deleteDataOnDest
 
 export const snapshotInputSchema = z
   .object({
-    domain: z.string({ error: "must be a domain name or UUID (or a Domain resource, in the SDK)" })
+    domain: z
+      .string({ error: "must be a domain name or UUID (or a Domain resource, in the SDK)" })
       .min(1, { error: "must not be empty" })
       .max(1024, { error: "must be at most 1024 characters" })
       .refine((s) => !hasControlCharacters(s), { error: "must not contain control characters" }),
@@ -83,7 +96,10 @@ function rawXmlFailures(i: Parsed): CheckFailure[] {
   if (!snap) return [...f, { property: "xml", reason: "must be a <domainsnapshot> document" }];
   const xmlName = text(snap.name);
   if (xmlName !== undefined && xmlName !== i.name) {
-    f.push({ property: "name", reason: `is "${i.name}" but the xml names the snapshot "${xmlName}"; make them equal or leave <name> out of the xml` });
+    f.push({
+      property: "name",
+      reason: `is "${i.name}" but the xml names the snapshot "${xmlName}"; make them equal or leave <name> out of the xml`,
+    });
   }
   if (snap.parent !== undefined || snap.creationTime !== undefined || snap.state !== undefined) {
     f.push({ property: "xml", reason: "must not set <parent>, <creationTime> or <state>: libvirt records them when it takes the snapshot" });
@@ -97,7 +113,10 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
 
   const savesMemory = i.memory === "internal" || i.memory === "external";
   if (savesMemory && i.diskOnly) {
-    f.push({ property: "memory", reason: `"${i.memory}" saves the guest's memory, which a disk-only snapshot never does; drop diskOnly or set memory: "none"` });
+    f.push({
+      property: "memory",
+      reason: `"${i.memory}" saves the guest's memory, which a disk-only snapshot never does; drop diskOnly or set memory: "none"`,
+    });
   }
   if (i.memory === "external" && i.memoryFile === undefined) {
     f.push({ property: "memoryFile", reason: 'is required with memory: "external": the absolute path of the file that receives the memory state' });
@@ -106,10 +125,16 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
     f.push({ property: "memoryFile", reason: 'only applies with memory: "external"; set memory: "external" or drop memoryFile' });
   }
   if (i.quiesce && !i.diskOnly) {
-    f.push({ property: "quiesce", reason: "freezes the guest's file systems (through the guest agent) for a disk-only snapshot; set diskOnly: true as well, or drop quiesce" });
+    f.push({
+      property: "quiesce",
+      reason: "freezes the guest's file systems (through the guest agent) for a disk-only snapshot; set diskOnly: true as well, or drop quiesce",
+    });
   }
   if (i.live && i.memory !== "external") {
-    f.push({ property: "live", reason: 'keeps the guest running while its memory is written to a file: it needs memory: "external" (with memoryFile)' });
+    f.push({
+      property: "live",
+      reason: 'keeps the guest running while its memory is written to a file: it needs memory: "external" (with memoryFile)',
+    });
   }
   if (i.live && i.halt) {
     f.push({ property: "halt", reason: "stops the guest after the snapshot, which contradicts live; drop one of them" });
@@ -124,7 +149,10 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
     targets.set(d.target, n);
     if (d.snapshot === "external") {
       if (d.file === undefined) {
-        f.push({ property: `${at}.file`, reason: 'is required for snapshot: "external": the absolute path of the new overlay image that receives the guest\'s writes from now on' });
+        f.push({
+          property: `${at}.file`,
+          reason: 'is required for snapshot: "external": the absolute path of the new overlay image that receives the guest\'s writes from now on',
+        });
       } else if (files.has(d.file)) {
         f.push({ property: `${at}.file`, reason: `"${d.file}" is already used by ${files.get(d.file)}; each external file must be distinct` });
       } else if (/\/$/.test(d.file)) {
@@ -132,7 +160,11 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
       }
       if (d.file !== undefined) files.set(d.file, `${at}.file`);
       if (i.memory === "internal") {
-        f.push({ property: `${at}.snapshot`, reason: 'an external disk snapshot cannot go with memory: "internal" (internal memory state lives in the disk images); use memory: "external" or "none", or snapshot: "internal"' });
+        f.push({
+          property: `${at}.snapshot`,
+          reason:
+            'an external disk snapshot cannot go with memory: "internal" (internal memory state lives in the disk images); use memory: "external" or "none", or snapshot: "internal"',
+        });
       }
     } else if (d.file !== undefined) {
       f.push({ property: `${at}.file`, reason: `only applies to snapshot: "external" (this disk is "${d.snapshot}")` });
@@ -154,8 +186,10 @@ export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: S
   const unknown = Object.fromEntries([...unknownKeys].map((k) => [k, raw[k]]));
   const hasUnknowns = unknownKeys.size > 0;
   const missing: CheckFailure[] = [];
-  if (known.name === undefined && !("name" in unknown)) missing.push({ property: "name", reason: "is required (the SDK's Snapshot defaults it to the resource name)" });
-  if (known.domain === undefined && !("domain" in unknown)) missing.push({ property: "domain", reason: "is required: a Domain resource, or a domain name or UUID (with uri)" });
+  if (known.name === undefined && !("name" in unknown))
+    missing.push({ property: "name", reason: "is required (the SDK's Snapshot defaults it to the resource name)" });
+  if (known.domain === undefined && !("domain" in unknown))
+    missing.push({ property: "domain", reason: "is required: a Domain resource, or a domain name or UUID (with uri)" });
   // name and domain are reported above when missing; unknown ones are not validated.
   const parsed = snapshotCheckSchema().safeParse(known);
   if (!parsed.success) return { failures: [...missing, ...toFailures(parsed.error)], hasUnknowns };

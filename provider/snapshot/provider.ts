@@ -44,7 +44,11 @@ export const KEEP_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_KEEP_SNAPSHOT_DATA_ON_DEST
 
 /** A snapshot operation refused because of an option: `option` names the input to change. */
 export class SnapshotOptionError extends Error {
-  constructor(readonly option: string, message: string, readonly libvirt?: LibvirtError) {
+  constructor(
+    readonly option: string,
+    message: string,
+    readonly libvirt?: LibvirtError,
+  ) {
     super(message);
     this.name = "SnapshotOptionError";
   }
@@ -52,8 +56,14 @@ export class SnapshotOptionError extends Error {
 
 /** libvirt's ways of saying "this driver / this configuration cannot do that". */
 const CANNOT_CODES = [
-  E.VIR_ERR_NO_SUPPORT, E.VIR_ERR_CONFIG_UNSUPPORTED, E.VIR_ERR_OPERATION_UNSUPPORTED, E.VIR_ERR_ARGUMENT_UNSUPPORTED,
-  E.VIR_ERR_INVALID_ARG, E.VIR_ERR_XML_ERROR, E.VIR_ERR_XML_INVALID_SCHEMA, E.VIR_ERR_OPERATION_INVALID,
+  E.VIR_ERR_NO_SUPPORT,
+  E.VIR_ERR_CONFIG_UNSUPPORTED,
+  E.VIR_ERR_OPERATION_UNSUPPORTED,
+  E.VIR_ERR_ARGUMENT_UNSUPPORTED,
+  E.VIR_ERR_INVALID_ARG,
+  E.VIR_ERR_XML_ERROR,
+  E.VIR_ERR_XML_INVALID_SCHEMA,
+  E.VIR_ERR_OPERATION_INVALID,
 ];
 
 /** The Pulumi ID: the domain UUID (always 36 characters), "/", the snapshot name. */
@@ -76,16 +86,21 @@ function inputsOrThrow(raw: Record<string, unknown>): SnapshotInputs {
 }
 
 export function createFlags(i: SnapshotInputs): number {
-  return (i.atomic ? C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC : 0) |
+  return (
+    (i.atomic ? C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC : 0) |
     (i.diskOnly ? C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY : 0) |
     (i.quiesce ? C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE : 0) |
     (i.live ? C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE : 0) |
-    (i.halt ? C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT : 0);
+    (i.halt ? C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT : 0)
+  );
 }
 
 const FLAG_OPTIONS: Array<[number, string]> = [
-  [C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, "diskOnly"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE, "quiesce"],
-  [C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE, "live"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT, "halt"], [C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC, "atomic"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, "diskOnly"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE, "quiesce"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE, "live"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT, "halt"],
+  [C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC, "atomic"],
 ];
 
 /** The options the user set that decide how the snapshot is taken, as `key: value` text. */
@@ -106,10 +121,17 @@ function stateConflict(i: SnapshotInputs, active: boolean, state: string, domain
   if (active) return undefined;
   const why = `domain "${domainName}" is ${state}, so there is no memory state to save`;
   if (i.memory === "internal" || i.memory === "external") {
-    return new SnapshotOptionError("memory", `cannot take snapshot "${i.name}" with memory: "${i.memory}": ${why}; set memory: "none" (or leave it unset), or start the domain first`);
+    return new SnapshotOptionError(
+      "memory",
+      `cannot take snapshot "${i.name}" with memory: "${i.memory}": ${why}; set memory: "none" (or leave it unset), or start the domain first`,
+    );
   }
   if (i.live) return new SnapshotOptionError("live", `cannot take snapshot "${i.name}" with live: true: ${why}; drop live`);
-  if (i.quiesce) return new SnapshotOptionError("quiesce", `cannot take snapshot "${i.name}" with quiesce: true: domain "${domainName}" is ${state} and has no running guest agent to freeze its file systems; drop quiesce`);
+  if (i.quiesce)
+    return new SnapshotOptionError(
+      "quiesce",
+      `cannot take snapshot "${i.name}" with quiesce: true: domain "${domainName}" is ${state} and has no running guest agent to freeze its file systems; drop quiesce`,
+    );
   return undefined;
 }
 
@@ -120,8 +142,10 @@ async function unknownDisk(dom: DomainHandle, i: SnapshotInputs, domainName: str
   const targets = many(devices?.disk).map((d) => String(child(d, "target")?.["@dev"] ?? ""));
   const n = i.disks.findIndex((d) => !targets.includes(d.target));
   if (n < 0) return undefined;
-  return new SnapshotOptionError(`disks[${n}].target`,
-    `cannot take snapshot "${i.name}": domain "${domainName}" has no disk "${i.disks[n].target}" (its disks: ${targets.length ? targets.map((t) => `"${t}"`).join(", ") : "none"}); fix disks[${n}].target`);
+  return new SnapshotOptionError(
+    `disks[${n}].target`,
+    `cannot take snapshot "${i.name}": domain "${domainName}" has no disk "${i.disks[n].target}" (its disks: ${targets.length ? targets.map((t) => `"${t}"`).join(", ") : "none"}); fix disks[${n}].target`,
+  );
 }
 
 /** Turns libvirt's "cannot do that" into an error that names the option to change. */
@@ -134,18 +158,34 @@ function explainCreateFailure(err: unknown, i: SnapshotInputs, active: boolean, 
     const value = parseInt(bits[1], 16);
     const options = FLAG_OPTIONS.filter(([flag]) => value & flag).map(([, o]) => o);
     if (options.length > 0) {
-      return new SnapshotOptionError(options[0], `${intro}. This hypervisor driver does not support ${options.map((o) => `${o}: ${o === "atomic" ? "true (the default)" : "true"}`).join(", ")}; change ${options.join(" / ")}`, e);
+      return new SnapshotOptionError(
+        options[0],
+        `${intro}. This hypervisor driver does not support ${options.map((o) => `${o}: ${o === "atomic" ? "true (the default)" : "true"}`).join(", ")}; change ${options.join(" / ")}`,
+        e,
+      );
     }
   }
   const external = (i.disks ?? []).findIndex((d) => d.snapshot === "external");
   if (!active && external >= 0 && !i.diskOnly) {
-    return new SnapshotOptionError("diskOnly", `${intro}. A ${state} domain takes external disk snapshots only as a disk-only snapshot: set diskOnly: true, or use disks[${external}].snapshot: "internal"`, e);
+    return new SnapshotOptionError(
+      "diskOnly",
+      `${intro}. A ${state} domain takes external disk snapshots only as a disk-only snapshot: set diskOnly: true, or use disks[${external}].snapshot: "internal"`,
+      e,
+    );
   }
   const chosen = chosenOptions(i);
   if (chosen.length === 0) {
-    return new SnapshotOptionError("memory", `${intro}. This is libvirt's default snapshot for a ${state} domain; choose the kind explicitly with memory, diskOnly and disks`, e);
+    return new SnapshotOptionError(
+      "memory",
+      `${intro}. This is libvirt's default snapshot for a ${state} domain; choose the kind explicitly with memory, diskOnly and disks`,
+      e,
+    );
   }
-  return new SnapshotOptionError(chosen[0][0], `${intro}. The options that decide this: ${chosen.map(([k, v]) => `${k}: ${v}`).join(", ")}; change one of them`, e);
+  return new SnapshotOptionError(
+    chosen[0][0],
+    `${intro}. The options that decide this: ${chosen.map(([k, v]) => `${k}: ${v}`).join(", ")}; change one of them`,
+    e,
+  );
 }
 
 async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandle, inputs: SnapshotInputs): Promise<SnapshotOutputs> {
@@ -174,7 +214,16 @@ async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandl
 /** The outputs recorded for a create whose outcome is unknown; \`pulumi refresh\` reads the rest. */
 function partlyCreated(inputs: SnapshotInputs, domainUuid: string, uri: string): SnapshotOutputs {
   const { xml: inputXml, ...rest } = inputs;
-  return withoutUndefined({ ...rest, domainUuid, uri, children: [], isCurrent: false, kind: inputs.diskOnly ? "disk-only" : "internal", xml: "", inputXml });
+  return withoutUndefined({
+    ...rest,
+    domainUuid,
+    uri,
+    children: [],
+    isCurrent: false,
+    kind: inputs.diskOnly ? "disk-only" : "internal",
+    xml: "",
+    inputXml,
+  });
 }
 
 function domainGone(what: string, domain: string, conn: Connection): Error {
@@ -225,10 +274,12 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
     );
   }
   if (!conflict) return;
-  throw new SnapshotOptionError(conflict.option,
+  throw new SnapshotOptionError(
+    conflict.option,
     `refusing to replace snapshot "${olds.name}" of domain "${domainName}" (nothing was changed): changing ${keys} replaces it, which ` +
       `deletes the old snapshot${keepsDataOnDestroy(olds) ? "" : " with its data"} before taking the new one, and the new one could not be taken: ${conflict.message}. ` +
-      `Or revert the change to ${keys} to keep the snapshot as it is.`);
+      `Or revert the change to ${keys} to keep the snapshot as it is.`,
+  );
 }
 
 /** Whether a destroy keeps the data: the stored option, or the environment for this one destroy. */
@@ -274,13 +325,19 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, inputs.domain, async (dom) => {
         if (!dom) {
-          throw new SnapshotOptionError("domain", `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`);
+          throw new SnapshotOptionError(
+            "domain",
+            `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`,
+          );
         }
         const domainName = dom.name();
         const existing = await SnapshotHandle.lookup(dom, inputs.name);
         if (existing) {
           existing.free();
-          throw new SnapshotOptionError("name", `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`);
+          throw new SnapshotOptionError(
+            "name",
+            `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`,
+          );
         }
         const active = await dom.isActive();
         const { state } = await dom.state();
@@ -299,7 +356,12 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
             try {
               snap = await SnapshotHandle.create(dom, xml, flags, `"${inputs.name}"`);
             } catch (err) {
-              if (!(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) || !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) || !/flags/i.test((err as LibvirtError).libvirtMessage)) throw err;
+              if (
+                !(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) ||
+                !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) ||
+                !/flags/i.test((err as LibvirtError).libvirtMessage)
+              )
+                throw err;
               snap = await SnapshotHandle.create(dom, xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
             }
           } catch (err) {
@@ -341,7 +403,10 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
         let snap = await SnapshotHandle.lookup(dom, name);
-        if (!snap) throw new Error(`updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`);
+        if (!snap)
+          throw new Error(
+            `updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`,
+          );
         try {
           if (inputs.xml === undefined) {
             // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
@@ -377,15 +442,21 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
           const e = err as LibvirtError;
           const where = `snapshot "${name}" of domain "${dom.name()}"`;
           if (keepData) {
-            throw new SnapshotOptionError("deleteDataOnDestroy",
+            throw new SnapshotOptionError(
+              "deleteDataOnDestroy",
               `cannot remove only the metadata of ${where}: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
                 `This driver deletes snapshots only with their data: set deleteDataOnDestroy: true (and run \`pulumi up\`)` +
-                (process.env[KEEP_SNAPSHOT_DATA_ENV] ? `, and unset ${KEEP_SNAPSHOT_DATA_ENV}` : ""), e);
+                (process.env[KEEP_SNAPSHOT_DATA_ENV] ? `, and unset ${KEEP_SNAPSHOT_DATA_ENV}` : ""),
+              e,
+            );
           }
-          throw new SnapshotOptionError("deleteDataOnDestroy",
+          throw new SnapshotOptionError(
+            "deleteDataOnDestroy",
             `cannot delete ${where} with its data: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
               `To remove only libvirt's metadata and keep the data in the disk images, set deleteDataOnDestroy: false ` +
-              `(and run \`pulumi up\`), or set ${KEEP_SNAPSHOT_DATA_ENV}=1 for this destroy`, e);
+              `(and run \`pulumi up\`), or set ${KEEP_SNAPSHOT_DATA_ENV}=1 for this destroy`,
+            e,
+          );
         } finally {
           snap.free();
         }

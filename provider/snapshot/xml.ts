@@ -17,16 +17,19 @@ export function buildSnapshotXml(i: SnapshotInputs): string {
       name: i.name,
       description: i.description,
       memory: i.memory === undefined ? undefined : compact({ "@snapshot": LIBVIRT_MODE[i.memory], "@file": i.memoryFile }),
-      disks: disks.length === 0 ? undefined : {
-        disk: disks.map((d) =>
-          compact({
-            "@name": d.target,
-            "@snapshot": LIBVIRT_MODE[d.snapshot],
-            driver: d.snapshot === "external" ? { "@type": "qcow2" } : undefined,
-            source: d.snapshot === "external" && d.file ? { "@file": d.file } : undefined,
-          }),
-        ),
-      },
+      disks:
+        disks.length === 0
+          ? undefined
+          : {
+              disk: disks.map((d) =>
+                compact({
+                  "@name": d.target,
+                  "@snapshot": LIBVIRT_MODE[d.snapshot],
+                  driver: d.snapshot === "external" ? { "@type": "qcow2" } : undefined,
+                  source: d.snapshot === "external" && d.file ? { "@file": d.file } : undefined,
+                }),
+              ),
+            },
     }),
   });
 }
@@ -34,8 +37,22 @@ export function buildSnapshotXml(i: SnapshotInputs): string {
 // Raw and libvirt-returned XML keep their element order when edited (the
 // embedded <domain> has order-sensitive devices), so edits use the
 // order-preserving form of the parser.
-const orderedParser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: false });
-const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: true, processEntities: true });
+const orderedParser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+});
+const orderedBuilder = new XMLBuilder({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  suppressEmptyNode: true,
+  processEntities: true,
+});
 
 type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
 
@@ -105,7 +122,10 @@ export function parseSnapshotXml(xml: string): ObservedSnapshot {
     state,
     parent: text(child(snap, "parent")?.name),
     creationTime: created === undefined ? undefined : Number(created),
-    memory: memoryMode === undefined ? undefined : compact({ snapshot: memoryMode, file: memory?.["@file"] as string | undefined }) as ObservedSnapshot["memory"],
+    memory:
+      memoryMode === undefined
+        ? undefined
+        : (compact({ snapshot: memoryMode, file: memory?.["@file"] as string | undefined }) as ObservedSnapshot["memory"]),
     disks,
     domainUuid: text(child(child(snap, "domain"), "uuid") as XmlNode | undefined),
     kind: state === "disk-snapshot" ? "disk-only" : external ? "external" : "internal",

@@ -10,7 +10,16 @@ import { dirname, isAbsolute, posix, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { StorageVolHandle } from "../libvirt/storage";
 import { downloadRange } from "../libvirt/stream";
-import { QCOW2_HEADER_BYTES, QCOW2_PROBE_BYTES, parseQcow2Header, parseQcow2References, parseSnapshotTable, recognisedFormat, snapshotTableBytes, type Qcow2References } from "./qcow2";
+import {
+  QCOW2_HEADER_BYTES,
+  QCOW2_PROBE_BYTES,
+  parseQcow2Header,
+  parseQcow2References,
+  parseSnapshotTable,
+  recognisedFormat,
+  snapshotTableBytes,
+  type Qcow2References,
+} from "./qcow2";
 
 const execFileAsync = promisify(execFile);
 
@@ -181,7 +190,12 @@ async function viaLibvirt(vol: StorageVolHandle): Promise<InternalSnapshots> {
  * (falls back to the header through libvirt when qemu-img is missing or cannot
  * read the file); remote: the header through libvirt.
  */
-export async function internalSnapshots(uri: string, vol: StorageVolHandle, path: string, via?: InternalSnapshots["via"]): Promise<InternalSnapshots> {
+export async function internalSnapshots(
+  uri: string,
+  vol: StorageVolHandle,
+  path: string,
+  via?: InternalSnapshots["via"],
+): Promise<InternalSnapshots> {
   if (via === "qcow2 header read through libvirt" || (via === undefined && !isLocalUri(uri))) return viaLibvirt(vol);
   if (via === "qemu-img") return viaQemuImg(path);
   try {

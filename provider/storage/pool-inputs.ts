@@ -23,14 +23,22 @@ const poolCheckSchema = poolInputSchema.partial({ name: true, path: true });
 export function checkPoolInputs(news: Record<string, unknown>): { inputs?: PoolInputs; failures: CheckFailure[] } {
   const { known, unknownKeys } = knownOnly(userInputs(news));
   const f: CheckFailure[] = [];
-  if (known.name === undefined && !unknownKeys.has("name")) f.push({ property: "name", reason: "is required (the SDK's Pool defaults it to the resource name)" });
-  if (known.path === undefined && !unknownKeys.has("path")) f.push({ property: "path", reason: 'is required: the pool\'s directory on the hypervisor host, such as "/var/lib/libvirt/images/web"' });
+  if (known.name === undefined && !unknownKeys.has("name"))
+    f.push({ property: "name", reason: "is required (the SDK's Pool defaults it to the resource name)" });
+  if (known.path === undefined && !unknownKeys.has("path"))
+    f.push({ property: "path", reason: 'is required: the pool\'s directory on the hypervisor host, such as "/var/lib/libvirt/images/web"' });
   const parsed = poolCheckSchema.safeParse(known);
   if (!parsed.success) f.push(...toFailures(parsed.error));
   if (f.length > 0 || unknownKeys.size > 0 || !parsed.success) return { failures: f };
   const i = parsed.data;
   return {
     failures: [],
-    inputs: { ...i, name: i.name!, path: i.path!.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1"), autostart: i.autostart ?? false, deleteVolumesOnDestroy: i.deleteVolumesOnDestroy ?? false },
+    inputs: {
+      ...i,
+      name: i.name!,
+      path: i.path!.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1"),
+      autostart: i.autostart ?? false,
+      deleteVolumesOnDestroy: i.deleteVolumesOnDestroy ?? false,
+    },
   };
 }

@@ -85,11 +85,14 @@ const label = (name: string) => `"${name}"`;
 
 function inputsOrThrow(raw: Record<string, unknown>): PoolInputs {
   const { inputs, failures } = checkPoolInputs(raw);
-  if (!inputs) throw new Error(`invalid Pool inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ") || "some inputs are still unknown"}`);
+  if (!inputs)
+    throw new Error(`invalid Pool inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ") || "some inputs are still unknown"}`);
   return inputs;
 }
 
-type SavedPool = Omit<PoolOutputs, "uuid" | "uri" | "active" | "capacity" | "allocation" | "available" | "volumes" | "preexistingFiles"> & { preexistingFiles?: string[] };
+type SavedPool = Omit<PoolOutputs, "uuid" | "uri" | "active" | "capacity" | "allocation" | "available" | "volumes" | "preexistingFiles"> & {
+  preexistingFiles?: string[];
+};
 
 async function describe(conn: Connection, pool: StoragePoolHandle, saved: SavedPool): Promise<PoolOutputs> {
   const active = await pool.isActive();
@@ -259,14 +262,29 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
       const existing = await StoragePoolHandle.lookup(conn, inputs.name);
       if (existing) {
         existing.free();
-        throw new Error(`invalid Pool input name: a storage pool named "${inputs.name}" already exists on ${conn.uri}; choose another name (nothing was created)`);
+        throw new Error(
+          `invalid Pool input name: a storage pool named "${inputs.name}" already exists on ${conn.uri}; choose another name (nothing was created)`,
+        );
       }
       // Only a local hypervisor's directory can be looked at; elsewhere assume it existed, and so keep it.
       const createdDirectory = isLocalUri(conn.uri) && !existsSync(inputs.path);
       // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
       const uuid = randomUUID();
       // Without preexistingFiles: the first reading of the running pool fills them in (see describe).
-      const partial = () => ({ id: uuid, props: withoutUndefined({ ...inputs, uuid, uri: conn.uri, createdDirectory, active: false, capacity: 0, allocation: 0, available: 0, volumes: [] }) });
+      const partial = () => ({
+        id: uuid,
+        props: withoutUndefined({
+          ...inputs,
+          uuid,
+          uri: conn.uri,
+          createdDirectory,
+          active: false,
+          capacity: 0,
+          allocation: 0,
+          available: 0,
+          volumes: [],
+        }),
+      });
       return recordingUnknownOutcome(raw, `storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
         sent();
         const pool = await StoragePoolHandle.define(conn, buildPoolXml({ ...inputs, uuid }), label(inputs.name));
@@ -297,7 +315,9 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
         if (!pool) {
           // Undefining a pool leaves its directory and files: forget the pool only when they are known to be gone.
           if (await directoryEmptyOrGone(conn.uri, props.path)) return {};
-          console.error(`storage pool "${props.name}" no longer exists on ${conn.uri}, but its directory ${props.path} still holds files: keeping it; \`pulumi up\` defines it again there (nothing in the directory is changed)`);
+          console.error(
+            `storage pool "${props.name}" no longer exists on ${conn.uri}, but its directory ${props.path} still holds files: keeping it; \`pulumi up\` defines it again there (nothing in the directory is changed)`,
+          );
           return { id, props: { ...props, active: false, defined: false, volumes: [] } };
         }
         if (await pool.isActive()) await pool.refresh();
@@ -313,7 +333,9 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
       withPool(conn, id, async (pool) => {
         if (!pool) {
           if (olds.defined !== false) {
-            throw new Error(`storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` (it keeps the pool while its directory holds files), then \`pulumi up\``);
+            throw new Error(
+              `storage pool "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` (it keeps the pool while its directory holds files), then \`pulumi up\``,
+            );
           }
           return redefine(conn, id, olds, inputs);
         }

@@ -139,7 +139,8 @@ export async function surroundings(conn: Connection): Promise<Surroundings> {
   for (const d of domains) {
     const refs = [...d.xmls.flatMap(domainXmlReferences), ...d.snapshots.flatMap((s) => snapshotXmlReferences(s.name, s.xml))];
     for (const ref of refs) {
-      const stated = ref.chain.length > 0 ? ref.chain : ref.volume ? [byName.get(`${ref.volume.pool}/${ref.volume.name}`)?.path ?? ""].filter(Boolean) : [];
+      const stated =
+        ref.chain.length > 0 ? ref.chain : ref.volume ? [byName.get(`${ref.volume.pool}/${ref.volume.name}`)?.path ?? ""].filter(Boolean) : [];
       needs.push({ domain: d.name, what: ref.what, chain: await reader.chain(stated, byPath), volume: ref.volume });
     }
   }
@@ -175,7 +176,10 @@ export function freshSurroundings(conn: Connection): Promise<Surroundings> {
   if (!r.next) {
     let resolve!: (s: Surroundings) => void;
     let reject!: (e: unknown) => void;
-    const promise = new Promise<Surroundings>((res, rej) => { resolve = res; reject = rej; });
+    const promise = new Promise<Surroundings>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     r.next = { promise, conn, resolve, reject };
   }
   return r.next.promise;

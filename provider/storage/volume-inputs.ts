@@ -37,9 +37,14 @@ export type VolumeInputs = Omit<Parsed, "capacity" | "format"> & {
 /** Bytes for a capacity input, or a failure. */
 export function capacityBytes(value: number | string): number | CheckFailure {
   const bytes = typeof value === "number" ? value : parseSize(value);
-  if (bytes === undefined || !Number.isSafeInteger(bytes)) return { property: "capacity", reason: `must be ${SIZE_HINT}; got ${JSON.stringify(value)}` };
+  if (bytes === undefined || !Number.isSafeInteger(bytes))
+    return { property: "capacity", reason: `must be ${SIZE_HINT}; got ${JSON.stringify(value)}` };
   if (bytes <= 0) return { property: "capacity", reason: "must be greater than 0 bytes" };
-  if (bytes % 512 !== 0) return { property: "capacity", reason: `must be a whole number of 512-byte sectors (${bytes} is not); round it up to ${Math.ceil(bytes / 512) * 512}` };
+  if (bytes % 512 !== 0)
+    return {
+      property: "capacity",
+      reason: `must be a whole number of 512-byte sectors (${bytes} is not); round it up to ${Math.ceil(bytes / 512) * 512}`,
+    };
   return bytes;
 }
 
@@ -75,7 +80,8 @@ export function sourceImageProblem(file: string, image: SourceImage, format: "qc
   if (format === "raw" && image.contentFormat === "qcow2") {
     return {
       property: "format",
-      reason: `is "raw" but source ${file} begins with a qcow2 header: libvirt's pool scan and qemu-img recognise images by their content, so the ` +
+      reason:
+        `is "raw" but source ${file} begins with a qcow2 header: libvirt's pool scan and qemu-img recognise images by their content, so the ` +
         `uploaded volume would be read as a qcow2 image (with whatever backing file its header names), not as raw. If it is a disk image, ` +
         `leave format out (it is uploaded as qcow2 once it is self-contained: \`${FLATTEN(file)}\`); if these bytes are the guest's disk exactly ` +
         `as they are, wrap them in a qcow2 first (\`qemu-img convert -f raw -O qcow2 ${file} wrapped.qcow2\`) and upload that`,
@@ -84,7 +90,8 @@ export function sourceImageProblem(file: string, image: SourceImage, format: "qc
   if (image.references?.backingFile !== undefined) {
     return {
       property: "source",
-      reason: `${file} is a qcow2 image whose header names a backing file (${JSON.stringify(image.references.backingFile)}): ${why}. ` +
+      reason:
+        `${file} is a qcow2 image whose header names a backing file (${JSON.stringify(image.references.backingFile)}): ${why}. ` +
         `Flatten it into one self-contained image first (\`${FLATTEN(file)}\`) and use flat.qcow2 as source`,
     };
   }
@@ -92,14 +99,16 @@ export function sourceImageProblem(file: string, image: SourceImage, format: "qc
     const name = image.references.dataFile !== undefined ? ` (${JSON.stringify(image.references.dataFile)})` : "";
     return {
       property: "source",
-      reason: `${file} is a qcow2 image whose data lives in an external data file${name}: ${why}. ` +
+      reason:
+        `${file} is a qcow2 image whose data lives in an external data file${name}: ${why}. ` +
         `Copy it into one self-contained image first (\`${FLATTEN(file)}\`) and use flat.qcow2 as source`,
     };
   }
   if (image.contentFormat !== null && image.contentFormat !== "qcow2") {
     return {
       property: "source",
-      reason: `${file} begins with a ${image.contentFormat} header: only qcow2 and raw images can be uploaded, and uploaded as raw it would still be ` +
+      reason:
+        `${file} begins with a ${image.contentFormat} header: only qcow2 and raw images can be uploaded, and uploaded as raw it would still be ` +
         `read as ${image.contentFormat} (which can name other host files) by libvirt and qemu-img, which recognise images by their content. ` +
         `Convert it first (\`qemu-img convert -O qcow2 ${file} flat.qcow2\`) and use flat.qcow2 as source`,
     };
@@ -112,11 +121,19 @@ export function sourceImageProblem(file: string, image: SourceImage, format: "qc
  * preview), only the known inputs are checked and `inputs` stays unset.
  * `olds`: the previous inputs or outputs; an unchanged source is not read again.
  */
-export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Record<string, unknown>): Promise<{ inputs?: VolumeInputs; failures: CheckFailure[] }> {
+export async function checkVolumeInputs(
+  news: Record<string, unknown>,
+  olds?: Record<string, unknown>,
+): Promise<{ inputs?: VolumeInputs; failures: CheckFailure[] }> {
   const { known, unknownKeys } = knownOnly(userInputs(news));
   const required: CheckFailure[] = [];
-  if (known.name === undefined && !unknownKeys.has("name")) required.push({ property: "name", reason: 'is required: the volume\'s file name in the pool, such as "web.qcow2" (the SDK defaults it to the resource name)' });
-  if (known.pool === undefined && !unknownKeys.has("pool")) required.push({ property: "pool", reason: "is required: a Pool resource or the name of a pool on the hypervisor" });
+  if (known.name === undefined && !unknownKeys.has("name"))
+    required.push({
+      property: "name",
+      reason: 'is required: the volume\'s file name in the pool, such as "web.qcow2" (the SDK defaults it to the resource name)',
+    });
+  if (known.pool === undefined && !unknownKeys.has("pool"))
+    required.push({ property: "pool", reason: "is required: a Pool resource or the name of a pool on the hypervisor" });
   const parsed = volumeCheckSchema.safeParse(known);
   if (!parsed.success) return { failures: [...required, ...toFailures(parsed.error)] };
   const i = parsed.data;
@@ -131,13 +148,22 @@ export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Re
   const backing = i.backingVolume !== undefined || unknownKeys.has("backingVolume");
   const source = i.source !== undefined || unknownKeys.has("source");
   if (i.capacity === undefined && !unknownKeys.has("capacity") && !backing && !source) {
-    f.push({ property: "capacity", reason: `is required for an empty volume (${SIZE_HINT}); it defaults to the image's size only with source or backingVolume` });
+    f.push({
+      property: "capacity",
+      reason: `is required for an empty volume (${SIZE_HINT}); it defaults to the image's size only with source or backingVolume`,
+    });
   }
   if (source && backing) {
-    f.push({ property: "source", reason: "cannot be combined with backingVolume: a volume either gets a copy of an image (source) or is an overlay on one (backingVolume)" });
+    f.push({
+      property: "source",
+      reason: "cannot be combined with backingVolume: a volume either gets a copy of an image (source) or is an overlay on one (backingVolume)",
+    });
   }
   if (backing && i.format === "raw") {
-    f.push({ property: "format", reason: 'must be "qcow2" with backingVolume: only a qcow2 image can be an overlay on a backing file (leave format out, or drop backingVolume)' });
+    f.push({
+      property: "format",
+      reason: 'must be "qcow2" with backingVolume: only a qcow2 image can be an overlay on a backing file (leave format out, or drop backingVolume)',
+    });
   }
   if (i.backingFormat !== undefined && !backing) {
     f.push({ property: "backingFormat", reason: "only applies together with backingVolume" });
@@ -155,17 +181,30 @@ export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Re
       const problem = sourceImageProblem(i.source, image, format);
       if (problem) f.push(problem);
       else if (format !== undefined && format !== image.format) {
-        f.push({ property: "format", reason: `is "${format}" but source ${i.source} is a ${image.format} image; set format: "${image.format}" or leave format out` });
+        f.push({
+          property: "format",
+          reason: `is "${format}" but source ${i.source} is a ${image.format} image; set format: "${image.format}" or leave format out`,
+        });
       }
       format ??= image.format;
       if (capacity !== undefined && capacity < image.virtualSize) {
-        f.push({ property: "capacity", reason: `${formatSize(capacity)} is smaller than the source image (${formatSize(image.virtualSize)}); leave capacity out to use the image's size` });
+        f.push({
+          property: "capacity",
+          reason: `${formatSize(capacity)} is smaller than the source image (${formatSize(image.virtualSize)}); leave capacity out to use the image's size`,
+        });
       }
     }
   }
   if (f.length > 0 || unknownKeys.size > 0) return { failures: f };
   return {
     failures: [],
-    inputs: { ...i, name: i.name!, pool: i.pool!, capacity, format: format ?? "qcow2", deleteSnapshotDataOnDestroy: i.deleteSnapshotDataOnDestroy ?? false },
+    inputs: {
+      ...i,
+      name: i.name!,
+      pool: i.pool!,
+      capacity,
+      format: format ?? "qcow2",
+      deleteSnapshotDataOnDestroy: i.deleteSnapshotDataOnDestroy ?? false,
+    },
   };
 }

@@ -88,7 +88,8 @@ class VolumeInputError extends Error {
 
 async function inputsOrThrow(raw: Record<string, unknown>, olds?: Record<string, unknown>): Promise<VolumeInputs> {
   const { inputs, failures } = await checkVolumeInputs(raw, olds);
-  if (!inputs) throw new Error(`invalid Volume inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ") || "some inputs are still unknown"}`);
+  if (!inputs)
+    throw new Error(`invalid Volume inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ") || "some inputs are still unknown"}`);
   return inputs;
 }
 
@@ -97,7 +98,9 @@ async function withActivePool<T>(conn: Connection, name: string, fn: (pool: Stor
   return withPool(conn, name, async (pool) => {
     if (!pool) throw new VolumeInputError("pool", `storage pool "${name}" does not exist on ${conn.uri}`);
     if (!(await pool.isActive())) {
-      throw new Error(`storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`);
+      throw new Error(
+        `storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`,
+      );
     }
     // libvirt's view of a directory pool is a snapshot of its last scan: rescan.
     if (rescan) await pool.refresh();
@@ -127,7 +130,10 @@ async function resolveBacking(conn: Connection, path: string): Promise<BackingIm
       const info = JSON.parse(stdout) as { format: string; "virtual-size": number };
       return { format: info.format, capacity: info["virtual-size"] };
     } catch (err) {
-      throw new VolumeInputError("backingVolume", `${path} is neither a volume in an active pool on ${conn.uri} nor a readable image file (${(err as Error).message.split("\n")[0]})`);
+      throw new VolumeInputError(
+        "backingVolume",
+        `${path} is neither a volume in an active pool on ${conn.uri} nor a readable image file (${(err as Error).message.split("\n")[0]})`,
+      );
     }
   }
   throw new VolumeInputError("backingVolume", `${path} is not a volume in any active storage pool on ${conn.uri}`);
@@ -142,10 +148,16 @@ async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i
       throw new VolumeInputError("backingVolume", `${i.backingVolume} is a ${image.format} image; a backing image must be qcow2 or raw`);
     }
     if (i.backingFormat !== undefined && i.backingFormat !== image.format) {
-      throw new VolumeInputError("backingFormat", `is "${i.backingFormat}" but the backing volume ${i.backingVolume} is a ${image.format} image; set backingFormat: "${image.format}" or leave it out`);
+      throw new VolumeInputError(
+        "backingFormat",
+        `is "${i.backingFormat}" but the backing volume ${i.backingVolume} is a ${image.format} image; set backingFormat: "${image.format}" or leave it out`,
+      );
     }
     if (capacity !== undefined && capacity < image.capacity) {
-      throw new VolumeInputError("capacity", `${formatSize(capacity)} is smaller than the backing volume (${formatSize(image.capacity)}); leave capacity out to use its size`);
+      throw new VolumeInputError(
+        "capacity",
+        `${formatSize(capacity)} is smaller than the backing volume (${formatSize(image.capacity)}); leave capacity out to use its size`,
+      );
     }
     capacity ??= image.capacity;
     backing = { path: i.backingVolume, format: image.format };
@@ -169,7 +181,9 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
   try {
     const report = image.fileSize >= PROGRESS_MIN_BYTES;
     await uploadFile(vol, source, {
-      onProgress: report ? (sent, total, pct) => console.error(`uploading ${source} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`) : undefined,
+      onProgress: report
+        ? (sent, total, pct) => console.error(`uploading ${source} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`)
+        : undefined,
     });
     await pool.refresh(); // libvirt re-reads the image: its format and size are the uploaded file's
     // What libvirt now makes of the uploaded bytes is what domains will get: exactly the
@@ -188,7 +202,8 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
       await vol.delete(0);
       (err as Error).message += " (the partly created volume was removed)";
     } catch (cleanupErr) {
-      (err as Error).message += ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
+      (err as Error).message +=
+        ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
     }
     vol.free();
     throw err;
@@ -208,7 +223,9 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
     console.error(
       `volume "${v.name}" in storage pool "${saved.pool}" was made as ${made}, but libvirt now reads its content as a ${v.format} image` +
         `${v.backingPath ? ` with backing file ${v.backingPath}` : ""}; its format stays ${made} (output probedFormat says what libvirt reads). ` +
-        (made === "raw" ? "A guest can write such a header into its own raw disk: never use this volume as anything but raw" : "Was the file replaced outside Pulumi?"),
+        (made === "raw"
+          ? "A guest can write such a header into its own raw disk: never use this volume as anything but raw"
+          : "Was the file replaced outside Pulumi?"),
     );
   }
   return withoutUndefined({
@@ -293,35 +310,49 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async create(raw) {
     const inputs = await inputsOrThrow(raw);
     return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
-      withActivePool(conn, inputs.pool, async (pool) => {
-        const existing = await StorageVolHandle.lookupByName(pool, inputs.name);
-        if (existing) {
-          existing.free();
-          throw new VolumeInputError("name", `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
-        }
-        // The key (the ID) is the file's path, which only libvirt knows for certain: until
-        // `pulumi refresh` reads it, a partly created volume is known by pool and name.
-        const partial = () => ({ id: `${inputs.pool}/${inputs.name}`, props: withoutUndefined({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }) });
-        return recordingUnknownOutcome(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
-          let vol: StorageVolHandle;
-          try {
-            vol = inputs.source !== undefined ? await createFromSource(pool, inputs, sent) : await createOverlayOrEmpty(conn, pool, inputs, sent);
-          } catch (err) {
-            // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
-            if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
-              throw new VolumeInputError("name", `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`);
+      withActivePool(
+        conn,
+        inputs.pool,
+        async (pool) => {
+          const existing = await StorageVolHandle.lookupByName(pool, inputs.name);
+          if (existing) {
+            existing.free();
+            throw new VolumeInputError(
+              "name",
+              `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`,
+            );
+          }
+          // The key (the ID) is the file's path, which only libvirt knows for certain: until
+          // `pulumi refresh` reads it, a partly created volume is known by pool and name.
+          const partial = () => ({
+            id: `${inputs.pool}/${inputs.name}`,
+            props: withoutUndefined({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }),
+          });
+          return recordingUnknownOutcome(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
+            let vol: StorageVolHandle;
+            try {
+              vol = inputs.source !== undefined ? await createFromSource(pool, inputs, sent) : await createOverlayOrEmpty(conn, pool, inputs, sent);
+            } catch (err) {
+              // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
+              if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
+                throw new VolumeInputError(
+                  "name",
+                  `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`,
+                );
+              }
+              throw err;
             }
-            throw err;
-          }
-          try {
-            await testPause("afterCreate");
-            const outs = await describe(conn, vol, inputs);
-            return { id: outs.key, outs };
-          } finally {
-            vol.free();
-          }
-        });
-      }, false),
+            try {
+              await testPause("afterCreate");
+              const outs = await describe(conn, vol, inputs);
+              return { id: outs.key, outs };
+            } finally {
+              vol.free();
+            }
+          });
+        },
+        false,
+      ),
     );
   },
 
@@ -334,7 +365,8 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
           console.error(poolMissingAdvice(props, conn.uri));
           return { id, props: { ...props, poolMissing: true } };
         }
-        if (!(await pool.isActive())) throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
+        if (!(await pool.isActive()))
+          throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
         await pool.refresh();
         const vol = await StorageVolHandle.lookupByName(pool, props.name);
         if (!vol) return {}; // deleted outside Pulumi
@@ -359,7 +391,10 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
       }
       return withActivePool(conn, olds.pool, async (pool) => {
         const vol = await StorageVolHandle.lookupByName(pool, olds.name);
-        if (!vol) throw new Error(`volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`);
+        if (!vol)
+          throw new Error(
+            `volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+          );
         try {
           const current = parseVolumeXml(await vol.xml()).capacity;
           if (inputs.capacity !== undefined && inputs.capacity > current) await vol.resize(inputs.capacity);
@@ -385,10 +420,14 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         if (!pool) {
           // Undefining a pool leaves its files: without the pool, libvirt can neither check nor delete the volume.
           if (await fileGone(conn.uri, props.path)) return;
-          throw new TeardownRefusedError(`refusing to delete volume "${props.name}" (nothing was changed): ${poolMissingAdvice(props, conn.uri)}; then \`pulumi destroy\` checks and deletes it`);
+          throw new TeardownRefusedError(
+            `refusing to delete volume "${props.name}" (nothing was changed): ${poolMissingAdvice(props, conn.uri)}; then \`pulumi destroy\` checks and deletes it`,
+          );
         }
         if (!(await pool.isActive())) {
-          throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active, so volume "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`);
+          throw new Error(
+            `storage pool "${props.pool}" on ${conn.uri} is not active, so volume "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`,
+          );
         }
         await pool.refresh();
         const vol = await StorageVolHandle.lookupByName(pool, props.name);

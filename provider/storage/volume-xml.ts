@@ -126,7 +126,8 @@ export function domainDiskReferences(domain: XmlNode | undefined, prefix = ""): 
   return many(devices?.disk).map((d) => {
     const source = child(d, "source");
     const ref: XmlReference = { what: `${prefix}${diskLabel(d)}`, chain: xmlChain(d) };
-    if (source && typeof source["@pool"] === "string" && typeof source["@volume"] === "string") ref.volume = { pool: source["@pool"], name: source["@volume"] };
+    if (source && typeof source["@pool"] === "string" && typeof source["@volume"] === "string")
+      ref.volume = { pool: source["@pool"], name: source["@volume"] };
     return ref;
   });
 }

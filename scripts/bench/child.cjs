@@ -15,7 +15,13 @@ const status = () => {
   const s = readFileSync("/proc/self/status", "utf8");
   const kib = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
   const m = process.memoryUsage();
-  return { hwmMiB: kib("VmHWM") / 1024, rssMiB: kib("VmRSS") / 1024, heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20 };
+  return {
+    hwmMiB: kib("VmHWM") / 1024,
+    rssMiB: kib("VmRSS") / 1024,
+    heapTotalMiB: m.heapTotal / 2 ** 20,
+    heapUsedMiB: m.heapUsed / 2 ** 20,
+    externalMiB: m.external / 2 ** 20,
+  };
 };
 const stages = [{ stage: "node started", ...status() }];
 const req = createRequire(join(plan.pkg, "package.json"));

@@ -49,9 +49,12 @@ async function abMode() {
     calls.threads = threads();
     const result = {
       ...run,
-      upMs: r.upMs, destroyMs: r.destroyMs, totalMs: r.totalMs,
+      upMs: r.upMs,
+      destroyMs: r.destroyMs,
+      totalMs: r.totalMs,
       perDomainMs: r.totalMs / run.n,
-      errors: r.errors.slice(0, 5), errorCount: r.errors.length,
+      errors: r.errors.slice(0, 5),
+      errorCount: r.errors.length,
       ops: r.ops,
       loopDelay: { maxMs: loop.max / 1e6, p99Ms: loop.percentile(99) / 1e6, meanMs: loop.mean / 1e6 },
       cpuMs: (cpu.user + cpu.system) / 1000, // this process's CPU (main thread, libuv and libvirt threads)
@@ -59,9 +62,11 @@ async function abMode() {
     };
     if (r.errors.length) result.swept = sweep(plan.uri, prefix);
     results.push(result);
-    process.stderr.write(`[bench]   ${run.side.padEnd(8)} N=${String(run.n).padStart(2)} ${run.warmup ? "warm-up " : `round ${run.round}`}: ${(r.totalMs / 1000).toFixed(2)} s ` +
-      `(up ${(r.upMs / 1000).toFixed(2)} s, destroy ${(r.destroyMs / 1000).toFixed(2)} s), ${calls.libvirtCalls} libvirt calls, ` +
-      `loop max ${(loop.max / 1e6).toFixed(1)} ms${r.errors.length ? `, ${r.errors.length} ERRORS: ${r.errors[0]}` : ""}\n`);
+    process.stderr.write(
+      `[bench]   ${run.side.padEnd(8)} N=${String(run.n).padStart(2)} ${run.warmup ? "warm-up " : `round ${run.round}`}: ${(r.totalMs / 1000).toFixed(2)} s ` +
+        `(up ${(r.upMs / 1000).toFixed(2)} s, destroy ${(r.destroyMs / 1000).toFixed(2)} s), ${calls.libvirtCalls} libvirt calls, ` +
+        `loop max ${(loop.max / 1e6).toFixed(1)} ms${r.errors.length ? `, ${r.errors.length} ERRORS: ${r.errors[0]}` : ""}\n`,
+    );
     writeFileSync(outFile, JSON.stringify({ results }, null, 1)); // partial results survive a crash
   }
   await b.connection.closeAllConnections();
@@ -71,14 +76,25 @@ async function abMode() {
 /** V8's heap by space: committed (physical) and used, MiB. */
 function heapSpaces() {
   const r = (b) => Math.round((b / 2 ** 20) * 10) / 10;
-  return Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, { physical: r(sp.physical_space_size), used: r(sp.space_used_size) }]));
+  return Object.fromEntries(
+    getHeapSpaceStatistics().map((sp) => [sp.space_name, { physical: r(sp.physical_space_size), used: r(sp.space_used_size) }]),
+  );
 }
 
 async function memoryMode() {
   // RSS after each stage (VmRSS now; VmHWM is the peak so far), to say where memory goes.
   const mark = (stage) => {
     const m = process.memoryUsage();
-    stages.push({ stage, ...procStatus(), heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20, threads: threads(), smaps: smapsBreakdown(), v8Spaces: heapSpaces() });
+    stages.push({
+      stage,
+      ...procStatus(),
+      heapTotalMiB: m.heapTotal / 2 ** 20,
+      heapUsedMiB: m.heapUsed / 2 ** 20,
+      externalMiB: m.external / 2 ** 20,
+      threads: threads(),
+      smaps: smapsBreakdown(),
+      v8Spaces: heapSpaces(),
+    });
   };
   let r = null;
   if (plan.side === "idle") {
@@ -102,8 +118,16 @@ async function memoryMode() {
         const fresh = s.rssMiB >= (top.smapsAtMiB ?? 0) + 1;
         const smaps = fresh ? smapsBreakdown() : top.smaps;
         const v8Spaces = fresh ? heapSpaces() : top.v8Spaces;
-        top = { rssMiB: s.rssMiB, heapTotalMiB: m.heapTotal / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, externalMiB: m.external / 2 ** 20, threads: threads(),
-          smapsAtMiB: fresh ? s.rssMiB : top.smapsAtMiB, smaps, v8Spaces };
+        top = {
+          rssMiB: s.rssMiB,
+          heapTotalMiB: m.heapTotal / 2 ** 20,
+          heapUsedMiB: m.heapUsed / 2 ** 20,
+          externalMiB: m.external / 2 ** 20,
+          threads: threads(),
+          smapsAtMiB: fresh ? s.rssMiB : top.smapsAtMiB,
+          smaps,
+          v8Spaces,
+        };
       }
     }, 20);
     r = await side(specs(prefix, plan.n, plan.pool, plan.uri));
@@ -115,11 +139,15 @@ async function memoryMode() {
   }
   const end = procStatus();
   return {
-    side: plan.side, n: plan.n ?? 0,
-    peakRssMiB: end.hwmMiB, endRssMiB: end.rssMiB, stages,
+    side: plan.side,
+    n: plan.n ?? 0,
+    peakRssMiB: end.hwmMiB,
+    endRssMiB: end.rssMiB,
+    stages,
     // glibc malloc as the provider's binding left it (0: glibc's own behaviour; absent in older trees).
     mallocTuning: plan.side === "idle" ? null : (loadBuild(plan.pkg).native.mallocTuning ?? null),
-    totalMs: r?.totalMs ?? null, errors: r?.errors.slice(0, 5) ?? [],
+    totalMs: r?.totalMs ?? null,
+    errors: r?.errors.slice(0, 5) ?? [],
   };
 }
 

@@ -19,7 +19,13 @@ export function virshTry(uri, ...args) {
   }
 }
 
-const lines = (s) => (s ? s.split("\n").map((l) => l.trim()).filter(Boolean) : []);
+const lines = (s) =>
+  s
+    ? s
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
 
 /** A directory pool for the run's volumes (transient: nothing is left in libvirt's config). */
 export function createPool(uri, name) {
@@ -97,7 +103,11 @@ function ancestry() {
   while (pid > 1 && !pids.has(pid)) {
     pids.add(pid);
     try {
-      pid = Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+      pid = Number(
+        readFileSync(`/proc/${pid}/stat`, "utf8")
+          .replace(/^.*\) /s, "")
+          .split(" ")[1],
+      );
     } catch {
       break;
     }
@@ -114,7 +124,9 @@ export function busyProcesses(pattern) {
     return [];
   }
   const mine = ancestry();
-  return lines(out).map(Number).filter((p) => !mine.has(p) && alive(p));
+  return lines(out)
+    .map(Number)
+    .filter((p) => !mine.has(p) && alive(p));
 }
 
 /** Waits, polling every `everyMs`, until no other process matches `pattern`. */

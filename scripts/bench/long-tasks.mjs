@@ -49,13 +49,26 @@ export function longTasks(profile, { minMs = 8, top = 8 } = {}) {
     if (name === "(garbage collector)") cur.gcMs += dt;
   });
   if (cur) stretches.push(cur);
-  const sorted = stretches.filter((s) => s.ms >= minMs).sort((a, b) => b.ms - a.ms).slice(0, top);
-  const fmt = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => ({ what: k, ms: Number(v.toFixed(1)) }));
+  const sorted = stretches
+    .filter((s) => s.ms >= minMs)
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, top);
+  const fmt = (m) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, v]) => ({ what: k, ms: Number(v.toFixed(1)) }));
   return {
     durationMs: (profile.endTime - profile.startTime) / 1000,
     busyMs: stretches.reduce((a, s) => a + s.ms, 0),
     stretchesOver: { minMs, count: stretches.filter((s) => s.ms >= minMs).length },
-    longest: sorted.map((s) => ({ atMs: Math.round(s.startMs), ms: Number(s.ms.toFixed(1)), gcMs: Number(s.gcMs.toFixed(1)), byPackage: fmt(s.owners), selfTime: fmt(s.self) })),
+    longest: sorted.map((s) => ({
+      atMs: Math.round(s.startMs),
+      ms: Number(s.ms.toFixed(1)),
+      gcMs: Number(s.gcMs.toFixed(1)),
+      byPackage: fmt(s.owners),
+      selfTime: fmt(s.self),
+    })),
   };
 }
 

@@ -64,7 +64,9 @@ function sh(cmd, argv, opts = {}) {
 }
 
 function pulumiBinDir() {
-  return sh("bash", [join(repoRoot, "scripts/ensure-pulumi.sh")], { stdio: ["ignore", "pipe", "inherit"] }).split("\n").at(-1);
+  return sh("bash", [join(repoRoot, "scripts/ensure-pulumi.sh")], { stdio: ["ignore", "pipe", "inherit"] })
+    .split("\n")
+    .at(-1);
 }
 
 /** The CLI's own default for --parallel (it depends on the CPU count). */
@@ -131,14 +133,22 @@ async function abPhase(ctx) {
     // --cpu-prof: a V8 profile of the N = 16 process (item 3), summarized as its longest busy stretches.
     const profDir = join(work, `prof-${n}`);
     const profile = args["cpu-prof"] && n === (sizes.includes(16) ? 16 : sizes.at(-1));
-    const { results, threadpool, threads } = await runChild({ mode: "ab", pkg: ctx.pkg, uri, pool: ctx.pool.name, prefix: runId, parallel: ctx.parallel, runs }, `ab-${n}`,
-      profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-interval", "250"] : []);
+    const { results, threadpool, threads } = await runChild(
+      { mode: "ab", pkg: ctx.pkg, uri, pool: ctx.pool.name, prefix: runId, parallel: ctx.parallel, runs },
+      `ab-${n}`,
+      profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-interval", "250"] : [],
+    );
     let longTasksFound;
     if (profile) {
       const { longTasks } = await import("./long-tasks.mjs");
       const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
       longTasksFound = longTasks(JSON.parse(readFileSync(join(profDir, file), "utf8")), { minMs: 8, top: 10 });
-      log(`N = ${n}: CPU profile ${join(profDir, file)}; longest main-thread stretches: ${longTasksFound.longest.slice(0, 5).map((t) => `${t.ms} ms (${t.byPackage[0]?.what})`).join(", ")}`);
+      log(
+        `N = ${n}: CPU profile ${join(profDir, file)}; longest main-thread stretches: ${longTasksFound.longest
+          .slice(0, 5)
+          .map((t) => `${t.ms} ms (${t.byPackage[0]?.what})`)
+          .join(", ")}`,
+      );
     }
     const timed = results.filter((r) => !r.warmup);
     const side = (s) => timed.filter((r) => r.side === s);
@@ -160,7 +170,17 @@ async function abPhase(ctx) {
     });
     const p = summary(side("provider"));
     const f = summary(side("floor"));
-    bySize.push({ n, threadpool, threads, provider: p, floor: f, ratio: p.medianS / f.medianS, overheadPerDomainS: (p.medianS - f.medianS) / n, cpuProfile: longTasksFound, runs: results });
+    bySize.push({
+      n,
+      threadpool,
+      threads,
+      provider: p,
+      floor: f,
+      ratio: p.medianS / f.medianS,
+      overheadPerDomainS: (p.medianS - f.medianS) / n,
+      cpuProfile: longTasksFound,
+      runs: results,
+    });
   }
   return bySize;
 }
@@ -177,7 +197,10 @@ async function memoryPhase(ctx) {
   const floor = await runChild({ ...base, side: "floor", tag: "mf" }, "mem-floor");
   log(`memory: ${n} floor lifecycles: peak ${floor.peakRssMiB.toFixed(1)} MiB`);
   return {
-    n, idle, provider, floor,
+    n,
+    idle,
+    provider,
+    floor,
     providerAddedMiB: provider.peakRssMiB - idle.peakRssMiB,
     floorAddedMiB: floor.peakRssMiB - idle.peakRssMiB,
   };
@@ -264,8 +287,13 @@ function timeline(events, t0, t1) {
   return {
     wallMs: t1 - t0,
     marks: {
-      programStart: rel(programStart), programReady: rel(programReady), programExit: rel(programExit),
-      providerStart: rel(providerStart), providerReady: rel(providerReady), firstOp: rel(opsStart), lastOpEnd: rel(opsEnd),
+      programStart: rel(programStart),
+      programReady: rel(programReady),
+      programExit: rel(programExit),
+      providerStart: rel(providerStart),
+      providerReady: rel(providerReady),
+      firstOp: rel(opsStart),
+      lastOpEnd: rel(opsEnd),
     },
     segments: {
       "CLI start + language host (to the program's node process)": seg(t0, programStart),
@@ -292,14 +320,33 @@ async function enginePhase(ctx) {
   const dir = join(work, "engine");
   mkdirSync(dir, { recursive: true });
   const devDeps = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).devDependencies;
-  writeFileSync(join(dir, "package.json"), JSON.stringify({
-    name: "lvp-bench-engine", private: true, main: "index.ts",
-    dependencies: { "@pulumi/pulumi": devDeps["@pulumi/pulumi"], "libvirt-pulumi": `file:${ctx.pkg}` },
-    devDependencies: { "@types/node": devDeps["@types/node"], typescript: devDeps.typescript },
-  }, null, 2));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify(
+      {
+        name: "lvp-bench-engine",
+        private: true,
+        main: "index.ts",
+        dependencies: { "@pulumi/pulumi": devDeps["@pulumi/pulumi"], "libvirt-pulumi": `file:${ctx.pkg}` },
+        devDependencies: { "@types/node": devDeps["@types/node"], typescript: devDeps.typescript },
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(dir, ".npmrc"), "install-links=true\n");
   writeFileSync(join(dir, "Pulumi.yaml"), "name: lvp-bench\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true }, files: ["index.ts"] }, null, 2));
+  writeFileSync(
+    join(dir, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true },
+        files: ["index.ts"],
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(dir, "index.ts"), engineProgram(n));
   const t0 = Date.now();
   sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
@@ -317,7 +364,8 @@ async function enginePhase(ctx) {
     NO_COLOR: "1",
   };
   delete env.LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY;
-  const pulumi = (argv, extraEnv = {}) => runTimed("pulumi", [...argv, "--non-interactive", "--color=never"], { cwd: dir, env: { ...env, ...extraEnv } });
+  const pulumi = (argv, extraEnv = {}) =>
+    runTimed("pulumi", [...argv, "--non-interactive", "--color=never"], { cwd: dir, env: { ...env, ...extraEnv } });
   const ok = async (argv, extraEnv) => {
     const r = await pulumi(argv, extraEnv);
     if (r.code !== 0) throw new Error(`pulumi ${argv.join(" ")} exited ${r.code}:\n${r.output.slice(-4000)}`);
@@ -329,8 +377,17 @@ async function enginePhase(ctx) {
   const cliStart = [];
   for (let i = 0; i < 3; i++) cliStart.push((await ok(["version"])).ms);
   await quietBefore(`pulumi up of ${n} domains`);
-  const hooked = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${join(here, "engine-hook.cjs")}`.trim(), LVP_BENCH_TIMELINE: timelineFile };
-  const readEvents = () => (existsSync(timelineFile) ? readFileSync(timelineFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : []);
+  const hooked = {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${join(here, "engine-hook.cjs")}`.trim(),
+    LVP_BENCH_TIMELINE: timelineFile,
+  };
+  const readEvents = () =>
+    existsSync(timelineFile)
+      ? readFileSync(timelineFile, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
   const parallel = ["--parallel", String(ctx.parallel)];
   let up;
   let destroy;
@@ -343,15 +400,23 @@ async function enginePhase(ctx) {
     log(`engine: pulumi destroy: ${(destroy.ms / 1000).toFixed(2)} s`);
     const destroyEvents = readEvents();
     return {
-      n, parallel: ctx.parallel, flags: "--yes --skip-preview",
+      n,
+      parallel: ctx.parallel,
+      flags: "--yes --skip-preview",
       cliVersionMs: median(cliStart),
-      upS: up.ms / 1000, destroyS: destroy.ms / 1000, totalS: (up.ms + destroy.ms) / 1000,
+      upS: up.ms / 1000,
+      destroyS: destroy.ms / 1000,
+      totalS: (up.ms + destroy.ms) / 1000,
       up: timeline(upEvents, up.t0, up.t1),
       destroy: timeline(destroyEvents, destroy.t0, destroy.t1),
     };
   } catch (err) {
     log(`engine: ${err.message}`);
-    if (!destroy) await pulumi(["destroy", "--yes", "--skip-preview"], { LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY: "1", LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY: "1" });
+    if (!destroy)
+      await pulumi(["destroy", "--yes", "--skip-preview"], {
+        LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY: "1",
+        LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY: "1",
+      });
     sweep(uri, prefix);
     return { n, error: err.message.slice(0, 2000) };
   }
@@ -364,28 +429,84 @@ function table(res) {
   const verdict = (ok) => (ok === undefined ? "" : ok ? "met" : "MISSED");
   for (const s of res.items.providerVsFloor) {
     const err = s.provider.errors.length || s.floor.errors.length ? ` (${s.provider.errors.length + s.floor.errors.length} errors)` : "";
-    rows.push(["1 provider vs floor (median)", s.n, fmtS(s.floor.medianS), fmtS(s.provider.medianS), `ratio ${s.ratio.toFixed(2)}${err}`, "<= 1.10", verdict(s.ratio <= 1.1 && !err)]);
+    rows.push([
+      "1 provider vs floor (median)",
+      s.n,
+      fmtS(s.floor.medianS),
+      fmtS(s.provider.medianS),
+      `ratio ${s.ratio.toFixed(2)}${err}`,
+      "<= 1.10",
+      verdict(s.ratio <= 1.1 && !err),
+    ]);
   }
   for (const s of res.items.providerVsFloor) {
-    rows.push(["2 time per domain", s.n, fmtS(s.floor.perDomainS), fmtS(s.provider.perDomainS),
-      `+${(s.overheadPerDomainS * 1000).toFixed(0)} ms/domain; ${s.provider.libvirtCallsPerDomain.toFixed(1)} vs ${s.floor.libvirtCallsPerDomain.toFixed(1)} calls`, "", ""]);
+    rows.push([
+      "2 time per domain",
+      s.n,
+      fmtS(s.floor.perDomainS),
+      fmtS(s.provider.perDomainS),
+      `+${(s.overheadPerDomainS * 1000).toFixed(0)} ms/domain; ${s.provider.libvirtCallsPerDomain.toFixed(1)} vs ${s.floor.libvirtCallsPerDomain.toFixed(1)} calls`,
+      "",
+      "",
+    ]);
   }
   const g = res.items.scaling;
   // The floor's own growth is libvirt's and QEMU's; the provider must not add to it,
   // neither in time nor in libvirt calls per domain.
-  if (g) rows.push([`2 growth N=${g.from}->${g.to} (per domain)`, "", `${g.floorGrowth.toFixed(2)}x`, `${g.providerGrowth.toFixed(2)}x`, `calls/domain ${g.providerCallsFrom.toFixed(1)} -> ${g.providerCallsTo.toFixed(1)} (floor ${g.floorCallsFrom.toFixed(1)} -> ${g.floorCallsTo.toFixed(1)})`, "floor's, calls +10%", verdict(g.providerGrowth <= g.floorGrowth * 1.1 && g.providerCallsTo <= g.providerCallsFrom * 1.1)]);
+  if (g)
+    rows.push([
+      `2 growth N=${g.from}->${g.to} (per domain)`,
+      "",
+      `${g.floorGrowth.toFixed(2)}x`,
+      `${g.providerGrowth.toFixed(2)}x`,
+      `calls/domain ${g.providerCallsFrom.toFixed(1)} -> ${g.providerCallsTo.toFixed(1)} (floor ${g.floorCallsFrom.toFixed(1)} -> ${g.floorCallsTo.toFixed(1)})`,
+      "floor's, calls +10%",
+      verdict(g.providerGrowth <= g.floorGrowth * 1.1 && g.providerCallsTo <= g.providerCallsFrom * 1.1),
+    ]);
   const l = res.items.eventLoop;
-  if (l) rows.push(["3 event-loop delay, max", l.n, `${l.floorMaxMs.toFixed(1)} ms`, `${l.providerMaxMs.toFixed(1)} ms`, `p99 ${l.providerP99Ms.toFixed(1)} ms`, "<= 20 ms", verdict(l.providerMaxMs <= 20)]);
+  if (l)
+    rows.push([
+      "3 event-loop delay, max",
+      l.n,
+      `${l.floorMaxMs.toFixed(1)} ms`,
+      `${l.providerMaxMs.toFixed(1)} ms`,
+      `p99 ${l.providerP99Ms.toFixed(1)} ms`,
+      "<= 20 ms",
+      verdict(l.providerMaxMs <= 20),
+    ]);
   const m = res.items.memory;
-  if (m) rows.push(["4 peak RSS added over idle", m.n, `+${m.floorAddedMiB.toFixed(1)} MiB`, `+${m.providerAddedMiB.toFixed(1)} MiB`, `idle ${m.idle.peakRssMiB.toFixed(1)} MiB`, "<= 30 MiB", verdict(m.providerAddedMiB <= 30)]);
+  if (m)
+    rows.push([
+      "4 peak RSS added over idle",
+      m.n,
+      `+${m.floorAddedMiB.toFixed(1)} MiB`,
+      `+${m.providerAddedMiB.toFixed(1)} MiB`,
+      `idle ${m.idle.peakRssMiB.toFixed(1)} MiB`,
+      "<= 30 MiB",
+      verdict(m.providerAddedMiB <= 30),
+    ]);
   const e = res.items.engine;
-  if (e && !e.error) rows.push(["5 pulumi up + destroy", e.n, fmtS(e.floorS), fmtS(e.totalS), `ratio ${e.ratio?.toFixed(2) ?? "-"} (up ${e.upS.toFixed(1)} s, destroy ${e.destroyS.toFixed(1)} s)`, "(report)", ""]);
+  if (e && !e.error)
+    rows.push([
+      "5 pulumi up + destroy",
+      e.n,
+      fmtS(e.floorS),
+      fmtS(e.totalS),
+      `ratio ${e.ratio?.toFixed(2) ?? "-"} (up ${e.upS.toFixed(1)} s, destroy ${e.destroyS.toFixed(1)} s)`,
+      "(report)",
+      "",
+    ]);
   if (e?.error) rows.push(["5 pulumi up + destroy", e.n, "", "", "FAILED (see JSON)", "(report)", ""]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r, k) => {
-    const line = r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
-    return k === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-  }).join("\n");
+  return rows
+    .map((r, k) => {
+      const line = r
+        .map((c, i) => String(c).padEnd(widths[i]))
+        .join("  ")
+        .trimEnd();
+      return k === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
 }
 
 // ---- main ----
@@ -417,10 +538,24 @@ async function main() {
       date: new Date().toISOString(),
       host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), kvm: existsSync("/dev/kvm") },
       node: process.version,
-      libvirt: virshTry(uri, "version").out.split("\n").map((s) => s.trim()).filter(Boolean),
-      uri, source: args.pkg ? null : resolve(args.source ?? repoRoot), pkg,
-      gitHead: (() => { try { return sh("git", ["-C", repoRoot, "rev-parse", "HEAD"]); } catch { return null; } })(),
-      sizes, rounds, parallel, quick: !!args.quick,
+      libvirt: virshTry(uri, "version")
+        .out.split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean),
+      uri,
+      source: args.pkg ? null : resolve(args.source ?? repoRoot),
+      pkg,
+      gitHead: (() => {
+        try {
+          return sh("git", ["-C", repoRoot, "rev-parse", "HEAD"]);
+        } catch {
+          return null;
+        }
+      })(),
+      sizes,
+      rounds,
+      parallel,
+      quick: !!args.quick,
       // As set for the benchmark processes (unset: Node's 4, unless the provider raises it when it loads;
       // the pool size each process really had is items.providerVsFloor[].threadpool).
       uvThreadpoolSizeEnv: process.env.UV_THREADPOOL_SIZE ?? null,
@@ -440,15 +575,24 @@ async function main() {
     const to = ab.at(-1);
     if (from && to && from !== to) {
       res.items.scaling = {
-        from: from.n, to: to.n,
+        from: from.n,
+        to: to.n,
         providerGrowth: to.provider.perDomainS / from.provider.perDomainS,
         floorGrowth: to.floor.perDomainS / from.floor.perDomainS,
-        providerCallsFrom: from.provider.libvirtCallsPerDomain, providerCallsTo: to.provider.libvirtCallsPerDomain,
-        floorCallsFrom: from.floor.libvirtCallsPerDomain, floorCallsTo: to.floor.libvirtCallsPerDomain,
+        providerCallsFrom: from.provider.libvirtCallsPerDomain,
+        providerCallsTo: to.provider.libvirtCallsPerDomain,
+        floorCallsFrom: from.floor.libvirtCallsPerDomain,
+        floorCallsTo: to.floor.libvirtCallsPerDomain,
       };
     }
     const loopAt = ab.find((s) => s.n === 16) ?? ab.at(-1);
-    res.items.eventLoop = { n: loopAt.n, providerMaxMs: loopAt.provider.loopDelayMaxMs, providerP99Ms: loopAt.provider.loopDelayP99Ms, floorMaxMs: loopAt.floor.loopDelayMaxMs, resolutionMs: 1 };
+    res.items.eventLoop = {
+      n: loopAt.n,
+      providerMaxMs: loopAt.provider.loopDelayMaxMs,
+      providerP99Ms: loopAt.provider.loopDelayP99Ms,
+      floorMaxMs: loopAt.floor.loopDelayMaxMs,
+      resolutionMs: 1,
+    };
     save();
     if (!args["skip-memory"]) {
       res.items.memory = await memoryPhase(ctx);
@@ -469,7 +613,9 @@ async function main() {
   } finally {
     removePool(uri, pool);
     if (!args.keep) rmSync(work, { recursive: true, force: true });
-    const left = virshTry(uri, "list", "--all", "--name").out.split("\n").filter((d) => d.startsWith(runId));
+    const left = virshTry(uri, "list", "--all", "--name")
+      .out.split("\n")
+      .filter((d) => d.startsWith(runId));
     if (left.length) log(`WARNING: still defined after cleanup: ${left.join(", ")}`);
   }
   res.meta.durationS = round((Date.now() - started) / 1000);
@@ -479,7 +625,8 @@ async function main() {
   log(`results written to ${outFile} (${res.meta.durationS} s in all)`);
 }
 
-if (!args.table) main().catch((err) => {
-  log(`FAILED: ${err.stack ?? err}`);
-  process.exitCode = 1;
-});
+if (!args.table)
+  main().catch((err) => {
+    log(`FAILED: ${err.stack ?? err}`);
+    process.exitCode = 1;
+  });

@@ -27,7 +27,10 @@ export function smapsBreakdown() {
   const counts = { arenas: 0, threadStacks: 0 };
   const byFile = {};
   const anonBySize = {}; // the other anonymous mappings by size: what they are is told by their sizes
-  const bucket = (bytes) => { const k = Number(bytes) / 1024; return k <= 4096 ? `<=${2 ** Math.ceil(Math.log2(Math.max(k, 4)))}K` : `${Math.round(k / 1024)}M`; };
+  const bucket = (bytes) => {
+    const k = Number(bytes) / 1024;
+    return k <= 4096 ? `<=${2 ** Math.ceil(Math.log2(Math.max(k, 4)))}K` : `${Math.round(k / 1024)}M`;
+  };
   for (let i = 0; i < maps.length; i++) {
     const m = maps[i];
     const prev = maps[i - 1];
@@ -50,11 +53,21 @@ export function smapsBreakdown() {
         b.count++;
         b.rssKiB += m.rssKiB;
       }
-    }
-    else kinds.files += m.rssKiB;
+    } else kinds.files += m.rssKiB;
   }
   const mib = (k) => Math.round((k / 1024) * 10) / 10;
-  const topFiles = Object.entries(byFile).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([f, k]) => [f, mib(k)]);
-  return { ...Object.fromEntries(Object.entries(kinds).map(([k, v]) => [`${k}MiB`, mib(v)])), ...counts, topFilesMiB: Object.fromEntries(topFiles),
-    otherAnonBySize: Object.fromEntries(Object.entries(anonBySize).filter(([, b]) => b.rssKiB >= 256).map(([k, b]) => [k, `${b.count} maps, ${mib(b.rssKiB)} MiB`])) };
+  const topFiles = Object.entries(byFile)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([f, k]) => [f, mib(k)]);
+  return {
+    ...Object.fromEntries(Object.entries(kinds).map(([k, v]) => [`${k}MiB`, mib(v)])),
+    ...counts,
+    topFilesMiB: Object.fromEntries(topFiles),
+    otherAnonBySize: Object.fromEntries(
+      Object.entries(anonBySize)
+        .filter(([, b]) => b.rssKiB >= 256)
+        .map(([k, b]) => [k, `${b.count} maps, ${mib(b.rssKiB)} MiB`]),
+    ),
+  };
 }

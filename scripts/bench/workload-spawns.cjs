@@ -14,7 +14,9 @@ execFile[util.promisify.custom] = (...args) => {
   const t0 = performance.now();
   stats.count++;
   const p = custom(...args);
-  const done = () => { stats.ms += performance.now() - t0; };
+  const done = () => {
+    stats.ms += performance.now() - t0;
+  };
   p.then(done, done);
   return p;
 };

@@ -36,7 +36,10 @@ export function semaphore(limit, times = new Map()) {
     queue.shift()();
   };
   const op = async (name, fn) => {
-    await new Promise((r) => { queue.push(r); next(); });
+    await new Promise((r) => {
+      queue.push(r);
+      next();
+    });
     const t0 = performance.now();
     try {
       return await fn();
@@ -55,7 +58,10 @@ export function semaphore(limit, times = new Map()) {
   return op;
 }
 
-const opSummary = (times) => Object.fromEntries([...times.entries()].map(([k, t]) => [k, { count: t.count, meanMs: Math.round(t.totalMs / t.count), maxMs: Math.round(t.maxMs) }]));
+const opSummary = (times) =>
+  Object.fromEntries(
+    [...times.entries()].map(([k, t]) => [k, { count: t.count, meanMs: Math.round(t.totalMs / t.count), maxMs: Math.round(t.maxMs) }]),
+  );
 
 /**
  * Counts every libvirt call made through the binding (koffi `.async`, i.e. a
@@ -85,7 +91,9 @@ export function instrument(b) {
       stats.calls.clear();
     },
     snapshot() {
-      const calls = Object.fromEntries([...stats.calls.entries()].sort((a, b) => b[1].count - a[1].count).map(([k, v]) => [k, { count: v.count, ms: Math.round(v.ms) }]));
+      const calls = Object.fromEntries(
+        [...stats.calls.entries()].sort((a, b) => b[1].count - a[1].count).map(([k, v]) => [k, { count: v.count, ms: Math.round(v.ms) }]),
+      );
       const total = [...stats.calls.values()].reduce((a, v) => ({ count: a.count + v.count, ms: a.ms + v.ms }), { count: 0, ms: 0 });
       return { libvirtCalls: total.count, libvirtCallMs: Math.round(total.ms), calls };
     },
@@ -140,9 +148,15 @@ export function providerSide(b, parallel) {
       async (s) => {
         const vol = await op("volume create", async () => volumeProvider.create(await checked(volumeProvider, s.volume)));
         const volOuts = wire(vol.outs);
-        const dom = await op("domain create", async () => domainProvider.create(await checked(domainProvider, { ...s.domain, disks: [{ volume: { pool: volOuts.pool, name: volOuts.name }, format: volOuts.format }] })));
+        const dom = await op("domain create", async () =>
+          domainProvider.create(
+            await checked(domainProvider, { ...s.domain, disks: [{ volume: { pool: volOuts.pool, name: volOuts.name }, format: volOuts.format }] }),
+          ),
+        );
         const domOuts = wire(dom.outs);
-        const snap = await op("snapshot create", async () => snapshotProvider.create(await checked(snapshotProvider, { ...s.snapshot, domain: domOuts.uuid, uri: domOuts.uri })));
+        const snap = await op("snapshot create", async () =>
+          snapshotProvider.create(await checked(snapshotProvider, { ...s.snapshot, domain: domOuts.uuid, uri: domOuts.uri })),
+        );
         return { vol: { id: vol.id, outs: volOuts }, dom: { id: dom.id, outs: domOuts }, snap: { id: snap.id, outs: wire(snap.outs) } };
       },
       async (m) => {
@@ -190,54 +204,72 @@ export function floorSide(b, parallel) {
     return twoPhases(
       prepared,
       async (p) => {
-        await op("volume create", () => withConnection({ uri }, async (conn) => {
-          const pl = await StoragePoolHandle.lookup(conn, pool);
-          try {
-            (await StorageVolHandle.create(pl, p.volXml, 0, `"${p.s.volume.name}"`)).free();
-          } finally {
-            pl.free();
-          }
-        }));
-        const uuid = await op("domain create", () => withConnection({ uri }, async (conn) => {
-          const dom = await DomainHandle.define(conn, p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
-          try {
-            await dom.start();
-            return dom.uuid();
-          } finally {
-            dom.free();
-          }
-        }));
-        await op("snapshot create", () => withConnection({ uri }, (conn) => withDomain(conn, uuid, async (dom) => {
-          (await SnapshotHandle.create(dom, p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
-        })));
+        await op("volume create", () =>
+          withConnection({ uri }, async (conn) => {
+            const pl = await StoragePoolHandle.lookup(conn, pool);
+            try {
+              (await StorageVolHandle.create(pl, p.volXml, 0, `"${p.s.volume.name}"`)).free();
+            } finally {
+              pl.free();
+            }
+          }),
+        );
+        const uuid = await op("domain create", () =>
+          withConnection({ uri }, async (conn) => {
+            const dom = await DomainHandle.define(conn, p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
+            try {
+              await dom.start();
+              return dom.uuid();
+            } finally {
+              dom.free();
+            }
+          }),
+        );
+        await op("snapshot create", () =>
+          withConnection({ uri }, (conn) =>
+            withDomain(conn, uuid, async (dom) => {
+              (await SnapshotHandle.create(dom, p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
+            }),
+          ),
+        );
         return { p, uuid };
       },
       async ({ p, uuid }) => {
-        await op("snapshot delete", () => withConnection({ uri }, (conn) => withDomain(conn, uuid, async (dom) => {
-          const snap = await SnapshotHandle.lookup(dom, p.s.snapshot.name);
-          try {
-            await snap.delete(0);
-          } finally {
-            snap.free();
-          }
-        })));
-        await op("domain delete", () => withConnection({ uri }, (conn) => withDomain(conn, uuid, async (dom) => {
-          await dom.destroy();
-          await dom.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_NVRAM);
-        })));
-        await op("volume delete", () => withConnection({ uri }, async (conn) => {
-          const pl = await StoragePoolHandle.lookup(conn, pool);
-          try {
-            const vol = await StorageVolHandle.lookupByName(pl, p.s.volume.name);
+        await op("snapshot delete", () =>
+          withConnection({ uri }, (conn) =>
+            withDomain(conn, uuid, async (dom) => {
+              const snap = await SnapshotHandle.lookup(dom, p.s.snapshot.name);
+              try {
+                await snap.delete(0);
+              } finally {
+                snap.free();
+              }
+            }),
+          ),
+        );
+        await op("domain delete", () =>
+          withConnection({ uri }, (conn) =>
+            withDomain(conn, uuid, async (dom) => {
+              await dom.destroy();
+              await dom.undefine(virDomainUndefineFlagsValues.VIR_DOMAIN_UNDEFINE_NVRAM);
+            }),
+          ),
+        );
+        await op("volume delete", () =>
+          withConnection({ uri }, async (conn) => {
+            const pl = await StoragePoolHandle.lookup(conn, pool);
             try {
-              await vol.delete(0);
+              const vol = await StorageVolHandle.lookupByName(pl, p.s.volume.name);
+              try {
+                await vol.delete(0);
+              } finally {
+                vol.free();
+              }
             } finally {
-              vol.free();
+              pl.free();
             }
-          } finally {
-            pl.free();
-          }
-        }));
+          }),
+        );
       },
       op,
     );

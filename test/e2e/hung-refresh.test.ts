@@ -135,18 +135,28 @@ describe.each(["tcp", "unix"] as const)("pulumi refresh on a hypervisor that acc
   const pools = [`${prefix}-hung-pool`, `${prefix}-local-pool`];
   const silentEnv = { LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS: String(TIMEOUT_MS) };
   const timeoutMessage = () =>
-    new RegExp(`^ {4}error: (Preview failed: )?connecting to ${proxy.uri.replace(/[+.?]/g, "\\$&")}: (no answer within ${TIMEOUT_S} s|an earlier connection attempt got no answer within ${TIMEOUT_S} s and is still waiting.*) \\(.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit\\)$`, "m");
+    new RegExp(
+      `^ {4}error: (Preview failed: )?connecting to ${proxy.uri.replace(/[+.?]/g, "\\$&")}: (no answer within ${TIMEOUT_S} s|an earlier connection attempt got no answer within ${TIMEOUT_S} s and is still waiting.*) \\(.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit\\)$`,
+      "m",
+    );
 
   /** What libvirt holds of this test's objects, read with virsh on the real socket (never through the proxy). */
   function libvirtView(): string {
     const lines: string[] = [];
     for (const d of [...hungDomains, localDomain]) {
       const r = virshTry(QEMU_URI, "dumpxml", "--inactive", d);
-      lines.push(`domain ${d}: ${r.ok ? r.out : "absent"}`, `  state ${virshTry(QEMU_URI, "domstate", d).out}`, `  snapshots ${r.ok ? snapshotNames(QEMU_URI, d).join(",") : "-"}`);
+      lines.push(
+        `domain ${d}: ${r.ok ? r.out : "absent"}`,
+        `  state ${virshTry(QEMU_URI, "domstate", d).out}`,
+        `  snapshots ${r.ok ? snapshotNames(QEMU_URI, d).join(",") : "-"}`,
+      );
     }
     for (const p of pools) {
       const r = virshTry(QEMU_URI, "pool-dumpxml", p);
-      lines.push(`pool ${p}: ${r.ok ? r.out.replace(/<(capacity|allocation|available)[^<]*<\/\1>/g, "") : "absent"}`, `  volumes ${r.ok ? virsh(QEMU_URI, "vol-list", p) : "-"}`);
+      lines.push(
+        `pool ${p}: ${r.ok ? r.out.replace(/<(capacity|allocation|available)[^<]*<\/\1>/g, "") : "absent"}`,
+        `  volumes ${r.ok ? virsh(QEMU_URI, "vol-list", p) : "-"}`,
+      );
     }
     return lines.join("\n");
   }
@@ -161,7 +171,10 @@ describe.each(["tcp", "unix"] as const)("pulumi refresh on a hypervisor that acc
     if (first !== GAVE_UP) return first;
     proxy.forward(); // the opens stuck on the silent host return, so the CLI ends before the next step
     const late = await run;
-    return { ...late, output: `pulumi ${args.join(" ")} still running after ${killAfterMs} ms (starved); it ended ${late.ms} ms after its start, once the host answered again\n${late.output}` };
+    return {
+      ...late,
+      output: `pulumi ${args.join(" ")} still running after ${killAfterMs} ms (starved); it ended ${late.ms} ms after its start, once the host answered again\n${late.output}`,
+    };
   }
 
   const hungResources = async () => (await project.exportState()).resources.filter((r) => r.outputs?.uri === proxy.uri);
@@ -219,7 +232,9 @@ describe.each(["tcp", "unix"] as const)("pulumi refresh on a hypervisor that acc
     const reached = proxy.silentSockets.length;
     proxy.forward();
     const diags = diagnostics(r.output);
-    console.log(`[${transport}] pulumi refresh --yes, silent host: exit ${r.code} after ${r.ms} ms; ${diags.size} resource(s) in Diagnostics; ${reached} connection(s) reached the silent host`);
+    console.log(
+      `[${transport}] pulumi refresh --yes, silent host: exit ${r.code} after ${r.ms} ms; ${diags.size} resource(s) in Diagnostics; ${reached} connection(s) reached the silent host`,
+    );
     expect(r.output).not.toMatch(/starved/);
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/error: preview failed/);
@@ -248,8 +263,10 @@ describe.each(["tcp", "unix"] as const)("pulumi refresh on a hypervisor that acc
     proxy.forward();
     const diags = diagnostics(r.output);
     const seconds = failedAfter(r.output);
-    console.log(`[${transport}] pulumi refresh --yes --skip-preview, silent host: exit ${r.code} after ${r.ms} ms (forwarding: ${forwardingRefreshMs} ms); ` +
-      `${diags.size} resource(s) in Diagnostics; per-resource seconds shown: max ${Math.max(...seconds.values())}; ${reached} connection(s) reached the silent host`);
+    console.log(
+      `[${transport}] pulumi refresh --yes --skip-preview, silent host: exit ${r.code} after ${r.ms} ms (forwarding: ${forwardingRefreshMs} ms); ` +
+        `${diags.size} resource(s) in Diagnostics; per-resource seconds shown: max ${Math.max(...seconds.values())}; ${reached} connection(s) reached the silent host`,
+    );
     expect(r.output).not.toMatch(/starved/);
     expect(r.code).not.toBe(0);
 
@@ -269,7 +286,8 @@ describe.each(["tcp", "unix"] as const)("pulumi refresh on a hypervisor that acc
     expect(state.resources.find((res) => res.urn.endsWith("::local-vm-0"))?.outputs?.description).toBe("changed with virsh");
     // The 40 are still in the state, exactly as they were: a failed read forgets and changes nothing.
     // (Secrets are encrypted afresh, with a new nonce, each time the state is written.)
-    const comparable = (rs: typeof hungBefore) => JSON.stringify(rs.map((res) => [res.urn, res.id, res.outputs])).replace(/"ciphertext":"[^"]*"/g, '"ciphertext":"…"');
+    const comparable = (rs: typeof hungBefore) =>
+      JSON.stringify(rs.map((res) => [res.urn, res.id, res.outputs])).replace(/"ciphertext":"[^"]*"/g, '"ciphertext":"…"');
     expect(comparable(await hungResources())).toBe(comparable(hungBefore));
     expect(libvirtView()).toBe(before);
   });

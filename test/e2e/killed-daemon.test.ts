@@ -26,10 +26,17 @@ afterAll(async () => {
   await project?.destroyAllAndRemove();
 });
 
-const ours = () => domainNames(QEMU_URI).filter((n) => n.startsWith(`${prefix}-`)).sort();
+const ours = () =>
+  domainNames(QEMU_URI)
+    .filter((n) => n.startsWith(`${prefix}-`))
+    .sort();
 function volumes(): string[] {
   virsh(QEMU_URI, "pool-refresh", `${prefix}-pool`);
-  return virsh(QEMU_URI, "vol-list", `${prefix}-pool`).split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean).sort();
+  return virsh(QEMU_URI, "vol-list", `${prefix}-pool`)
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter(Boolean)
+    .sort();
 }
 
 describe("libvirtd killed in the middle of pulumi up (examples/fleet, 8 domains)", () => {
@@ -48,7 +55,9 @@ describe("libvirtd killed in the middle of pulumi up (examples/fleet, 8 domains)
     startLibvirtd();
     const before = { domains: ours().length, snapshots: names.filter((n) => ours().includes(n) && snapshotNames(QEMU_URI, n).length > 0).length };
     const partly = interrupted.output.match(/may or may not exist: it is recorded in the stack as partly created/g)?.length ?? 0;
-    console.log(`after the kill: ${before.domains} of ${COUNT} domains, ${before.snapshots} with a snapshot; ${partly} messages about partly created resources`);
+    console.log(
+      `after the kill: ${before.domains} of ${COUNT} domains, ${before.snapshots} with a snapshot; ${partly} messages about partly created resources`,
+    );
 
     await project.ok(["refresh", "--yes", "--skip-preview"]);
     await project.ok(["up", "--yes", "--skip-preview"]);

@@ -61,10 +61,15 @@ function leaks(text: string): string[] {
   const found: string[] = [];
   for (const r of JSON.parse(text).deployment.resources ?? []) {
     const name = String(r.urn).split("::").at(-1);
-    const parts: Array<[string, Record<string, unknown>]> = [["inputs", r.inputs ?? {}], ["outputs", r.outputs ?? {}], ["id", { id: r.id }]];
+    const parts: Array<[string, Record<string, unknown>]> = [
+      ["inputs", r.inputs ?? {}],
+      ["outputs", r.outputs ?? {}],
+      ["id", { id: r.id }],
+    ];
     for (const [part, values] of parts) {
       for (const [key, v] of Object.entries(values)) {
-        for (const [secret, value] of Object.entries(all())) if (JSON.stringify(v ?? null).includes(value)) found.push(`${name}.${part}.${key}: ${secret}`);
+        for (const [secret, value] of Object.entries(all()))
+          if (JSON.stringify(v ?? null).includes(value)) found.push(`${name}.${part}.${key}: ${secret}`);
       }
     }
   }

@@ -36,7 +36,8 @@ afterAll(async () => {
   for (const d of [poolPath, otherPath]) rmSync(d, { recursive: true, force: true });
 });
 
-const imgFormat = (path: string) => (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path], { encoding: "utf8" })) as { format: string }).format;
+const imgFormat = (path: string) =>
+  (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path], { encoding: "utf8" })) as { format: string }).format;
 
 /** Everything as the first up made it. */
 function intact(): void {
@@ -62,7 +63,11 @@ describe("storage replacements that the teardown rules would refuse, with the pu
     for (const args of [["preview"], ["up", "--yes", "--skip-preview"]]) {
       const r = await project.run(args);
       expect(r.code, r.output).not.toBe(0);
-      expect(r.output).toMatch(new RegExp(`refusing to replace volume "${disk}" in storage pool "${pool}" \\(changed: format; nothing was changed\\).*1 domain still uses it as a disk \\("${vm}"\\)`));
+      expect(r.output).toMatch(
+        new RegExp(
+          `refusing to replace volume "${disk}" in storage pool "${pool}" \\(changed: format; nothing was changed\\).*1 domain still uses it as a disk \\("${vm}"\\)`,
+        ),
+      );
       intact();
     }
     await project.ok(["config", "rm", "diskFormat"]);
@@ -86,7 +91,9 @@ describe("storage replacements that the teardown rules would refuse, with the pu
     for (const args of [["preview"], ["up", "--yes", "--skip-preview"]]) {
       const r = await project.run(args);
       expect(r.code, r.output).not.toBe(0);
-      expect(r.output).toMatch(new RegExp(`refusing to replace storage pool "${pool}" \\(changed: path; nothing was changed\\).*holds 1 volume \\("${disk}"\\)`));
+      expect(r.output).toMatch(
+        new RegExp(`refusing to replace storage pool "${pool}" \\(changed: path; nothing was changed\\).*holds 1 volume \\("${disk}"\\)`),
+      );
       intact();
     }
     await project.ok(["config", "set", "poolPath", poolPath]);

@@ -63,7 +63,10 @@ const WITHOUT_INHERITED_FDS = 'for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n
  */
 export function startLibvirtd(opts: { args?: string[]; env?: NodeJS.ProcessEnv; what?: string } = {}): void {
   if (libvirtdAnswers()) return;
-  execFileSync("bash", ["-c", WITHOUT_INHERITED_FDS, "bash", "libvirtd", "-d", ...(opts.args ?? [])], { env: opts.env ?? process.env, stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("bash", ["-c", WITHOUT_INHERITED_FDS, "bash", "libvirtd", "-d", ...(opts.args ?? [])], {
+    env: opts.env ?? process.env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   for (let i = 0; i < 300; i++) {
     if (libvirtdAnswers()) return;
     sleep(100);

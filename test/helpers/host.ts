@@ -55,7 +55,12 @@ export function removePool(uri: string, name: string): void {
 
 export function domainNames(uri: string): string[] {
   const out = virsh(uri, "list", "--all", "--name");
-  return out ? out.split("\n").map((s) => s.trim()).filter(Boolean) : [];
+  return out
+    ? out
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 export function domainState(uri: string, name: string): string {
@@ -64,13 +69,22 @@ export function domainState(uri: string, name: string): string {
 
 export function snapshotNames(uri: string, domain: string): string[] {
   const out = virsh(uri, "snapshot-list", domain, "--name");
-  return out ? out.split("\n").map((s) => s.trim()).filter(Boolean) : [];
+  return out
+    ? out
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /** Internal snapshots recorded inside a qcow2 image, as qemu-img sees them (-U: the VM may hold the image). */
 export function qcow2Snapshots(file: string): string[] {
   const out = execFileSync("qemu-img", ["snapshot", "-U", "-l", file], { encoding: "utf8" });
-  return out.split("\n").slice(2).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean);
+  return out
+    .split("\n")
+    .slice(2)
+    .map((l) => l.trim().split(/\s+/)[1])
+    .filter(Boolean);
 }
 
 /** Images live where libvirt's QEMU user may read them (a 0700 mkdtemp dir is not). */

@@ -37,13 +37,19 @@ export class PulumiProject {
   static prepare(example: string): PulumiProject {
     const root = mkdtempSync("/var/tmp/lvp-e2e-");
     const dir = join(root, basename(example));
-    cpSync(isAbsolute(example) ? example : join(repoRoot, "examples", example), dir, { recursive: true, filter: (src) => !/node_modules|package-lock\.json|\.pulumi/.test(src) });
+    cpSync(isAbsolute(example) ? example : join(repoRoot, "examples", example), dir, {
+      recursive: true,
+      filter: (src) => !/node_modules|package-lock\.json|\.pulumi/.test(src),
+    });
     const pkgPath = join(dir, "package.json");
     const pkg = JSON.parse(readFileSync(pkgPath, "utf8"));
     pkg.dependencies["libvirt-pulumi"] = `file:${repoRoot}`;
     writeFileSync(pkgPath, JSON.stringify(pkg, null, 2));
     writeFileSync(join(dir, ".npmrc"), "install-links=true\n");
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
     mkdirSync(join(root, "state"));
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -66,8 +72,14 @@ export class PulumiProject {
       let stdout = "";
       let stderr = "";
       let output = "";
-      child.stdout.on("data", (d) => { stdout += d; output += d; });
-      child.stderr.on("data", (d) => { stderr += d; output += d; });
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        output += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        output += d;
+      });
       child.on("error", reject);
       child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr, output }));
     });
@@ -85,7 +97,10 @@ export class PulumiProject {
     for (const [k, v] of Object.entries(config)) await this.ok(["config", "set", k, v]);
   }
 
-  async exportState(): Promise<{ text: string; resources: Array<{ type: string; id?: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }> }> {
+  async exportState(): Promise<{
+    text: string;
+    resources: Array<{ type: string; id?: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>;
+  }> {
     const r = await this.ok(["stack", "export"]);
     return { text: r.stdout, resources: JSON.parse(r.stdout).deployment.resources ?? [] };
   }

@@ -71,17 +71,20 @@ export function startSaslDaemon(): SaslDaemon {
   const db = join(dir, "passwd.db");
   const username = `lvp-test-${testRunId()}`;
   const password = `pw-${randomBytes(12).toString("hex")}`;
-  writeFileSync(join(dir, "libvirtd.conf"), [
-    "listen_tls = 0",
-    "listen_tcp = 1",
-    'listen_addr = "127.0.0.1"',
-    `tcp_port = "${SASL_PORT}"`,
-    'auth_tcp = "sasl"',
-    // The unix sockets stay where they are and as open to root as before (no polkit), so local tests and virsh keep working.
-    'auth_unix_rw = "none"',
-    'auth_unix_ro = "none"',
-    "",
-  ].join("\n"));
+  writeFileSync(
+    join(dir, "libvirtd.conf"),
+    [
+      "listen_tls = 0",
+      "listen_tcp = 1",
+      'listen_addr = "127.0.0.1"',
+      `tcp_port = "${SASL_PORT}"`,
+      'auth_tcp = "sasl"',
+      // The unix sockets stay where they are and as open to root as before (no polkit), so local tests and virsh keep working.
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      "",
+    ].join("\n"),
+  );
   // DIGEST-MD5, not SCRAM or PLAIN: over plain TCP libvirt refuses a mechanism without a security layer (SSF 0).
   writeFileSync(join(dir, "libvirt.conf"), `mech_list: digest-md5\nsasldb_path: ${db}\n`);
   const setPassword = (pw: string) =>
@@ -104,8 +107,13 @@ export function startSaslDaemon(): SaslDaemon {
   try {
     // Stopped first: a run that died without restore() left libvirtd itself listening there.
     stopLibvirtd();
-    if (tcpListening(SASL_PORT)) throw new Error(`port ${SASL_PORT} is in use by another program; stop it, or change SASL_PORT in test/helpers/sasl-daemon.ts`);
-    startLibvirtd({ args: ["--listen", "-f", join(dir, "libvirtd.conf")], env: { ...process.env, SASL_CONF_PATH: dir }, what: "starting libvirtd with a SASL listener" });
+    if (tcpListening(SASL_PORT))
+      throw new Error(`port ${SASL_PORT} is in use by another program; stop it, or change SASL_PORT in test/helpers/sasl-daemon.ts`);
+    startLibvirtd({
+      args: ["--listen", "-f", join(dir, "libvirtd.conf")],
+      env: { ...process.env, SASL_CONF_PATH: dir },
+      what: "starting libvirtd with a SASL listener",
+    });
     for (let i = 0; i < 100 && !tcpListening(SASL_PORT); i++) sleep(50);
     if (!tcpListening(SASL_PORT)) throw new Error(`libvirtd runs but does not listen on 127.0.0.1:${SASL_PORT}`);
   } catch (err) {
@@ -113,7 +121,11 @@ export function startSaslDaemon(): SaslDaemon {
     throw err;
   }
   const daemon: SaslDaemon = {
-    uri: `qemu+tcp://127.0.0.1:${SASL_PORT}/system`, username, password, dir, restore,
+    uri: `qemu+tcp://127.0.0.1:${SASL_PORT}/system`,
+    username,
+    password,
+    dir,
+    restore,
     setPassword(pw) {
       setPassword(pw);
       daemon.password = pw;
@@ -125,6 +137,8 @@ export function startSaslDaemon(): SaslDaemon {
 /** A libvirt client auth file (LIBVIRT_AUTH_FILE) for virsh, so the tests can check the listener independently of the provider. */
 export function writeVirshAuthFile(d: SaslDaemon): string {
   const file = join(d.dir, "auth.conf");
-  writeFileSync(file, `[credentials-lvp]\nauthname=${d.username}\npassword=${d.password}\n\n[auth-libvirt-127.0.0.1]\ncredentials=lvp\n`, { mode: 0o600 });
+  writeFileSync(file, `[credentials-lvp]\nauthname=${d.username}\npassword=${d.password}\n\n[auth-libvirt-127.0.0.1]\ncredentials=lvp\n`, {
+    mode: 0o600,
+  });
   return file;
 }

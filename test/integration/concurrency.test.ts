@@ -120,7 +120,9 @@ describe("concurrency on qemu:///system", () => {
     const t0 = performance.now();
     const updating = domainProvider.update!(id, olds, { ...inputs, running: true }).then(() => performance.now() - t0);
     const others = [
-      withConnection({ uri: QEMU_URI }, (c) => c.call("reading capabilities", "virConnectGetCapabilities", c.ptr as never)).then(() => performance.now() - t0),
+      withConnection({ uri: QEMU_URI }, (c) => c.call("reading capabilities", "virConnectGetCapabilities", c.ptr as never)).then(
+        () => performance.now() - t0,
+      ),
       domainProvider.check!({}, { name: "other", memoryMiB: 64 }).then(() => performance.now() - t0),
     ];
     const [updateMs, ...otherMs] = await Promise.all([updating, ...others]);

@@ -34,7 +34,10 @@ async function create(name: string, extra: Outs): Promise<{ id: string; outs: Ou
 
 function defineByHand(name: string, uuid?: string): void {
   const xml = join(images.dir, `${name}.xml`);
-  writeFileSync(xml, `<domain type='qemu'><name>${name}</name>${uuid ? `<uuid>${uuid}</uuid>` : ""}<memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`);
+  writeFileSync(
+    xml,
+    `<domain type='qemu'><name>${name}</name>${uuid ? `<uuid>${uuid}</uuid>` : ""}<memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`,
+  );
   virsh(QEMU_URI, "define", xml);
 }
 
@@ -47,8 +50,15 @@ describe("a name that is taken (12a): the advice works as printed", () => {
     made.push(name);
     defineByHand(name);
     virsh(QEMU_URI, "start", name);
-    const err = await create(name, {}).then(() => undefined, (e: Error) => e);
-    expect(err?.message).toMatch(new RegExp(`creating domain "${name}" on qemu:///system: a domain "${name}" \\(uuid [0-9a-f-]{36}\\) already exists there.*Nothing was changed`));
+    const err = await create(name, {}).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(
+      new RegExp(
+        `creating domain "${name}" on qemu:///system: a domain "${name}" \\(uuid [0-9a-f-]{36}\\) already exists there.*Nothing was changed`,
+      ),
+    );
     expect(err?.message).not.toMatch(/import: "/);
     expect(err?.message).toMatch(/give this resource another name \(its `name` input\)/);
     expect(err?.message).toMatch(/Pulumi's `import` resource option does not work here: Domain is a dynamic resource/);
@@ -71,11 +81,18 @@ describe("a name that is taken (12a): the advice works as printed", () => {
     defineByHand(other, uuid);
     const name = uniqueName("uuid-taker");
     made.push(name);
-    const err = await create(name, { xml: `<domain type='qemu'><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`, running: false }).then(
+    const err = await create(name, {
+      xml: `<domain type='qemu'><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`,
+      running: false,
+    }).then(
       () => undefined,
       (e: Error) => e,
     );
-    expect(err?.message).toMatch(new RegExp(`a domain "${other}" \\(uuid ${uuid}\\) already exists there with the <uuid> that the xml input gives.*drop <uuid> from the xml input`));
+    expect(err?.message).toMatch(
+      new RegExp(
+        `a domain "${other}" \\(uuid ${uuid}\\) already exists there with the <uuid> that the xml input gives.*drop <uuid> from the xml input`,
+      ),
+    );
     expect(err?.message).toContain(`virsh -c qemu:///system undefine ${other}`);
     expect(err?.message).not.toMatch(/import: "/);
     expect(domainNames(QEMU_URI)).not.toContain(name);
@@ -85,7 +102,10 @@ describe("a name that is taken (12a): the advice works as printed", () => {
 describe("MAC addresses follow their interface (12b)", () => {
   /** Interface type, source and MAC of the persistent definition, as virsh lists them. */
   const nics = (name: string) =>
-    virsh(QEMU_URI, "domiflist", name, "--inactive").split("\n").map((l) => l.trim().split(/\s+/)).map(([, type, source, , mac]) => ({ type, source, mac }));
+    virsh(QEMU_URI, "domiflist", name, "--inactive")
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .map(([, type, source, , mac]) => ({ type, source, mac }));
 
   it("removing the first NIC leaves the second its MAC; reordering and adding in front keep every MAC", async () => {
     const name = uniqueName("macs");
@@ -122,7 +142,9 @@ describe("disk targets beyond vdz (12c)", () => {
     made.push(name);
     const disks = Array.from({ length: 64 }, (_, n) => ({ file: join(images.dir, `d${n}.qcow2`) }));
     await create(name, { disks });
-    const targets = virsh(QEMU_URI, "domblklist", name, "--inactive").split("\n").map((l) => l.trim().split(/\s+/)[0]);
+    const targets = virsh(QEMU_URI, "domblklist", name, "--inactive")
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)[0]);
     const letters = "abcdefghijklmnopqrstuvwxyz".split("");
     expect(targets).toEqual([...letters.map((a) => `vd${a}`), ...letters.map((a) => `vda${a}`), ...letters.slice(0, 12).map((a) => `vdb${a}`)]);
   });

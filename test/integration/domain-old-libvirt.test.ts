@@ -27,8 +27,11 @@ function defineByHand(label: string): { name: string; uuid: string } {
   made.push(name);
   const disk = images.qcow2(`${name}.qcow2`);
   const xml = join(images.dir, `${name}.xml`);
-  writeFileSync(xml, `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>
-    <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`);
+  writeFileSync(
+    xml,
+    `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>
+    <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`,
+  );
   virsh(QEMU_URI, "define", xml);
   return { name, uuid: virsh(QEMU_URI, "domuuid", name) };
 }

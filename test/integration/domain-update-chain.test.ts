@@ -58,7 +58,9 @@ function sources(name: string, inactive = false): Record<string, string> {
 
 /** The image chain qemu-img reads from a top image: filenames from the top down. */
 function chain(top: string): string[] {
-  const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string }>;
+  const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{
+    filename: string;
+  }>;
   return info.map((i) => i.filename);
 }
 
@@ -173,8 +175,14 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     expect(sources(m.name, true)).toEqual({ vda: top });
     const disk = /<disk[\s\S]*?<\/disk>/.exec(virsh(QEMU_URI, "dumpxml", "--inactive", m.name))![0];
     expect(disk).toMatch(/<driver name='qemu' type='qcow2'\/>/);
-    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string; format: string }>;
-    expect(info.map((i) => [i.filename, i.format])).toEqual([[top, "qcow2"], [base, "raw"]]);
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{
+      filename: string;
+      format: string;
+    }>;
+    expect(info.map((i) => [i.filename, i.format])).toEqual([
+      [top, "qcow2"],
+      [base, "raw"],
+    ]);
     await expectNoPerpetualDiff(m);
   });
 
@@ -205,7 +213,9 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
 
     const checked = await dp.check!(m.outs, { ...m.inputs, disks: [{ file: a }, { file: mid, format: "qcow2" }] });
     await expect(dp.update!(m.id, m.outs, checked.inputs)).rejects.toThrow(
-      new RegExp(`disks\\[1\\] \\{ file: "${mid}", format: "qcow2" \\} names "${mid}", which is now a backing image below the overlay "${top}" of disk vda.*Nothing was changed`),
+      new RegExp(
+        `disks\\[1\\] \\{ file: "${mid}", format: "qcow2" \\} names "${mid}", which is now a backing image below the overlay "${top}" of disk vda.*Nothing was changed`,
+      ),
     );
     expect(sources(m.name, true)).toEqual({ vda: top });
     expect(chain(top)).toEqual([top, mid, a]);
@@ -236,7 +246,9 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
 
     const other = images.qcow2("xml-other.qcow2");
     const next = await dp.check!(m.outs, { ...m.inputs, xml: xml(3, other) });
-    await expect(dp.update!(m.id, m.outs, next.inputs)).rejects.toThrow(/its disk vda .*now runs on the overlay ".*xml-a\.s1".*Nothing was changed.*set that <disk>'s <source> in the xml input to the overlay/);
+    await expect(dp.update!(m.id, m.outs, next.inputs)).rejects.toThrow(
+      /its disk vda .*now runs on the overlay ".*xml-a\.s1".*Nothing was changed.*set that <disk>'s <source> in the xml input to the overlay/,
+    );
     expect(sources(name, true)).toEqual({ vda: top, vdb: b });
     expect(virsh(QEMU_URI, "dumpxml", "--inactive", name)).toMatch(/<vcpu[^>]*>2<\/vcpu>/);
   });
@@ -306,11 +318,24 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
 
     it.each([
       ["another image", () => ({ disks: [{ file: images.qcow2("ref-other.qcow2") }] }), /disks\[0\] \{ file: ".*ref-other\.qcow2" \} is now there/],
-      ["the same image with an explicit format", () => ({ disks: [{ file: a, format: "qcow2" }] }), /disks\[0\] \{ file: ".*ref-a\.qcow2", format: "qcow2" \} names that image with other settings/],
-      ["the same image on another bus", () => ({ disks: [{ file: a, bus: "sata" }] }), /disks\[0\] \{ file: ".*ref-a\.qcow2", bus: "sata" \} names that image with other settings/],
+      [
+        "the same image with an explicit format",
+        () => ({ disks: [{ file: a, format: "qcow2" }] }),
+        /disks\[0\] \{ file: ".*ref-a\.qcow2", format: "qcow2" \} names that image with other settings/,
+      ],
+      [
+        "the same image on another bus",
+        () => ({ disks: [{ file: a, bus: "sata" }] }),
+        /disks\[0\] \{ file: ".*ref-a\.qcow2", bus: "sata" \} names that image with other settings/,
+      ],
       ["the disk removed", () => ({ disks: [] }), /the disk was removed from disks/],
     ])("%s", async (_label, change, detail) => {
-      await refused({ vcpus: 2, ...change() }, new RegExp(`refusing to update domain ".*": its disk vda .* now runs on the overlay ".*ref-a\\.s1".*${detail.source}.*Nothing was changed.*virsh blockcommit`));
+      await refused(
+        { vcpus: 2, ...change() },
+        new RegExp(
+          `refusing to update domain ".*": its disk vda .* now runs on the overlay ".*ref-a\\.s1".*${detail.source}.*Nothing was changed.*virsh blockcommit`,
+        ),
+      );
     });
 
     it("naming the overlay itself in the input is accepted: the disk becomes that image", async () => {

@@ -35,36 +35,91 @@ interface Resource {
 
 const resources: Resource[] = [
   {
-    kind: "Domain", provider: domainProvider,
+    kind: "Domain",
+    provider: domainProvider,
     news: { name: "web", uri: DOWN, memoryMiB: 64, disks: [{ file: "/var/lib/libvirt/images/web.qcow2" }] },
     changed: { name: "web", uri: DOWN, memoryMiB: 128, disks: [{ file: "/var/lib/libvirt/images/web.qcow2" }] },
     id: UUID,
-    outs: { name: "web", uri: DOWN, uuid: UUID, type: "kvm", memoryMiB: 64, vcpus: 1, running: true, persistent: true, autostart: false,
-      disks: [{ file: "/var/lib/libvirt/images/web.qcow2" }], state: "running", snapshots: [], xml: "<domain/>", pendingRestart: false },
+    outs: {
+      name: "web",
+      uri: DOWN,
+      uuid: UUID,
+      type: "kvm",
+      memoryMiB: 64,
+      vcpus: 1,
+      running: true,
+      persistent: true,
+      autostart: false,
+      disks: [{ file: "/var/lib/libvirt/images/web.qcow2" }],
+      state: "running",
+      snapshots: [],
+      xml: "<domain/>",
+      pendingRestart: false,
+    },
   },
   {
-    kind: "Snapshot", provider: snapshotProvider,
+    kind: "Snapshot",
+    provider: snapshotProvider,
     news: { name: "before", domain: UUID, uri: DOWN, description: "one" },
     changed: { name: "before", domain: UUID, uri: DOWN, description: "two" },
     id: `${UUID}/before`,
-    outs: { name: "before", domain: UUID, domainUuid: UUID, uri: DOWN, description: "one", atomic: true, diskOnly: false, quiesce: false,
-      live: false, halt: false, deleteDataOnDestroy: true, children: [], isCurrent: true, kind: "internal", xml: "<domainsnapshot/>" },
+    outs: {
+      name: "before",
+      domain: UUID,
+      domainUuid: UUID,
+      uri: DOWN,
+      description: "one",
+      atomic: true,
+      diskOnly: false,
+      quiesce: false,
+      live: false,
+      halt: false,
+      deleteDataOnDestroy: true,
+      children: [],
+      isCurrent: true,
+      kind: "internal",
+      xml: "<domainsnapshot/>",
+    },
   },
   {
-    kind: "Pool", provider: poolProvider,
+    kind: "Pool",
+    provider: poolProvider,
     news: { name: "images", uri: DOWN, path: "/var/lib/libvirt/images/lvp-down" },
     changed: { name: "images", uri: DOWN, path: "/var/lib/libvirt/images/lvp-down", autostart: true },
     id: POOL_UUID,
-    outs: { name: "images", uri: DOWN, path: "/var/lib/libvirt/images/lvp-down", uuid: POOL_UUID, autostart: false, deleteVolumesOnDestroy: false,
-      active: true, capacity: 1, allocation: 1, available: 1, volumes: [], createdDirectory: true, preexistingFiles: [] },
+    outs: {
+      name: "images",
+      uri: DOWN,
+      path: "/var/lib/libvirt/images/lvp-down",
+      uuid: POOL_UUID,
+      autostart: false,
+      deleteVolumesOnDestroy: false,
+      active: true,
+      capacity: 1,
+      allocation: 1,
+      available: 1,
+      volumes: [],
+      createdDirectory: true,
+      preexistingFiles: [],
+    },
   },
   {
-    kind: "Volume", provider: volumeProvider,
+    kind: "Volume",
+    provider: volumeProvider,
     news: { name: "web.qcow2", pool: "images", uri: DOWN, capacity: "16MiB" },
     changed: { name: "web.qcow2", pool: "images", uri: DOWN, capacity: "32MiB" },
     id: "/var/lib/libvirt/images/lvp-down/web.qcow2",
-    outs: { name: "web.qcow2", pool: "images", uri: DOWN, key: "/var/lib/libvirt/images/lvp-down/web.qcow2", path: "/var/lib/libvirt/images/lvp-down/web.qcow2",
-      capacity: 16 * 1024 * 1024, allocation: 0, format: "qcow2", deleteSnapshotDataOnDestroy: false },
+    outs: {
+      name: "web.qcow2",
+      pool: "images",
+      uri: DOWN,
+      key: "/var/lib/libvirt/images/lvp-down/web.qcow2",
+      path: "/var/lib/libvirt/images/lvp-down/web.qcow2",
+      capacity: 16 * 1024 * 1024,
+      allocation: 0,
+      format: "qcow2",
+      deleteSnapshotDataOnDestroy: false,
+    },
   },
 ];
 
@@ -142,7 +197,11 @@ describe("a connect that hangs is cut off by LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS",
       // open still waits inside libvirt (the URI's circuit, issue 11 item 6).
       if (i === 0) expect(ms).toBeGreaterThanOrEqual(1900);
       expect(ms).toBeLessThan(i === 0 ? 4000 : 1000);
-      expect(err.message).toMatch(new RegExp(`^connecting to qemu\\+tcp://127\\.0\\.0\\.1:${port}/system: ${i === 0 ? "" : "an earlier connection attempt got "}no answer within 2 s`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^connecting to qemu\\+tcp://127\\.0\\.0\\.1:${port}/system: ${i === 0 ? "" : "an earlier connection attempt got "}no answer within 2 s`,
+        ),
+      );
       expect(err.message).toMatch(/libvirtd -d.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit/s);
     }
     // The connect really reached the silent peer (rather than failing some other way), once.

@@ -95,7 +95,10 @@ describe("libvirtd killed during a create", () => {
     const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], running: true });
     const inputs = { ...checked.inputs, __provider: PROVIDER_KEY };
 
-    const err = await killedDuringCreate(() => domainProvider.create!(inputs), () => domainNames(QEMU_URI).includes(name));
+    const err = await killedDuringCreate(
+      () => domainProvider.create!(inputs),
+      () => domainNames(QEMU_URI).includes(name),
+    );
     expectPartial(err, new RegExp(`domain "${name}" \\(uuid [0-9a-f-]{36}\\) may or may not exist`));
     const uuid = virsh(QEMU_URI, "domuuid", name);
     expect(err.id).toBe(uuid);
@@ -122,7 +125,10 @@ describe("libvirtd killed during a create", () => {
     const checked = await volumeProvider.check!({}, { name: "disk.qcow2", pool: poolName, uri: QEMU_URI, capacity: "8MiB" });
     const path = join(dir, "disk.qcow2");
 
-    const err = await killedDuringCreate(() => volumeProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }), () => existsSync(path));
+    const err = await killedDuringCreate(
+      () => volumeProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }),
+      () => existsSync(path),
+    );
     expectPartial(err, /volume "disk.qcow2" in storage pool ".*" may or may not exist/);
     expect(err.id).toBe(`${poolName}/disk.qcow2`);
 
@@ -141,7 +147,9 @@ describe("libvirtd killed during a create", () => {
     const name = uniqueName("killed-snap");
     made.domains.push(name);
     const disk = images.qcow2(`${name}.qcow2`);
-    const dom = await domainProvider.create!((await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], running: false })).inputs);
+    const dom = await domainProvider.create!(
+      (await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], running: false })).inputs,
+    );
     const checked = await snapshotProvider.check!({}, { domain: dom.id, uri: QEMU_URI, name: "before" });
 
     const err = await killedDuringCreate(
@@ -165,9 +173,15 @@ describe("libvirtd killed during a create", () => {
     const { poolName, dir } = newPoolDir("killed-pool2");
     writeFileSync(join(dir, "theirs.img"), "not made by Pulumi");
     const checked = await poolProvider.check!({}, { name: poolName, path: dir, uri: QEMU_URI, deleteVolumesOnDestroy: true });
-    const poolNames = () => virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((l) => l.trim());
+    const poolNames = () =>
+      virsh(QEMU_URI, "pool-list", "--all", "--name")
+        .split("\n")
+        .map((l) => l.trim());
 
-    const err = await killedDuringCreate(() => poolProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }), () => poolNames().includes(poolName));
+    const err = await killedDuringCreate(
+      () => poolProvider.create!({ ...checked.inputs, __provider: PROVIDER_KEY }),
+      () => poolNames().includes(poolName),
+    );
     expectPartial(err, new RegExp(`storage pool "${poolName}" \\(uuid [0-9a-f-]{36}\\) may or may not exist`));
     expect(err.id).toBe(virsh(QEMU_URI, "pool-uuid", poolName));
     expect(err.properties.preexistingFiles).toBeUndefined();

@@ -53,7 +53,10 @@ async function makeDomain(label: string, extra: Record<string, unknown>): Promis
 function pausedDelete(m: Made, props: Record<string, unknown>, pauseMs: number): { started: number; done: Promise<Error | undefined> } {
   process.env[PAUSE_ENV] = String(pauseMs);
   const started = Date.now();
-  const done = domainProvider.delete!(m.id, props).then(() => undefined, (err: unknown) => err as Error);
+  const done = domainProvider.delete!(m.id, props).then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
   return { started, done };
 }
 
@@ -86,7 +89,9 @@ describe("a snapshot taken between the teardown check and the undefine", () => {
 
     // Without the race, our own check sees it and refuses before anything changes.
     delete process.env[PAUSE_ENV];
-    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain "[^"]+" \(nothing was changed on this domain\): \(1\) it has 1 snapshot \("race"\).*deleteSnapshotsOnDestroy: true/);
+    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(
+      /refusing to delete domain "[^"]+" \(nothing was changed on this domain\): \(1\) it has 1 snapshot \("race"\).*deleteSnapshotsOnDestroy: true/,
+    );
     expect(snapshotNames(QEMU_URI, m.name)).toEqual(["race"]);
     expect(qcow2Snapshots(m.disk)).toEqual(["race"]);
 

@@ -76,10 +76,14 @@ function hungReads(offset: number): Array<() => Promise<unknown>> {
   return Array.from({ length: 40 }, (_, i) => {
     const n = offset + i;
     switch (i % 4) {
-      case 0: return () => domainProvider.read!(uuid(n), { name: `d${n}`, uri: hungUri } as never);
-      case 1: return () => poolProvider.read!(uuid(n), { name: `p${n}`, uri: hungUri, path: "/var/lib/libvirt/images/x" } as never);
-      case 2: return () => volumeProvider.read!(`/var/lib/libvirt/images/x/v${n}`, { name: `v${n}`, pool: "x", uri: hungUri } as never);
-      default: return () => snapshotProvider.read!(`${uuid(n)}/s${n}`, { name: `s${n}`, domainUuid: uuid(n), uri: hungUri } as never);
+      case 0:
+        return () => domainProvider.read!(uuid(n), { name: `d${n}`, uri: hungUri } as never);
+      case 1:
+        return () => poolProvider.read!(uuid(n), { name: `p${n}`, uri: hungUri, path: "/var/lib/libvirt/images/x" } as never);
+      case 2:
+        return () => volumeProvider.read!(`/var/lib/libvirt/images/x/v${n}`, { name: `v${n}`, pool: "x", uri: hungUri } as never);
+      default:
+        return () => snapshotProvider.read!(`${uuid(n)}/s${n}`, { name: `s${n}`, domainUuid: uuid(n), uri: hungUri } as never);
     }
   });
 }
@@ -101,13 +105,20 @@ const stats = (t: Timed[]) => `n=${t.length} min=${Math.min(...t.map((x) => x.ms
 
 describe("a hung hypervisor does not starve the others", () => {
   it("40 reads on it fail within the connect timeout while qemu:///system reads complete, twice", async () => {
-    for (const [round, offset] of [["first", 0], ["second", 100]] as const) {
+    for (const [round, offset] of [
+      ["first", 0],
+      ["second", 100],
+    ] as const) {
       const hung = Promise.all(hungReads(offset).map((op) => timed(op)));
       const [failed, local] = await Promise.all([hung, localReadsDuring(hung)]);
       console.log(`${round} round: hung-host reads ${stats(failed)}; qemu:///system reads ${stats(local)}`);
       for (const f of failed) {
         expect(f.ok).toBe(false);
-        expect(f.message).toMatch(new RegExp(`^connecting to ${hungUri.replace(/[+.]/g, "\\$&")}: .*no answer within ${TIMEOUT_MS / 1000} s.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS`));
+        expect(f.message).toMatch(
+          new RegExp(
+            `^connecting to ${hungUri.replace(/[+.]/g, "\\$&")}: .*no answer within ${TIMEOUT_MS / 1000} s.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS`,
+          ),
+        );
         expect(f.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
       }
       // The first round lasts the timeout (3 s: ~30 local reads); the second fails at once.

@@ -64,7 +64,11 @@ interface Outcome extends Error {
   reasons?: string[];
 }
 
-const failure = (p: Promise<unknown>) => p.then(() => new Error("the create succeeded although libvirtd was killed during it") as Outcome, (e: Outcome) => e);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => new Error("the create succeeded although libvirtd was killed during it") as Outcome,
+    (e: Outcome) => e,
+  );
 
 function expectPartlyCreated(err: Outcome, what: RegExp): void {
   expect(err.message).toMatch(what);
@@ -74,15 +78,41 @@ function expectPartlyCreated(err: Outcome, what: RegExp): void {
 }
 
 const type = hasKvm() ? "kvm" : "qemu";
-const poolNames = () => virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((l) => l.trim());
+const poolNames = () =>
+  virsh(QEMU_URI, "pool-list", "--all", "--name")
+    .split("\n")
+    .map((l) => l.trim());
 
 describe("libvirtd killed while a create's first changing call is in flight", () => {
   const domainCases = [
-    ["persistent Domain with an explicit type (virDomainDefineXMLFlags), daemon left down", "virDomainDefineXMLFlags", false, (name: string) => ({ name, type, memoryMiB: 64, running: false })],
-    ["persistent Domain with an explicit type (virDomainDefineXMLFlags), daemon back at once", "virDomainDefineXMLFlags", true, (name: string) => ({ name, type, memoryMiB: 64, running: false })],
-    ["transient Domain (virDomainCreateXML), daemon back at once", "virDomainCreateXML", true, (name: string) => ({ name, type, memoryMiB: 64, persistent: false })],
-    ["Domain from raw xml (virDomainDefineXMLFlags), daemon back at once", "virDomainDefineXMLFlags", true,
-      (name: string) => ({ name, running: false, xml: `<domain type='${type}'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>` })],
+    [
+      "persistent Domain with an explicit type (virDomainDefineXMLFlags), daemon left down",
+      "virDomainDefineXMLFlags",
+      false,
+      (name: string) => ({ name, type, memoryMiB: 64, running: false }),
+    ],
+    [
+      "persistent Domain with an explicit type (virDomainDefineXMLFlags), daemon back at once",
+      "virDomainDefineXMLFlags",
+      true,
+      (name: string) => ({ name, type, memoryMiB: 64, running: false }),
+    ],
+    [
+      "transient Domain (virDomainCreateXML), daemon back at once",
+      "virDomainCreateXML",
+      true,
+      (name: string) => ({ name, type, memoryMiB: 64, persistent: false }),
+    ],
+    [
+      "Domain from raw xml (virDomainDefineXMLFlags), daemon back at once",
+      "virDomainDefineXMLFlags",
+      true,
+      (name: string) => ({
+        name,
+        running: false,
+        xml: `<domain type='${type}'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`,
+      }),
+    ],
   ] as const;
 
   it.each(domainCases)("%s: partly created, sent once, and refresh forgets it", async (_label, fn, restart, args) => {

@@ -78,26 +78,67 @@ describe("Domain: no change after create and after refresh, for every input", ()
   const cases: Array<[string, () => Record<string, unknown>]> = [
     ["minimal (defaults: vcpus 1, running, persistent)", () => base("min")],
     ["description with leading and trailing spaces", () => base("desc-pad", { description: "  padded  " })],
-    ["description \"\" (libvirt holds none)", () => base("desc-empty", { description: "" })],
+    ['description "" (libvirt holds none)', () => base("desc-empty", { description: "" })],
     ["description of spaces only", () => base("desc-spaces", { description: "   " })],
     ["description with a newline, markup and quotes", () => base("desc-mixed", { description: "line one\n<b>two</b> & 'three' \"four\"" })],
     ["vcpus, memoryMiB, arch, machine, type", () => base("machine", { vcpus: 2, memoryMiB: 96, arch: "x86_64", machine: "pc", type: "qemu" })],
-    ["disks: qcow2 and raw files, explicit format/target/bus, readOnly, a cdrom", () => {
-      const b = base("disks");
-      return { ...b, disks: [...b.disks, { file: file(`${b.name}.raw`, 1 << 20), format: "raw", target: "vdc", bus: "virtio", readOnly: true }, { file: file(`${b.name}.iso`), device: "cdrom" }, { file: images.qcow2(`${b.name}-sata.qcow2`), bus: "sata" }] };
-    }],
-    ["networkInterfaces (bridge, with and without mac, models), not running", () => base("nics", { running: false, networkInterfaces: [{ bridge: "lvp-test-br0" }, { bridge: "lvp-test-br1", mac: "52:54:00:aa:bb:01", model: "e1000" }] })],
+    [
+      "disks: qcow2 and raw files, explicit format/target/bus, readOnly, a cdrom",
+      () => {
+        const b = base("disks");
+        return {
+          ...b,
+          disks: [
+            ...b.disks,
+            { file: file(`${b.name}.raw`, 1 << 20), format: "raw", target: "vdc", bus: "virtio", readOnly: true },
+            { file: file(`${b.name}.iso`), device: "cdrom" },
+            { file: images.qcow2(`${b.name}-sata.qcow2`), bus: "sata" },
+          ],
+        };
+      },
+    ],
+    [
+      "networkInterfaces (bridge, with and without mac, models), not running",
+      () =>
+        base("nics", {
+          running: false,
+          networkInterfaces: [{ bridge: "lvp-test-br0" }, { bridge: "lvp-test-br1", mac: "52:54:00:aa:bb:01", model: "e1000" }],
+        }),
+    ],
     ["networkInterfaces on a libvirt network, not running", () => base("net", { running: false, networkInterfaces: [{ network: "default" }] })],
-    ["bootDevices, graphics, serialConsole", () => base("devices", { bootDevices: ["hd", "cdrom", "network"], graphics: "vnc", serialConsole: true })],
-    ["kernel, initrd, cmdline (defined, not started)", () => base("kernel", { running: false, kernel: file("vmlinuz"), initrd: file("initrd.img"), cmdline: "console=ttyS0 root=/dev/vda  rw" })],
+    [
+      "bootDevices, graphics, serialConsole",
+      () => base("devices", { bootDevices: ["hd", "cdrom", "network"], graphics: "vnc", serialConsole: true }),
+    ],
+    [
+      "kernel, initrd, cmdline (defined, not started)",
+      () => base("kernel", { running: false, kernel: file("vmlinuz"), initrd: file("initrd.img"), cmdline: "console=ttyS0 root=/dev/vda  rw" }),
+    ],
     ["firmware efi (defined, not started)", () => base("efi", { running: false, firmware: "efi" })],
     ["running: false, autostart: true", () => base("autostart", { running: false, autostart: true })],
     ["persistent: false (transient)", () => base("transient", { persistent: false })],
-    ["every teardown option", () => base("teardown", { deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true, deleteManagedSaveOnDestroy: true, deleteCheckpointsOnDestroy: true, keepNvramOnDestroy: true })],
-    ["raw xml (name filled in)", () => {
-      const name = domainName("xml");
-      return { name, uri: QEMU_URI, xml: `<domain type='kvm'><memory unit='MiB'>64</memory><description> raw </description><os><type>hvm</type></os></domain>` };
-    }],
+    [
+      "every teardown option",
+      () =>
+        base("teardown", {
+          deleteSnapshotsOnDestroy: true,
+          deleteSnapshotDataOnDestroy: true,
+          deleteManagedSaveOnDestroy: true,
+          deleteCheckpointsOnDestroy: true,
+          keepNvramOnDestroy: true,
+        }),
+    ],
+    [
+      "raw xml (name filled in)",
+      () => {
+        const name = domainName("xml");
+        return {
+          name,
+          uri: QEMU_URI,
+          xml: `<domain type='kvm'><memory unit='MiB'>64</memory><description> raw </description><os><type>hvm</type></os></domain>`,
+        };
+      },
+    ],
   ];
 
   it.each(cases)("%s", async (_label, make) => {
@@ -142,7 +183,10 @@ describe("Snapshot: no change after create and after refresh, for every input", 
   let stopped: { name: string };
 
   beforeAll(async () => {
-    for (const [label, run] of [["snap-run", true], ["snap-off", false]] as const) {
+    for (const [label, run] of [
+      ["snap-run", true],
+      ["snap-off", false],
+    ] as const) {
       const name = domainName(label);
       const disk = images.qcow2(`${name}.qcow2`);
       const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, running: run, disks: [{ file: disk }] });
@@ -153,20 +197,45 @@ describe("Snapshot: no change after create and after refresh, for every input", 
   });
 
   let seq = 0;
-  const snap = (domain: () => string, extra: Record<string, unknown> = {}) => () => ({ domain: domain(), uri: QEMU_URI, name: `s${++seq}`, ...extra });
+  const snap =
+    (domain: () => string, extra: Record<string, unknown> = {}) =>
+    () => ({ domain: domain(), uri: QEMU_URI, name: `s${++seq}`, ...extra });
   const onRunning = () => running.name;
   const onStopped = () => stopped.name;
 
   const cases: Array<[string, () => Record<string, unknown>]> = [
     ["defaults (running domain: memory and disks, internal)", snap(onRunning)],
     ["description with leading and trailing spaces", snap(onRunning, { description: "  padded  " })],
-    ["description \"\"", snap(onRunning, { description: "" })],
+    ['description ""', snap(onRunning, { description: "" })],
     ["description of spaces only, on a shut-off domain", snap(onStopped, { description: "   " })],
     ["atomic: false, deleteDataOnDestroy: false", snap(onStopped, { atomic: false, deleteDataOnDestroy: false })],
-    ["memory: \"none\", diskOnly, disks (internal) on a shut-off domain", snap(onStopped, { memory: "none", disks: [{ target: "vda", snapshot: "internal" }] })],
-    ["diskOnly with an external overlay file", () => ({ ...snap(onStopped, { diskOnly: true })(), disks: [{ target: "vda", snapshot: "external", file: join(images.dir, `overlay-${seq}.qcow2`) }], deleteDataOnDestroy: false })],
-    ["memory: \"external\" + memoryFile + live + external disk", () => ({ ...snap(onRunning)(), memory: "external", memoryFile: join(images.dir, `mem-${seq}.save`), live: true, disks: [{ target: "vda", snapshot: "external", file: join(images.dir, `live-${seq}.qcow2`) }], deleteDataOnDestroy: false })],
-    ["domain named by name, uri explicit; raw xml", snap(onStopped, { xml: "<domainsnapshot><description>from raw xml </description></domainsnapshot>" })],
+    [
+      'memory: "none", diskOnly, disks (internal) on a shut-off domain',
+      snap(onStopped, { memory: "none", disks: [{ target: "vda", snapshot: "internal" }] }),
+    ],
+    [
+      "diskOnly with an external overlay file",
+      () => ({
+        ...snap(onStopped, { diskOnly: true })(),
+        disks: [{ target: "vda", snapshot: "external", file: join(images.dir, `overlay-${seq}.qcow2`) }],
+        deleteDataOnDestroy: false,
+      }),
+    ],
+    [
+      'memory: "external" + memoryFile + live + external disk',
+      () => ({
+        ...snap(onRunning)(),
+        memory: "external",
+        memoryFile: join(images.dir, `mem-${seq}.save`),
+        live: true,
+        disks: [{ target: "vda", snapshot: "external", file: join(images.dir, `live-${seq}.qcow2`) }],
+        deleteDataOnDestroy: false,
+      }),
+    ],
+    [
+      "domain named by name, uri explicit; raw xml",
+      snap(onStopped, { xml: "<domainsnapshot><description>from raw xml </description></domainsnapshot>" }),
+    ],
   ];
 
   it.each(cases)("%s", async (_label, make) => {
@@ -193,34 +262,50 @@ describe("Pool and Volume: no change after create and after refresh, for every i
   it.each<[string, () => Record<string, unknown>]>([
     ["minimal pool", () => pool("pool-min")],
     ["autostart and deleteVolumesOnDestroy", () => pool("pool-opts", { autostart: true, deleteVolumesOnDestroy: true })],
-    ["a path with a trailing slash and doubled slashes", () => {
-      const p = pool("pool-path");
-      return { ...p, path: `${p.path.replace("/images/", "/images//")}/` };
-    }],
+    [
+      "a path with a trailing slash and doubled slashes",
+      () => {
+        const p = pool("pool-path");
+        return { ...p, path: `${p.path.replace("/images/", "/images//")}/` };
+      },
+    ],
   ])("Pool: %s", async (_label, make) => {
     await expectNoDiffAfterCreate(poolProvider, make());
   });
 
   let seq = 0;
-  const vol = (extra: Record<string, unknown>) => () => ({ pool: shared.name, name: `v${++seq}.${extra.format === "raw" ? "img" : "qcow2"}`, ...extra });
+  const vol = (extra: Record<string, unknown>) => () => ({
+    pool: shared.name,
+    name: `v${++seq}.${extra.format === "raw" ? "img" : "qcow2"}`,
+    ...extra,
+  });
 
   it.each<[string, () => Record<string, unknown>]>([
     ["capacity as a size string (qcow2 by default)", vol({ capacity: "16MiB" })],
     ["capacity in bytes, format raw", vol({ capacity: 8 * 1024 * 1024, format: "raw" })],
     ["capacity with a unit spelled otherwise", vol({ capacity: "0.5 GiB" })],
     ["uri explicit, deleteSnapshotDataOnDestroy", vol({ capacity: "8MiB", uri: QEMU_URI, deleteSnapshotDataOnDestroy: true })],
-    ["backingVolume + backingFormat (an overlay)", () => {
-      const backing = images.qcow2(`backing-${seq}.qcow2`, 8);
-      return vol({ backingVolume: backing, backingFormat: "qcow2" })();
-    }],
-    ["source (a qcow2 image uploaded)", () => {
-      const source = images.qcow2(`source-${seq}.qcow2`, 4);
-      return vol({ source })();
-    }],
-    ["source (a raw image uploaded as raw, larger capacity)", () => {
-      const source = file(`source-${seq}.raw`, 1 << 20);
-      return vol({ source, format: "raw", capacity: "4MiB" })();
-    }],
+    [
+      "backingVolume + backingFormat (an overlay)",
+      () => {
+        const backing = images.qcow2(`backing-${seq}.qcow2`, 8);
+        return vol({ backingVolume: backing, backingFormat: "qcow2" })();
+      },
+    ],
+    [
+      "source (a qcow2 image uploaded)",
+      () => {
+        const source = images.qcow2(`source-${seq}.qcow2`, 4);
+        return vol({ source })();
+      },
+    ],
+    [
+      "source (a raw image uploaded as raw, larger capacity)",
+      () => {
+        const source = file(`source-${seq}.raw`, 1 << 20);
+        return vol({ source, format: "raw", capacity: "4MiB" })();
+      },
+    ],
   ])("Volume: %s", async (_label, make) => {
     await expectNoDiffAfterCreate(volumeProvider, make());
   });
@@ -228,6 +313,11 @@ describe("Pool and Volume: no change after create and after refresh, for every i
   it("Domain: a disk given as { volume: { pool, name } }", async () => {
     const v = await expectNoDiffAfterCreate(volumeProvider, vol({ capacity: "16MiB" })());
     const name = domainName("voldisk");
-    await expectNoDiffAfterCreate(domainProvider, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ volume: { pool: shared.name, name: v.props.name } }] });
+    await expectNoDiffAfterCreate(domainProvider, {
+      name,
+      uri: QEMU_URI,
+      memoryMiB: 64,
+      disks: [{ volume: { pool: shared.name, name: v.props.name } }],
+    });
   });
 });

@@ -7,7 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
-import { QEMU_URI, domainNames, domainState, makeImageDir, removeDomain, removePool, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
+import {
+  QEMU_URI,
+  domainNames,
+  domainState,
+  makeImageDir,
+  removeDomain,
+  removePool,
+  snapshotNames,
+  uniqueName,
+  virsh,
+  virshTry,
+} from "../helpers/host";
 import { startSaslDaemon, writeVirshAuthFile, type SaslDaemon } from "../helpers/sasl-daemon";
 
 const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp } = provider;
@@ -106,7 +117,16 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
 
     const domName = uniqueName("sasl-snap");
     made.domains.add(domName);
-    const dom = await dp.create!(await checked(dp, { name: domName, uri: d.uri, auth: right(), memoryMiB: 64, running: false, disks: [{ volume: { pool: poolName, name: "disk.qcow2" } }] }));
+    const dom = await dp.create!(
+      await checked(dp, {
+        name: domName,
+        uri: d.uri,
+        auth: right(),
+        memoryMiB: 64,
+        running: false,
+        disks: [{ volume: { pool: poolName, name: "disk.qcow2" } }],
+      }),
+    );
     const snap = await sp.create!(await checked(sp, { name: "before", domain: dom.id, uri: d.uri, auth: right() }));
     expect(snapshotNames(QEMU_URI, domName)).toEqual(["before"]);
     expect((await sp.read!(snap.id, snap.outs)).props.name).toBe("before");
@@ -163,12 +183,13 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
     made.pools.delete(poolName);
   });
 
-  const kinds = () => [
-    ["Domain", dp, { name: uniqueName("sasl-bad"), memoryMiB: 64 }],
-    ["Snapshot", sp, { name: "never", domain: "0badf00d-0000-4000-8000-0000000000d0" }],
-    ["Pool", pp, { name: uniqueName("sasl-bad"), path: `${images.dir}/never` }],
-    ["Volume", vp, { name: "never.qcow2", pool: "default", capacity: "1MiB" }],
-  ] as const;
+  const kinds = () =>
+    [
+      ["Domain", dp, { name: uniqueName("sasl-bad"), memoryMiB: 64 }],
+      ["Snapshot", sp, { name: "never", domain: "0badf00d-0000-4000-8000-0000000000d0" }],
+      ["Pool", pp, { name: uniqueName("sasl-bad"), path: `${images.dir}/never` }],
+      ["Volume", vp, { name: "never.qcow2", pool: "default", capacity: "1MiB" }],
+    ] as const;
 
   it("wrong password: every resource's create fails within 10 s, says authentication failed and what to check, without the password; nothing is created", async () => {
     const before = { domains: domainNames(QEMU_URI), pools: virsh(QEMU_URI, "pool-list", "--all", "--name") };
@@ -216,7 +237,9 @@ describe("a SASL listener on qemu+tcp://127.0.0.1 (DIGEST-MD5)", () => {
   it("no credentials on a SASL URI: the error says to set auth", async () => {
     const { err, ms } = await failing(async () => dp.create!(await checked(dp, { name: uniqueName("sasl-none"), uri: d.uri, memoryMiB: 64 })));
     expect(ms).toBeLessThan(10_000);
-    expect(err.message).toMatch(/^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system: authentication failed.*this URI requires credentials: set auth \(\{ username, password \}/s);
+    expect(err.message).toMatch(
+      /^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system: authentication failed.*this URI requires credentials: set auth \(\{ username, password \}/s,
+    );
   });
 
   it("the right password inside the URI is refused at check (on uri, naming auth), and create refuses it before connecting", async () => {

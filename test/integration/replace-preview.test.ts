@@ -69,9 +69,16 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
     await stackSnapshot(m, "stack-snap");
     virsh(QEMU_URI, "snapshot-create-as", m.name, "by-hand");
 
-    const err = await diffWith(m, { machine: "pc" }).then(() => undefined, (e: Error) => e);
+    const err = await diffWith(m, { machine: "pc" }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
-    expect(err!.message).toMatch(new RegExp(`^refusing to replace domain "${m.name}" \\(nothing was changed on this domain or its snapshots\\): changing \`machine\` replaces the domain`));
+    expect(err!.message).toMatch(
+      new RegExp(
+        `^refusing to replace domain "${m.name}" \\(nothing was changed on this domain or its snapshots\\): changing \`machine\` replaces the domain`,
+      ),
+    );
     expect(err!.message).toMatch(/2 snapshots \("stack-snap", "by-hand"\)/);
     expect(err!.message).toMatch(/deleteSnapshotsOnDestroy: true/);
     expect(err!.message).toMatch(/revert the change to `machine`/);
@@ -83,7 +90,9 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
   it("only the stack's own Snapshot: still refused (its data is what the replacement would throw away); LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for the up allows it, as it allows the delete", async () => {
     const m = await makeDomain("own-only");
     await stackSnapshot(m, "stack-only");
-    await expect(diffWith(m, { name: `${m.name}-renamed` })).rejects.toThrow(/refusing to replace domain .*changing `name` replaces.*1 snapshot \("stack-only"\)/);
+    await expect(diffWith(m, { name: `${m.name}-renamed` })).rejects.toThrow(
+      /refusing to replace domain .*changing `name` replaces.*1 snapshot \("stack-only"\)/,
+    );
     expectUntouched(m, ["stack-only"]);
     process.env[teardown.DELETE_SNAPSHOTS_ENV] = "1";
     expect(await diffWith(m, { name: `${m.name}-renamed` })).toMatchObject({ replaces: ["name"], deleteBeforeReplace: true });
@@ -100,7 +109,10 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
     expect(onlyOption).toMatchObject({ changes: true, replaces: [] });
     const { outs } = await domainProvider.update!(m.id, m.outs, { ...m.inputs, deleteSnapshotsOnDestroy: true });
     // ... then the replacing change is planned.
-    expect(await diffWith(m, { machine: "pc", deleteSnapshotsOnDestroy: true }, outs)).toMatchObject({ replaces: ["machine"], deleteBeforeReplace: true });
+    expect(await diffWith(m, { machine: "pc", deleteSnapshotsOnDestroy: true }, outs)).toMatchObject({
+      replaces: ["machine"],
+      deleteBeforeReplace: true,
+    });
     expectUntouched(m, ["by-hand"]);
   });
 
@@ -120,15 +132,22 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
   it("a transient domain replaced by a machine-config change: refused while it has a snapshot", async () => {
     const m = await makeDomain("transient", { persistent: false });
     virsh(QEMU_URI, "snapshot-create-as", m.name, "by-hand");
-    await expect(diffWith(m, { memoryMiB: 96 })).rejects.toThrow(/refusing to replace domain .*changing `memoryMiB` replaces.*dropped by libvirt when the transient domain stops/);
+    await expect(diffWith(m, { memoryMiB: 96 })).rejects.toThrow(
+      /refusing to replace domain .*changing `memoryMiB` replaces.*dropped by libvirt when the transient domain stops/,
+    );
     expectUntouched(m, ["by-hand"]);
   });
 
   it("a hypervisor that cannot be reached fails the diff with what to do, rather than allowing the replacement; reachable: planned as before, and a domain already gone is not checked", async () => {
     const m = await makeDomain("down");
     const uri = "qemu+unix:///system?socket=/nonexistent/lvp-test-libvirt-sock";
-    const err = await diffWith(m, { machine: "pc", uri }, { ...m.outs, uri }).then(() => undefined, (e: Error) => e);
-    expect(err?.message).toMatch(/^cannot check whether replacing domain ".*" \(.*\) is safe: connecting to .*No such file or directory.*Changing `machine` replaces the domain.*start libvirtd, fix uri or auth.*or revert the change to `machine`/s);
+    const err = await diffWith(m, { machine: "pc", uri }, { ...m.outs, uri }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(
+      /^cannot check whether replacing domain ".*" \(.*\) is safe: connecting to .*No such file or directory.*Changing `machine` replaces the domain.*start libvirtd, fix uri or auth.*or revert the change to `machine`/s,
+    );
     // Reachable, without snapshots: the replacement is planned as before.
     expect(await diffWith(m, { machine: "pc" })).toMatchObject({ changes: true, replaces: ["machine"], deleteBeforeReplace: true });
     // Gone: its delete has nothing to do, so nothing to check.
@@ -139,12 +158,17 @@ describe("Domain diff refuses a replacement whose delete would be refused", () =
 });
 
 describe("Snapshot diff refuses a same-named replacement whose new snapshot could not be taken", () => {
-  it("memory: \"internal\" on a shut-off domain: refused in diff; the old snapshot and its data stay", async () => {
+  it('memory: "internal" on a shut-off domain: refused in diff; the old snapshot and its data stay', async () => {
     const m = await makeDomain("snap-mem", { running: false });
     const s = await stackSnapshot(m, "restore-point");
     const checked = await snapshotProvider.check!(s.inputs, { ...s.inputs, memory: "internal" });
-    const err = await snapshotProvider.diff!(s.id, s.outs, checked.inputs).then(() => undefined, (e: Error) => e);
-    expect(err?.message).toMatch(/^refusing to replace snapshot "restore-point" of domain ".*" \(nothing was changed\): changing `memory` replaces it, which deletes the old snapshot with its data before taking the new one.*memory: "none".*revert the change to `memory`/);
+    const err = await snapshotProvider.diff!(s.id, s.outs, checked.inputs).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(
+      /^refusing to replace snapshot "restore-point" of domain ".*" \(nothing was changed\): changing `memory` replaces it, which deletes the old snapshot with its data before taking the new one.*memory: "none".*revert the change to `memory`/,
+    );
     expectUntouched(m, ["restore-point"], "shut off");
   });
 
@@ -152,7 +176,9 @@ describe("Snapshot diff refuses a same-named replacement whose new snapshot coul
     const m = await makeDomain("snap-disk", { running: false });
     const s = await stackSnapshot(m, "restore-point");
     const bad = await snapshotProvider.check!(s.inputs, { ...s.inputs, disks: [{ target: "vdq", snapshot: "internal" }] });
-    await expect(snapshotProvider.diff!(s.id, s.outs, bad.inputs)).rejects.toThrow(/refusing to replace snapshot "restore-point".*no disk "vdq".*fix disks\[0\]\.target/);
+    await expect(snapshotProvider.diff!(s.id, s.outs, bad.inputs)).rejects.toThrow(
+      /refusing to replace snapshot "restore-point".*no disk "vdq".*fix disks\[0\]\.target/,
+    );
     const good = await snapshotProvider.check!(s.inputs, { ...s.inputs, disks: [{ target: "vda", snapshot: "internal" }] });
     expect(await snapshotProvider.diff!(s.id, s.outs, good.inputs)).toMatchObject({ replaces: ["disks"], deleteBeforeReplace: true });
     expectUntouched(m, ["restore-point"], "shut off");

@@ -30,11 +30,13 @@ describe("Domain + Snapshots as one stack on qemu:///system", () => {
     expect(dc.failures).toEqual([]);
     const dom = await dp.create!(dc.inputs);
     // What the SDK passes for `domain: vm`: the Domain's resolved uuid and uri.
-    const snaps = await Promise.all(["before-upgrade", "after-upgrade"].map(async (s) => {
-      const c = await sp.check!({}, { name: s, domain: dom.outs.uuid, uri: dom.outs.uri, description: s });
-      expect(c.failures).toEqual([]);
-      return (await sp.create(c.inputs)) as { id: string; outs: Outs };
-    }));
+    const snaps = await Promise.all(
+      ["before-upgrade", "after-upgrade"].map(async (s) => {
+        const c = await sp.check!({}, { name: s, domain: dom.outs.uuid, uri: dom.outs.uri, description: s });
+        expect(c.failures).toEqual([]);
+        return (await sp.create(c.inputs)) as { id: string; outs: Outs };
+      }),
+    );
     virsh(QEMU_URI, "snapshot-create-as", name, "by-hand");
     expect(snapshotNames(QEMU_URI, name).sort()).toEqual(["after-upgrade", "before-upgrade", "by-hand"]);
 

@@ -48,11 +48,20 @@ async function snap(dom: Dom, name: string, extra: Record<string, unknown> = {})
 }
 
 const info = (dom: Dom, name: string) =>
-  Object.fromEntries(virsh(QEMU_URI, "snapshot-info", dom.name, name).split("\n").map((l) => l.split(/:\s+/, 2) as [string, string]));
+  Object.fromEntries(
+    virsh(QEMU_URI, "snapshot-info", dom.name, name)
+      .split("\n")
+      .map((l) => l.split(/:\s+/, 2) as [string, string]),
+  );
 const tree = (dom: Dom) => virsh(QEMU_URI, "snapshot-list", dom.name, "--tree");
 const parentOf = (dom: Dom, name: string) => virsh(QEMU_URI, "snapshot-parent", dom.name, name);
-const activeDisk = (dom: Dom) => virsh(QEMU_URI, "domblklist", dom.name).split("\n").map((l) => l.trim().split(/\s+/)).find((c) => c[0] === "vda")?.[1];
-const backingOf = (file: string) => JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", file], { encoding: "utf8" }))["backing-filename"];
+const activeDisk = (dom: Dom) =>
+  virsh(QEMU_URI, "domblklist", dom.name)
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .find((c) => c[0] === "vda")?.[1];
+const backingOf = (file: string) =>
+  JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", file], { encoding: "utf8" }))["backing-filename"];
 
 describe("Snapshot on qemu:///system", () => {
   let run: Dom;
@@ -123,7 +132,9 @@ describe("Snapshot on qemu:///system", () => {
       await new Promise((r) => setTimeout(r, 1_000));
       const started = Date.now();
       let settled = false;
-      const mine = snap(dom, "waiter").finally(() => { settled = true; });
+      const mine = snap(dom, "waiter").finally(() => {
+        settled = true;
+      });
       // libvirt gives up on the lock after 30 s (VIR_ERR_OPERATION_TIMEOUT); the provider must retry.
       await new Promise((r) => setTimeout(r, 32_000));
       expect(settled).toBe(false);

@@ -23,7 +23,10 @@ afterAll(async () => {
 });
 
 type Outs = Record<string, unknown> & { path: string; name: string };
-interface Made { id: string; outs: Outs }
+interface Made {
+  id: string;
+  outs: Outs;
+}
 
 function newDir(label: string): string {
   const dir = join(IMAGES, uniqueName(label));
@@ -55,9 +58,12 @@ function defineDomain(label: string, disk: string, start = false): string {
   const name = uniqueName(label);
   made.domains.add(name);
   const xml = join(IMAGES, `${name}.xml`);
-  writeFileSync(xml, `<domain type="${existsSync("/dev/kvm") ? "kvm" : "qemu"}"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
-    `<devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk>` +
-    `<graphics type="vnc" listen="127.0.0.1"/></devices></domain>`);
+  writeFileSync(
+    xml,
+    `<domain type="${existsSync("/dev/kvm") ? "kvm" : "qemu"}"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
+      `<devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk>` +
+      `<graphics type="vnc" listen="127.0.0.1"/></devices></domain>`,
+  );
   try {
     virsh(QEMU_URI, "define", xml);
   } finally {
@@ -69,13 +75,22 @@ function defineDomain(label: string, disk: string, start = false): string {
 
 /** The chain qemu-img reads (top first); throws when an image of it is missing. */
 const backingChain = (top: string) =>
-  (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string }>).map((i) => i.filename);
+  (
+    JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string }>
+  ).map((i) => i.filename);
 function volNames(pool: string): string[] {
   virsh(QEMU_URI, "pool-refresh", pool);
   const out = virsh(QEMU_URI, "vol-list", pool);
-  return out ? out.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean).sort() : [];
+  return out
+    ? out
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[0])
+        .filter(Boolean)
+        .sort()
+    : [];
 }
-const diskSource = (dom: string, inactive = true) => /<source file='([^']+)'/.exec(virsh(QEMU_URI, "dumpxml", ...(inactive ? ["--inactive"] : []), dom))![1];
+const diskSource = (dom: string, inactive = true) =>
+  /<source file='([^']+)'/.exec(virsh(QEMU_URI, "dumpxml", ...(inactive ? ["--inactive"] : []), dom))![1];
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("a volume needed through a chain is never deleted", () => {
@@ -90,7 +105,11 @@ describe("a volume needed through a chain is never deleted", () => {
     expect(domainState(QEMU_URI, dom)).toBe("shut off");
 
     const { err } = await failing(() => volumeProvider.delete!(base.id, base.outs));
-    expect(err.message).toMatch(new RegExp(`refusing to delete volume "base.qcow2".*nothing was changed.*1 domain still uses it as a disk \\("${dom}"\\).*"${dom}" .*disk vda: ${esc(overlay)} → ${esc(base.outs.path)}`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `refusing to delete volume "base.qcow2".*nothing was changed.*1 domain still uses it as a disk \\("${dom}"\\).*"${dom}" .*disk vda: ${esc(overlay)} → ${esc(base.outs.path)}`,
+      ),
+    );
     expect(volNames(p.outs.name)).toContain("base.qcow2");
     expect(backingChain(overlay)).toEqual([overlay, base.outs.path]);
 
@@ -155,11 +174,27 @@ describe("a volume needed through a chain is never deleted", () => {
     const dom = defineDomain("chain-mem", disk.outs.path, true);
     const mem = join(p.dir, "mem.save");
     const overlay = join(newDir("chain-mem-ov"), "overlay.qcow2");
-    virsh(QEMU_URI, "snapshot-create-as", dom, "with-memory", "--memspec", `file=${mem},snapshot=external`, "--diskspec", `vda,snapshot=external,file=${overlay}`);
+    virsh(
+      QEMU_URI,
+      "snapshot-create-as",
+      dom,
+      "with-memory",
+      "--memspec",
+      `file=${mem},snapshot=external`,
+      "--diskspec",
+      `vda,snapshot=external,file=${overlay}`,
+    );
     expect(volNames(p.outs.name)).toContain("mem.save");
-    const memVol = (await volumeProvider.read!(mem, { name: "mem.save", pool: p.outs.name, uri: QEMU_URI, path: mem } as never)) as { id: string; props: Outs };
+    const memVol = (await volumeProvider.read!(mem, { name: "mem.save", pool: p.outs.name, uri: QEMU_URI, path: mem } as never)) as {
+      id: string;
+      props: Outs;
+    };
     const { err } = await failing(() => volumeProvider.delete!(memVol.id, memVol.props));
-    expect(err.message).toMatch(new RegExp(`refusing to delete volume "mem.save".*1 domain still uses it as a disk \\("${dom}"\\).*snapshot "with-memory" memory state: ${esc(mem)}`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `refusing to delete volume "mem.save".*1 domain still uses it as a disk \\("${dom}"\\).*snapshot "with-memory" memory state: ${esc(mem)}`,
+      ),
+    );
     expect(existsSync(mem)).toBe(true);
     expect(volNames(p.outs.name)).toContain("mem.save");
     // And the disk under the running overlay.
@@ -193,7 +228,11 @@ describe("a volume needed through a chain is never deleted", () => {
     virsh(QEMU_URI, "snapshot-create-as", dom, "s1", "--disk-only", "--diskspec", `vda,snapshot=external,file=${overlay}`);
     const read = await poolProvider.read!(p.id, p.outs);
     const { err } = await failing(() => poolProvider.delete!(p.id, read.props));
-    expect(err.message).toMatch(new RegExp(`refusing to delete storage pool "${p.outs.name}" with its volumes \\(nothing was changed\\).*volume "base.qcow2": 1 domain still uses it as a disk \\("${dom}"\\)`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `refusing to delete storage pool "${p.outs.name}" with its volumes \\(nothing was changed\\).*volume "base.qcow2": 1 domain still uses it as a disk \\("${dom}"\\)`,
+      ),
+    );
     expect(virshTry(QEMU_URI, "pool-info", p.outs.name).out).toMatch(/State:\s+running/);
     expect(volNames(p.outs.name)).toEqual(["base.qcow2", "spare.qcow2"]);
     expect(backingChain(overlay)).toEqual([overlay, base.outs.path]);

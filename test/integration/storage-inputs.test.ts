@@ -25,7 +25,9 @@ beforeAll(async () => {
   execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", qcow2Source, "64M"]);
   const checked = await poolProvider.check!({}, { name: poolName, path: poolDir, uri: QEMU_URI });
   pool = await poolProvider.create!(checked.inputs);
-  const base = await volumeProvider.create!((await volumeProvider.check!({}, { name: "base.qcow2", pool: poolName, uri: QEMU_URI, capacity: "32MiB" })).inputs);
+  const base = await volumeProvider.create!(
+    (await volumeProvider.check!({}, { name: "base.qcow2", pool: poolName, uri: QEMU_URI, capacity: "32MiB" })).inputs,
+  );
   basePath = base.outs.path;
 });
 
@@ -42,7 +44,11 @@ function inventory(): { pools: string[]; volumes: string; files: string[] } {
   // This run's pools only: other test runs may work on the same hypervisor.
   const ours = `${TEST_PREFIX}${testRunId()}-`;
   return {
-    pools: virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((s) => s.trim()).filter((n) => n.startsWith(ours)).sort(),
+    pools: virsh(QEMU_URI, "pool-list", "--all", "--name")
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((n) => n.startsWith(ours))
+      .sort(),
     volumes: virsh(QEMU_URI, "vol-list", poolName),
     files: readdirSync(poolDir).sort(),
   };
@@ -60,11 +66,19 @@ const checkCases: Array<[string, string, Record<string, unknown>]> = [
   ["a capacity that is not whole sectors", "capacity", volume({ capacity: 1000 })],
   ["no capacity for an empty volume", "capacity", volume({ capacity: undefined })],
   ["an unknown format", "format", volume({ format: "vmdk" })],
-  ["a raw overlay on a backing volume", "format", volume({ format: "raw", capacity: undefined, backingVolume: "/var/lib/libvirt/images/base.qcow2" })],
+  [
+    "a raw overlay on a backing volume",
+    "format",
+    volume({ format: "raw", capacity: undefined, backingVolume: "/var/lib/libvirt/images/base.qcow2" }),
+  ],
   ["a relative backing volume path", "backingVolume", volume({ backingVolume: "base.qcow2" })],
   ["a missing source file", "source", volume({ capacity: undefined, source: join(srcDir, "missing.img") })],
   ["a source that is a directory", "source", volume({ capacity: undefined, source: join(srcDir, "a-directory") })],
-  ["source together with backingVolume", "source", volume({ capacity: undefined, source: qcow2Source, backingVolume: "/var/lib/libvirt/images/base.qcow2" })],
+  [
+    "source together with backingVolume",
+    "source",
+    volume({ capacity: undefined, source: qcow2Source, backingVolume: "/var/lib/libvirt/images/base.qcow2" }),
+  ],
   ["a qcow2 source declared raw", "format", volume({ capacity: undefined, source: qcow2Source, format: "raw" })],
   ["a capacity smaller than the source image", "capacity", volume({ capacity: "32MiB", source: qcow2Source })],
   ["backingFormat without backingVolume", "backingFormat", volume({ backingFormat: "qcow2" })],
@@ -88,9 +102,24 @@ describe("Volume inputs rejected by check", () => {
 
 describe("Volume inputs found wrong once the hypervisor is asked", () => {
   const cases: Array<[string, string, () => Record<string, unknown>, RegExp]> = [
-    ["a backing volume in another format than backingFormat says", "backingFormat", () => volume({ capacity: undefined, backingVolume: basePath, backingFormat: "raw" }), /is a qcow2 image/],
-    ["a backing volume that does not exist", "backingVolume", () => volume({ capacity: undefined, backingVolume: join(poolDir, "nope.qcow2") }), /nope.qcow2 is neither a volume/],
-    ["a capacity smaller than the backing volume", "capacity", () => volume({ capacity: "16MiB", backingVolume: basePath }), /smaller than the backing volume \(32 MiB\)/],
+    [
+      "a backing volume in another format than backingFormat says",
+      "backingFormat",
+      () => volume({ capacity: undefined, backingVolume: basePath, backingFormat: "raw" }),
+      /is a qcow2 image/,
+    ],
+    [
+      "a backing volume that does not exist",
+      "backingVolume",
+      () => volume({ capacity: undefined, backingVolume: join(poolDir, "nope.qcow2") }),
+      /nope.qcow2 is neither a volume/,
+    ],
+    [
+      "a capacity smaller than the backing volume",
+      "capacity",
+      () => volume({ capacity: "16MiB", backingVolume: basePath }),
+      /smaller than the backing volume \(32 MiB\)/,
+    ],
     ["a pool that does not exist", "pool", () => volume({ pool: uniqueName("no-such-pool") }), /does not exist/],
     ["a name already used in the pool", "name", () => volume({ name: "base.qcow2" }), /already exists/],
   ];
@@ -100,7 +129,9 @@ describe("Volume inputs found wrong once the hypervisor is asked", () => {
     const baseInfo = execFileSync("qemu-img", ["info", "-U", basePath], { encoding: "utf8" });
     const checked = await volumeProvider.check!({}, news());
     expect(checked.failures).toEqual([]);
-    await expect(volumeProvider.create!(checked.inputs)).rejects.toThrow(new RegExp(`invalid Volume input ${property}: .*${reason.source}.*nothing was created`));
+    await expect(volumeProvider.create!(checked.inputs)).rejects.toThrow(
+      new RegExp(`invalid Volume input ${property}: .*${reason.source}.*nothing was created`),
+    );
     expect(inventory()).toEqual(before);
     expect(execFileSync("qemu-img", ["info", "-U", basePath], { encoding: "utf8" })).toBe(baseInfo);
   });
@@ -128,7 +159,9 @@ describe("Pool inputs", () => {
     const before = inventory();
     const dir = join(IMAGES, uniqueName("dup"));
     const checked = await poolProvider.check!({}, { name: poolName, path: dir, uri: QEMU_URI });
-    await expect(poolProvider.create!(checked.inputs)).rejects.toThrow(/invalid Pool input name: a storage pool named .* already exists.*nothing was created/);
+    await expect(poolProvider.create!(checked.inputs)).rejects.toThrow(
+      /invalid Pool input name: a storage pool named .* already exists.*nothing was created/,
+    );
     expect(inventory()).toEqual(before);
     expect(virsh(QEMU_URI, "pool-dumpxml", poolName)).toContain(`<path>${poolDir}</path>`);
     expect(() => readdirSync(dir)).toThrow(/ENOENT/);
@@ -137,5 +170,8 @@ describe("Pool inputs", () => {
 
 it("the pool and its base volume made for these cases are as created", () => {
   expect(pool.outs).toMatchObject({ name: poolName, path: poolDir, active: true });
-  expect(JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", basePath], { encoding: "utf8" }))).toMatchObject({ format: "qcow2", "virtual-size": 32 * MiB });
+  expect(JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", basePath], { encoding: "utf8" }))).toMatchObject({
+    format: "qcow2",
+    "virtual-size": 32 * MiB,
+  });
 });

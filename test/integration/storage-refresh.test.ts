@@ -29,7 +29,12 @@ async function poolWithVolume(label: string) {
   const pool = await poolProvider.create!(pc.inputs);
   const vc = await volumeProvider.check!({}, { name: "data.qcow2", pool: name, uri: QEMU_URI, capacity: "8MiB" });
   const vol = await volumeProvider.create!(vc.inputs);
-  return { dir, name, pool: { id: pool.id, outs: pool.outs as Outs, inputs: pc.inputs }, vol: { id: vol.id, outs: vol.outs as Outs, inputs: vc.inputs } };
+  return {
+    dir,
+    name,
+    pool: { id: pool.id, outs: pool.outs as Outs, inputs: pc.inputs },
+    vol: { id: vol.id, outs: vol.outs as Outs, inputs: vc.inputs },
+  };
 }
 const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
 const undefinePool = (name: string) => {
@@ -50,9 +55,15 @@ describe("refresh after a pool was undefined outside Pulumi, its files left", ()
     expect((await volumeProvider.diff!(s.vol.id, props, s.vol.inputs)).changes).toBe(true);
 
     const upd = await failing(() => volumeProvider.update!(s.vol.id, props, s.vol.inputs));
-    expect(upd.err.message).toMatch(new RegExp(`storage pool "${s.name}" no longer exists.*data.qcow2.*still there.*virsh pool-define-as ${s.name} dir --target ${s.dir.dir}.*pulumi state delete`));
+    expect(upd.err.message).toMatch(
+      new RegExp(
+        `storage pool "${s.name}" no longer exists.*data.qcow2.*still there.*virsh pool-define-as ${s.name} dir --target ${s.dir.dir}.*pulumi state delete`,
+      ),
+    );
     const del = await failing(() => volumeProvider.delete!(s.vol.id, props));
-    expect(del.err.message).toMatch(new RegExp(`refusing to delete volume "data.qcow2" \\(nothing was changed\\): storage pool "${s.name}" no longer exists`));
+    expect(del.err.message).toMatch(
+      new RegExp(`refusing to delete volume "data.qcow2" \\(nothing was changed\\): storage pool "${s.name}" no longer exists`),
+    );
     expect(sha(s.vol.outs.path)).toBe(before);
     expect(virshTry(QEMU_URI, "pool-info", s.name).ok).toBe(false);
 

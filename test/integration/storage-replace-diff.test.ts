@@ -30,13 +30,21 @@ async function setup(label: string, poolExtra: Record<string, unknown> = {}) {
   const pool = await poolProvider.create!(pc.inputs);
   const vc = await volumeProvider.check!({}, { name: "disk.qcow2", pool: name, uri: QEMU_URI, capacity: "8MiB" });
   const vol = await volumeProvider.create!(vc.inputs);
-  return { dir, name, pool: { id: pool.id, outs: pool.outs as Outs, inputs: pc.inputs }, vol: { id: vol.id, outs: vol.outs as Outs, inputs: vc.inputs } };
+  return {
+    dir,
+    name,
+    pool: { id: pool.id, outs: pool.outs as Outs, inputs: pc.inputs },
+    vol: { id: vol.id, outs: vol.outs as Outs, inputs: vc.inputs },
+  };
 }
 function defineOn(disk: string): string {
   const name = uniqueName("rdiff");
   domains.add(name);
   const xml = join("/var/lib/libvirt/images", `${name}.xml`);
-  writeFileSync(xml, `<domain type="qemu"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os><devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk></devices></domain>`);
+  writeFileSync(
+    xml,
+    `<domain type="qemu"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os><devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk></devices></domain>`,
+  );
   try {
     virsh(QEMU_URI, "define", xml);
   } finally {
@@ -56,7 +64,9 @@ describe("diff of a storage replacement runs the delete's rules", () => {
     execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", s.vol.outs.path, "-F", "qcow2", overlay]);
     const dom = defineOn(overlay);
     const { err } = await failing(() => volumeProvider.diff!(s.vol.id, s.vol.outs, news));
-    expect(err.message).toMatch(new RegExp(`refusing to replace volume "disk.qcow2" .*changed: format; nothing was changed.*1 domain still uses it as a disk \\("${dom}"\\)`));
+    expect(err.message).toMatch(
+      new RegExp(`refusing to replace volume "disk.qcow2" .*changed: format; nothing was changed.*1 domain still uses it as a disk \\("${dom}"\\)`),
+    );
     expect(existsSync(s.vol.outs.path)).toBe(true);
     // An unknown replacing value is not refused in the preview (it may not change).
     const unknown = await volumeProvider.diff!(s.vol.id, s.vol.outs, { ...s.vol.inputs, name: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" });
@@ -67,13 +77,17 @@ describe("diff of a storage replacement runs the delete's rules", () => {
     const s = await setup("rdiff-pool");
     const moved = { ...s.pool.inputs, path: `${s.dir.dir}-moved` };
     const held = await failing(() => poolProvider.diff!(s.pool.id, s.pool.outs, moved));
-    expect(held.err.message).toMatch(new RegExp(`refusing to replace storage pool "${s.name}" \\(changed: path; nothing was changed\\).*holds 1 volume \\("disk.qcow2"\\)`));
+    expect(held.err.message).toMatch(
+      new RegExp(`refusing to replace storage pool "${s.name}" \\(changed: path; nothing was changed\\).*holds 1 volume \\("disk.qcow2"\\)`),
+    );
 
     const cascading = { ...s.pool.outs, deleteVolumesOnDestroy: true };
     expect(await poolProvider.diff!(s.pool.id, cascading, { ...moved, deleteVolumesOnDestroy: true })).toMatchObject({ replaces: ["path"] });
     const dom = defineOn(s.vol.outs.path);
     const used = await failing(() => poolProvider.diff!(s.pool.id, cascading, { ...moved, deleteVolumesOnDestroy: true }));
-    expect(used.err.message).toMatch(new RegExp(`refusing to replace storage pool .*volume "disk.qcow2": 1 domain still uses it as a disk \\("${dom}"\\)`));
+    expect(used.err.message).toMatch(
+      new RegExp(`refusing to replace storage pool .*volume "disk.qcow2": 1 domain still uses it as a disk \\("${dom}"\\)`),
+    );
     expect(virsh(QEMU_URI, "pool-info", s.name)).toMatch(/State:\s+running/);
   });
 });

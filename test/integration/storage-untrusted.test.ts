@@ -32,9 +32,19 @@ afterAll(async () => {
 function volNames(): string[] {
   virsh(QEMU_URI, "pool-refresh", pool);
   const out = virsh(QEMU_URI, "vol-list", pool);
-  return out ? out.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean).sort() : [];
+  return out
+    ? out
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[0])
+        .filter(Boolean)
+        .sort()
+    : [];
 }
-interface ImgInfo { format: string; "backing-filename"?: string; "format-specific"?: { data?: { "data-file"?: string } } }
+interface ImgInfo {
+  format: string;
+  "backing-filename"?: string;
+  "format-specific"?: { data?: { "data-file"?: string } };
+}
 const imgInfo = (path: string) => JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path], { encoding: "utf8" })) as ImgInfo;
 const qimg = (...args: string[]) => execFileSync("qemu-img", ["create", "-q", ...args]);
 
@@ -53,7 +63,12 @@ describe("Volume source: no reference to host files", () => {
   it("a qcow2 whose backing file is an absolute host path (/etc/hostname) is refused, with how to flatten it", async () => {
     const evil = join(src.dir, "evil-abs.qcow2");
     qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", evil, "1M");
-    await refusedBoth("evil-abs.qcow2", { source: evil }, "source", /names a backing file \("\/etc\/hostname"\).*any host file.*qemu-img convert -O qcow2 .*evil-abs.qcow2 flat.qcow2/);
+    await refusedBoth(
+      "evil-abs.qcow2",
+      { source: evil },
+      "source",
+      /names a backing file \("\/etc\/hostname"\).*any host file.*qemu-img convert -O qcow2 .*evil-abs.qcow2 flat.qcow2/,
+    );
   });
 
   it("a qcow2 whose backing file is relative is refused too", async () => {
@@ -73,7 +88,12 @@ describe("Volume source: no reference to host files", () => {
   it("bytes declared raw that begin with a qcow2 header are refused, never uploaded as a qcow2 with its backing file", async () => {
     const evil = join(src.dir, "declared-raw.img");
     qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", evil, "1M");
-    await refusedBoth("declared-raw.img", { source: evil, format: "raw" }, "format", /is "raw" but source .* begins with a qcow2 header.*read as a qcow2 image.*not as raw.*qemu-img convert -f raw -O qcow2/);
+    await refusedBoth(
+      "declared-raw.img",
+      { source: evil, format: "raw" },
+      "format",
+      /is "raw" but source .* begins with a qcow2 header.*read as a qcow2 image.*not as raw.*qemu-img convert -f raw -O qcow2/,
+    );
     // Also without a backing file: libvirt's scan would still report the volume as qcow2, not the raw asked for.
     const plain = src.qcow2("declared-raw-plain.img", 1);
     await refusedBoth("declared-raw-plain.img", { source: plain, format: "raw" }, "format", /is "raw" but source .* begins with a qcow2 header/);
@@ -81,7 +101,13 @@ describe("Volume source: no reference to host files", () => {
 
   it("a raw file whose content is a vmdk descriptor naming a host file is refused (content guessing would make it vmdk)", async () => {
     const evil = join(src.dir, "descriptor.img");
-    writeFileSync(evil, `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 8 FLAT "/etc/hostname" 0\n`.padEnd(4096, "\n"));
+    writeFileSync(
+      evil,
+      `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 8 FLAT "/etc/hostname" 0\n`.padEnd(
+        4096,
+        "\n",
+      ),
+    );
     await refusedBoth("descriptor.img", { source: evil }, "source", /begins with a vmdk descriptor header/);
   });
 
@@ -107,7 +133,9 @@ describe("Volume source: no reference to host files", () => {
     execFileSync("dd", [`if=${header}`, `of=${v.outs.path}`, "conv=notrunc", "status=none"]);
     virsh(QEMU_URI, "pool-refresh", pool);
     // libvirt and qemu-img now take it for a qcow2 on /etc/hostname ...
-    expect(virsh(QEMU_URI, "vol-dumpxml", "--pool", pool, "guest-raw.img")).toMatch(/<format type='qcow2'\/>[\s\S]*<backingStore>\s*<path>\/etc\/hostname<\/path>/);
+    expect(virsh(QEMU_URI, "vol-dumpxml", "--pool", pool, "guest-raw.img")).toMatch(
+      /<format type='qcow2'\/>[\s\S]*<backingStore>\s*<path>\/etc\/hostname<\/path>/,
+    );
     expect(imgInfo(v.outs.path as string)["backing-filename"]).toBe("/etc/hostname");
     // ... the Volume's outputs (which a Domain's disk format defaults to) do not.
     const read = await volumeProvider.read!(v.id, v.outs);
@@ -123,7 +151,10 @@ describe("Volume source: no reference to host files", () => {
     const raw = join(src.dir, "clean.raw");
     writeFileSync(raw, Buffer.alloc(1024 * 1024, 0x5a));
     const made: Array<{ id: string; outs: Record<string, unknown> }> = [];
-    for (const [name, source, format] of [["clean.qcow2", q, undefined], ["clean.raw", raw, "raw"]] as const) {
+    for (const [name, source, format] of [
+      ["clean.qcow2", q, undefined],
+      ["clean.raw", raw, "raw"],
+    ] as const) {
       const checked = await volumeProvider.check!({}, { name, pool, uri: QEMU_URI, source, ...(format ? { format } : {}) });
       expect(checked.failures).toEqual([]);
       const r = await volumeProvider.create!(checked.inputs);

@@ -2,7 +2,19 @@
 // the file system say independently what happened.
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,14 +40,30 @@ afterAll(async () => {
 });
 
 // Independent views.
-const poolNames = () => virsh(QEMU_URI, "pool-list", "--all", "--name").split("\n").map((s) => s.trim()).filter(Boolean);
+const poolNames = () =>
+  virsh(QEMU_URI, "pool-list", "--all", "--name")
+    .split("\n")
+    .map((s) => s.trim())
+    .filter(Boolean);
 const poolState = (name: string) => /State:\s+(\w+)/.exec(virsh(QEMU_URI, "pool-info", name))?.[1];
 function volNames(pool: string): string[] {
   virsh(QEMU_URI, "pool-refresh", pool);
   const out = virsh(QEMU_URI, "vol-list", pool);
-  return out ? out.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean).sort() : [];
+  return out
+    ? out
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[0])
+        .filter(Boolean)
+        .sort()
+    : [];
 }
-interface ImgInfo { format: string; "virtual-size": number; "backing-filename"?: string; "backing-filename-format"?: string; snapshots?: Array<{ name: string }> }
+interface ImgInfo {
+  format: string;
+  "virtual-size": number;
+  "backing-filename"?: string;
+  "backing-filename-format"?: string;
+  snapshots?: Array<{ name: string }>;
+}
 const imgInfo = (path: string) => JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path], { encoding: "utf8" })) as ImgInfo;
 
 function newDir(label: string, create: boolean): string {
@@ -49,7 +77,11 @@ function newDir(label: string, create: boolean): string {
 }
 
 type Outs = Record<string, unknown> & { path: string; name: string };
-interface Made { id: string; outs: Outs; inputs: Record<string, unknown> }
+interface Made {
+  id: string;
+  outs: Outs;
+  inputs: Record<string, unknown>;
+}
 
 async function makePool(label: string, dir: string, extra: Record<string, unknown> = {}): Promise<Made> {
   const name = uniqueName(label);
@@ -172,11 +204,22 @@ describe("Volume", () => {
     const top = await makeVolume(poolName(), "top.qcow2", { backingVolume: base.outs.path, backingFormat: "qcow2" });
     const onRaw = await makeVolume(poolName(), "on-raw.qcow2", { backingVolume: rawBase.outs.path, capacity: "20MiB" });
 
-    expect(imgInfo(top.outs.path)).toMatchObject({ format: "qcow2", "backing-filename": base.outs.path, "backing-filename-format": "qcow2", "virtual-size": 32 * MiB });
+    expect(imgInfo(top.outs.path)).toMatchObject({
+      format: "qcow2",
+      "backing-filename": base.outs.path,
+      "backing-filename-format": "qcow2",
+      "virtual-size": 32 * MiB,
+    });
     expect(top.outs).toMatchObject({ backingPath: base.outs.path, capacity: 32 * MiB });
-    expect(imgInfo(onRaw.outs.path)).toMatchObject({ "backing-filename": rawBase.outs.path, "backing-filename-format": "raw", "virtual-size": 20 * MiB });
+    expect(imgInfo(onRaw.outs.path)).toMatchObject({
+      "backing-filename": rawBase.outs.path,
+      "backing-filename-format": "raw",
+      "virtual-size": 20 * MiB,
+    });
 
-    await expect(volumeProvider.delete!(base.id, base.outs)).rejects.toThrow(/refusing to delete volume "base.qcow2".*backing file of 1 volume \(".*\/top.qcow2"\)/);
+    await expect(volumeProvider.delete!(base.id, base.outs)).rejects.toThrow(
+      /refusing to delete volume "base.qcow2".*backing file of 1 volume \(".*\/top.qcow2"\)/,
+    );
     expect(existsSync(base.outs.path)).toBe(true);
     for (const v of [top, onRaw, base, rawBase]) await volumeProvider.delete!(v.id, v.outs);
     expect(volNames(poolName())).toEqual([]);
@@ -192,7 +235,10 @@ describe("Volume", () => {
     // A domain made concurrently makes the deletes' shared reading of the domains see it.
     const dom = await makeDomain("burst", vols[0].outs.path, { running: false });
     const results = await Promise.allSettled(vols.map((v) => volumeProvider.delete!(v.id, v.outs)));
-    expect(results[0]).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringMatching(/1 domain still uses it as a disk/) }) });
+    expect(results[0]).toMatchObject({
+      status: "rejected",
+      reason: expect.objectContaining({ message: expect.stringMatching(/1 domain still uses it as a disk/) }),
+    });
     expect(results.slice(1).map((r) => r.status)).toEqual(Array(7).fill("fulfilled"));
     expect(volNames(poolName())).toEqual(["burst-0.qcow2"]);
     expect(readdirSync(dir).filter((f) => f.startsWith("burst-"))).toEqual(["burst-0.qcow2"]);
@@ -211,7 +257,9 @@ describe("Volume", () => {
     const grown = await volumeProvider.update!(v.id, read.props, { ...v.inputs, capacity: "32MiB" });
     expect(grown.outs).toMatchObject({ capacity: 32 * MiB });
     expect(imgInfo(v.outs.path)["virtual-size"]).toBe(32 * MiB);
-    await expect(volumeProvider.update!(v.id, grown.outs, { ...v.inputs, capacity: "8MiB" })).rejects.toThrow(/refusing to shrink volume "resize.qcow2" from 32 MiB to 8 MiB \(nothing was changed\)/);
+    await expect(volumeProvider.update!(v.id, grown.outs, { ...v.inputs, capacity: "8MiB" })).rejects.toThrow(
+      /refusing to shrink volume "resize.qcow2" from 32 MiB to 8 MiB \(nothing was changed\)/,
+    );
     expect(imgInfo(v.outs.path)["virtual-size"]).toBe(32 * MiB);
 
     rmSync(v.outs.path);
@@ -260,7 +308,9 @@ describe("Volume", () => {
     const r = JSON.parse(stdout) as { id: string; outs: Outs; base: number; sampled: number; hwm: number; seconds: number };
     const peak = Math.max(r.sampled, r.hwm);
     const growth = peak - r.base;
-    console.log(`[upload 256 MiB] ${r.seconds.toFixed(2)} s; provider RSS before ${(r.base / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (sampled ${(r.sampled / MiB).toFixed(1)}, VmHWM ${(r.hwm / MiB).toFixed(1)}): growth ${(growth / MiB).toFixed(1)} MiB`);
+    console.log(
+      `[upload 256 MiB] ${r.seconds.toFixed(2)} s; provider RSS before ${(r.base / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (sampled ${(r.sampled / MiB).toFixed(1)}, VmHWM ${(r.hwm / MiB).toFixed(1)}): growth ${(growth / MiB).toFixed(1)} MiB`,
+    );
     expect(growth).toBeLessThan(64 * MiB);
 
     // Progress: at most one line per 10%, ending at 100%.
@@ -269,10 +319,14 @@ describe("Volume", () => {
 
     expect(r.outs).toMatchObject({ format: "raw", capacity: 256 * MiB, path: join(dir, "uploaded.raw") });
     expect(imgInfo(r.outs.path)).toMatchObject({ format: "raw", "virtual-size": 256 * MiB });
-    const sha = (file: string) => new Promise<string>((resolve, reject) => {
-      const h = createHash("sha256");
-      createReadStream(file).on("data", (d) => h.update(d)).on("end", () => resolve(h.digest("hex"))).on("error", reject);
-    });
+    const sha = (file: string) =>
+      new Promise<string>((resolve, reject) => {
+        const h = createHash("sha256");
+        createReadStream(file)
+          .on("data", (d) => h.update(d))
+          .on("end", () => resolve(h.digest("hex")))
+          .on("error", reject);
+      });
     expect(await sha(r.outs.path)).toBe(await sha(source));
     await volumeProvider.delete!(r.id, r.outs);
     expect(existsSync(r.outs.path)).toBe(false);
@@ -286,7 +340,9 @@ describe("Volume", () => {
     const v = await makeVolume(poolName(), "from-qcow2.qcow2", { source, capacity: "12MiB" });
     expect(v.outs).toMatchObject({ format: "qcow2", capacity: 12 * MiB });
     expect(imgInfo(v.outs.path)).toMatchObject({ format: "qcow2", "virtual-size": 12 * MiB });
-    expect(execFileSync("qemu-io", ["-r", "-U", "-c", "read -P 0x5a 0 1M", v.outs.path], { encoding: "utf8" })).toMatch(/read 1048576\/1048576 bytes/);
+    expect(execFileSync("qemu-io", ["-r", "-U", "-c", "read -P 0x5a 0 1M", v.outs.path], { encoding: "utf8" })).toMatch(
+      /read 1048576\/1048576 bytes/,
+    );
     await volumeProvider.delete!(v.id, v.outs);
   });
 
@@ -307,8 +363,11 @@ describe("Volume", () => {
     const other = uniqueName("vol-byhand");
     made.domains.add(other);
     const xmlFile = join(dir, "..", `${other}.xml`);
-    writeFileSync(xmlFile, `<domain type="qemu"><name>${other}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
-      `<devices><disk type="volume" device="disk"><driver name="qemu" type="qcow2"/><source pool="${poolName()}" volume="boot.qcow2"/><target dev="vda" bus="virtio"/></disk></devices></domain>`);
+    writeFileSync(
+      xmlFile,
+      `<domain type="qemu"><name>${other}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
+        `<devices><disk type="volume" device="disk"><driver name="qemu" type="qcow2"/><source pool="${poolName()}" volume="boot.qcow2"/><target dev="vda" bus="virtio"/></disk></devices></domain>`,
+    );
     try {
       virsh(QEMU_URI, "define", xmlFile);
     } finally {

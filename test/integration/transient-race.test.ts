@@ -43,9 +43,15 @@ async function makeDomain(label: string, extra: Record<string, unknown>) {
 async function deleteWithActInWindow(id: string, props: Record<string, unknown>, act: () => Promise<unknown>) {
   process.env[PAUSE_ENV] = "2000";
   const started = Date.now();
-  const done = domainProvider.delete!(id, props).then(() => undefined, (err: unknown) => err as Error);
+  const done = domainProvider.delete!(id, props).then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
   await sleep(500); // the teardown check (a handful of calls on a warm connection) is long over
-  const acted = await act().then(() => "ok", (err: unknown) => String(err));
+  const acted = await act().then(
+    () => "ok",
+    (err: unknown) => String(err),
+  );
   const err = await done;
   return { err, acted, elapsed: Date.now() - started };
 }
@@ -55,7 +61,11 @@ async function virshAsync(...args: string[]): Promise<string> {
   return (await run("virsh", ["-q", "-c", QEMU_URI, ...args], { encoding: "utf8" })).stdout.trim();
 }
 
-const checkpointNames = (name: string) => virsh(QEMU_URI, "checkpoint-list", name, "--name").split("\n").map((s) => s.trim()).filter(Boolean);
+const checkpointNames = (name: string) =>
+  virsh(QEMU_URI, "checkpoint-list", name, "--name")
+    .split("\n")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 describe("something appears between the teardown check and the call that would drop it", () => {
   it("transient domain, a snapshot taken right before its destroy: refused; it keeps running with the snapshot", async () => {
@@ -63,12 +73,16 @@ describe("something appears between the teardown check and the call that would d
     const r = await deleteWithActInWindow(m.id, m.outs, () => virshAsync("snapshot-create-as", m.name, "race"));
     expect(r.acted).toBe("ok"); // the snapshot landed inside the window
     expect(r.elapsed).toBeGreaterThanOrEqual(2000);
-    expect(r.err?.message).toMatch(new RegExp(`^refusing to stop transient domain "${m.name}": a snapshot \\("race"\\) appeared after the teardown check.*still running`));
+    expect(r.err?.message).toMatch(
+      new RegExp(`^refusing to stop transient domain "${m.name}": a snapshot \\("race"\\) appeared after the teardown check.*still running`),
+    );
     expect(domainState(QEMU_URI, m.name)).toBe("running");
     expect(snapshotNames(QEMU_URI, m.name)).toEqual(["race"]);
     expect(qcow2Snapshots(m.disk)).toEqual(["race"]);
     // Without the race, the first check names it.
-    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(/refusing to delete domain .*1 snapshot \("race"\).*dropped by libvirt when the transient domain stops/);
+    await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(
+      /refusing to delete domain .*1 snapshot \("race"\).*dropped by libvirt when the transient domain stops/,
+    );
   });
 
   it("transient domain with deleteSnapshotsOnDestroy and one snapshot at the check, a second in the window: refused, both kept", async () => {
@@ -88,7 +102,9 @@ describe("something appears between the teardown check and the call that would d
     const m = await makeDomain("tr-ckpt", { persistent: false });
     const r = await deleteWithActInWindow(m.id, m.outs, () => virshAsync("checkpoint-create-as", m.name, "race"));
     expect(r.acted).toBe("ok");
-    expect(r.err?.message).toMatch(/^refusing to stop transient domain ".*": a checkpoint \(1 now, 0 at the check\) appeared after the teardown check/);
+    expect(r.err?.message).toMatch(
+      /^refusing to stop transient domain ".*": a checkpoint \(1 now, 0 at the check\) appeared after the teardown check/,
+    );
     expect(domainState(QEMU_URI, m.name)).toBe("running");
     expect(checkpointNames(m.name)).toEqual(["race"]);
   });
@@ -97,9 +113,15 @@ describe("something appears between the teardown check and the call that would d
     const m = await makeDomain("ckpt-undef", {});
     virsh(QEMU_URI, "checkpoint-create-as", m.name, "c1");
     // The window before the destroy (checkpoints need a running domain); the undefine's re-list catches it.
-    const r = await deleteWithActInWindow(m.id, { ...m.outs, deleteCheckpointsOnDestroy: true }, () => virshAsync("checkpoint-create-as", m.name, "c2"));
+    const r = await deleteWithActInWindow(m.id, { ...m.outs, deleteCheckpointsOnDestroy: true }, () =>
+      virshAsync("checkpoint-create-as", m.name, "c2"),
+    );
     expect(r.acted).toBe("ok");
-    expect(r.err?.message).toMatch(new RegExp(`^refusing to undefine domain "${m.name}": a checkpoint \\(2 now, 1 at the check\\) appeared after the teardown check, and the metadata cascade`));
+    expect(r.err?.message).toMatch(
+      new RegExp(
+        `^refusing to undefine domain "${m.name}": a checkpoint \\(2 now, 1 at the check\\) appeared after the teardown check, and the metadata cascade`,
+      ),
+    );
     expect(domainNames(QEMU_URI)).toContain(m.name);
     expect(checkpointNames(m.name).sort()).toEqual(["c1", "c2"]);
     // The re-run sees both and removes their metadata with the domain.

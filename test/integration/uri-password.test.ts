@@ -44,7 +44,10 @@ describe("a URI password never leaves the provider, not even in libvirt's own te
       ["Pool read", () => poolProvider.read!("00000000-0000-4000-8000-000000000002", { name, uri, path: "/var/lib/libvirt/images/x" } as never)],
     ];
     for (const [what, attempt] of attempts) {
-      const err = (await attempt().then(() => undefined, (e: unknown) => e)) as Error | undefined;
+      const err = (await attempt().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error | undefined;
       expect(err, what).toBeInstanceOf(Error);
       expect(err!.message, what).not.toContain(SECRET);
       expect(String(err!.stack), what).not.toContain(SECRET);

@@ -69,7 +69,10 @@ describe("a pool removed by someone else during a Volume delete's reading", () =
         virsh(QEMU_URI, "pool-undefine", victim);
       }
     };
-    const err = await volumeProvider.delete!(vol.id, vol.outs).then(() => undefined, (e: Error) => e);
+    const err = await volumeProvider.delete!(vol.id, vol.outs).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     testHooks.anyCall = undefined;
     expect(removed).toBe(true);
     expect(err?.message).toBeUndefined();

@@ -60,7 +60,10 @@ describe.each(kinds)("%s check: auth", (_kind, prov, base) => {
     expect(failures![0].reason).toMatch(/must not embed a password.*give the credentials in auth \(\{ username, password \}, a Pulumi secret\)/);
     expect(JSON.stringify(failures)).not.toContain(PASSWORD);
     // A create that gets it anyway refuses before connecting, without the password.
-    const err = await prov.create!({ ...base, uri }).then(() => undefined, (e: Error) => e);
+    const err = await prov.create!({ ...base, uri }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/uri must not embed a password/);
     expect(err?.message).not.toContain(PASSWORD);
   });
@@ -74,7 +77,10 @@ describe.each(kinds)("%s check: auth", (_kind, prov, base) => {
 describe("redactUri", () => {
   it.each([
     [`qemu+tcp://admin:${PASSWORD}@host/system`, "qemu+tcp://admin:***@host/system"],
-    [`failed to connect to qemu+tcp://admin:${PASSWORD}@host:16509/system: refused`, "failed to connect to qemu+tcp://admin:***@host:16509/system: refused"],
+    [
+      `failed to connect to qemu+tcp://admin:${PASSWORD}@host:16509/system: refused`,
+      "failed to connect to qemu+tcp://admin:***@host:16509/system: refused",
+    ],
     [`a qemu+ssh://u:${PASSWORD}@h/system and b qemu+tcp://v:${PASSWORD}@k/system`, "a qemu+ssh://u:***@h/system and b qemu+tcp://v:***@k/system"],
     [`qemu+tcp://host/system?password=${PASSWORD}&no_verify=1`, "qemu+tcp://host/system?password=***&no_verify=1"],
     [`qemu+tcp://host/system?no_verify=1&pwd=${PASSWORD}`, "qemu+tcp://host/system?no_verify=1&pwd=***"],
@@ -90,11 +96,24 @@ describe("redactUri", () => {
 
 describe("auth in diff and in LIBVIRT_DEFAULT_URI", () => {
   it("a changed password is an in-place change, never a replacement", async () => {
-    const olds = { name: "web", uri: TEST_URI, memoryMiB: 64, vcpus: 1, running: true, persistent: true, autostart: false, auth: { username: "admin", password: "old" } };
+    const olds = {
+      name: "web",
+      uri: TEST_URI,
+      memoryMiB: 64,
+      vcpus: 1,
+      running: true,
+      persistent: true,
+      autostart: false,
+      auth: { username: "admin", password: "old" },
+    };
     const diff = await domainProvider.diff!("id", olds, { ...olds, auth: { username: "admin", password: PASSWORD } });
     expect(diff.changes).toBe(true);
     expect(diff.replaces).toEqual([]);
-    const volumeDiff = await volumeProvider.diff!("id", { name: "a.qcow2", pool: "p", uri: TEST_URI, capacity: 1048576, format: "qcow2", auth: olds.auth } as never, { name: "a.qcow2", pool: "p", uri: TEST_URI, capacity: "1MiB", auth: { username: "admin", password: PASSWORD } });
+    const volumeDiff = await volumeProvider.diff!(
+      "id",
+      { name: "a.qcow2", pool: "p", uri: TEST_URI, capacity: 1048576, format: "qcow2", auth: olds.auth } as never,
+      { name: "a.qcow2", pool: "p", uri: TEST_URI, capacity: "1MiB", auth: { username: "admin", password: PASSWORD } },
+    );
     expect(volumeDiff.changes).toBe(true);
     expect(volumeDiff.replaces).toEqual([]);
   });
@@ -103,8 +122,13 @@ describe("auth in diff and in LIBVIRT_DEFAULT_URI", () => {
     process.env.LIBVIRT_DEFAULT_URI = `test://admin:${PASSWORD}@/default`;
     try {
       const { inputs } = await domainProvider.check!({}, { name: uniqueName("env"), memoryMiB: 64 });
-      const err = await domainProvider.create!(inputs).then(() => undefined, (e: Error) => e);
-      expect(err?.message).toMatch(/^connecting to test:\/\/admin:\*\*\*@\/default: the URI \(from LIBVIRT_DEFAULT_URI\) embeds a password.*give the credentials in auth/);
+      const err = await domainProvider.create!(inputs).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(
+        /^connecting to test:\/\/admin:\*\*\*@\/default: the URI \(from LIBVIRT_DEFAULT_URI\) embeds a password.*give the credentials in auth/,
+      );
       expect(err?.message).not.toContain(PASSWORD);
     } finally {
       delete process.env.LIBVIRT_DEFAULT_URI;

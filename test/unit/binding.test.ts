@@ -20,7 +20,9 @@ describe("loading libvirt", () => {
     const script = `require(${JSON.stringify(require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }))}).domainProvider
       .create({ name: "x", memoryMiB: 64, uri: "test:///default" }).catch((e) => { console.log(e.message); });`;
     const r = spawnSync("node", ["-e", script], { env: { ...process.env, LIBVIRT_PULUMI_LIBRARY: "/nonexistent/libvirt.so.0" }, encoding: "utf8" });
-    expect(r.stdout).toMatch(/cannot load the libvirt client library \(\/nonexistent\/libvirt\.so\.0\).*apt-get install libvirt0.*dnf install libvirt-libs/);
+    expect(r.stdout).toMatch(
+      /cannot load the libvirt client library \(\/nonexistent\/libvirt\.so\.0\).*apt-get install libvirt0.*dnf install libvirt-libs/,
+    );
   });
 });
 
@@ -28,8 +30,13 @@ describe("malloc tuning (glibc)", () => {
   // In a fresh process: the provider tunes malloc when its binding module loads, on the main thread.
   const nativeModule = require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }).replace(/index\.js$/, "libvirt/native.js");
   const tuning = (env: Record<string, string>) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MALLOC_") && !k.startsWith("LIBVIRT_PULUMI_MALLOC_")));
-    const r = spawnSync("node", ["-e", `console.log(JSON.stringify(require(${JSON.stringify(nativeModule)}).mallocTuning))`], { env: { ...clean, ...env }, encoding: "utf8" });
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith("MALLOC_") && !k.startsWith("LIBVIRT_PULUMI_MALLOC_")),
+    );
+    const r = spawnSync("node", ["-e", `console.log(JSON.stringify(require(${JSON.stringify(nativeModule)}).mallocTuning))`], {
+      env: { ...clean, ...env },
+      encoding: "utf8",
+    });
     return JSON.parse(r.stdout);
   };
 
@@ -91,7 +98,9 @@ describe("connections", () => {
   });
 
   it("libvirt errors carry code, domain and what we were doing", async () => {
-    const err = await withConnection({ uri: "test:///default" }, (c) => DomainHandle.define(c, "<domain type='test'><name>bad</name></domain>", 0, '"bad"')).catch((e) => e);
+    const err = await withConnection({ uri: "test:///default" }, (c) =>
+      DomainHandle.define(c, "<domain type='test'><name>bad</name></domain>", 0, '"bad"'),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(LibvirtError);
     expect(err.message).toMatch(/^defining domain "bad" on test:\/\/\/default: /);
     expect(err.codeName).toMatch(/^VIR_ERR_/);

@@ -46,7 +46,9 @@ describe("the connect timeout's message", () => {
         () => undefined,
         (e: Error) => e,
       );
-      expect(err?.message).toMatch(/^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system\?name=\w+: no answer within 2 s \(.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit\)$/);
+      expect(err?.message).toMatch(
+        /^connecting to qemu\+tcp:\/\/127\.0\.0\.1:\d+\/system\?name=\w+: no answer within 2 s \(.*LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit\)$/,
+      );
       expect(err?.message).not.toContain("Zq7-not-printed");
     } finally {
       spy.mockRestore();

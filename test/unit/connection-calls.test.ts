@@ -12,21 +12,60 @@ afterAll(() => provider.closeAllConnections());
 
 describe("changesState: which libvirt calls may change something", () => {
   it.each([
-    "virDomainDefineXMLFlags", "virDomainCreateXML", "virDomainCreate", "virDomainUndefineFlags", "virDomainDestroyFlags",
-    "virDomainSetAutostart", "virDomainSnapshotCreateXML", "virDomainSnapshotDelete", "virStoragePoolDefineXML",
-    "virStoragePoolBuild", "virStoragePoolCreate", "virStoragePoolDestroy", "virStoragePoolDelete", "virStoragePoolUndefine",
-    "virStoragePoolSetAutostart", "virStoragePoolRefresh", "virStorageVolCreateXML", "virStorageVolDelete",
-    "virStorageVolResize", "virStorageVolUpload", "virStreamSend", "virStreamFinish", "virDomainSomethingNew",
+    "virDomainDefineXMLFlags",
+    "virDomainCreateXML",
+    "virDomainCreate",
+    "virDomainUndefineFlags",
+    "virDomainDestroyFlags",
+    "virDomainSetAutostart",
+    "virDomainSnapshotCreateXML",
+    "virDomainSnapshotDelete",
+    "virStoragePoolDefineXML",
+    "virStoragePoolBuild",
+    "virStoragePoolCreate",
+    "virStoragePoolDestroy",
+    "virStoragePoolDelete",
+    "virStoragePoolUndefine",
+    "virStoragePoolSetAutostart",
+    "virStoragePoolRefresh",
+    "virStorageVolCreateXML",
+    "virStorageVolDelete",
+    "virStorageVolResize",
+    "virStorageVolUpload",
+    "virStreamSend",
+    "virStreamFinish",
+    "virDomainSomethingNew",
   ])("%s changes state", (fn) => expect(changesState(fn)).toBe(true));
 
   it.each([
-    "virDomainLookupByName", "virDomainLookupByUUIDString", "virDomainGetXMLDesc", "virDomainGetState", "virDomainGetAutostart",
-    "virDomainIsActive", "virDomainIsPersistent", "virDomainHasManagedSaveImage", "virDomainListAllSnapshots",
-    "virDomainListAllCheckpoints", "virDomainSnapshotLookupByName", "virDomainSnapshotGetXMLDesc", "virDomainSnapshotGetParent",
-    "virDomainSnapshotIsCurrent", "virDomainSnapshotHasMetadata", "virDomainSnapshotListAllChildren", "virConnectGetCapabilities",
-    "virConnectListAllDomains", "virConnectListAllStoragePools", "virStoragePoolLookupByName", "virStoragePoolGetXMLDesc",
-    "virStoragePoolIsActive", "virStoragePoolListAllVolumes", "virStorageVolLookupByPath", "virStorageVolGetXMLDesc",
-    "virStorageVolDownload", "virStreamNew", "virStreamRecv",
+    "virDomainLookupByName",
+    "virDomainLookupByUUIDString",
+    "virDomainGetXMLDesc",
+    "virDomainGetState",
+    "virDomainGetAutostart",
+    "virDomainIsActive",
+    "virDomainIsPersistent",
+    "virDomainHasManagedSaveImage",
+    "virDomainListAllSnapshots",
+    "virDomainListAllCheckpoints",
+    "virDomainSnapshotLookupByName",
+    "virDomainSnapshotGetXMLDesc",
+    "virDomainSnapshotGetParent",
+    "virDomainSnapshotIsCurrent",
+    "virDomainSnapshotHasMetadata",
+    "virDomainSnapshotListAllChildren",
+    "virConnectGetCapabilities",
+    "virConnectListAllDomains",
+    "virConnectListAllStoragePools",
+    "virStoragePoolLookupByName",
+    "virStoragePoolGetXMLDesc",
+    "virStoragePoolIsActive",
+    "virStoragePoolListAllVolumes",
+    "virStorageVolLookupByPath",
+    "virStorageVolGetXMLDesc",
+    "virStorageVolDownload",
+    "virStreamNew",
+    "virStreamRecv",
   ])("%s is read-only", (fn) => expect(changesState(fn)).toBe(false));
 });
 
@@ -34,7 +73,14 @@ describe("one call at a time per leased connection", () => {
   it("failures of calls made at once on one lease each report their own error", async () => {
     const names = Array.from({ length: 24 }, (_, i) => `missing-pool-${i}`);
     const errors = await withConnection({ uri: "test:///default" }, (conn) =>
-      Promise.all(names.map((n) => conn.call(`looking up storage pool "${n}"`, "virStoragePoolLookupByName", conn.ptr, n).then(() => undefined, (e: Error) => e))),
+      Promise.all(
+        names.map((n) =>
+          conn.call(`looking up storage pool "${n}"`, "virStoragePoolLookupByName", conn.ptr, n).then(
+            () => undefined,
+            (e: Error) => e,
+          ),
+        ),
+      ),
     );
     errors.forEach((err, i) => {
       expect(err, names[i]).toBeInstanceOf(provider.LibvirtError);

@@ -22,21 +22,67 @@ const bad: Array<[label: string, news: Record<string, unknown>, property: string
   ["memoryMiB beyond 16 TiB", { ...base, memoryMiB: 16 * 1024 * 1024 + 1 }, "memoryMiB", /at most 16 TiB/],
   ["missing memoryMiB", { name: "web" }, "memoryMiB", /is required .*unless xml is given/],
   ["vcpus 0", { ...base, vcpus: 0 }, "vcpus", /must be at least 1/],
-  ["unknown disk bus", { ...base, disks: [{ file: "/img/a.qcow2", bus: "floppy" }] }, "disks[0].bus", /must be one of "virtio", "sata", "scsi", "ide", "usb"/],
+  [
+    "unknown disk bus",
+    { ...base, disks: [{ file: "/img/a.qcow2", bus: "floppy" }] },
+    "disks[0].bus",
+    /must be one of "virtio", "sata", "scsi", "ide", "usb"/,
+  ],
   ["unknown disk device", { ...base, disks: [{ file: "/img/a.qcow2", device: "lun" }] }, "disks[0].device", /must be one of "disk", "cdrom"/],
   ["unknown disk format", { ...base, disks: [{ file: "/img/a.qcow2", format: "vmdk" }] }, "disks[0].format", /must be one of "raw", "qcow2"/],
   ["relative disk file", { ...base, disks: [{ file: "images/a.qcow2" }] }, "disks[0].file", /must be an absolute path/],
-  ["disk file with ..", { ...base, disks: [{ file: "/var/lib/libvirt/images/../../../etc/shadow" }] }, "disks[0].file", /must not contain "\.\." segments/],
+  [
+    "disk file with ..",
+    { ...base, disks: [{ file: "/var/lib/libvirt/images/../../../etc/shadow" }] },
+    "disks[0].file",
+    /must not contain "\.\." segments/,
+  ],
   ["disk with neither file nor volume", { ...base, disks: [{ bus: "virtio" }] }, "disks[0]", /exactly one of file .* or volume/],
   ["bad target vdA1", { ...base, disks: [{ file: "/img/a.qcow2", target: "vdA1" }] }, "disks[0].target", /device name such as "vda", "sdb" or "hdc"/],
-  ["duplicate targets", { ...base, disks: [{ file: "/img/a.qcow2", target: "vda" }, { file: "/img/b.qcow2", target: "vda" }] }, "disks[1].target", /"vda" is already used by disks\[0\]/],
-  ["cdrom with qcow2", { ...base, disks: [{ file: "/img/a.qcow2", device: "cdrom", format: "qcow2" }] }, "disks[0].format", /cdrom takes a "raw" image/],
+  [
+    "duplicate targets",
+    {
+      ...base,
+      disks: [
+        { file: "/img/a.qcow2", target: "vda" },
+        { file: "/img/b.qcow2", target: "vda" },
+      ],
+    },
+    "disks[1].target",
+    /"vda" is already used by disks\[0\]/,
+  ],
+  [
+    "cdrom with qcow2",
+    { ...base, disks: [{ file: "/img/a.qcow2", device: "cdrom", format: "qcow2" }] },
+    "disks[0].format",
+    /cdrom takes a "raw" image/,
+  ],
   ["unknown disk property", { ...base, disks: [{ file: "/img/a.qcow2", cache: "none" }] }, "disks[0].cache", /unknown property "cache"/],
-  ["nic with both network and bridge", { ...base, networkInterfaces: [{ network: "default", bridge: "br0" }] }, "networkInterfaces[0]", /exactly one of network .* or bridge/],
-  ["nic with neither network nor bridge", { ...base, networkInterfaces: [{ model: "virtio" }] }, "networkInterfaces[0]", /exactly one of network .* or bridge/],
+  [
+    "nic with both network and bridge",
+    { ...base, networkInterfaces: [{ network: "default", bridge: "br0" }] },
+    "networkInterfaces[0]",
+    /exactly one of network .* or bridge/,
+  ],
+  [
+    "nic with neither network nor bridge",
+    { ...base, networkInterfaces: [{ model: "virtio" }] },
+    "networkInterfaces[0]",
+    /exactly one of network .* or bridge/,
+  ],
   ["second nic bad", { ...base, networkInterfaces: [{ network: "default" }, {}] }, "networkInterfaces[1]", /exactly one of network .* or bridge/],
-  ["bad mac", { ...base, networkInterfaces: [{ network: "default", mac: "52:54:00:zz:00:01" }] }, "networkInterfaces[0].mac", /MAC address such as "52:54:00:12:34:56"/],
-  ["unknown nic model", { ...base, networkInterfaces: [{ network: "default", model: "ne2k_pci" }] }, "networkInterfaces[0].model", /must be one of "virtio", "e1000", "e1000e", "rtl8139"/],
+  [
+    "bad mac",
+    { ...base, networkInterfaces: [{ network: "default", mac: "52:54:00:zz:00:01" }] },
+    "networkInterfaces[0].mac",
+    /MAC address such as "52:54:00:12:34:56"/,
+  ],
+  [
+    "unknown nic model",
+    { ...base, networkInterfaces: [{ network: "default", model: "ne2k_pci" }] },
+    "networkInterfaces[0].model",
+    /must be one of "virtio", "e1000", "e1000e", "rtl8139"/,
+  ],
   ["network name with /", { ...base, networkInterfaces: [{ network: "../default" }] }, "networkInterfaces[0].network", /network may use letters/],
   ["unknown bootDevice", { ...base, bootDevices: ["hd", "usb"] }, "bootDevices[1]", /must be one of "hd", "cdrom", "network", "fd"/],
   ["initrd without kernel", { ...base, initrd: "/boot/initrd.img" }, "initrd", /needs kernel/],
@@ -53,7 +99,12 @@ const bad: Array<[label: string, news: Record<string, unknown>, property: string
   ["empty xml", { name: "web", xml: "" }, "xml", /must not be empty/],
   ["persistent false + running false", { ...base, persistent: false, running: false }, "running", /transient domain .* exists only while it runs/],
   ["autostart with a transient domain", { ...base, persistent: false, autostart: true }, "autostart", /only a persistent domain can autostart/],
-  ["deleteSnapshotDataOnDestroy without deleteSnapshotsOnDestroy", { ...base, deleteSnapshotDataOnDestroy: true }, "deleteSnapshotDataOnDestroy", /set deleteSnapshotsOnDestroy: true as well/],
+  [
+    "deleteSnapshotDataOnDestroy without deleteSnapshotsOnDestroy",
+    { ...base, deleteSnapshotDataOnDestroy: true },
+    "deleteSnapshotDataOnDestroy",
+    /set deleteSnapshotsOnDestroy: true as well/,
+  ],
   ["teardown option not a boolean", { ...base, deleteSnapshotsOnDestroy: "yes" }, "deleteSnapshotsOnDestroy", /must be true or false/],
   ["uri not a uri", { ...base, uri: "not a uri" }, "uri", /must be a libvirt URI such as qemu:\/\/\/system/],
   ["uri embedding a password", { ...base, uri: "qemu+ssh://root:hunter2@host/system" }, "uri", /must not embed a password/],
@@ -91,14 +142,25 @@ describe("Domain check accepts good inputs", () => {
     const { inputs, failures } = await domainProvider.check!({}, base);
     expect(failures).toEqual([]);
     expect(inputs).toEqual({
-      name: "web", memoryMiB: 64, vcpus: 1, running: true, persistent: true, autostart: false,
-      deleteSnapshotsOnDestroy: false, deleteSnapshotDataOnDestroy: false, deleteManagedSaveOnDestroy: false,
-      deleteCheckpointsOnDestroy: false, keepNvramOnDestroy: false,
+      name: "web",
+      memoryMiB: 64,
+      vcpus: 1,
+      running: true,
+      persistent: true,
+      autostart: false,
+      deleteSnapshotsOnDestroy: false,
+      deleteSnapshotDataOnDestroy: false,
+      deleteManagedSaveOnDestroy: false,
+      deleteCheckpointsOnDestroy: false,
+      keepNvramOnDestroy: false,
     });
   });
 
   it("ignores the dynamic-provider __provider key and null/undefined members", async () => {
-    const { inputs, failures } = await domainProvider.check!({}, { ...base, __provider: "exports.handler = ...", description: undefined, graphics: null });
+    const { inputs, failures } = await domainProvider.check!(
+      {},
+      { ...base, __provider: "exports.handler = ...", description: undefined, graphics: null },
+    );
     expect(failures).toEqual([]);
     expect(inputs).not.toHaveProperty("__provider");
     expect(inputs).not.toHaveProperty("description");
@@ -107,12 +169,24 @@ describe("Domain check accepts good inputs", () => {
 
   it("keeps explicit values", async () => {
     const news = {
-      ...base, vcpus: 2, running: false, autostart: true, uri: "test:///default",
+      ...base,
+      vcpus: 2,
+      running: false,
+      autostart: true,
+      uri: "test:///default",
       disks: [{ file: "/img/a.qcow2" }, { file: "/img/cd.iso", device: "cdrom", bus: "sata", target: "sdb" }],
       networkInterfaces: [{ network: "default", mac: "52:54:00:12:34:56", model: "e1000" }, { bridge: "br0" }],
-      bootDevices: ["cdrom", "hd"], kernel: "/boot/vmlinuz", initrd: "/boot/initrd.img", cmdline: "console=ttyS0",
-      firmware: "efi", graphics: "vnc", serialConsole: true, description: "the web server",
-      deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true, keepNvramOnDestroy: true,
+      bootDevices: ["cdrom", "hd"],
+      kernel: "/boot/vmlinuz",
+      initrd: "/boot/initrd.img",
+      cmdline: "console=ttyS0",
+      firmware: "efi",
+      graphics: "vnc",
+      serialConsole: true,
+      description: "the web server",
+      deleteSnapshotsOnDestroy: true,
+      deleteSnapshotDataOnDestroy: true,
+      keepNvramOnDestroy: true,
     };
     const { inputs, failures } = await domainProvider.check!({}, news);
     expect(failures).toEqual([]);

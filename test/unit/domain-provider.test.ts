@@ -92,8 +92,19 @@ describe("create", () => {
   it("defines and starts the domain by default; the outputs say what libvirt has", async () => {
     const m = await makeDomain("create");
     expect(m.outs).toMatchObject({
-      name: m.name, uuid: m.id, uri: URI, type: "test", state: "running", running: true, persistent: true,
-      autostart: false, memoryMiB: 64, vcpus: 1, snapshots: [], pendingRestart: false, deleteSnapshotsOnDestroy: false,
+      name: m.name,
+      uuid: m.id,
+      uri: URI,
+      type: "test",
+      state: "running",
+      running: true,
+      persistent: true,
+      autostart: false,
+      memoryMiB: 64,
+      vcpus: 1,
+      snapshots: [],
+      pendingRestart: false,
+      deleteSnapshotsOnDestroy: false,
     });
     await onDomain(m.id, async (dom) => {
       expect(dom).not.toBeNull();
@@ -186,7 +197,9 @@ describe("read", () => {
 });
 
 describe("diff", () => {
-  const cases: Array<[label: string, change: Record<string, unknown>, expected: { changes: boolean; replaces: string[]; deleteBeforeReplace?: boolean }]> = [
+  const cases: Array<
+    [label: string, change: Record<string, unknown>, expected: { changes: boolean; replaces: string[]; deleteBeforeReplace?: boolean }]
+  > = [
     ["nothing changed", {}, { changes: false, replaces: [] }],
     ["uri left unset (what was resolved at creation)", { uri: undefined }, { changes: false, replaces: [] }],
     ["memoryMiB: update in place", { memoryMiB: 128 }, { changes: true, replaces: [] }],
@@ -196,7 +209,11 @@ describe("diff", () => {
     ["deleteManagedSaveOnDestroy: update, no replace", { deleteManagedSaveOnDestroy: true }, { changes: true, replaces: [] }],
     ["keepNvramOnDestroy: update, no replace", { keepNvramOnDestroy: true }, { changes: true, replaces: [] }],
     ["name: replace, deleting the old domain first", { name: "renamed" }, { changes: true, replaces: ["name"], deleteBeforeReplace: true }],
-    ["uri: replace, deleting the old domain first", { uri: "test:///default?other" }, { changes: true, replaces: ["uri"], deleteBeforeReplace: true }],
+    [
+      "uri: replace, deleting the old domain first",
+      { uri: "test:///default?other" },
+      { changes: true, replaces: ["uri"], deleteBeforeReplace: true },
+    ],
     ["firmware: replace, deleting the old domain first", { firmware: "efi" }, { changes: true, replaces: ["firmware"], deleteBeforeReplace: true }],
   ];
 
@@ -298,7 +315,9 @@ describe("delete", () => {
     await takeSnapshot(m.id, "precious");
     const err = await domainProvider.delete!(m.id, m.outs).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TeardownRefusedError);
-    expect((err as Error).message).toMatch(/refusing to delete domain ".*" \(it is still running and nothing was changed on this domain\).*1 snapshot \("precious"\).*deleteSnapshotsOnDestroy: true.*LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1/);
+    expect((err as Error).message).toMatch(
+      /refusing to delete domain ".*" \(it is still running and nothing was changed on this domain\).*1 snapshot \("precious"\).*deleteSnapshotsOnDestroy: true.*LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1/,
+    );
     expect(await isActive(m.id)).toBe(true);
     expect(await snapshotsOf(m.id)).toEqual(["precious"]);
   });

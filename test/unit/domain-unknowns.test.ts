@@ -29,12 +29,20 @@ describe("Domain inputs that are unknown during a preview", () => {
   });
 
   it("diff reports the unknown input as a change and the known defaults as unchanged", async () => {
-    const checked = await domainProvider.check!({}, { name: "web", uri: "test:///default", memoryMiB: 64, disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }] });
+    const checked = await domainProvider.check!(
+      {},
+      { name: "web", uri: "test:///default", memoryMiB: 64, disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }] },
+    );
     const olds = { ...checked.inputs, uuid: "u", state: "running", type: "test" };
     const d = await domainProvider.diff!("u", olds, { name: "web", uri: "test:///default", memoryMiB: 64, disks: UNKNOWN });
     expect(d.changes).toBe(true);
     expect(d.replaces).toEqual([]);
-    const unchanged = await domainProvider.diff!("u", olds, { name: "web", uri: "test:///default", memoryMiB: 64, disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }] });
+    const unchanged = await domainProvider.diff!("u", olds, {
+      name: "web",
+      uri: "test:///default",
+      memoryMiB: 64,
+      disks: [{ file: "/var/lib/libvirt/images/a.qcow2" }],
+    });
     expect(unchanged.changes).toBe(false);
   });
 
@@ -60,6 +68,8 @@ describe("disks from storage volumes", () => {
   it("a volume disk becomes <disk type='volume'> with its pool and name, format from the name", async () => {
     const { inputs } = provider.checkDomainInputs({ name: "v", memoryMiB: 64, disks: [{ volume: { pool: "images", name: "web.qcow2" } }] });
     const xml = provider.buildDomainXml(inputs!, { type: "kvm" });
-    expect(xml).toMatch(/<disk type="volume" device="disk">\s*<driver name="qemu" type="qcow2"\/?>(<\/driver>)?\s*<source pool="images" volume="web.qcow2"/);
+    expect(xml).toMatch(
+      /<disk type="volume" device="disk">\s*<driver name="qemu" type="qcow2"\/?>(<\/driver>)?\s*<source pool="images" volume="web.qcow2"/,
+    );
   });
 });

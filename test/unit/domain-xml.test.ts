@@ -17,7 +17,13 @@ function inputs(over: Partial<DomainInputs> = {}): DomainInputs {
 }
 
 // An independent parser: arrays everywhere, attributes kept, document order.
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (_name, _path, _leaf, isAttribute) => !isAttribute, parseTagValue: false, trimValues: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  isArray: (_name, _path, _leaf, isAttribute) => !isAttribute,
+  parseTagValue: false,
+  trimValues: false,
+});
 type Node = Record<string, unknown[]>;
 const domainOf = (xml: string) => ((parser.parse(xml) as Node).domain as Node[])[0];
 const disksOf = (xml: string) =>
@@ -33,7 +39,8 @@ const disksOf = (xml: string) =>
 const elementNames = (node: object) => Object.keys(node).filter((k) => !k.startsWith("#") && !k.startsWith("@"));
 
 const INJECTED_NAME = "x</name><devices>";
-const INJECTED_DESCRIPTION = "</description><devices><disk type='file' device='disk'><source file='/etc/shadow'/><target dev='vdz'/></disk></devices><description>";
+const INJECTED_DESCRIPTION =
+  "</description><devices><disk type='file' device='disk'><source file='/etc/shadow'/><target dev='vdz'/></disk></devices><description>";
 
 describe("no XML injection", () => {
   const xml = buildDomainXml(inputs({ name: INJECTED_NAME, description: INJECTED_DESCRIPTION }), { type: "test" });
@@ -132,23 +139,50 @@ describe("disk targets beyond vdz (issue 11 item 12c)", () => {
   });
 
   it("the schema accepts every name it assigns, and a cdrom's sd/hd names too", () => {
-    const disks = Array.from({ length: 64 }, (_, n) => ({ file: `/d${n}.qcow2`, target: assignTargets(Array.from({ length: 64 }, () => ({ file: "/x" })))[n].target }));
+    const disks = Array.from({ length: 64 }, (_, n) => ({
+      file: `/d${n}.qcow2`,
+      target: assignTargets(Array.from({ length: 64 }, () => ({ file: "/x" })))[n].target,
+    }));
     expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks }).failures).toEqual([]);
-    expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks: [{ file: "/x.iso", device: "cdrom", bus: "sata", target: "sdab" }] }).failures).toEqual([]);
-    expect(checkDomainInputs({ name: "web", memoryMiB: 64, disks: Array.from({ length: 65 }, (_, n) => ({ file: `/d${n}` })) }).failures[0].property).toBe("disks");
+    expect(
+      checkDomainInputs({ name: "web", memoryMiB: 64, disks: [{ file: "/x.iso", device: "cdrom", bus: "sata", target: "sdab" }] }).failures,
+    ).toEqual([]);
+    expect(
+      checkDomainInputs({ name: "web", memoryMiB: 64, disks: Array.from({ length: 65 }, (_, n) => ({ file: `/d${n}` })) }).failures[0].property,
+    ).toBe("disks");
   });
 });
 
 describe("assignMacs: by interface identity, not position (issue 11 item 12b)", () => {
   const cur = (type: string, source: string, mac: string, model = "virtio") => ({ type, source, model, mac });
-  const current = [cur("network", "default", "52:54:00:00:00:01"), cur("bridge", "br0", "52:54:00:00:00:02"), cur("network", "default", "52:54:00:00:00:03")];
+  const current = [
+    cur("network", "default", "52:54:00:00:00:01"),
+    cur("bridge", "br0", "52:54:00:00:00:02"),
+    cur("network", "default", "52:54:00:00:00:03"),
+  ];
   it.each<[string, Array<Record<string, string>>, Array<string | undefined>]>([
-    ["unchanged", [{ network: "default" }, { bridge: "br0" }, { network: "default" }], ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"]],
+    [
+      "unchanged",
+      [{ network: "default" }, { bridge: "br0" }, { network: "default" }],
+      ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"],
+    ],
     ["the first removed: the others keep theirs", [{ bridge: "br0" }, { network: "default" }], ["52:54:00:00:00:02", "52:54:00:00:00:01"]],
-    ["reordered", [{ bridge: "br0" }, { network: "default" }, { network: "default" }], ["52:54:00:00:00:02", "52:54:00:00:00:01", "52:54:00:00:00:03"]],
-    ["one added in front gets none (libvirt generates it)", [{ network: "other" }, { network: "default" }, { bridge: "br0" }], [undefined, "52:54:00:00:00:01", "52:54:00:00:00:02"]],
+    [
+      "reordered",
+      [{ bridge: "br0" }, { network: "default" }, { network: "default" }],
+      ["52:54:00:00:00:02", "52:54:00:00:00:01", "52:54:00:00:00:03"],
+    ],
+    [
+      "one added in front gets none (libvirt generates it)",
+      [{ network: "other" }, { network: "default" }, { bridge: "br0" }],
+      [undefined, "52:54:00:00:00:01", "52:54:00:00:00:02"],
+    ],
     ["a changed model is another interface", [{ network: "default", model: "e1000" }, { bridge: "br0" }], [undefined, "52:54:00:00:00:02"]],
-    ["an explicit mac wins and is not handed out twice", [{ network: "default" }, { bridge: "br0", mac: "52:54:00:00:00:01" }], ["52:54:00:00:00:03", "52:54:00:00:00:01"]],
+    [
+      "an explicit mac wins and is not handed out twice",
+      [{ network: "default" }, { bridge: "br0", mac: "52:54:00:00:00:01" }],
+      ["52:54:00:00:00:03", "52:54:00:00:00:01"],
+    ],
   ])("%s", (_label, nics, expected) => {
     expect(assignMacs(nics, current)).toEqual(expected);
   });
@@ -158,7 +192,11 @@ describe("MAC addresses", () => {
   const nics = [{ network: "default" }, { bridge: "br0" }, { network: "default", mac: "52:54:00:00:00:03" }];
 
   it("without known MACs, libvirt is left to generate them", () => {
-    expect(parseDomainXml(buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm" })).macs).toEqual([undefined, undefined, "52:54:00:00:00:03"]);
+    expect(parseDomainXml(buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm" })).macs).toEqual([
+      undefined,
+      undefined,
+      "52:54:00:00:00:03",
+    ]);
   });
 
   it("MACs libvirt generated earlier are carried over by interface identity; an explicit mac wins", () => {
@@ -168,8 +206,16 @@ describe("MAC addresses", () => {
     ];
     const xml = buildDomainXml(inputs({ networkInterfaces: nics }), { type: "kvm", interfaces });
     expect(parseDomainXml(xml).macs).toEqual(["52:54:00:aa:aa:01", undefined, "52:54:00:00:00:03"]);
-    const ifaces = ((domainOf(xml).devices as Node[])[0].interface as Array<Record<string, any>>).map((i) => [i["@type"], i.source[0]["@network"] ?? i.source[0]["@bridge"], i.model[0]["@type"]]);
-    expect(ifaces).toEqual([["network", "default", "virtio"], ["bridge", "br0", "virtio"], ["network", "default", "virtio"]]);
+    const ifaces = ((domainOf(xml).devices as Node[])[0].interface as Array<Record<string, any>>).map((i) => [
+      i["@type"],
+      i.source[0]["@network"] ?? i.source[0]["@bridge"],
+      i.model[0]["@type"],
+    ]);
+    expect(ifaces).toEqual([
+      ["network", "default", "virtio"],
+      ["bridge", "br0", "virtio"],
+      ["network", "default", "virtio"],
+    ]);
   });
 });
 
@@ -187,7 +233,9 @@ describe("raw xml input", () => {
     const observed = parseDomainXml(xml);
     expect(observed).toMatchObject({ name: "web", uuid, type: "test", memoryMiB: 64, description: "a & b <c>" });
     expect(disksOf(xml).map((d) => d.target)).toEqual(["vdb", "vda"]);
-    const order = new XMLParser({ preserveOrder: true, ignoreAttributes: false }).parse(xml)[0].domain.map((n: object) => Object.keys(n).find((k) => k !== ":@"));
+    const order = new XMLParser({ preserveOrder: true, ignoreAttributes: false })
+      .parse(xml)[0]
+      .domain.map((n: object) => Object.keys(n).find((k) => k !== ":@"));
     expect(order).toEqual(["name", "uuid", "memory", "vcpu", "os", "devices", "description"]);
   });
 
@@ -244,7 +292,11 @@ describe("parseDomainXml", () => {
   });
 
   it.each([
-    ["an <nvram> element", "<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/var/lib/libvirt/qemu/nvram/d_VARS.fd</nvram></os>", true],
+    [
+      "an <nvram> element",
+      "<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/var/lib/libvirt/qemu/nvram/d_VARS.fd</nvram></os>",
+      true,
+    ],
     ["firmware='efi'", "<os firmware='efi'><type>hvm</type></os>", true],
     ["a pflash loader", "<os><type>hvm</type><loader type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader></os>", true],
     ["a BIOS os", "<os><type>hvm</type><boot dev='hd'/></os>", false],
@@ -267,8 +319,14 @@ describe("parseDomainXml", () => {
   </devices>
 </domain>`;
     expect(parseDomainXml(xml)).toEqual({
-      name: "db", uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f", type: "kvm", memoryMiB: 1024, vcpus: 2,
-      description: "primary", hasNvram: false, macs: ["52:54:00:8a:4b:01", undefined],
+      name: "db",
+      uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f",
+      type: "kvm",
+      memoryMiB: 1024,
+      vcpus: 2,
+      description: "primary",
+      hasNvram: false,
+      macs: ["52:54:00:8a:4b:01", undefined],
       interfaces: [
         { type: "network", source: "default", model: undefined, mac: "52:54:00:8a:4b:01" },
         { type: "bridge", source: "br0", model: undefined, mac: undefined },

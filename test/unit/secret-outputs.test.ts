@@ -35,7 +35,10 @@ const U = "test:///default";
 type Outs = Record<string, unknown>;
 
 /** The output keys whose value holds `marker`. */
-const holding = (outs: Outs, marker: string) => Object.keys(outs).filter((k) => JSON.stringify(outs[k]).includes(marker)).sort();
+const holding = (outs: Outs, marker: string) =>
+  Object.keys(outs)
+    .filter((k) => JSON.stringify(outs[k]).includes(marker))
+    .sort();
 
 afterAll(() => provider.closeAllConnections());
 
@@ -76,29 +79,62 @@ describe("the table is what the providers write (test:///default)", () => {
 
   beforeAll(async () => {
     const mk = {
-      name: uniqueName(m("dn")), description: m("ddesc"), kernel: `/${m("dkern")}/vmlinuz`, initrd: `/${m("dinit")}/initrd`, cmdline: m("dcmd"),
-      disk: `/${m("ddisk")}/a.qcow2`, bridge: m("br").slice(0, 12), mac: "52:54:00:9e:7a:31", user: m("duser"), password: m("dpw"),
+      name: uniqueName(m("dn")),
+      description: m("ddesc"),
+      kernel: `/${m("dkern")}/vmlinuz`,
+      initrd: `/${m("dinit")}/initrd`,
+      cmdline: m("dcmd"),
+      disk: `/${m("ddisk")}/a.qcow2`,
+      bridge: m("br").slice(0, 12),
+      mac: "52:54:00:9e:7a:31",
+      user: m("duser"),
+      password: m("dpw"),
     };
     domainMarkers = mk;
-    const { inputs, failures } = await dp.check!({}, {
-      name: mk.name, uri: U, auth: { username: mk.user, password: mk.password }, memoryMiB: 64, description: mk.description,
-      kernel: mk.kernel, initrd: mk.initrd, cmdline: mk.cmdline, disks: [{ file: mk.disk }], networkInterfaces: [{ bridge: mk.bridge, mac: mk.mac }],
-      running: false,
-    });
+    const { inputs, failures } = await dp.check!(
+      {},
+      {
+        name: mk.name,
+        uri: U,
+        auth: { username: mk.user, password: mk.password },
+        memoryMiB: 64,
+        description: mk.description,
+        kernel: mk.kernel,
+        initrd: mk.initrd,
+        cmdline: mk.cmdline,
+        disks: [{ file: mk.disk }],
+        networkInterfaces: [{ bridge: mk.bridge, mac: mk.mac }],
+        running: false,
+      },
+    );
     expect(failures).toEqual([]);
     const { id, outs } = await dp.create!(inputs);
     domainId = id;
-    for (const [input, marker] of [["name", mk.name], ["description", mk.description], ["kernel", mk.kernel], ["initrd", mk.initrd], ["cmdline", mk.cmdline],
-      ["disks", mk.disk], ["networkInterfaces", mk.bridge], ["auth", mk.password], ["uri", U]] as const) {
+    for (const [input, marker] of [
+      ["name", mk.name],
+      ["description", mk.description],
+      ["kernel", mk.kernel],
+      ["initrd", mk.initrd],
+      ["cmdline", mk.cmdline],
+      ["disks", mk.disk],
+      ["networkInterfaces", mk.bridge],
+      ["auth", mk.password],
+      ["uri", U],
+    ] as const) {
       observe("Domain", input, outs, marker);
     }
     expect(holding(outs, mk.mac)).toEqual(observed.get("Domain.networkInterfaces"));
 
     const raw = { name: uniqueName(m("rn")), desc: m("rdesc"), vnc: m("rvnc") };
-    const rawCheck = await dp.check!({}, {
-      name: raw.name, uri: U, running: false,
-      xml: `<domain type='test'><name>${raw.name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><description>${raw.desc}</description><devices><graphics type='vnc' passwd='${raw.vnc}'/></devices></domain>`,
-    });
+    const rawCheck = await dp.check!(
+      {},
+      {
+        name: raw.name,
+        uri: U,
+        running: false,
+        xml: `<domain type='test'><name>${raw.name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><description>${raw.desc}</description><devices><graphics type='vnc' passwd='${raw.vnc}'/></devices></domain>`,
+      },
+    );
     expect(rawCheck.failures).toEqual([]);
     const rawDom = await dp.create!(rawCheck.inputs);
     observe("Domain", "xml", rawDom.outs, raw.desc);
@@ -118,7 +154,10 @@ describe("the table is what the providers write (test:///default)", () => {
     // The snapshot XML embeds the domain's definition.
     observed.set("Domain.xml→Snapshot", [...holding(sc.outs, domainMarkers.description), ...holding(sc.outs, domainMarkers.cmdline)].sort());
     const sxml = m("sxml");
-    const s2 = await sp.check!({}, { name: m("sn2"), domain: domainId, uri: U, xml: `<domainsnapshot><description>${sxml}</description></domainsnapshot>` });
+    const s2 = await sp.check!(
+      {},
+      { name: m("sn2"), domain: domainId, uri: U, xml: `<domainsnapshot><description>${sxml}</description></domainsnapshot>` },
+    );
     expect(s2.failures).toEqual([]);
     const sc2 = await sp.create!(s2.inputs);
     observe("Snapshot", "xml", sc2.outs, sxml);
@@ -146,10 +185,24 @@ describe("the table is what the providers write (test:///default)", () => {
   });
 
   it.each([
-    ["Domain", "name"], ["Domain", "description"], ["Domain", "kernel"], ["Domain", "initrd"], ["Domain", "cmdline"], ["Domain", "disks"],
-    ["Domain", "networkInterfaces"], ["Domain", "auth"], ["Domain", "uri"], ["Domain", "xml"],
-    ["Snapshot", "name"], ["Snapshot", "description"], ["Snapshot", "domain"], ["Snapshot", "xml"],
-    ["Pool", "name"], ["Pool", "path"], ["Volume", "name"], ["Volume", "pool"],
+    ["Domain", "name"],
+    ["Domain", "description"],
+    ["Domain", "kernel"],
+    ["Domain", "initrd"],
+    ["Domain", "cmdline"],
+    ["Domain", "disks"],
+    ["Domain", "networkInterfaces"],
+    ["Domain", "auth"],
+    ["Domain", "uri"],
+    ["Domain", "xml"],
+    ["Snapshot", "name"],
+    ["Snapshot", "description"],
+    ["Snapshot", "domain"],
+    ["Snapshot", "xml"],
+    ["Pool", "name"],
+    ["Pool", "path"],
+    ["Volume", "name"],
+    ["Volume", "pool"],
   ] as const)("%s %s: the outputs that hold its value are the table's", (kind, input) => {
     const seen = observed.get(`${kind}.${input}`)!;
     expect(seen.length, "the marker reached some output").toBeGreaterThan(0);
@@ -200,17 +253,34 @@ describe("the SDK registers the derived outputs as additionalSecretOutputs", () 
   });
 
   const settled = (r: pulumi.CustomResource) => new Promise((resolve) => r.urn.apply(resolve));
-  const XML = "<domain type='kvm'><name>raw</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><devices><graphics type='vnc' passwd='pw'/></devices></domain>";
+  const XML =
+    "<domain type='kvm'><name>raw</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><devices><graphics type='vnc' passwd='pw'/></devices></domain>";
 
   it.each([
     ["plain inputs: only auth", () => new sdk.Domain("d-plain", { memoryMiB: 64, description: "d", cmdline: "c", kernel: "/k" }), ["auth"]],
     ["secret xml", () => new sdk.Domain("d-xml", { xml: pulumi.secret(XML) }), ["auth", "inputXml", "type", "xml"]],
     ["secret description", () => new sdk.Domain("d-desc", { memoryMiB: 64, description: pulumi.secret("d") }), ["auth", "description", "xml"]],
-    ["a secret nested in disks", () => new sdk.Domain("d-disk", { memoryMiB: 64, disks: [{ file: pulumi.secret("/s.qcow2") }] }), ["auth", "disks", "xml"]],
-    ["the user's own additionalSecretOutputs are kept", () => new sdk.Domain("d-own", { memoryMiB: 64, cmdline: pulumi.secret("c"), kernel: "/k" }, { additionalSecretOutputs: ["state"] }), ["auth", "cmdline", "state", "xml"]],
+    [
+      "a secret nested in disks",
+      () => new sdk.Domain("d-disk", { memoryMiB: 64, disks: [{ file: pulumi.secret("/s.qcow2") }] }),
+      ["auth", "disks", "xml"],
+    ],
+    [
+      "the user's own additionalSecretOutputs are kept",
+      () => new sdk.Domain("d-own", { memoryMiB: 64, cmdline: pulumi.secret("c"), kernel: "/k" }, { additionalSecretOutputs: ["state"] }),
+      ["auth", "cmdline", "state", "xml"],
+    ],
     ["Pool: secret path", () => new sdk.Pool("p-path", { path: pulumi.secret("/var/lib/libvirt/images/p") }), ["auth", "path"]],
-    ["Volume: secret backing image", () => new sdk.Volume("v-backing", { pool: "default", backingVolume: pulumi.secret("/b.qcow2") }), ["auth", "backingPath", "backingVolume"]],
-    ["Snapshot: secret description", () => new sdk.Snapshot("s-desc", { domain: "vm", description: pulumi.secret("s") }), ["auth", "description", "xml"]],
+    [
+      "Volume: secret backing image",
+      () => new sdk.Volume("v-backing", { pool: "default", backingVolume: pulumi.secret("/b.qcow2") }),
+      ["auth", "backingPath", "backingVolume"],
+    ],
+    [
+      "Snapshot: secret description",
+      () => new sdk.Snapshot("s-desc", { domain: "vm", description: pulumi.secret("s") }),
+      ["auth", "description", "xml"],
+    ],
     ["Snapshot: secret xml", () => new sdk.Snapshot("s-xml", { domain: "vm", xml: pulumi.secret("<domainsnapshot/>") }), ["auth", "inputXml", "xml"]],
   ] as const)("%s", async (_label, make, expected) => {
     const urn = String(await settled(make()));
@@ -228,9 +298,21 @@ describe("the SDK registers the derived outputs as additionalSecretOutputs", () 
   });
 
   it.each([
-    ["Volume: secret name", () => new sdk.Volume("r-vol", { pool: "default", name: pulumi.secret("v.qcow2"), capacity: "1MiB" }), /^Volume "r-vol": name is a secret, but it is part of the resource's ID, which Pulumi stores in clear \(IDs are never encrypted\); give the name as a plain string/],
-    ["Volume in a Pool with a secret path", () => new sdk.Volume("r-vol-in", { pool: new sdk.Pool("r-pool", { path: pulumi.secret("/var/lib/libvirt/images/r") }), capacity: "1MiB" }), /^Volume "r-vol-in": its Pool's path is a secret, but it is part of the resource's ID.*give the Pool's path as a plain string/],
-    ["Snapshot: secret name", () => new sdk.Snapshot("r-snap", { domain: "vm", name: pulumi.secret("s") }), /^Snapshot "r-snap": name is a secret, but it is part of the resource's ID.*give the name as a plain string/],
+    [
+      "Volume: secret name",
+      () => new sdk.Volume("r-vol", { pool: "default", name: pulumi.secret("v.qcow2"), capacity: "1MiB" }),
+      /^Volume "r-vol": name is a secret, but it is part of the resource's ID, which Pulumi stores in clear \(IDs are never encrypted\); give the name as a plain string/,
+    ],
+    [
+      "Volume in a Pool with a secret path",
+      () => new sdk.Volume("r-vol-in", { pool: new sdk.Pool("r-pool", { path: pulumi.secret("/var/lib/libvirt/images/r") }), capacity: "1MiB" }),
+      /^Volume "r-vol-in": its Pool's path is a secret, but it is part of the resource's ID.*give the Pool's path as a plain string/,
+    ],
+    [
+      "Snapshot: secret name",
+      () => new sdk.Snapshot("r-snap", { domain: "vm", name: pulumi.secret("s") }),
+      /^Snapshot "r-snap": name is a secret, but it is part of the resource's ID.*give the name as a plain string/,
+    ],
   ] as const)("a secret in the ID is refused before registering: %s", async (_label, make, message) => {
     // The refusal fails the registration: Pulumi reports it as the program's error (here, an unhandled rejection).
     const refused: unknown[] = [];

@@ -108,7 +108,9 @@ describe.each(Object.keys(forms) as Form[])("the serialized Domain provider (%s 
   });
 
   it("creates a domain on test:///default from the fresh process (native code loads there, not here)", () => {
-    const result = runSerialized(form, "create", [{ name: "serialized", memoryMiB: 64, uri: "test:///default", running: true, persistent: true }]) as { ok?: { id: string; outs: Record<string, unknown> } };
+    const result = runSerialized(form, "create", [
+      { name: "serialized", memoryMiB: 64, uri: "test:///default", running: true, persistent: true },
+    ]) as { ok?: { id: string; outs: Record<string, unknown> } };
     expect(result.ok?.outs).toMatchObject({ name: "serialized", uri: "test:///default", state: "running", type: "test" });
     expect(result.ok?.id).toMatch(/^[0-9a-f-]{36}$/);
   });

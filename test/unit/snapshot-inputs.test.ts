@@ -2,7 +2,20 @@
 import { describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 
-const { checkSnapshotInputs, snapshotProvider, buildSnapshotXml, parseSnapshotXml, withDescription, snapshotId, parseSnapshotId, createFlags, keepsDataOnDestroy, whileJobBusy, JobBusyTimeoutError, LibvirtError } = provider;
+const {
+  checkSnapshotInputs,
+  snapshotProvider,
+  buildSnapshotXml,
+  parseSnapshotXml,
+  withDescription,
+  snapshotId,
+  parseSnapshotId,
+  createFlags,
+  keepsDataOnDestroy,
+  whileJobBusy,
+  JobBusyTimeoutError,
+  LibvirtError,
+} = provider;
 
 // libvirt error codes (virErrorNumber).
 const VIR_ERR_OPERATION_TIMEOUT = 68;
@@ -24,16 +37,59 @@ describe("Snapshot check: bad inputs name the property", () => {
     ["memoryFile without memory: external", { ...base, memoryFile: "/var/lib/x.mem" }, "memoryFile", /only applies/],
     ["relative memoryFile", { ...base, memory: "external", memoryFile: "x.mem" }, "memoryFile", /absolute/],
     ["external disk without file", { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external" }] }, "disks[0].file", /required/],
-    ["external disk with a relative file", { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "overlay.qcow2" }] }, "disks[0].file", /absolute/],
-    ["external disk file with ..", { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "/var/lib/../x.qcow2" }] }, "disks[0].file", /\.\./],
-    ["two disks with one overlay file", { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "/i/a.qcow2" }, { target: "vdb", snapshot: "external", file: "/i/a.qcow2" }] }, "disks[1].file", /already used/],
+    [
+      "external disk with a relative file",
+      { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "overlay.qcow2" }] },
+      "disks[0].file",
+      /absolute/,
+    ],
+    [
+      "external disk file with ..",
+      { ...base, diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "/var/lib/../x.qcow2" }] },
+      "disks[0].file",
+      /\.\./,
+    ],
+    [
+      "two disks with one overlay file",
+      {
+        ...base,
+        diskOnly: true,
+        disks: [
+          { target: "vda", snapshot: "external", file: "/i/a.qcow2" },
+          { target: "vdb", snapshot: "external", file: "/i/a.qcow2" },
+        ],
+      },
+      "disks[1].file",
+      /already used/,
+    ],
     ["file on an internal disk", { ...base, disks: [{ target: "vda", snapshot: "internal", file: "/i/a.qcow2" }] }, "disks[0].file", /only applies/],
     ["unknown disk snapshot mode", { ...base, disks: [{ target: "vda", snapshot: "copy" }] }, "disks[0].snapshot"],
-    ["duplicate disk target", { ...base, disks: [{ target: "vda", snapshot: "internal" }, { target: "vda", snapshot: "none" }] }, "disks[1].target", /already listed/],
+    [
+      "duplicate disk target",
+      {
+        ...base,
+        disks: [
+          { target: "vda", snapshot: "internal" },
+          { target: "vda", snapshot: "none" },
+        ],
+      },
+      "disks[1].target",
+      /already listed/,
+    ],
     ["bad disk target", { ...base, disks: [{ target: "../vda", snapshot: "internal" }] }, "disks[0].target"],
-    ["external disk with memory: internal", { ...base, memory: "internal", disks: [{ target: "vda", snapshot: "external", file: "/i/o.qcow2" }] }, "disks[0].snapshot", /memory: "internal"/],
+    [
+      "external disk with memory: internal",
+      { ...base, memory: "internal", disks: [{ target: "vda", snapshot: "external", file: "/i/o.qcow2" }] },
+      "disks[0].snapshot",
+      /memory: "internal"/,
+    ],
     ["raw xml mixed with description", { ...base, xml: "<domainsnapshot/>", description: "x" }, "description", /cannot be combined with xml/],
-    ["raw xml mixed with disks", { ...base, xml: "<domainsnapshot/>", disks: [{ target: "vda", snapshot: "internal" }] }, "disks", /cannot be combined with xml/],
+    [
+      "raw xml mixed with disks",
+      { ...base, xml: "<domainsnapshot/>", disks: [{ target: "vda", snapshot: "internal" }] },
+      "disks",
+      /cannot be combined with xml/,
+    ],
     ["raw xml not well-formed", { ...base, xml: "<domainsnapshot><name>" }, "xml", /well-formed/],
     ["raw xml of another document", { ...base, xml: "<domain><name>s1</name></domain>" }, "xml", /<domainsnapshot>/],
     ["raw xml naming another snapshot", { ...base, xml: "<domainsnapshot><name>other</name></domainsnapshot>" }, "name", /"other"/],
@@ -74,8 +130,18 @@ describe("Snapshot check: defaults and unknowns", () => {
 
   it("accepts every documented option together", () => {
     const { failures } = checkSnapshotInputs({
-      ...base, uri: "qemu:///system", description: "d", memory: "external", memoryFile: "/i/m.mem", live: true, atomic: false,
-      disks: [{ target: "vda", snapshot: "external", file: "/i/o.qcow2" }, { target: "vdb", snapshot: "none" }], deleteDataOnDestroy: false,
+      ...base,
+      uri: "qemu:///system",
+      description: "d",
+      memory: "external",
+      memoryFile: "/i/m.mem",
+      live: true,
+      atomic: false,
+      disks: [
+        { target: "vda", snapshot: "external", file: "/i/o.qcow2" },
+        { target: "vdb", snapshot: "none" },
+      ],
+      deleteDataOnDestroy: false,
     });
     expect(failures).toEqual([]);
   });
@@ -93,9 +159,21 @@ describe("Snapshot check: defaults and unknowns", () => {
 
 describe("Snapshot diff", () => {
   const olds = {
-    name: "s1", domain: "web", domainUuid: "11111111-2222-3333-4444-555555555555", uri: "test:///default", description: "a",
-    atomic: true, diskOnly: false, quiesce: false, live: false, halt: false, deleteDataOnDestroy: true,
-    children: [], isCurrent: true, kind: "internal", xml: "<domainsnapshot/>",
+    name: "s1",
+    domain: "web",
+    domainUuid: "11111111-2222-3333-4444-555555555555",
+    uri: "test:///default",
+    description: "a",
+    atomic: true,
+    diskOnly: false,
+    quiesce: false,
+    live: false,
+    halt: false,
+    deleteDataOnDestroy: true,
+    children: [],
+    isCurrent: true,
+    kind: "internal",
+    xml: "<domainsnapshot/>",
   };
   const diff = (news: Record<string, unknown>) => snapshotProvider.diff!("id", olds, news);
 
@@ -127,7 +205,9 @@ describe("Snapshot diff", () => {
     const raw = "<domainsnapshot><description>r</description></domainsnapshot>";
     const withRaw = { ...olds, description: undefined, inputXml: raw };
     expect(await snapshotProvider.diff!("id", withRaw, { name: "s1", domain: "web", xml: raw })).toMatchObject({ changes: false });
-    expect(await snapshotProvider.diff!("id", withRaw, { name: "s1", domain: "web", xml: raw.replace("r<", "q<") })).toMatchObject({ replaces: ["xml"] });
+    expect(await snapshotProvider.diff!("id", withRaw, { name: "s1", domain: "web", xml: raw.replace("r<", "q<") })).toMatchObject({
+      replaces: ["xml"],
+    });
   });
 });
 
@@ -140,24 +220,39 @@ describe("Snapshot XML", () => {
   });
 
   it("builds memory and per-disk choices in libvirt's spelling", () => {
-    const { inputs } = checkSnapshotInputs({ ...base, memory: "none", diskOnly: true, disks: [{ target: "vda", snapshot: "external", file: "/i/o.qcow2" }, { target: "vdb", snapshot: "none" }] });
+    const { inputs } = checkSnapshotInputs({
+      ...base,
+      memory: "none",
+      diskOnly: true,
+      disks: [
+        { target: "vda", snapshot: "external", file: "/i/o.qcow2" },
+        { target: "vdb", snapshot: "none" },
+      ],
+    });
     const o = parseSnapshotXml(buildSnapshotXml(inputs!));
     expect(o.memory).toEqual({ snapshot: "no" });
-    expect(o.disks).toEqual([{ target: "vda", snapshot: "external", file: "/i/o.qcow2" }, { target: "vdb", snapshot: "no" }]);
+    expect(o.disks).toEqual([
+      { target: "vda", snapshot: "external", file: "/i/o.qcow2" },
+      { target: "vdb", snapshot: "no" },
+    ]);
     expect(o.name).toBe("s1");
   });
 
   it("fills the name into raw xml, keeping the rest", () => {
-    const { inputs } = checkSnapshotInputs({ ...base, xml: "<domainsnapshot><description>raw</description><memory snapshot='no'/></domainsnapshot>" });
+    const { inputs } = checkSnapshotInputs({
+      ...base,
+      xml: "<domainsnapshot><description>raw</description><memory snapshot='no'/></domainsnapshot>",
+    });
     const o = parseSnapshotXml(buildSnapshotXml(inputs!));
     expect(o).toMatchObject({ name: "s1", description: "raw", memory: { snapshot: "no" } });
   });
 
   it("rewrites only the description for a redefine, keeping element order", () => {
-    const xml = "<domainsnapshot><name>s</name><description>old</description><state>running</state><domain><devices><disk n='1'/><interface/><disk n='2'/></devices></domain></domainsnapshot>";
+    const xml =
+      "<domainsnapshot><name>s</name><description>old</description><state>running</state><domain><devices><disk n='1'/><interface/><disk n='2'/></devices></domain></domainsnapshot>";
     const edited = withDescription(xml, "new <&>");
     expect(parseSnapshotXml(edited).description).toBe("new <&>");
-    expect(edited.indexOf("n=\"1\"") < edited.indexOf("<interface") && edited.indexOf("<interface") < edited.indexOf("n=\"2\"")).toBe(true);
+    expect(edited.indexOf('n="1"') < edited.indexOf("<interface") && edited.indexOf("<interface") < edited.indexOf('n="2"')).toBe(true);
     expect(parseSnapshotXml(withDescription(xml, undefined)).description).toBeUndefined();
     const added = withDescription("<domainsnapshot><name>s</name><state>shutoff</state></domainsnapshot>", "d");
     expect(added.indexOf("<description>")).toBeGreaterThan(added.indexOf("</name>"));
@@ -166,7 +261,9 @@ describe("Snapshot XML", () => {
   it("reports the kind from libvirt's document", () => {
     expect(parseSnapshotXml("<domainsnapshot><state>running</state><memory snapshot='internal'/></domainsnapshot>").kind).toBe("internal");
     expect(parseSnapshotXml("<domainsnapshot><state>running</state><memory snapshot='external' file='/m'/></domainsnapshot>").kind).toBe("external");
-    expect(parseSnapshotXml("<domainsnapshot><state>disk-snapshot</state><disks><disk name='vda' snapshot='external'/></disks></domainsnapshot>").kind).toBe("disk-only");
+    expect(
+      parseSnapshotXml("<domainsnapshot><state>disk-snapshot</state><disks><disk name='vda' snapshot='external'/></disks></domainsnapshot>").kind,
+    ).toBe("disk-only");
   });
 });
 
@@ -193,22 +290,42 @@ describe("Snapshot IDs, flags and delete options", () => {
 });
 
 describe("whileJobBusy", () => {
-  const busy = () => new LibvirtError("creating snapshot", VIR_ERR_OPERATION_TIMEOUT, 10, "Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainSnapshotCreateXML)");
+  const busy = () =>
+    new LibvirtError(
+      "creating snapshot",
+      VIR_ERR_OPERATION_TIMEOUT,
+      10,
+      "Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainSnapshotCreateXML)",
+    );
   function fakeClock() {
     let t = 0;
     const sleeps: number[] = [];
-    return { now: () => t, sleep: async (ms: number) => { sleeps.push(ms); t += ms; }, sleeps, advance: (ms: number) => { t += ms; } };
+    return {
+      now: () => t,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+      sleeps,
+      advance: (ms: number) => {
+        t += ms;
+      },
+    };
   }
 
   it("retries while the job lock is busy, with growing pauses, then succeeds", async () => {
     const clock = fakeClock();
     let calls = 0;
-    const result = await whileJobBusy("op", async () => {
-      calls++;
-      clock.advance(30_000); // libvirt itself waited 30 s
-      if (calls < 3) throw busy();
-      return "done";
-    }, { now: clock.now, sleep: clock.sleep, limitMs: 300_000 });
+    const result = await whileJobBusy(
+      "op",
+      async () => {
+        calls++;
+        clock.advance(30_000); // libvirt itself waited 30 s
+        if (calls < 3) throw busy();
+        return "done";
+      },
+      { now: clock.now, sleep: clock.sleep, limitMs: 300_000 },
+    );
     expect(result).toBe("done");
     expect(calls).toBe(3);
     expect(clock.sleeps.length).toBe(2);
@@ -218,7 +335,15 @@ describe("whileJobBusy", () => {
   it("gives up after the limit with libvirt's reason and the variable that raises it", async () => {
     const clock = fakeClock();
     let calls = 0;
-    const err = await whileJobBusy("creating snapshot \"s\"", async () => { calls++; clock.advance(30_000); throw busy(); }, { now: clock.now, sleep: clock.sleep, limitMs: 90_000 }).catch((e) => e);
+    const err = await whileJobBusy(
+      'creating snapshot "s"',
+      async () => {
+        calls++;
+        clock.advance(30_000);
+        throw busy();
+      },
+      { now: clock.now, sleep: clock.sleep, limitMs: 90_000 },
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(JobBusyTimeoutError);
     expect(err.message).toMatch(/cannot acquire state change lock/);
     expect(err.message).toMatch(/LIBVIRT_PULUMI_JOB_WAIT_TIMEOUT_MS/);
@@ -228,7 +353,16 @@ describe("whileJobBusy", () => {
   it("does not retry other errors", async () => {
     let calls = 0;
     const other = new LibvirtError("op", VIR_ERR_CONFIG_UNSUPPORTED, 35, "unsupported configuration");
-    await expect(whileJobBusy("op", async () => { calls++; throw other; }, { sleep: async () => {} })).rejects.toBe(other);
+    await expect(
+      whileJobBusy(
+        "op",
+        async () => {
+          calls++;
+          throw other;
+        },
+        { sleep: async () => {} },
+      ),
+    ).rejects.toBe(other);
     expect(calls).toBe(1);
   });
 
@@ -237,7 +371,12 @@ describe("whileJobBusy", () => {
     process.env.LIBVIRT_PULUMI_JOB_WAIT_TIMEOUT_MS = "0";
     try {
       let calls = 0;
-      await expect(whileJobBusy("op", async () => { calls++; throw busy(); })).rejects.toBeInstanceOf(JobBusyTimeoutError);
+      await expect(
+        whileJobBusy("op", async () => {
+          calls++;
+          throw busy();
+        }),
+      ).rejects.toBeInstanceOf(JobBusyTimeoutError);
       expect(calls).toBe(1);
     } finally {
       if (saved === undefined) delete process.env.LIBVIRT_PULUMI_JOB_WAIT_TIMEOUT_MS;

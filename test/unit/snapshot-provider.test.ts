@@ -37,8 +37,14 @@ let running: { uuid: string; name: string };
 let stopped: { uuid: string; name: string };
 
 beforeAll(async () => {
-  for (const [name, run] of [["snap-unit-run", true], ["snap-unit-off", false]] as const) {
-    const { inputs } = await dp.check!({}, { name, uri: URI, memoryMiB: 64, disks: [{ file: `/test-driver/${name}.qcow2` }], running: run, deleteSnapshotsOnDestroy: true });
+  for (const [name, run] of [
+    ["snap-unit-run", true],
+    ["snap-unit-off", false],
+  ] as const) {
+    const { inputs } = await dp.check!(
+      {},
+      { name, uri: URI, memoryMiB: 64, disks: [{ file: `/test-driver/${name}.qcow2` }], running: run, deleteSnapshotsOnDestroy: true },
+    );
     const { outs } = await dp.create(inputs);
     if (run) running = { uuid: outs.uuid, name };
     else stopped = { uuid: outs.uuid, name };
@@ -55,8 +61,17 @@ describe("Snapshot provider on test:///default", () => {
     const { id, outs } = await create({ name: "first", domain: running.name, description: "before" });
     expect(id).toBe(`${running.uuid}/first`);
     expect(outs).toMatchObject({
-      name: "first", domain: running.name, domainUuid: running.uuid, uri: URI, description: "before", state: "running",
-      kind: "internal", isCurrent: true, children: [], atomic: true, deleteDataOnDestroy: true,
+      name: "first",
+      domain: running.name,
+      domainUuid: running.uuid,
+      uri: URI,
+      description: "before",
+      state: "running",
+      kind: "internal",
+      isCurrent: true,
+      children: [],
+      atomic: true,
+      deleteDataOnDestroy: true,
     });
     expect(outs.parent).toBeUndefined();
     expect(typeof outs.creationTime).toBe("number");
@@ -118,13 +133,22 @@ describe("Snapshot provider on test:///default", () => {
   });
 
   it("explains an external snapshot libvirt cannot take, naming the option", async () => {
-    const err = await create({ name: "ext", domain: stopped.name, disks: [{ target: "vda", snapshot: "external", file: "/tmp/x.qcow2" }] }).catch((e) => e);
+    const err = await create({ name: "ext", domain: stopped.name, disks: [{ target: "vda", snapshot: "external", file: "/tmp/x.qcow2" }] }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(SnapshotOptionError);
     expect(err.option).toBe("diskOnly");
   });
 
   it("refuses a disk the domain does not have, naming disks[n].target", async () => {
-    const err = await create({ name: "nodisk", domain: running.name, disks: [{ target: "vda", snapshot: "internal" }, { target: "vdz", snapshot: "none" }] }).catch((e) => e);
+    const err = await create({
+      name: "nodisk",
+      domain: running.name,
+      disks: [
+        { target: "vda", snapshot: "internal" },
+        { target: "vdz", snapshot: "none" },
+      ],
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(SnapshotOptionError);
     expect(err.option).toBe("disks[1].target");
     expect(err.message).toMatch(/no disk "vdz"/);
@@ -164,7 +188,9 @@ describe("Snapshot provider on test:///default", () => {
       dom.free();
     });
     expect(await sp.read!(id, outs)).toEqual({});
-    expect(await sp.read!("00000000-0000-0000-0000-000000000000/outside", { ...outs, domainUuid: "00000000-0000-0000-0000-000000000000" })).toEqual({});
+    expect(await sp.read!("00000000-0000-0000-0000-000000000000/outside", { ...outs, domainUuid: "00000000-0000-0000-0000-000000000000" })).toEqual(
+      {},
+    );
     await sp.delete!("00000000-0000-0000-0000-000000000000/outside", outs); // domain gone: success
   });
 

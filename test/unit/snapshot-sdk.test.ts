@@ -51,7 +51,19 @@ describe("Snapshot (SDK)", () => {
   it("exposes every output, and given a Domain without uri uses the default URI as that Domain does", async () => {
     const vm = new sdk.Domain("vm", { memoryMiB: 64 });
     const s = new sdk.Snapshot("defaults", { domain: vm });
-    for (const key of ["domainUuid", "parent", "children", "state", "creationTime", "isCurrent", "kind", "xml", "deleteDataOnDestroy", "atomic", "uri"]) {
+    for (const key of [
+      "domainUuid",
+      "parent",
+      "children",
+      "state",
+      "creationTime",
+      "isCurrent",
+      "kind",
+      "xml",
+      "deleteDataOnDestroy",
+      "atomic",
+      "uri",
+    ]) {
       expect(pulumi.Output.isInstance((s as any)[key]), key).toBe(true);
     }
     expect(await value(s.domain)).toBe(DOMAIN_UUID);

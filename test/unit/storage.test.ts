@@ -39,7 +39,9 @@ describe("qcow2 header", () => {
   for (const name of ["first", "second é", longName]) execFileSync("qemu-img", ["snapshot", "-c", name, img]);
 
   it("gives the virtual size and the snapshot count, and names them as qemu-img does", () => {
-    const byQemuImg = (JSON.parse(execFileSync("qemu-img", ["info", "--output=json", img], { encoding: "utf8" })) as { snapshots: Array<{ name: string }> }).snapshots.map((s) => s.name);
+    const byQemuImg = (
+      JSON.parse(execFileSync("qemu-img", ["info", "--output=json", img], { encoding: "utf8" })) as { snapshots: Array<{ name: string }> }
+    ).snapshots.map((s) => s.name);
     expect(byQemuImg[2]).toMatch(/^after-x+$/); // QEMU shortens long names
     const bytes = readFileSync(img);
     const header = storage.parseQcow2Header(bytes.subarray(0, 72))!;
@@ -80,7 +82,11 @@ describe("qcow2 references and backing chains (images qemu-img makes)", () => {
     qimg("-f", "qcow2", base, "1M");
     expect(storage.parseQcow2References(head(base))).toEqual({ externalDataFile: false });
     qimg("-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", join(dir, "abs.qcow2"), "1M");
-    expect(storage.parseQcow2References(head(join(dir, "abs.qcow2")))).toMatchObject({ backingFile: "/etc/hostname", backingFormat: "raw", externalDataFile: false });
+    expect(storage.parseQcow2References(head(join(dir, "abs.qcow2")))).toMatchObject({
+      backingFile: "/etc/hostname",
+      backingFormat: "raw",
+      externalDataFile: false,
+    });
     qimg("-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", join(dir, "rel.qcow2"));
     expect(storage.parseQcow2References(head(join(dir, "rel.qcow2")))).toMatchObject({ backingFile: "base.qcow2", backingFormat: "qcow2" });
     qimg("-f", "qcow2", "-o", `data_file=${join(dir, "data.raw")}`, join(dir, "ext.qcow2"), "1M");
@@ -92,7 +98,7 @@ describe("qcow2 references and backing chains (images qemu-img makes)", () => {
     const q = join(mkdtempSync(join(work, "fmt-")), "x.qcow2");
     qimg("-f", "qcow2", q, "1M");
     expect(storage.recognisedFormat(readFileSync(q).subarray(0, 512))).toBe("qcow2");
-    expect(storage.recognisedFormat(Buffer.from("# Disk DescriptorFile\nparentFileNameHint=\"/etc/shadow\"\n"))).toBe("vmdk descriptor");
+    expect(storage.recognisedFormat(Buffer.from('# Disk DescriptorFile\nparentFileNameHint="/etc/shadow"\n'))).toBe("vmdk descriptor");
     expect(storage.recognisedFormat(Buffer.from("QED\0xxxxxxxx", "latin1"))).toBe("qed");
     expect(storage.recognisedFormat(Buffer.alloc(512, 7))).toBeNull();
   });
@@ -109,7 +115,9 @@ describe("qcow2 references and backing chains (images qemu-img makes)", () => {
     expect(chain.map((l) => l.real)).toEqual([join(dir, "top.qcow2"), join(dir, "deep", "b", "mid.qcow2"), join(dir, "a", "base.qcow2")]);
     expect(chain[2]).toMatchObject({ named: "../../a/base.qcow2" });
     // qemu-img's own view of the same chain.
-    const info = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", join(dir, "top.qcow2")], { encoding: "utf8" })) as Array<{ filename: string }>;
+    const info = JSON.parse(
+      execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", join(dir, "top.qcow2")], { encoding: "utf8" }),
+    ) as Array<{ filename: string }>;
     expect(info.map((i) => realpathSync.native(i.filename))).toEqual(chain.map((l) => l.real));
   });
 });
@@ -119,27 +127,43 @@ describe("XML", () => {
     const xml = storage.buildVolumeXml({ name: "a</name><evil/>", capacity: 1024, format: "qcow2" });
     expect(xml).not.toContain("<evil/>");
     expect(storage.parseVolumeXml(xml).name).toBe("a</name><evil/>");
-    expect(storage.parsePoolXml(storage.buildPoolXml({ name: "p'\"<", path: "/x/<y>" }))).toMatchObject({ name: "p'\"<", path: "/x/<y>", type: "dir" });
+    expect(storage.parsePoolXml(storage.buildPoolXml({ name: "p'\"<", path: "/x/<y>" }))).toMatchObject({
+      name: "p'\"<",
+      path: "/x/<y>",
+      type: "dir",
+    });
   });
 
   it("builds an overlay with its backing store, sparse", () => {
-    const v = storage.parseVolumeXml(storage.buildVolumeXml({ name: "o", capacity: 4096, format: "qcow2", backing: { path: "/b/base.qcow2", format: "raw" } }));
+    const v = storage.parseVolumeXml(
+      storage.buildVolumeXml({ name: "o", capacity: 4096, format: "qcow2", backing: { path: "/b/base.qcow2", format: "raw" } }),
+    );
     expect(v).toMatchObject({ capacity: 4096, allocation: 0, format: "qcow2", backingPath: "/b/base.qcow2", backingFormat: "raw" });
   });
 
   it("finds a volume in a domain's disks by file, by pool/volume, and down a backing chain", () => {
     const ref = { path: "/p/base.qcow2", pool: "p", name: "base.qcow2" };
-    const dom = (disk: string) => `<domain><devices><disk type="file">${disk}</disk><disk type="file"><source file="/other"/></disk></devices></domain>`;
+    const dom = (disk: string) =>
+      `<domain><devices><disk type="file">${disk}</disk><disk type="file"><source file="/other"/></disk></devices></domain>`;
     expect(storage.domainXmlUsesVolume(dom(`<source file="/p/base.qcow2"/>`), ref)).toBe(true);
     expect(storage.domainXmlUsesVolume(dom(`<source pool="p" volume="base.qcow2"/>`), ref)).toBe(true);
-    expect(storage.domainXmlUsesVolume(dom(`<source file="/p/top.qcow2"/><backingStore type="file"><source file="/p/base.qcow2"/></backingStore>`), ref)).toBe(true);
+    expect(
+      storage.domainXmlUsesVolume(dom(`<source file="/p/top.qcow2"/><backingStore type="file"><source file="/p/base.qcow2"/></backingStore>`), ref),
+    ).toBe(true);
     expect(storage.domainXmlUsesVolume(dom(`<source pool="q" volume="base.qcow2"/>`), ref)).toBe(false);
     expect(storage.domainXmlUsesVolume(`<domain><devices/></domain>`, ref)).toBe(false);
   });
 });
 
 describe("refusal rules", () => {
-  const facts = { pool: "p", name: "v.qcow2", path: "/p/v.qcow2", usedBy: [] as string[], backingOf: [] as string[], snapshots: { names: [] as string[], count: 0, via: "qemu-img" } };
+  const facts = {
+    pool: "p",
+    name: "v.qcow2",
+    path: "/p/v.qcow2",
+    usedBy: [] as string[],
+    backingOf: [] as string[],
+    snapshots: { names: [] as string[], count: 0, via: "qemu-img" },
+  };
   const none = { deleteSnapshotDataOnDestroy: false };
 
   it("allows a volume nothing depends on", () => {
@@ -147,10 +171,15 @@ describe("refusal rules", () => {
   });
 
   it("names every reason, with the option where one exists", () => {
-    const d = teardown.planVolumeDelete({ ...facts, usedBy: ["web"], backingOf: ["p/top.qcow2"], snapshots: { names: ["s1"], count: 1, via: "qemu-img" } }, none);
+    const d = teardown.planVolumeDelete(
+      { ...facts, usedBy: ["web"], backingOf: ["p/top.qcow2"], snapshots: { names: ["s1"], count: 1, via: "qemu-img" } },
+      none,
+    );
     expect(d.allowed).toBe(false);
     const message = (d as { message: string }).message;
-    expect(message).toMatch(/\(1\) 1 domain still uses it as a disk \("web"\).*\(2\) it is the backing file of 1 volume \("p\/top.qcow2"\).*\(3\) its image holds 1 internal snapshot \("s1"\).*deleteSnapshotDataOnDestroy: true/);
+    expect(message).toMatch(
+      /\(1\) 1 domain still uses it as a disk \("web"\).*\(2\) it is the backing file of 1 volume \("p\/top.qcow2"\).*\(3\) its image holds 1 internal snapshot \("s1"\).*deleteSnapshotDataOnDestroy: true/,
+    );
   });
 
   it("reads what a snapshot keeps: overlays, the memory file, and the disks of the definitions it saved", () => {
@@ -166,7 +195,9 @@ describe("refusal rules", () => {
     ]);
     const live = `<domain><devices><disk type="file"><source file="/o/top.qcow2"/><backingStore type="file"><source file="/p/mid.qcow2"><dataStore type="file"><source file="/p/data.raw"/></dataStore></source>
       <backingStore type="file"><source file="/p/base.qcow2"/><backingStore/></backingStore></backingStore><target dev="vda"/></disk></devices></domain>`;
-    expect(storage.domainXmlReferences(live)).toEqual([{ what: "disk vda", chain: ["/o/top.qcow2", "/p/mid.qcow2", "/p/data.raw", "/p/base.qcow2"] }]);
+    expect(storage.domainXmlReferences(live)).toEqual([
+      { what: "disk vda", chain: ["/o/top.qcow2", "/p/mid.qcow2", "/p/data.raw", "/p/base.qcow2"] },
+    ]);
   });
 
   it("names the chain through which each domain and volume needs it", () => {
@@ -201,14 +232,23 @@ describe("refusal rules", () => {
   it("a pool's pre-existing files are never a reason to refuse; other volumes are, until deleteVolumesOnDestroy", () => {
     const pool = { name: "p", path: "/p", volumes: ["iso.img", "web.qcow2"], preexisting: ["iso.img"] };
     const d = teardown.planPoolDelete(pool, { deleteVolumesOnDestroy: false });
-    expect((d as { message: string }).message).toMatch(/holds 1 volume \("web.qcow2"\).*deleteVolumesOnDestroy: true.*the 1 file that was in the directory before the pool was created is kept/);
+    expect((d as { message: string }).message).toMatch(
+      /holds 1 volume \("web.qcow2"\).*deleteVolumesOnDestroy: true.*the 1 file that was in the directory before the pool was created is kept/,
+    );
     expect(teardown.planPoolDelete(pool, { deleteVolumesOnDestroy: true })).toEqual({ allowed: true });
     expect(teardown.planPoolDelete({ ...pool, volumes: ["iso.img"] }, { deleteVolumesOnDestroy: false })).toEqual({ allowed: true });
     expect(teardown.heldVolumes(pool)).toEqual(["web.qcow2"]);
   });
 
   it("deletes overlays before the images they are built on", () => {
-    const order = teardown.overlaysFirst(new Map([["/b", undefined], ["/top", "/mid"], ["/mid", "/b"], ["/other", undefined]]));
+    const order = teardown.overlaysFirst(
+      new Map([
+        ["/b", undefined],
+        ["/top", "/mid"],
+        ["/mid", "/b"],
+        ["/other", undefined],
+      ]),
+    );
     expect(order.indexOf("/top")).toBeLessThan(order.indexOf("/mid"));
     expect(order.indexOf("/mid")).toBeLessThan(order.indexOf("/b"));
     expect(order).toHaveLength(4);
@@ -234,7 +274,11 @@ describe("check during a preview (unknown inputs)", () => {
   });
 
   it("a pool path is normalized the way libvirt reports it, so refresh shows no change", () => {
-    expect(storage.checkPoolInputs({ name: "p", path: "/srv//images/" }).inputs).toMatchObject({ path: "/srv/images", autostart: false, deleteVolumesOnDestroy: false });
+    expect(storage.checkPoolInputs({ name: "p", path: "/srv//images/" }).inputs).toMatchObject({
+      path: "/srv/images",
+      autostart: false,
+      deleteVolumesOnDestroy: false,
+    });
   });
 
   it("local and remote URIs", () => {

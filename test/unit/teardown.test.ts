@@ -6,7 +6,15 @@ import { provider } from "../helpers/lib";
 import { virDomainUndefineFlagsValues as U } from "../../provider/libvirt/libvirt.gen";
 import type { DomainFacts, TeardownDecision, TeardownOptions, TeardownStep } from "../../provider/teardown";
 
-const { planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient, effectiveTeardownOptions, DEFAULT_TEARDOWN_OPTIONS, DELETE_SNAPSHOTS_ENV } = provider.teardown;
+const {
+  planDomainDelete,
+  planDomainReplace,
+  planDomainStop,
+  planMakeTransient,
+  effectiveTeardownOptions,
+  DEFAULT_TEARDOWN_OPTIONS,
+  DELETE_SNAPSHOTS_ENV,
+} = provider.teardown;
 
 const SNAP = U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
 const MSAVE = U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
@@ -15,7 +23,14 @@ const NVRAM = U.VIR_DOMAIN_UNDEFINE_NVRAM;
 const KEEP = U.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM;
 
 const facts = (over: Partial<DomainFacts> = {}): DomainFacts => ({
-  name: "web", persistent: true, active: false, snapshots: [], hasManagedSave: false, checkpoints: 0, hasNvram: false, ...over,
+  name: "web",
+  persistent: true,
+  active: false,
+  snapshots: [],
+  hasManagedSave: false,
+  checkpoints: 0,
+  hasNvram: false,
+  ...over,
 });
 const opts = (over: Partial<TeardownOptions> = {}): TeardownOptions => ({ ...DEFAULT_TEARDOWN_OPTIONS, ...over });
 
@@ -24,13 +39,19 @@ type Plan = keyof typeof plans;
 
 /** An undefine step; with the snapshot-metadata cascade it carries the snapshots the check saw. */
 const undefine = (flags: number, fallbackFlags = flags, expectSnapshots?: string[], expectCheckpoints?: number): TeardownStep => ({
-  call: "undefine", flags, fallbackFlags,
+  call: "undefine",
+  flags,
+  fallbackFlags,
   ...(expectSnapshots ? { expectSnapshots } : {}),
   ...(expectCheckpoints !== undefined ? { expectCheckpoints } : {}),
 });
 const destroy: TeardownStep = { call: "destroy" };
 /** Stopping a transient domain drops its metadata: the step carries what the check allowed to go. */
-const destroyTransient = (expectSnapshots: string[], expectCheckpoints = 0): TeardownStep => ({ call: "destroy", expectSnapshots, expectCheckpoints });
+const destroyTransient = (expectSnapshots: string[], expectCheckpoints = 0): TeardownStep => ({
+  call: "destroy",
+  expectSnapshots,
+  expectCheckpoints,
+});
 
 interface Row {
   row: string;
@@ -49,150 +70,214 @@ const rows: Row[] = [
   // delete an inactive persistent domain that has snapshots
   {
     row: "inactive persistent with snapshots: refused, naming the snapshots and the option",
-    plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts(),
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps }),
+    opts: opts(),
     refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /2 snapshots \("before-upgrade", "after-upgrade"\)/, OPTION],
   },
   {
     row: "inactive persistent with snapshots + deleteSnapshotsOnDestroy: undefine with SNAPSHOTS_METADATA",
-    plan: "delete", facts: facts({ snapshots: twoSnaps }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
     steps: [undefine(SNAP | NVRAM, SNAP, twoSnaps)],
   },
   // delete a running persistent domain that has snapshots
   {
     row: "running persistent with snapshots: refused before stopping it",
-    plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts(),
+    plan: "delete",
+    facts: facts({ active: true, snapshots: ["s1"] }),
+    opts: opts(),
     refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/, /1 snapshot \("s1"\)/, OPTION],
   },
   {
     row: "running persistent with snapshots + deleteSnapshotsOnDestroy: destroy, then undefine with SNAPSHOTS_METADATA",
-    plan: "delete", facts: facts({ active: true, snapshots: ["s1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ active: true, snapshots: ["s1"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
     steps: [destroy, undefine(SNAP | NVRAM, SNAP, ["s1"])],
   },
   // delete / stop a transient domain that has snapshots
   {
     row: "transient with snapshots: delete refused (libvirt would drop the metadata)",
-    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
-    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/, /dropped by libvirt when the transient domain stops/, OPTION],
+    plan: "delete",
+    facts: facts({ persistent: false, active: true, snapshots: ["t1"] }),
+    opts: opts(),
+    refused: [
+      /^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/,
+      /dropped by libvirt when the transient domain stops/,
+      OPTION,
+    ],
   },
   {
     row: "transient with snapshots + deleteSnapshotsOnDestroy: destroy only (nothing to undefine)",
-    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ persistent: false, active: true, snapshots: ["t1"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
     steps: [destroyTransient(["t1"])],
   },
   {
     row: "transient without snapshots: a destroy that is refused if a snapshot or checkpoint appears before it",
-    plan: "delete", facts: facts({ persistent: false, active: true }), opts: opts(),
+    plan: "delete",
+    facts: facts({ persistent: false, active: true }),
+    opts: opts(),
     steps: [destroyTransient([], 0)],
   },
   {
     row: "transient with checkpoints + deleteCheckpointsOnDestroy: the destroy expects exactly those",
-    plan: "delete", facts: facts({ persistent: false, active: true, checkpoints: 2 }), opts: opts({ deleteCheckpointsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ persistent: false, active: true, checkpoints: 2 }),
+    opts: opts({ deleteCheckpointsOnDestroy: true }),
     steps: [destroyTransient([], 2)],
   },
   {
     row: "transient with deleteSnapshotDataOnDestroy: snapshots deleted, then a destroy that expects none left",
-    plan: "delete", facts: facts({ persistent: false, active: true, snapshots: ["a", "b"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ persistent: false, active: true, snapshots: ["a", "b"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
     steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, destroyTransient([])],
   },
   {
     row: "transient with snapshots: stop refused too (a stop is its delete)",
-    plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts(),
-    refused: [/^refusing to stop transient domain "web" \(it is still running and nothing was changed on this domain\)/, /1 snapshot \("t1"\)/, OPTION],
+    plan: "stop",
+    facts: facts({ persistent: false, active: true, snapshots: ["t1"] }),
+    opts: opts(),
+    refused: [
+      /^refusing to stop transient domain "web" \(it is still running and nothing was changed on this domain\)/,
+      /1 snapshot \("t1"\)/,
+      OPTION,
+    ],
   },
   {
     row: "transient with snapshots + deleteSnapshotsOnDestroy: stop is a destroy",
-    plan: "stop", facts: facts({ persistent: false, active: true, snapshots: ["t1"] }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    plan: "stop",
+    facts: facts({ persistent: false, active: true, snapshots: ["t1"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
     steps: [destroyTransient(["t1"])],
   },
   // managed save
   {
     row: "managed-save image: refused",
-    plan: "delete", facts: facts({ hasManagedSave: true }), opts: opts(),
+    plan: "delete",
+    facts: facts({ hasManagedSave: true }),
+    opts: opts(),
     refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /managed-save image.*Set deleteManagedSaveOnDestroy: true/],
   },
   {
     row: "managed-save image + deleteManagedSaveOnDestroy: undefine with MANAGED_SAVE",
-    plan: "delete", facts: facts({ hasManagedSave: true }), opts: opts({ deleteManagedSaveOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ hasManagedSave: true }),
+    opts: opts({ deleteManagedSaveOnDestroy: true }),
     steps: [undefine(MSAVE | NVRAM, MSAVE)],
   },
   // checkpoints
   {
     row: "checkpoints: refused",
-    plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts(),
+    plan: "delete",
+    facts: facts({ checkpoints: 2 }),
+    opts: opts(),
     refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /2 checkpoints\. Set deleteCheckpointsOnDestroy: true/],
   },
   {
     row: "checkpoints + deleteCheckpointsOnDestroy: undefine with CHECKPOINTS_METADATA",
-    plan: "delete", facts: facts({ checkpoints: 2 }), opts: opts({ deleteCheckpointsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ checkpoints: 2 }),
+    opts: opts({ deleteCheckpointsOnDestroy: true }),
     steps: [undefine(CKPT | NVRAM, CKPT, undefined, 2)],
   },
   // also discard snapshot contents
   {
     row: "deleteSnapshotDataOnDestroy: each snapshot deleted children first, then undefine without the metadata flag",
-    plan: "delete", facts: facts({ snapshots: ["root", "mid", "leaf"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ snapshots: ["root", "mid", "leaf"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
     steps: [{ call: "deleteSnapshots", names: ["leaf", "mid", "root"] }, undefine(NVRAM, 0)],
   },
   {
     row: "deleteSnapshotDataOnDestroy on a running domain: delete snapshots, destroy, undefine",
-    plan: "delete", facts: facts({ active: true, snapshots: ["a", "b"] }), opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ active: true, snapshots: ["a", "b"] }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
     steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, destroy, undefine(NVRAM, 0)],
   },
   {
     row: "deleteSnapshotDataOnDestroy without the cascade option: still refused",
-    plan: "delete", facts: facts({ snapshots: ["a"] }), opts: opts({ deleteSnapshotDataOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ snapshots: ["a"] }),
+    opts: opts({ deleteSnapshotDataOnDestroy: true }),
     refused: [/1 snapshot \("a"\)/, OPTION],
   },
   // stop (not delete) a persistent domain with snapshots
   {
     row: "stop a running persistent domain with snapshots: allowed, it still exists",
-    plan: "stop", facts: facts({ active: true, snapshots: twoSnaps, hasManagedSave: false, checkpoints: 3 }), opts: opts(),
+    plan: "stop",
+    facts: facts({ active: true, snapshots: twoSnaps, hasManagedSave: false, checkpoints: 3 }),
+    opts: opts(),
     steps: [destroy],
   },
   {
     row: "stop an already stopped domain: nothing to do",
-    plan: "stop", facts: facts({ snapshots: twoSnaps }), opts: opts(),
+    plan: "stop",
+    facts: facts({ snapshots: twoSnaps }),
+    opts: opts(),
     steps: [],
   },
   // persistent -> transient while running
   {
     row: "persistent -> transient while running, with snapshots: allowed (metadata stays until it halts)",
-    plan: "makeTransient", facts: facts({ active: true, snapshots: twoSnaps }), opts: opts(),
+    plan: "makeTransient",
+    facts: facts({ active: true, snapshots: twoSnaps }),
+    opts: opts(),
     steps: [undefine(0)],
   },
   {
     row: "persistent -> transient while running with NVRAM: the running guest keeps its NVRAM",
-    plan: "makeTransient", facts: facts({ active: true, hasNvram: true }), opts: opts(),
+    plan: "makeTransient",
+    facts: facts({ active: true, hasNvram: true }),
+    opts: opts(),
     steps: [undefine(KEEP)],
   },
   {
     row: "persistent -> transient while inactive with snapshots: that is a delete, so refused",
-    plan: "makeTransient", facts: facts({ snapshots: ["s"] }), opts: opts(),
+    plan: "makeTransient",
+    facts: facts({ snapshots: ["s"] }),
+    opts: opts(),
     refused: [/^refusing to delete domain "web" \(nothing was changed on this domain\)/, /1 snapshot \("s"\)/],
   },
   {
     row: "already transient: nothing to do",
-    plan: "makeTransient", facts: facts({ persistent: false, active: true, snapshots: ["s"] }), opts: opts(),
+    plan: "makeTransient",
+    facts: facts({ persistent: false, active: true, snapshots: ["s"] }),
+    opts: opts(),
     steps: [],
   },
   // NVRAM
   {
     row: "NVRAM: removed with the domain by default; no fallback drops the flag",
-    plan: "delete", facts: facts({ hasNvram: true }), opts: opts(),
+    plan: "delete",
+    facts: facts({ hasNvram: true }),
+    opts: opts(),
     steps: [undefine(NVRAM, NVRAM)],
   },
   {
     row: "NVRAM + keepNvramOnDestroy: KEEP_NVRAM, no fallback drops it",
-    plan: "delete", facts: facts({ hasNvram: true }), opts: opts({ keepNvramOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ hasNvram: true }),
+    opts: opts({ keepNvramOnDestroy: true }),
     steps: [undefine(KEEP, KEEP)],
   },
   {
     row: "no NVRAM: NVRAM flag, with a fallback without it for drivers that reject it",
-    plan: "delete", facts: facts(), opts: opts(),
+    plan: "delete",
+    facts: facts(),
+    opts: opts(),
     steps: [undefine(NVRAM, 0)],
   },
   {
     row: "no NVRAM + keepNvramOnDestroy: KEEP_NVRAM, with a fallback without it",
-    plan: "delete", facts: facts(), opts: opts({ keepNvramOnDestroy: true }),
+    plan: "delete",
+    facts: facts(),
+    opts: opts({ keepNvramOnDestroy: true }),
     steps: [undefine(KEEP, 0)],
   },
   {
@@ -205,12 +290,21 @@ const rows: Row[] = [
   // combined refusals
   {
     row: "snapshots + managed save + checkpoints: one refusal listing every reason",
-    plan: "delete", facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }), opts: opts(),
-    refused: [/\(1\) it has 1 snapshot \("s"\)/, /; \(2\) it has a managed-save image/, /; \(3\) it has 1 checkpoint\. Set deleteCheckpointsOnDestroy/, /still running and nothing was changed/],
+    plan: "delete",
+    facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }),
+    opts: opts(),
+    refused: [
+      /\(1\) it has 1 snapshot \("s"\)/,
+      /; \(2\) it has a managed-save image/,
+      /; \(3\) it has 1 checkpoint\. Set deleteCheckpointsOnDestroy/,
+      /still running and nothing was changed/,
+    ],
   },
   {
     row: "the snapshot option does not allow the other blockers",
-    plan: "delete", facts: facts({ snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }), opts: opts({ deleteSnapshotsOnDestroy: true }),
+    plan: "delete",
+    facts: facts({ snapshots: ["s"], hasManagedSave: true, checkpoints: 1 }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
     refused: [/\(1\) it has a managed-save image/, /\(2\) it has 1 checkpoint/],
   },
 ];
@@ -259,8 +353,11 @@ describe("the teardown table (DESIGN.md)", () => {
 describe("effectiveTeardownOptions", () => {
   it("is the defaults (all false) when nothing is stored and the variable is unset", () => {
     expect(effectiveTeardownOptions({}, {})).toEqual({
-      deleteSnapshotsOnDestroy: false, deleteSnapshotDataOnDestroy: false, deleteManagedSaveOnDestroy: false,
-      deleteCheckpointsOnDestroy: false, keepNvramOnDestroy: false,
+      deleteSnapshotsOnDestroy: false,
+      deleteSnapshotDataOnDestroy: false,
+      deleteManagedSaveOnDestroy: false,
+      deleteCheckpointsOnDestroy: false,
+      keepNvramOnDestroy: false,
     });
   });
 
@@ -302,7 +399,10 @@ describe("effectiveTeardownOptions", () => {
   it("the env-enabled options then allow a delete that was refused", () => {
     const f = facts({ snapshots: ["s"] });
     expect(planDomainDelete(f, effectiveTeardownOptions({}, {})).allowed).toBe(false);
-    expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({ allowed: true, steps: [undefine(SNAP | NVRAM, SNAP, ["s"])] });
+    expect(planDomainDelete(f, effectiveTeardownOptions({}, { [DELETE_SNAPSHOTS_ENV]: "1" }))).toEqual({
+      allowed: true,
+      steps: [undefine(SNAP | NVRAM, SNAP, ["s"])],
+    });
   });
 });
 
@@ -310,18 +410,26 @@ describe("planDomainReplace: a replacement deletes the domain first, so the dele
   it("allowed exactly when the delete is, with the delete's plan", () => {
     expect(planDomainReplace(facts(), opts(), ["machine"])).toEqual(planDomainDelete(facts(), opts()));
     const f = facts({ active: true, snapshots: ["s"] });
-    expect(planDomainReplace(f, opts({ deleteSnapshotsOnDestroy: true }), ["name"])).toEqual(planDomainDelete(f, opts({ deleteSnapshotsOnDestroy: true })));
+    expect(planDomainReplace(f, opts({ deleteSnapshotsOnDestroy: true }), ["name"])).toEqual(
+      planDomainDelete(f, opts({ deleteSnapshotsOnDestroy: true })),
+    );
   });
 
   it.each([
-    ["snapshots", facts({ active: true, snapshots: ["stack-snap", "by-hand"] }), /2 snapshots \("stack-snap", "by-hand"\).*deleteSnapshotsOnDestroy: true/],
+    [
+      "snapshots",
+      facts({ active: true, snapshots: ["stack-snap", "by-hand"] }),
+      /2 snapshots \("stack-snap", "by-hand"\).*deleteSnapshotsOnDestroy: true/,
+    ],
     ["managed save", facts({ hasManagedSave: true }), /managed-save image.*deleteManagedSaveOnDestroy: true/],
     ["checkpoints", facts({ active: true, checkpoints: 1 }), /1 checkpoint\. Set deleteCheckpointsOnDestroy: true/],
   ])("refused for %s: says it is a replacement, that nothing was changed, which property forces it and what to do", (_what, f, reason) => {
     const d = planDomainReplace(f, opts(), ["machine", "name"]);
     expect(d.allowed).toBe(false);
     const message = (d as { message: string }).message;
-    expect(message).toMatch(/^refusing to replace domain "web" \(nothing was changed on this domain or its snapshots\): changing `machine`, `name` replaces the domain/);
+    expect(message).toMatch(
+      /^refusing to replace domain "web" \(nothing was changed on this domain or its snapshots\): changing `machine`, `name` replaces the domain/,
+    );
     expect(message).toMatch(reason);
     expect(message).toMatch(/first run `pulumi up` with only the option set .* without the change to `machine`, `name`, then make the change/);
     expect(message).toMatch(/revert the change to `machine`, `name`/);
@@ -332,11 +440,16 @@ describe("planDomainReplace: a replacement deletes the domain first, so the dele
 
   it("the environment variable is offered for this up", () => {
     const message = (planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["name"]) as { message: string }).message;
-    expect(message).toMatch(/Set deleteSnapshotsOnDestroy: true, or set LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for this `pulumi up`, to remove libvirt's snapshot metadata/);
+    expect(message).toMatch(
+      /Set deleteSnapshotsOnDestroy: true, or set LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY=1 for this `pulumi up`, to remove libvirt's snapshot metadata/,
+    );
   });
 
   it("an opt-in set by the new inputs only is said not to apply (the old domain's delete sees the saved options)", () => {
-    const d = planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["machine"], { deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: false });
+    const d = planDomainReplace(facts({ snapshots: ["s"] }), opts(), ["machine"], {
+      deleteSnapshotsOnDestroy: true,
+      deleteManagedSaveOnDestroy: false,
+    });
     expect((d as { message: string }).message).toMatch(/The new deleteSnapshotsOnDestroy: true does not apply to this replacement/);
   });
 });

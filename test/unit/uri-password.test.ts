@@ -72,7 +72,7 @@ describe.each(kinds)("%s check: a URI password in any spelling is refused on uri
     expect(JSON.stringify(failures)).not.toContain(secret);
   });
 
-  it("an \"@\" after host:port looks like a password and is refused; written as %40 it passes", async () => {
+  it('an "@" after host:port looks like a password and is refused; written as %40 it passes', async () => {
     const refused = await prov.check!({}, { ...base, uri: "qemu+ssh://host:2222/system?keyfile=/keys/a@b" });
     expect(refused.failures?.[0]?.reason).toMatch(/written as %40/);
     const passed = await prov.check!({}, { ...base, uri: "qemu+ssh://host:2222/system?keyfile=/keys/a%40b" });
