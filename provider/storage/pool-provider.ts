@@ -45,7 +45,11 @@ export interface PoolOutputs extends PoolInputs {
 
 /** Empty or missing directory (a local hypervisor; ENOENT only): a pool with nothing left to keep. */
 async function directoryEmptyOrGone(uri: string, path: string): Promise<boolean> {
-  if (!isLocalUri(uri)) return false;
+  // A remote host's directory cannot be read from here. Forgetting the pool loses
+  // nothing there: a later create over the same directory records the files it finds
+  // as pre-existing and never deletes them. (Keeping it would keep a deleted pool
+  // in the stack forever.)
+  if (!isLocalUri(uri)) return true;
   try {
     return (await readdir(path)).length === 0;
   } catch (err) {
