@@ -206,6 +206,8 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
     }
     if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces);
+    else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
+      await refuseUnsafeDiskChange(id, olds, inputs);
     return {
       changes: changed.length > 0,
       replaces,
@@ -330,6 +332,24 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     );
   },
 };
+
+/**
+ * The update's disk-chain refusal, made in diff already so that the preview shows
+ * it. Only a refusal counts here: anything else (an unreachable host) is left to
+ * the update, which reads the same facts again before it changes anything.
+ */
+async function refuseUnsafeDiskChange(id: string, olds: DomainOutputs, inputs: DomainInputs): Promise<void> {
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+      withDomain(conn, id, async (dom) => {
+        if (!dom || !(await dom.isPersistent())) return;
+        await keepDiskChains(dom, olds, inputs, await dom.xml({ inactive: true }), await dom.isActive());
+      }),
+    );
+  } catch (err) {
+    if (err instanceof TeardownRefusedError) throw err;
+  }
+}
 
 /**
  * The disks whose current chain (an external snapshot's overlay) the redefinition

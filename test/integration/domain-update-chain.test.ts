@@ -309,6 +309,8 @@ describe("an update keeps the overlay an external snapshot put on a disk (qemu:/
     const refused = async (change: Outs, pattern: RegExp) => {
       const checked = await dp.check!(m.outs, { ...m.inputs, ...change });
       expect(checked.failures).toEqual([]);
+      // Refused in diff already (so the preview shows it), and by the update itself.
+      await expect(dp.diff!(m.id, m.outs, checked.inputs)).rejects.toThrow(pattern);
       await expect(dp.update!(m.id, m.outs, checked.inputs)).rejects.toThrow(pattern);
       // Nothing changed: the persistent definition still runs on the overlay with the old vcpus.
       expect(sources(m.name, true)).toEqual({ vda: top });
