@@ -4,6 +4,7 @@
 // it takes facts, returns a decision; the providers gather the facts and carry
 // the plan out.
 import { virDomainUndefineFlagsValues as U } from "./libvirt/libvirt.gen";
+import { isTruthyEnv } from "./env-flag";
 
 /** What libvirt says about the domain right before teardown. */
 export interface DomainFacts {
@@ -71,9 +72,6 @@ export type TeardownStep =
 export type TeardownDecision = { allowed: true; steps: TeardownStep[] } | { allowed: false; message: string };
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-/** How the one-destroy environment overrides are switched on: 1, true or yes. */
-const truthy = (v: string | undefined) => /^(1|true|yes)$/i.test(v ?? "");
 
 export function nameList(names: string[], max = 10): string {
   const shown = names
@@ -223,7 +221,7 @@ export function planMakeTransient(facts: DomainFacts, opts: TeardownOptions): Te
 /** The options as stored in outputs, with the delete-time environment override applied. */
 export function effectiveTeardownOptions(stored: Partial<TeardownOptions>, env: NodeJS.ProcessEnv = process.env): TeardownOptions {
   const opts = { ...DEFAULT_TEARDOWN_OPTIONS, ...stripUndefined(stored) };
-  if (truthy(env[DELETE_SNAPSHOTS_ENV])) opts.deleteSnapshotsOnDestroy = true;
+  if (isTruthyEnv(env[DELETE_SNAPSHOTS_ENV])) opts.deleteSnapshotsOnDestroy = true;
   return opts;
 }
 
@@ -242,11 +240,11 @@ export const DELETE_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_
 export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
 
 export function effectiveVolumeOptions(stored: { deleteSnapshotDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
-  return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || truthy(env[DELETE_SNAPSHOT_DATA_ENV]) };
+  return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || isTruthyEnv(env[DELETE_SNAPSHOT_DATA_ENV]) };
 }
 
 export function effectivePoolOptions(stored: { deleteVolumesOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
-  return { deleteVolumesOnDestroy: !!stored.deleteVolumesOnDestroy || truthy(env[DELETE_VOLUMES_ENV]) };
+  return { deleteVolumesOnDestroy: !!stored.deleteVolumesOnDestroy || isTruthyEnv(env[DELETE_VOLUMES_ENV]) };
 }
 
 export interface VolumeFacts {

@@ -1,6 +1,7 @@
 // Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
+import { UUID_RE } from "./uuid";
 import { isFunctionUnavailable, isNoDomain } from "./errors";
 import { virDomainState, virDomainXMLFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
@@ -22,7 +23,7 @@ export class DomainHandle {
 
   /** Looks a domain up by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
   static async lookup(conn: Connection, idOrName: string): Promise<DomainHandle | null> {
-    const byUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName);
+    const byUuid = UUID_RE.test(idOrName);
     try {
       const ptr = byUuid
         ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr as never, idOrName)

@@ -6,13 +6,12 @@ import type { Connection } from "./connection";
 import { DomainHandle } from "./domain";
 import { isLibvirtError, isPoolBusy } from "./errors";
 import { whileJobBusy } from "./job-wait";
+import { UUID_RE } from "./uuid";
 import { virConnectListAllDomainsFlags, virErrorNumber } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
 export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
 export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T | null> {
   try {

@@ -19,8 +19,6 @@ import {
 /** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
 export { UNKNOWN } from "../unknowns";
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const snapshotMode = oneOf(["internal", "external", "none"]);
 
 const diskSchema = z

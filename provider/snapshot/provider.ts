@@ -1,6 +1,7 @@
 // The Snapshot resource provider: check / diff / create / read / update / delete,
 // as Pulumi's dynamic-provider host calls them.
 import type * as pulumi from "@pulumi/pulumi";
+import { isTruthyEnv } from "../env-flag";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { withDomain, type DomainHandle } from "../libvirt/domain";
 import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
@@ -11,7 +12,8 @@ import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
-import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, UUID_RE, type SnapshotInputs } from "./inputs";
+import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type SnapshotInputs } from "./inputs";
+import { UUID_RE } from "../libvirt/uuid";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
 
 export { checkSnapshotInputs, type SnapshotInputs, type SnapshotDiskInput } from "./inputs";
@@ -284,7 +286,7 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
 
 /** Whether a destroy keeps the data: the stored option, or the environment for this one destroy. */
 export function keepsDataOnDestroy(props: { deleteDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (/^(1|true|yes)$/i.test(env[KEEP_SNAPSHOT_DATA_ENV] ?? "")) return true;
+  if (isTruthyEnv(env[KEEP_SNAPSHOT_DATA_ENV])) return true;
   return props.deleteDataOnDestroy === false;
 }
 
