@@ -111,3 +111,16 @@ export function hasKvm(): boolean {
     return false;
   }
 }
+
+/** The volumes libvirt lists in `pool` after a rescan (files made by hand included), sorted. */
+export function volumeNames(uri: string, pool: string): string[] {
+  virsh(uri, "pool-refresh", pool);
+  const out = virsh(uri, "vol-list", pool);
+  return out
+    ? out
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/)[0])
+        .filter(Boolean)
+        .sort()
+    : [];
+}

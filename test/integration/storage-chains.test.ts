@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
-import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh, virshTry, volumeNames } from "../helpers/host";
 
 const { poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -78,17 +78,7 @@ const backingChain = (top: string) =>
   (
     JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", top], { encoding: "utf8" })) as Array<{ filename: string }>
   ).map((i) => i.filename);
-function volNames(pool: string): string[] {
-  virsh(QEMU_URI, "pool-refresh", pool);
-  const out = virsh(QEMU_URI, "vol-list", pool);
-  return out
-    ? out
-        .split("\n")
-        .map((l) => l.trim().split(/\s+/)[0])
-        .filter(Boolean)
-        .sort()
-    : [];
-}
+const volNames = (pool: string) => volumeNames(QEMU_URI, pool);
 const diskSource = (dom: string, inactive = true) =>
   /<source file='([^']+)'/.exec(virsh(QEMU_URI, "dumpxml", ...(inactive ? ["--inactive"] : []), dom))![1];
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
-import { QEMU_URI, makeImageDir, removePool, uniqueName, virsh } from "../helpers/host";
+import { QEMU_URI, makeImageDir, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
 const { poolProvider, volumeProvider } = provider;
 const src = makeImageDir("untrusted-src");
@@ -29,17 +29,7 @@ afterAll(async () => {
   poolDir.remove();
 });
 
-function volNames(): string[] {
-  virsh(QEMU_URI, "pool-refresh", pool);
-  const out = virsh(QEMU_URI, "vol-list", pool);
-  return out
-    ? out
-        .split("\n")
-        .map((l) => l.trim().split(/\s+/)[0])
-        .filter(Boolean)
-        .sort()
-    : [];
-}
+const volNames = () => volumeNames(QEMU_URI, pool);
 interface ImgInfo {
   format: string;
   "backing-filename"?: string;

@@ -19,7 +19,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
+import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
 const { poolProvider, volumeProvider, domainProvider, storage } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -46,17 +46,7 @@ const poolNames = () =>
     .map((s) => s.trim())
     .filter(Boolean);
 const poolState = (name: string) => /State:\s+(\w+)/.exec(virsh(QEMU_URI, "pool-info", name))?.[1];
-function volNames(pool: string): string[] {
-  virsh(QEMU_URI, "pool-refresh", pool);
-  const out = virsh(QEMU_URI, "vol-list", pool);
-  return out
-    ? out
-        .split("\n")
-        .map((l) => l.trim().split(/\s+/)[0])
-        .filter(Boolean)
-        .sort()
-    : [];
-}
+const volNames = (pool: string) => volumeNames(QEMU_URI, pool);
 interface ImgInfo {
   format: string;
   "virtual-size": number;
