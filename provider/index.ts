@@ -1,12 +1,12 @@
 // libvirt-pulumi/provider: the resource providers, for Pulumi's dynamic-provider
 // host (the SDK classes reach them with require() inside their methods) and for
 // direct use in tests and tools.
-import { domainProvider as domainProviderRaw } from "./domain/provider";
+import { domainProvider } from "./domain/provider";
 import { poolProvider as poolProviderRaw, volumeProvider as volumeProviderRaw } from "./storage";
 import { snapshotProvider as snapshotProviderRaw } from "./snapshot/provider";
 import { redactingErrors } from "./redacting";
 // What leaves a provider never repeats a URI password (provider/redacting.ts).
-export const domainProvider = redactingErrors(domainProviderRaw);
+export { domainProvider };
 export const poolProvider = redactingErrors(poolProviderRaw);
 export const volumeProvider = redactingErrors(volumeProviderRaw);
 export const snapshotProvider = redactingErrors(snapshotProviderRaw);
@@ -17,7 +17,7 @@ export * as teardown from "./teardown";
 export { LibvirtError } from "./libvirt/errors";
 export { redactUri, uriHasPassword } from "./libvirt/uri";
 export { TeardownRefusedError } from "./refusal";
-export { CreateOutcomeUnknownError, recordingUnknownOutcome } from "./incomplete-create";
+export { PartlyCreatedError, recordPartlyCreated } from "./resource/partly-created";
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { storage, type PoolOutputs, type VolumeOutputs } from "./storage";

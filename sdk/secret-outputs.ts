@@ -19,43 +19,8 @@ export type SecretFlows = Readonly<Record<string, readonly string[]>>;
 
 const self = (...keys: string[]): Record<string, readonly string[]> => Object.fromEntries(keys.map((k) => [k, [k]]));
 
-/** Every typed Domain input is written into libvirt's domain XML (the `xml` output). */
-const intoDomainXml = (...keys: string[]): Record<string, readonly string[]> => Object.fromEntries(keys.map((k) => [k, [k, "xml"]]));
-
-export const DOMAIN_SECRET_FLOWS: SecretFlows = {
-  ...self(
-    "uri",
-    "auth",
-    "running",
-    "persistent",
-    "autostart",
-    "deleteSnapshotsOnDestroy",
-    "deleteSnapshotDataOnDestroy",
-    "deleteManagedSaveOnDestroy",
-    "deleteCheckpointsOnDestroy",
-    "keepNvramOnDestroy",
-  ),
-  ...intoDomainXml(
-    "name",
-    "type",
-    "memoryMiB",
-    "vcpus",
-    "arch",
-    "machine",
-    "disks",
-    "networkInterfaces",
-    "bootDevices",
-    "kernel",
-    "initrd",
-    "cmdline",
-    "firmware",
-    "graphics",
-    "serialConsole",
-    "description",
-  ),
-  // Saved as given under inputXml; libvirt's version of it is the xml output, and its domain type the type output.
-  xml: ["inputXml", "xml", "type"],
-};
+/** Derived from the Domain spec (provider/domain/spec.ts). */
+export { DOMAIN_SECRET_FLOWS } from "./generated/domain";
 
 /** libvirt's snapshot XML (the `xml` output) names the snapshot and its domain and holds its description, memory and disks. */
 export const SNAPSHOT_SECRET_FLOWS: SecretFlows = {

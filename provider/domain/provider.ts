@@ -1,7 +1,6 @@
 // The Domain resource provider: check / diff / create / read / update / delete,
 // as Pulumi's dynamic-provider host calls them.
 import { randomUUID } from "node:crypto";
-import type * as pulumi from "@pulumi/pulumi";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
@@ -9,12 +8,12 @@ import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
 import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown";
 import { TeardownRefusedError } from "../refusal";
-import { canonicalEqual } from "../equality";
-import { withoutUndefined } from "../state-values";
-import { recordingUnknownOutcome } from "../incomplete-create";
+import { defineProvider, type DiffContext } from "../resource/provider";
+import { changedInputs } from "../resource/diff";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
-import { checkDomainInputs, domainDefaults, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
+import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
+import { domainSpec } from "./spec";
 import { carryOut, gatherFacts } from "./lifecycle";
 import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
@@ -36,14 +35,8 @@ export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   pendingRestart: boolean;
 }
 
-/** Inputs whose change replaces the domain. */
-const REPLACE_KEYS = ["name", "uri", "type", "arch", "machine", "firmware"] as const;
-
-function inputsOrThrow(raw: Record<string, unknown>): DomainInputs {
-  const { inputs, failures } = checkDomainInputs(raw);
-  if (!inputs) throw new Error(`invalid Domain inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
-  return inputs;
-}
+/** What an operation knows of the inputs: the checked ones, or those saved in the outputs (whose `type` is libvirt's). */
+type DomainRecord = Omit<DomainInputs, "type"> & { type?: string };
 
 const label = (name: string) => `"${name}"`;
 
@@ -105,7 +98,7 @@ function shellWord(word: string): string {
 }
 
 /** Removes a domain this create just defined, so a failed create leaves nothing behind. */
-async function removeHalfCreated(dom: DomainHandle): Promise<string> {
+async function removePartlyCreated(dom: DomainHandle): Promise<string> {
   try {
     if (await dom.isActive()) await dom.destroy();
     if (await dom.isPersistent()) {
@@ -122,7 +115,7 @@ async function removeHalfCreated(dom: DomainHandle): Promise<string> {
   }
 }
 
-async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInputs, pendingRestart: boolean): Promise<DomainOutputs> {
+async function describe(conn: Connection, dom: DomainHandle, inputs: DomainRecord, pendingRestart: boolean): Promise<DomainOutputs> {
   const persistent = await dom.isPersistent();
   const { state } = await dom.state();
   const xml = await dom.xml({ inactive: persistent });
@@ -157,7 +150,7 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainInput
  * identity; what libvirt has (state, XML, snapshots) is left for \`pulumi refresh\`.
  */
 function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: string): DomainOutputs {
-  return withoutUndefined({
+  return {
     ...inputs,
     inputXml: inputs.xml,
     uuid,
@@ -169,57 +162,27 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
     snapshots: [],
     xml: "",
     pendingRestart: false,
-  });
+  };
 }
 
-export const domainProvider: pulumi.dynamic.ResourceProvider = {
-  async check(_olds, news) {
-    const { inputs, failures, unknownKeys } = checkDomainInputs(news);
-    if (inputs) return { inputs: withoutUndefined(inputs), failures };
-    // Some inputs unknown (a preview): the known rest with its defaults, as the up will have it.
-    const previewInputs = failures.length === 0 && unknownKeys.size > 0 ? { ...domainDefaults(news.xml !== undefined), ...news } : news;
-    return { inputs: previewInputs, failures };
-  },
+export const domainProvider = defineProvider<DomainInputs, DomainOutputs>({
+  spec: domainSpec,
+  check: checkDomainInputs,
 
-  async diff(id, olds: DomainOutputs, news) {
-    const { unknownKeys } = checkDomainInputs(news);
-    // In a preview, unknown inputs count as changed; the saved values stand in for
-    // them so that the known rest is normalized (defaults applied) and compared as usual.
-    const standIns = Object.fromEntries([...unknownKeys].map((k) => [k, savedInput(olds, k)]));
-    const { inputs } = checkDomainInputs({ ...news, ...standIns });
-    if (!inputs) return { changes: true };
-    const next_ = inputs as Record<string, unknown>;
-    const changed: string[] = [];
-    for (const key of Object.keys(checkKeys())) {
-      if (unknownKeys.has(key)) {
-        changed.push(key);
-        continue;
-      }
-      const next = next_[key];
-      // uri and type left unset mean "what was resolved at creation".
-      if ((key === "uri" || key === "type") && next === undefined) continue;
-      if (!canonicalEqual(savedInput(olds, key), next)) changed.push(key);
-    }
-    const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
+  async diff({ id, olds, inputs, unknownKeys, changed, replaces }: DiffContext<DomainInputs, DomainOutputs>) {
     // A transient domain cannot be redefined in place: a new machine config replaces it.
-    if (next_.persistent === false && !olds.persistent) {
-      replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
-    }
-    if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces);
+    const machineChanges = changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k));
+    const all = !inputs.persistent && !olds.persistent ? [...new Set([...replaces, ...machineChanges])] : replaces;
+    if (all.length > 0) await refuseUnsafeReplace(id, olds, inputs, all);
     else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
       await refuseUnsafeDiskChange(id, olds, inputs);
-    return {
-      changes: changed.length > 0,
-      replaces,
-      // Always delete first: a replacement uses the same disk images (two VMs on one
-      // image corrupt it), and a same-named one could not be defined anyway. A
-      // refused delete then stops the replacement before anything is created.
-      deleteBeforeReplace: replaces.length > 0,
-    };
+    // Always delete first: a replacement uses the same disk images (two VMs on one
+    // image corrupt it), and a same-named one could not be defined anyway. A
+    // refused delete then stops the replacement before anything is created.
+    return { replaces: all, deleteBeforeReplace: all.length > 0 };
   },
 
-  async create(raw) {
-    const inputs = inputsOrThrow(raw);
+  async create(inputs, { recordPartlyCreated }) {
     return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
       const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
       const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
@@ -228,7 +191,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       const xml = buildDomainXml(inputs, { type, uuid });
       await refuseExisting(conn, inputs.name, givenUuid);
       const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
-      return recordingUnknownOutcome(raw, `domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+      return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
         let dom: DomainHandle;
         sent();
         if (inputs.persistent) {
@@ -238,7 +201,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
             if (inputs.autostart) await dom.setAutostart(true);
             if (inputs.running) await dom.start();
           } catch (err) {
-            const cleanup = await removeHalfCreated(dom);
+            const cleanup = await removePartlyCreated(dom);
             dom.free();
             (err as Error).message += ` (${cleanup})`;
             throw err;
@@ -249,7 +212,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         }
         try {
           const outs = await describe(conn, dom, inputs, false);
-          return { id: outs.uuid, outs: withoutUndefined(outs) };
+          return { id: outs.uuid, outs };
         } finally {
           dom.free();
         }
@@ -257,19 +220,18 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     });
   },
 
-  async read(id, props: DomainOutputs) {
+  async read(id, props) {
     return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
-        if (!dom) return {}; // deleted outside Pulumi
-        const saved = { ...props, xml: props.inputXml } as unknown as DomainInputs;
-        const outs = await describe(conn, dom, saved, !!props.pendingRestart);
-        return { id, props: withoutUndefined(outs) };
+        if (!dom) return undefined; // deleted outside Pulumi
+        // The saved outputs hold every checked input; the raw xml input is saved as inputXml.
+        const saved = { ...props, xml: props.inputXml } as DomainRecord;
+        return describe(conn, dom, saved, !!props.pendingRestart);
       }),
     );
   },
 
-  async update(id, olds: DomainOutputs, news) {
-    const inputs = inputsOrThrow(news);
+  async update(id, olds, inputs) {
     const opts = effectiveTeardownOptions(inputs);
     // The new credentials: an update is how a changed password gets recorded.
     return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
@@ -281,13 +243,9 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         let facts = await gatherFacts(dom);
         let pendingRestart = !!olds.pendingRestart && facts.active;
 
-        const configKeys = ["xml", ...TYPED_KEYS] as const;
-        const configChanged = configKeys.some((k) => {
-          const next = (inputs as Record<string, unknown>)[k];
-          // An unset type means "what was resolved at creation", as in diff.
-          if (k === "type" && next === undefined) return false;
-          return !canonicalEqual(savedInput(olds, k), next);
-        });
+        const configChanged = changedInputs(domainSpec, olds, { ...inputs }, new Set()).some(
+          (k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k),
+        );
         if (configChanged && facts.persistent) {
           const currentXml = await dom.xml({ inactive: true });
           const current = parseDomainXml(currentXml);
@@ -316,14 +274,14 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           await carryOut(dom, planDomainStop(facts, opts));
           pendingRestart = false;
         }
-        return { outs: withoutUndefined(await describe(conn, dom, inputs, pendingRestart)) };
+        return describe(conn, dom, inputs, pendingRestart);
       }),
     );
   },
 
-  async delete(id, props: DomainOutputs) {
+  async delete(id, props) {
     // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
-    const opts = effectiveTeardownOptions(pickTeardown(props as unknown as Record<string, unknown>));
+    const opts = effectiveTeardownOptions(teardownOptionsOf(props));
     await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // already gone: nothing to do
@@ -331,7 +289,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
       }),
     );
   },
-};
+});
 
 /**
  * The update's disk-chain refusal, made in diff already so that the preview shows
@@ -404,8 +362,8 @@ async function keepDiskChains(
  * else to delete) and the environment, so those decide, not the new inputs.
  */
 async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[]): Promise<void> {
-  const opts = effectiveTeardownOptions(pickTeardown(olds as unknown as Record<string, unknown>));
-  const newOpts = pickTeardown(inputs as unknown as Record<string, unknown>);
+  const opts = effectiveTeardownOptions(teardownOptionsOf(olds));
+  const newOpts = teardownOptionsOf(inputs);
   let refusal: string | undefined;
   try {
     await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
@@ -428,17 +386,7 @@ async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: Doma
   if (refusal) throw new TeardownRefusedError(refusal);
 }
 
-/** An input's value as saved in the outputs; `xml` is saved as inputXml because the xml output is libvirt's. */
-function savedInput(olds: DomainOutputs, key: string): unknown {
-  return key === "xml" ? olds.inputXml : (olds as unknown as Record<string, unknown>)[key];
-}
-
-function pickTeardown(props: Record<string, unknown>) {
-  return Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k] as boolean | undefined]));
-}
-
-function checkKeys(): Record<string, true> {
-  return Object.fromEntries(
-    ["name", "uri", "auth", "xml", "running", "persistent", "autostart", ...TYPED_KEYS, ...TEARDOWN_KEYS].map((k) => [k, true]),
-  );
+/** The delete options among saved outputs or inputs. */
+function teardownOptionsOf(props: Partial<Record<(typeof TEARDOWN_KEYS)[number], boolean>>) {
+  return Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k]]));
 }

@@ -9,7 +9,7 @@ import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, v
 import { SnapshotHandle } from "../libvirt/snapshot";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
-import { recordingUnknownOutcome } from "../incomplete-create";
+import { recordPartlyCreated } from "../resource/partly-created";
 import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type SnapshotInputs } from "./inputs";
@@ -351,7 +351,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
         // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
         if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
         const partial = () => ({ id: snapshotId(dom.uuid(), inputs.name), props: partlyCreated(inputs, dom.uuid(), conn.uri) });
-        return recordingUnknownOutcome(raw, `snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
+        return recordPartlyCreated(raw, `snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
           let snap: SnapshotHandle;
           sent();
           try {

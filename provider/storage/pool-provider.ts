@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
-import { recordingUnknownOutcome } from "../incomplete-create";
+import { recordPartlyCreated } from "../resource/partly-created";
 import { TeardownRefusedError } from "../refusal";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
@@ -289,7 +289,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
           volumes: [],
         }),
       });
-      return recordingUnknownOutcome(raw, `storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+      return recordPartlyCreated(raw, `storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
         sent();
         const pool = await StoragePoolHandle.define(conn, buildPoolXml({ ...inputs, uuid }), label(inputs.name));
         try {

@@ -9,7 +9,7 @@ import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/s
 import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
-import { recordingUnknownOutcome } from "../incomplete-create";
+import { recordPartlyCreated } from "../resource/partly-created";
 import { TeardownRefusedError } from "../refusal";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
@@ -328,7 +328,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
             id: `${inputs.pool}/${inputs.name}`,
             props: withoutUndefined({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }),
           });
-          return recordingUnknownOutcome(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
+          return recordPartlyCreated(raw, `volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
             let vol: StorageVolHandle;
             try {
               vol = inputs.source !== undefined ? await createFromSource(pool, inputs, sent) : await createOverlayOrEmpty(conn, pool, inputs, sent);

@@ -1,0 +1,23 @@
+// Every resource spec, with where its generated SDK module and README table go
+// (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
+import { domainSpec } from "./domain/spec";
+import type { ResourceSpec } from "./resource/spec";
+
+export interface GeneratedFrom {
+  spec: ResourceSpec;
+  /** The SDK module, relative to the repository. */
+  sdkModule: string;
+  /** The README section `<!-- spec:<id> -->` that holds the input table. */
+  readmeSection: string;
+}
+
+export const GENERATED: readonly GeneratedFrom[] = [{ spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" }];
+
+/** Where the SDK types a generated module may name come from (relative to sdk/generated/). */
+export const SDK_IMPORTS: Readonly<Record<string, string>> = {
+  AuthArgs: "../auth",
+  AuthOutput: "../auth",
+  Volume: "../volume",
+  Pool: "../volume",
+  Domain: "../domain",
+};
