@@ -13,10 +13,11 @@ export const snapshotProvider = redactingErrors(snapshotProviderRaw);
 export type { DomainOutputs } from "./domain/provider";
 export { checkDomainInputs, type DomainInputs } from "./domain/inputs";
 export { buildDomainXml, parseDomainXml } from "./domain/xml";
-export * as teardown from "./teardown";
+export * as teardown from "./teardown/index";
+export { keepsDataOnDestroy, KEEP_SNAPSHOT_DATA_ENV } from "./teardown/snapshot";
 export { LibvirtError } from "./libvirt/errors";
 export { redactUri, uriHasPassword } from "./libvirt/uri";
-export { TeardownRefusedError } from "./refusal";
+export { TeardownRefusedError } from "./teardown/refused";
 export { PartlyCreatedError, recordPartlyCreated } from "./resource/partly-created";
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
@@ -25,9 +26,7 @@ export {
   snapshotId,
   parseSnapshotId,
   createFlags,
-  keepsDataOnDestroy,
   SnapshotOptionError,
-  KEEP_SNAPSHOT_DATA_ENV,
   checkSnapshotInputs,
   buildSnapshotXml,
   parseSnapshotXml,

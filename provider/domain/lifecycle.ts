@@ -1,12 +1,12 @@
 // Side-effecting half of the teardown rules: gathers the facts that
-// ../teardown.ts decides on, and carries out the plan it returns.
+// ../teardown/domain.ts decides on, and carries out the plan it returns.
 import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
 import { SnapshotHandle } from "../libvirt/snapshot";
-import type { DomainFacts, TeardownDecision, TeardownStep } from "../teardown";
+import { planLateDrop, type DomainFacts, type DropExpectations, type TeardownDecision, type TeardownStep } from "../teardown/domain";
 import { parseDomainXml } from "./xml";
 import { testPause } from "../test-hooks";
-import { TeardownRefusedError } from "../refusal";
+import { TeardownRefusedError } from "../teardown/refused";
 
 export { TeardownRefusedError };
 
@@ -34,37 +34,15 @@ export async function gatherFacts(dom: DomainHandle): Promise<DomainFacts> {
   };
 }
 
-/**
- * The second line of defence for a domain-wide drop of metadata (a transient
- * domain's stop, or an undefine with a cascade flag): lists again right before
- * the call and refuses if a snapshot or checkpoint appeared after the check.
- */
-async function refuseNewSince(
-  dom: DomainHandle,
-  step: { expectSnapshots?: string[]; expectCheckpoints?: number },
-  verb: string,
-  still: string,
-): Promise<void> {
-  const found: string[] = [];
-  if (step.expectSnapshots) {
-    const seen = new Set(step.expectSnapshots);
-    const appeared = (await dom.snapshotNames()).filter((n) => !seen.has(n));
-    if (appeared.length > 0) found.push(`${appeared.length === 1 ? "a snapshot" : "snapshots"} (${appeared.map((n) => `"${n}"`).join(", ")})`);
-  }
-  if (step.expectCheckpoints !== undefined) {
-    const now = await unsupportedAs(0, () => dom.checkpointCount());
-    if (now > step.expectCheckpoints)
-      found.push(
-        `${now - step.expectCheckpoints === 1 ? "a checkpoint" : `${now - step.expectCheckpoints} checkpoints`} (${now} now, ${step.expectCheckpoints} at the check)`,
-      );
-  }
-  if (found.length === 0) return;
-  const one = found.length === 1 && /^a /.test(found[0]);
-  throw new TeardownRefusedError(
-    `refusing to ${verb} domain "${dom.name()}": ${found.join(" and ")} appeared after the teardown check, and ` +
-      `${verb === "undefine" ? "the metadata cascade" : "stopping it"} would remove ${one ? "its" : "their"} metadata too. ` +
-      `${still}; run the operation again to include ${one ? "it" : "them"} in the check.`,
-  );
+/** Lists again right before a domain-wide drop of metadata and throws the late refusal (../teardown/domain.ts). */
+async function refuseNewSince(dom: DomainHandle, step: DropExpectations, verb: "stop transient" | "undefine"): Promise<void> {
+  const now = {
+    name: dom.name(),
+    snapshots: step.expectSnapshots ? await dom.snapshotNames() : [],
+    checkpoints: step.expectCheckpoints !== undefined ? await unsupportedAs(0, () => dom.checkpointCount()) : 0,
+  };
+  const decision = planLateDrop(step, now, verb);
+  if (!decision.allowed) throw new TeardownRefusedError(decision.message);
 }
 
 async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
@@ -84,13 +62,13 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       await testPause("beforeDestroy");
       if (step.expectSnapshots || step.expectCheckpoints !== undefined) {
         // A transient domain: libvirt drops its metadata as it stops.
-        await refuseNewSince(dom, step, "stop transient", "The domain is still running with all its snapshots and checkpoints");
+        await refuseNewSince(dom, step, "stop transient");
       }
       await dom.destroy();
       return;
     case "undefine":
       await testPause("beforeUndefine");
-      await refuseNewSince(dom, step, "undefine", "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints");
+      await refuseNewSince(dom, step, "undefine");
       try {
         await dom.undefine(step.flags);
       } catch (err) {

@@ -6,8 +6,8 @@ import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domai
 import { isUnsupported } from "../libvirt/errors";
 import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
-import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown";
-import { TeardownRefusedError } from "../refusal";
+import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown/domain";
+import { TeardownRefusedError } from "../teardown/refused";
 import { defineProvider, type DiffContext } from "../resource/provider";
 import { changedInputs } from "../resource/diff";
 import { testPause } from "../test-hooks";

@@ -1,7 +1,6 @@
 // The Snapshot resource provider: check / diff / create / read / update / delete,
 // as Pulumi's dynamic-provider host calls them.
 import type * as pulumi from "@pulumi/pulumi";
-import { isTruthyEnv } from "../env-flag";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { withDomain, type DomainHandle } from "../libvirt/domain";
 import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
@@ -14,6 +13,7 @@ import { testPause } from "../test-hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type SnapshotInputs } from "./inputs";
 import { UUID_RE } from "../libvirt/uuid";
+import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
 
 export { checkSnapshotInputs, type SnapshotInputs, type SnapshotDiskInput } from "./inputs";
@@ -40,9 +40,6 @@ export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   /** The raw `xml` input, as given (the `xml` output is libvirt's document). */
   inputXml?: string;
 }
-
-/** Set to 1 for one `pulumi destroy` to keep every Snapshot's data (metadata-only delete), whatever deleteDataOnDestroy says. */
-export const KEEP_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_KEEP_SNAPSHOT_DATA_ON_DESTROY";
 
 /** A snapshot operation refused because of an option: `option` names the input to change. */
 export class SnapshotOptionError extends Error {
@@ -284,12 +281,6 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
   );
 }
 
-/** Whether a destroy keeps the data: the stored option, or the environment for this one destroy. */
-export function keepsDataOnDestroy(props: { deleteDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (isTruthyEnv(env[KEEP_SNAPSHOT_DATA_ENV])) return true;
-  return props.deleteDataOnDestroy === false;
-}
-
 export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds, news) {
     const { inputs, failures } = checkSnapshotInputs(news);
@@ -443,22 +434,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
           if (!isLibvirtError(err, ...CANNOT_CODES)) throw err;
           const e = err as LibvirtError;
           const where = `snapshot "${name}" of domain "${dom.name()}"`;
-          if (keepData) {
-            throw new SnapshotOptionError(
-              "deleteDataOnDestroy",
-              `cannot remove only the metadata of ${where}: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
-                `This driver deletes snapshots only with their data: set deleteDataOnDestroy: true (and run \`pulumi up\`)` +
-                (process.env[KEEP_SNAPSHOT_DATA_ENV] ? `, and unset ${KEEP_SNAPSHOT_DATA_ENV}` : ""),
-              e,
-            );
-          }
-          throw new SnapshotOptionError(
-            "deleteDataOnDestroy",
-            `cannot delete ${where} with its data: ${e.libvirtMessage} [${e.codeName}]. Nothing was deleted. ` +
-              `To remove only libvirt's metadata and keep the data in the disk images, set deleteDataOnDestroy: false ` +
-              `(and run \`pulumi up\`), or set ${KEEP_SNAPSHOT_DATA_ENV}=1 for this destroy`,
-            e,
-          );
+          throw new SnapshotOptionError("deleteDataOnDestroy", snapshotDeleteFailure(where, `${e.libvirtMessage} [${e.codeName}]`, keepData), e);
         } finally {
           snap.free();
         }

@@ -8,7 +8,7 @@ import { readdir } from "node:fs/promises";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
 import { recordPartlyCreated } from "../resource/partly-created";
-import { TeardownRefusedError } from "../refusal";
+import { TeardownRefusedError } from "../teardown/refused";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
@@ -16,7 +16,8 @@ import { userInputs } from "../validation";
 import { isLocalUri } from "./image-probe";
 import { checkPoolInputs, type PoolInputs } from "./pool-inputs";
 import { buildPoolXml, parsePoolXml } from "./pool-xml";
-import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolDelete, volumeBlockers } from "../teardown";
+import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolCascade, planPoolDelete } from "../teardown/pool";
+import type { VolumeFacts } from "../teardown/volume";
 import { UNKNOWN } from "../unknowns";
 import { gatherVolumeFacts, surroundings } from "./volume-facts";
 import { parseVolumeXml } from "./volume-xml";
@@ -134,16 +135,13 @@ async function removeHalfCreated(pool: StoragePoolHandle, createdDirectory: bool
   }
 }
 
-/** Each held volume that the Volume rules would keep, with why (its chains are followed; the volumes deleted together do not count). */
-async function heldVolumeProblems(conn: Connection, pool: StoragePoolHandle, info: Map<string, { vol: StorageVolHandle }>): Promise<string[]> {
+/** The facts the cascade is vetted on, for each held volume (its chains are followed; the volumes deleted together do not count). */
+async function heldVolumeFacts(conn: Connection, pool: StoragePoolHandle, info: Map<string, { vol: StorageVolHandle }>) {
   const around = await surroundings(conn);
   const deleting = new Set(info.keys());
-  const problems: string[] = [];
-  for (const { vol } of info.values()) {
-    const reasons = volumeBlockers(await gatherVolumeFacts(conn, pool.name(), vol, around, deleting), { deleteSnapshotDataOnDestroy: false });
-    if (reasons.length > 0) problems.push(`volume "${vol.name()}": ${reasons.join("; ")}`);
-  }
-  return problems;
+  const out: Array<{ name: string; facts: VolumeFacts }> = [];
+  for (const { vol } of info.values()) out.push({ name: vol.name(), facts: await gatherVolumeFacts(conn, pool.name(), vol, around, deleting) });
+  return out;
 }
 
 /**
@@ -171,9 +169,8 @@ async function poolDeleteRefusal(conn: Connection, id: string, olds: PoolOutputs
     try {
       const info = new Map<string, { vol: StorageVolHandle }>();
       for (const vol of vols) info.set(await vol.path(), { vol });
-      const problems = await heldVolumeProblems(conn, pool, info);
-      if (problems.length === 0) return null;
-      return `refusing to delete storage pool "${name}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}.`;
+      const cascade = planPoolCascade(name, await heldVolumeFacts(conn, pool, info), false);
+      return cascade.allowed ? null : cascade.message;
     } finally {
       vols.forEach((v) => v.free());
     }
@@ -201,13 +198,8 @@ async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, name
       const v = parseVolumeXml(await vol.xml());
       info.set(v.path, { vol, backing: v.backingPath });
     }
-    const problems = await heldVolumeProblems(conn, pool, info);
-    if (problems.length > 0) {
-      throw new TeardownRefusedError(
-        `refusing to delete storage pool "${pool.name()}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, ` +
-          `but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}. Delete such volumes first, each with its own options.`,
-      );
-    }
+    const cascade = planPoolCascade(pool.name(), await heldVolumeFacts(conn, pool, info), true);
+    if (!cascade.allowed) throw new TeardownRefusedError(cascade.message);
     const order = overlaysFirst(new Map([...info].map(([path, v]) => [path, v.backing])));
     for (const path of order) await info.get(path)!.vol.delete(0);
   } finally {

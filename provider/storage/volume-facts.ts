@@ -4,7 +4,7 @@ import type { Connection } from "../libvirt/connection";
 import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { posix } from "node:path";
 import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
-import type { VolumeFacts } from "../teardown";
+import type { VolumeFacts } from "../teardown/volume";
 import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./volume-xml";
 
 export interface IndexedVolume {

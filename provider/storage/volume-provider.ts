@@ -10,14 +10,14 @@ import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { recordPartlyCreated } from "../resource/partly-created";
-import { TeardownRefusedError } from "../refusal";
+import { TeardownRefusedError } from "../teardown/refused";
 import { testPause } from "../test-hooks";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { userInputs } from "../validation";
 import { inspectSourceImage, isLocalUri } from "./image-probe";
 import { formatSize } from "./size";
-import { effectiveVolumeOptions, planVolumeDelete } from "../teardown";
+import { effectiveVolumeOptions, planVolumeDelete, planVolumeResize } from "../teardown/volume";
 import { UNKNOWN } from "../unknowns";
 import { freshSurroundings, gatherVolumeFacts } from "./volume-facts";
 import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./volume-inputs";
@@ -398,12 +398,8 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         try {
           const current = parseVolumeXml(await vol.xml()).capacity;
           if (inputs.capacity !== undefined && inputs.capacity > current) await vol.resize(inputs.capacity);
-          if (inputs.capacity !== undefined && inputs.capacity < current) {
-            throw new TeardownRefusedError(
-              `refusing to shrink volume "${olds.name}" from ${formatSize(current)} to ${formatSize(inputs.capacity)} (nothing was changed): ` +
-                `shrinking cuts off whatever the guest stored at the end of the disk. Keep capacity at ${current} bytes or more, or give the volume a new name to replace it`,
-            );
-          }
+          const resize = planVolumeResize(olds.name, current, inputs.capacity);
+          if (!resize.allowed) throw new TeardownRefusedError(resize.message);
           return { outs: await describe(conn, vol, { ...inputs, uri: olds.uri }) };
         } finally {
           vol.free();

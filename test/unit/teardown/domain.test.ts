@@ -2,19 +2,21 @@
 // (planDomainDelete / planDomainStop / planMakeTransient): facts in, decision
 // out. The flag values are libvirt's own, from the generated constants.
 import { describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
-import { virDomainUndefineFlagsValues as U } from "../../provider/libvirt/libvirt.gen";
-import type { DomainFacts, TeardownDecision, TeardownOptions, TeardownStep } from "../../provider/teardown";
-
-const {
+import { virDomainUndefineFlagsValues as U } from "../../../provider/libvirt/libvirt.gen";
+import {
   planDomainDelete,
   planDomainReplace,
   planDomainStop,
   planMakeTransient,
+  planLateDrop,
   effectiveTeardownOptions,
   DEFAULT_TEARDOWN_OPTIONS,
   DELETE_SNAPSHOTS_ENV,
-} = provider.teardown;
+  type DomainFacts,
+  type TeardownDecision,
+  type TeardownOptions,
+  type TeardownStep,
+} from "../../../provider/teardown/domain";
 
 const SNAP = U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
 const MSAVE = U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
@@ -451,5 +453,41 @@ describe("planDomainReplace: a replacement deletes the domain first, so the dele
       deleteManagedSaveOnDestroy: false,
     });
     expect((d as { message: string }).message).toMatch(/The new deleteSnapshotsOnDestroy: true does not apply to this replacement/);
+  });
+});
+
+describe("planLateDrop: the second line of defence, right before a domain-wide drop of metadata", () => {
+  const now = (snapshots: string[], checkpoints = 0) => ({ name: "web", snapshots, checkpoints });
+  const lateRows: Array<[string, Parameters<typeof planLateDrop>, string | null]> = [
+    ["nothing new: allowed, nothing to do", [{ expectSnapshots: ["a"], expectCheckpoints: 1 }, now(["a"], 1), "undefine"], null],
+    ["no expectations: nothing is compared", [{}, now(["a", "b"], 3), "undefine"], null],
+    ["fewer than expected is fine", [{ expectSnapshots: ["a", "b"], expectCheckpoints: 2 }, now(["a"], 1), "stop transient"], null],
+    [
+      "one new snapshot on a stop",
+      [{ expectSnapshots: [], expectCheckpoints: 0 }, now(["race"]), "stop transient"],
+      'refusing to stop transient domain "web": a snapshot ("race") appeared after the teardown check, and stopping it would remove its metadata too. ' +
+        "The domain is still running with all its snapshots and checkpoints; run the operation again to include it in the check.",
+    ],
+    [
+      "one new checkpoint on an undefine",
+      [{ expectCheckpoints: 1 }, now([], 2), "undefine"],
+      'refusing to undefine domain "web": a checkpoint (2 now, 1 at the check) appeared after the teardown check, and the metadata cascade would remove its metadata too. ' +
+        "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints; run the operation again to include it in the check.",
+    ],
+    [
+      "two snapshots and two checkpoints",
+      [{ expectSnapshots: ["a"], expectCheckpoints: 0 }, now(["a", "s2", "s3"], 2), "undefine"],
+      'refusing to undefine domain "web": snapshots ("s2", "s3") and 2 checkpoints (2 now, 0 at the check) appeared after the teardown check, and the metadata cascade would remove their metadata too. ' +
+        "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints; run the operation again to include them in the check.",
+    ],
+    [
+      "a snapshot and a checkpoint: more than one thing, so 'their'",
+      [{ expectSnapshots: [], expectCheckpoints: 0 }, now(["x"], 1), "stop transient"],
+      'refusing to stop transient domain "web": a snapshot ("x") and a checkpoint (1 now, 0 at the check) appeared after the teardown check, and stopping it would remove their metadata too. ' +
+        "The domain is still running with all its snapshots and checkpoints; run the operation again to include them in the check.",
+    ],
+  ];
+  it.each(lateRows)("%s", (_label, args, message) => {
+    expect(planLateDrop(...args)).toEqual(message === null ? { allowed: true, steps: [] } : { allowed: false, message });
   });
 });

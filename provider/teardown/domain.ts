@@ -3,8 +3,9 @@
 // volume or a pool, may proceed, and with which libvirt calls and flags. Pure:
 // it takes facts, returns a decision; the providers gather the facts and carry
 // the plan out.
-import { virDomainUndefineFlagsValues as U } from "./libvirt/libvirt.gen";
-import { isTruthyEnv } from "./env-flag";
+import { virDomainUndefineFlagsValues as U } from "../libvirt/libvirt.gen";
+import { isTruthyEnv } from "./env";
+import { nameList, plural, type Decision } from "./shared";
 
 /** What libvirt says about the domain right before teardown. */
 export interface DomainFacts {
@@ -69,17 +70,7 @@ export type TeardownStep =
       expectCheckpoints?: number;
     };
 
-export type TeardownDecision = { allowed: true; steps: TeardownStep[] } | { allowed: false; message: string };
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-export function nameList(names: string[], max = 10): string {
-  const shown = names
-    .slice(0, max)
-    .map((n) => `"${n}"`)
-    .join(", ");
-  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
-}
+export type TeardownDecision = Decision<TeardownStep>;
 
 /** Reasons that block removing the domain's libvirt state, each with the option that allows it. */
 function blockers(facts: DomainFacts, opts: TeardownOptions): string[] {
@@ -229,141 +220,46 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-// ---------------------------------------------------------------------------
-// Storage: deleting a volume or a pool never silently throws away a disk that a
-// domain still uses, an image another volume is built on, or snapshot contents
-// kept in an image (what a domain's deleteSnapshotsOnDestroy promised to keep).
-
-/** Allows deleting a volume whose image holds internal snapshots, for one destroy. */
-export const DELETE_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY";
-/** Allows deleting a pool's remaining volumes with it, for one destroy. */
-export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
-
-export function effectiveVolumeOptions(stored: { deleteSnapshotDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
-  return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || isTruthyEnv(env[DELETE_SNAPSHOT_DATA_ENV]) };
+/** What a domain-wide drop of metadata was allowed to remove (a destroy or undefine step's expectations). */
+export interface DropExpectations {
+  expectSnapshots?: string[];
+  expectCheckpoints?: number;
 }
 
-export function effectivePoolOptions(stored: { deleteVolumesOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
-  return { deleteVolumesOnDestroy: !!stored.deleteVolumesOnDestroy || isTruthyEnv(env[DELETE_VOLUMES_ENV]) };
-}
-
-export interface VolumeFacts {
-  pool: string;
+/** What is there right before the call. */
+export interface DropFacts {
   name: string;
-  path: string;
-  /** Domains (running or defined) with a disk whose source or backing chain is this volume. */
-  usedBy: string[];
-  /** Volumes ("pool/name") whose backing file is this volume. */
-  backingOf: string[];
-  /** Internal snapshots in the image, or why they could not be read. */
-  snapshots: { names: string[]; count: number; via: string } | { error: string };
-  /** For each domain in usedBy: what needs the volume and through which chain ("disk vda: /top.qcow2 → /base.qcow2"). */
-  usedVia?: Record<string, string[]>;
-  /** For each volume in backingOf: the chain from it down to this volume. */
-  backingVia?: Record<string, string>;
+  snapshots: string[];
+  checkpoints: number;
 }
 
-/** ` (through: "a" disk vda: /top → /base; ...)` for the names that have details, else "". */
-const through = (names: string[], details: Record<string, string | string[]> | undefined): string => {
-  if (!details) return "";
-  const parts = names.slice(0, 10).flatMap((n) => {
-    const d = details[n];
-    const list = Array.isArray(d) ? d : d !== undefined ? [d] : [];
-    return list.length > 0 ? [`"${n}" ${list.slice(0, 4).join(", ")}${list.length > 4 ? ` and ${list.length - 4} more` : ""}`] : [];
-  });
-  return parts.length > 0 ? ` (through: ${parts.join("; ")})` : "";
-};
-
-export type Decision = { allowed: true } | { allowed: false; message: string };
-
-/** Why the volume must stay, each reason with what would allow the delete. */
-export function volumeBlockers(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): string[] {
-  const out: string[] = [];
-  if (f.usedBy.length > 0) {
-    out.push(
-      `${plural(f.usedBy.length, "domain")} still ${f.usedBy.length === 1 ? "uses" : "use"} it as a disk (${nameList(f.usedBy)})${through(f.usedBy, f.usedVia)}. ` +
-        `Remove the disk from ${f.usedBy.length === 1 ? "that domain" : "those domains"} or delete ${f.usedBy.length === 1 ? "it" : "them"} first; no option overrides this`,
-    );
+/**
+ * The second line of defence for a domain-wide drop of metadata (a transient
+ * domain's stop, or an undefine with a cascade flag): refused if a snapshot or
+ * checkpoint appeared after the check. `verb`: "stop transient" or "undefine".
+ */
+export function planLateDrop(expected: DropExpectations, now: DropFacts, verb: "stop transient" | "undefine"): Decision<never> {
+  const found: string[] = [];
+  if (expected.expectSnapshots) {
+    const seen = new Set(expected.expectSnapshots);
+    const appeared = now.snapshots.filter((n) => !seen.has(n));
+    if (appeared.length > 0) found.push(`${appeared.length === 1 ? "a snapshot" : "snapshots"} (${appeared.map((n) => `"${n}"`).join(", ")})`);
   }
-  if (f.backingOf.length > 0) {
-    out.push(
-      `it is the backing file of ${plural(f.backingOf.length, "volume")} (${nameList(f.backingOf)})${through(f.backingOf, f.backingVia)}, which would become unreadable. ` +
-        `Delete ${f.backingOf.length === 1 ? "that overlay" : "those overlays"} first; no option overrides this`,
-    );
+  if (expected.expectCheckpoints !== undefined && now.checkpoints > expected.expectCheckpoints) {
+    const extra = now.checkpoints - expected.expectCheckpoints;
+    found.push(`${extra === 1 ? "a checkpoint" : `${extra} checkpoints`} (${now.checkpoints} now, ${expected.expectCheckpoints} at the check)`);
   }
-  if (!opts.deleteSnapshotDataOnDestroy) {
-    if ("error" in f.snapshots) {
-      out.push(
-        `its image could not be checked for internal snapshots (${f.snapshots.error}). ` +
-          `Set deleteSnapshotDataOnDestroy: true (and run \`pulumi up\`), or ${DELETE_SNAPSHOT_DATA_ENV}=1 for this destroy, to delete it without the check`,
-      );
-    } else if (f.snapshots.count > 0) {
-      const names = f.snapshots.names.length > 0 ? ` (${nameList(f.snapshots.names)})` : "";
-      out.push(
-        `its image holds ${plural(f.snapshots.count, "internal snapshot")}${names}: snapshot contents, such as those a domain's ` +
-          `deleteSnapshotsOnDestroy keeps in its disk images. Set deleteSnapshotDataOnDestroy: true (and run \`pulumi up\`), ` +
-          `or ${DELETE_SNAPSHOT_DATA_ENV}=1 for this destroy, to delete the volume with them`,
-      );
-    }
-  }
-  return out;
-}
-
-export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): Decision {
-  const reasons = volumeBlockers(f, opts);
-  if (reasons.length === 0) return { allowed: true };
-  return {
-    allowed: false,
-    message: `refusing to delete volume "${f.name}" in storage pool "${f.pool}" (${f.path}; nothing was changed): ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.`,
-  };
-}
-
-export interface PoolFacts {
-  name: string;
-  path: string;
-  /** Volumes in the pool now, by name. */
-  volumes: string[];
-  /** Files that were in the directory when the pool was created: never deleted, never a reason to refuse. */
-  preexisting: string[];
-}
-
-/** The volumes a pool delete is about: everything except the files that were there before the pool. */
-export function heldVolumes(f: PoolFacts): string[] {
-  const before = new Set(f.preexisting);
-  return f.volumes.filter((v) => !before.has(v));
-}
-
-/** First step of a pool delete: may the pool go, given the volumes it still holds? */
-export function planPoolDelete(f: PoolFacts, opts: { deleteVolumesOnDestroy: boolean }): Decision {
-  const held = heldVolumes(f);
-  if (held.length === 0 || opts.deleteVolumesOnDestroy) return { allowed: true };
-  const kept = f.volumes.length - held.length;
+  if (found.length === 0) return { allowed: true, steps: [] };
+  const one = found.length === 1 && /^a /.test(found[0]);
+  const still =
+    verb === "undefine"
+      ? "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints"
+      : "The domain is still running with all its snapshots and checkpoints";
   return {
     allowed: false,
     message:
-      `refusing to delete storage pool "${f.name}" (${f.path}; nothing was changed): it still holds ${plural(held.length, "volume")} ` +
-      `(${nameList(held)}). Delete ${held.length === 1 ? "it" : "them"} first (the Volume resources, or \`virsh vol-delete\`), ` +
-      `or set deleteVolumesOnDestroy: true (and run \`pulumi up\`), or ${DELETE_VOLUMES_ENV}=1 for this destroy, to delete ` +
-      `${held.length === 1 ? "it" : "them"} with the pool` +
-      (kept > 0
-        ? `; the ${plural(kept, "file")} that ${kept === 1 ? "was" : "were"} in the directory before the pool was created ${kept === 1 ? "is" : "are"} kept either way.`
-        : "."),
+      `refusing to ${verb} domain "${now.name}": ${found.join(" and ")} appeared after the teardown check, and ` +
+      `${verb === "undefine" ? "the metadata cascade" : "stopping it"} would remove ${one ? "its" : "their"} metadata too. ` +
+      `${still}; run the operation again to include ${one ? "it" : "them"} in the check.`,
   };
-}
-
-/** Volumes in an order that deletes overlays before the images they are built on. */
-export function overlaysFirst(paths: Map<string, string | undefined>): string[] {
-  // paths: volume path -> its backing path
-  const remaining = new Set(paths.keys());
-  const order: string[] = [];
-  while (remaining.size > 0) {
-    const backing = new Set([...remaining].map((p) => paths.get(p)).filter((b): b is string => !!b));
-    const leaves = [...remaining].filter((p) => !backing.has(p));
-    const next = leaves.length > 0 ? leaves : [...remaining]; // a cycle: nothing better to do
-    for (const p of next) {
-      order.push(p);
-      remaining.delete(p);
-    }
-  }
-  return order;
 }

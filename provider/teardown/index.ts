@@ -1,0 +1,8 @@
+// Every teardown rule, one module per family (docs: DESIGN.md's teardown table).
+export * from "./domain";
+export * from "./snapshot";
+export * from "./volume";
+export * from "./pool";
+export { nameList, type Decision, type Verdict } from "./shared";
+export { isTruthyEnv } from "./env";
+export { TeardownRefusedError } from "./refused";

@@ -1,0 +1,92 @@
+// Storage: deleting a volume never silently throws away a disk that a domain
+// still uses, an image another volume is built on, or snapshot contents kept in
+// an image (what a domain's deleteSnapshotsOnDestroy promised to keep).
+import { isTruthyEnv } from "./env";
+import { formatSize } from "../storage/size";
+import { nameList, plural, type Verdict } from "./shared";
+
+/** Allows deleting a volume whose image holds internal snapshots, for one destroy. */
+export const DELETE_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY";
+export function effectiveVolumeOptions(stored: { deleteSnapshotDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
+  return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || isTruthyEnv(env[DELETE_SNAPSHOT_DATA_ENV]) };
+}
+
+export interface VolumeFacts {
+  pool: string;
+  name: string;
+  path: string;
+  /** Domains (running or defined) with a disk whose source or backing chain is this volume. */
+  usedBy: string[];
+  /** Volumes ("pool/name") whose backing file is this volume. */
+  backingOf: string[];
+  /** Internal snapshots in the image, or why they could not be read. */
+  snapshots: { names: string[]; count: number; via: string } | { error: string };
+  /** For each domain in usedBy: what needs the volume and through which chain ("disk vda: /top.qcow2 → /base.qcow2"). */
+  usedVia?: Record<string, string[]>;
+  /** For each volume in backingOf: the chain from it down to this volume. */
+  backingVia?: Record<string, string>;
+}
+
+/** ` (through: "a" disk vda: /top → /base; ...)` for the names that have details, else "". */
+const through = (names: string[], details: Record<string, string | string[]> | undefined): string => {
+  if (!details) return "";
+  const parts = names.slice(0, 10).flatMap((n) => {
+    const d = details[n];
+    const list = Array.isArray(d) ? d : d !== undefined ? [d] : [];
+    return list.length > 0 ? [`"${n}" ${list.slice(0, 4).join(", ")}${list.length > 4 ? ` and ${list.length - 4} more` : ""}`] : [];
+  });
+  return parts.length > 0 ? ` (through: ${parts.join("; ")})` : "";
+};
+
+/** Why the volume must stay, each reason with what would allow the delete. */
+export function volumeBlockers(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): string[] {
+  const out: string[] = [];
+  if (f.usedBy.length > 0) {
+    out.push(
+      `${plural(f.usedBy.length, "domain")} still ${f.usedBy.length === 1 ? "uses" : "use"} it as a disk (${nameList(f.usedBy)})${through(f.usedBy, f.usedVia)}. ` +
+        `Remove the disk from ${f.usedBy.length === 1 ? "that domain" : "those domains"} or delete ${f.usedBy.length === 1 ? "it" : "them"} first; no option overrides this`,
+    );
+  }
+  if (f.backingOf.length > 0) {
+    out.push(
+      `it is the backing file of ${plural(f.backingOf.length, "volume")} (${nameList(f.backingOf)})${through(f.backingOf, f.backingVia)}, which would become unreadable. ` +
+        `Delete ${f.backingOf.length === 1 ? "that overlay" : "those overlays"} first; no option overrides this`,
+    );
+  }
+  if (!opts.deleteSnapshotDataOnDestroy) {
+    if ("error" in f.snapshots) {
+      out.push(
+        `its image could not be checked for internal snapshots (${f.snapshots.error}). ` +
+          `Set deleteSnapshotDataOnDestroy: true (and run \`pulumi up\`), or ${DELETE_SNAPSHOT_DATA_ENV}=1 for this destroy, to delete it without the check`,
+      );
+    } else if (f.snapshots.count > 0) {
+      const names = f.snapshots.names.length > 0 ? ` (${nameList(f.snapshots.names)})` : "";
+      out.push(
+        `its image holds ${plural(f.snapshots.count, "internal snapshot")}${names}: snapshot contents, such as those a domain's ` +
+          `deleteSnapshotsOnDestroy keeps in its disk images. Set deleteSnapshotDataOnDestroy: true (and run \`pulumi up\`), ` +
+          `or ${DELETE_SNAPSHOT_DATA_ENV}=1 for this destroy, to delete the volume with them`,
+      );
+    }
+  }
+  return out;
+}
+
+export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): Verdict {
+  const reasons = volumeBlockers(f, opts);
+  if (reasons.length === 0) return { allowed: true };
+  return {
+    allowed: false,
+    message: `refusing to delete volume "${f.name}" in storage pool "${f.pool}" (${f.path}; nothing was changed): ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.`,
+  };
+}
+
+/** Growing is done in place; shrinking would cut off what the guest stored at the end of the disk. */
+export function planVolumeResize(volume: string, current: number, wanted: number | undefined): Verdict {
+  if (wanted === undefined || wanted >= current) return { allowed: true };
+  return {
+    allowed: false,
+    message:
+      `refusing to shrink volume "${volume}" from ${formatSize(current)} to ${formatSize(wanted)} (nothing was changed): ` +
+      `shrinking cuts off whatever the guest stored at the end of the disk. Keep capacity at ${current} bytes or more, or give the volume a new name to replace it`,
+  };
+}

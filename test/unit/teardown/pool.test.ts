@@ -1,0 +1,37 @@
+// The pool cascade (deleteVolumesOnDestroy): each held volume is vetted by the Volume rules.
+import { describe, expect, it } from "vitest";
+import { planPoolCascade } from "../../../provider/teardown/pool";
+import type { VolumeFacts } from "../../../provider/teardown/volume";
+
+const vol = (name: string, over: Partial<VolumeFacts> = {}): { name: string; facts: VolumeFacts } => ({
+  name,
+  facts: { pool: "p", name, path: `/pool/${name}`, usedBy: [], backingOf: [], snapshots: { names: [], count: 0, via: "qemu-img" }, ...over },
+});
+
+describe("planPoolCascade", () => {
+  it("no held volumes, or none that the Volume rules keep: allowed", () => {
+    expect(planPoolCascade("p", [], true)).toEqual({ allowed: true });
+    expect(planPoolCascade("p", [vol("a.qcow2"), vol("b.qcow2")], true)).toEqual({ allowed: true });
+  });
+  it("a volume in use: refused, naming the volume and the domain; the delete's message also advises", () => {
+    const held = [vol("free.qcow2"), vol("boot.qcow2", { usedBy: ["web"] })];
+    const head =
+      'refusing to delete storage pool "p" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, but not these, by the Volume rules: ' +
+      '(1) volume "boot.qcow2": 1 domain still uses it as a disk ("web"). Remove the disk from that domain or delete it first; no option overrides this.';
+    expect(planPoolCascade("p", held, false)).toEqual({ allowed: false, message: head });
+    expect(planPoolCascade("p", held, true)).toEqual({ allowed: false, message: `${head} Delete such volumes first, each with its own options.` });
+  });
+  it("internal snapshots block the cascade: a volume's own deleteSnapshotDataOnDestroy does not apply", () => {
+    const d = planPoolCascade("p", [vol("snapped.qcow2", { snapshots: { names: ["keep-me"], count: 1, via: "qemu-img" } })], false);
+    expect(d.allowed).toBe(false);
+    if (!d.allowed) expect(d.message).toMatch(/\(1\) volume "snapped\.qcow2": its image holds 1 internal snapshot \("keep-me"\)/);
+  });
+  it("each blocked volume is numbered, in order", () => {
+    const d = planPoolCascade("p", [vol("a", { backingOf: ["p/b"] }), vol("c", { snapshots: { error: "denied" } })], false);
+    expect(d.allowed).toBe(false);
+    if (!d.allowed)
+      expect(d.message).toMatch(
+        /\(1\) volume "a": it is the backing file of 1 volume \("p\/b"\).*\(2\) volume "c": its image could not be checked for internal snapshots \(denied\)/,
+      );
+  });
+});
