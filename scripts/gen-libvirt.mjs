@@ -147,7 +147,16 @@ const ARG_TYPES = {
   "virStreamSend.data": "const uint8_t *",
 };
 
-const STRUCTS = ["virError"];
+// In declaration order: virConnectAuth's callback takes a virConnectCredential array.
+const STRUCTS = ["virError", "virConnectCredential", "virConnectAuth"];
+
+// Struct fields whose C type says less than their use: libvirt frees `result` itself,
+// so the caller sets it to memory from malloc (a pointer, not a JS string); the
+// callback is a koffi prototype the binding declares.
+const FIELD_TYPES = {
+  "virConnectCredential.result": "void *",
+  "virConnectAuth.cb": "virConnectAuthCallback *",
+};
 
 // C type in the XML -> koffi type. Opaque `virXPtr` typedefs become `virX *`.
 function koffiType(cType, { isReturn }) {
@@ -170,7 +179,9 @@ function koffiType(cType, { isReturn }) {
 function tsType(kType) {
   if (kType === "HeapString" || kType === "const char *") return "string | null";
   if (kType === "char *" || kType === "const uint8_t *") return "Buffer";
-  if (kType === "_Out_ void **") return "[unknown]";
+  // A NULL list asks only for the count.
+  if (kType === "_Out_ void **") return "[unknown] | null";
+  if (kType === "virConnectAuth *") return "virConnectAuthFields";
   if (kType.startsWith("_Out_ ")) return "[number]";
   if (kType === "void") return "void";
   if (["int", "unsigned int", "unsigned long", "size_t"].includes(kType)) return "number";
@@ -180,9 +191,12 @@ function tsType(kType) {
   throw new Error(`gen-libvirt: no TypeScript mapping for koffi type "${kType}"`);
 }
 
-function structFieldType(cType) {
-  const t = cType.trim();
-  if (t === "char *") return "const char *";
+function structFieldType(struct, field) {
+  const t = field.type.trim();
+  const override = FIELD_TYPES[`${struct}.${field.name}`];
+  if (override) return override;
+  if (t === "char *" || t === "const char *") return "const char *";
+  if (t === "int *" || t === "unsigned int" || t === "void *") return t;
   if (t === "int" || /^vir\w+(Level|Number|Domain)$/.test(t)) return "int";
   if (/Ptr$/.test(t)) return "void *";
   throw new Error(`gen-libvirt: no struct field mapping for "${t}"`);
@@ -253,10 +267,18 @@ function render(api, libvirtVersion) {
     const s = api.structs.get(name);
     if (!s) throw new Error(`gen-libvirt: struct ${name} not found`);
     out.push(`  ${name}: {`);
-    for (const f of s.field) out.push(`    ${f.name}: ${JSON.stringify(structFieldType(f.type))},`);
+    for (const f of s.field) out.push(`    ${f.name}: ${JSON.stringify(structFieldType(name, f))},`);
     out.push(`  },`);
   }
   out.push(`} as const;`);
+  out.push(``);
+  out.push(`/** What a caller passes for a \`virConnectAuth *\` (koffi encodes the struct). */`);
+  out.push(`export interface virConnectAuthFields {`);
+  out.push(`  credtype: number[];`);
+  out.push(`  ncredtype: number;`);
+  out.push(`  cb: unknown;`);
+  out.push(`  cbdata: unknown;`);
+  out.push(`}`);
   out.push(``);
 
   const sigs = [];

@@ -26,8 +26,8 @@ export class DomainHandle {
     const byUuid = UUID_RE.test(idOrName);
     try {
       const ptr = byUuid
-        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr as never, idOrName)
-        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr as never, idOrName);
+        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr, idOrName)
+        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr, idOrName);
       return new DomainHandle(conn, ptr!, idOrName);
     } catch (err) {
       if (isNoDomain(err)) return null;
@@ -36,13 +36,13 @@ export class DomainHandle {
   }
 
   static async define(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr as never, xml, flags);
+    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr, xml, flags);
     return new DomainHandle(conn, ptr!, label);
   }
 
   /** Creates and starts a transient domain. */
   static async createTransient(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr as never, xml, flags);
+    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr, xml, flags);
     return new DomainHandle(conn, ptr!, label);
   }
 
@@ -107,7 +107,7 @@ export class DomainHandle {
    */
   async checkpointCount(): Promise<number> {
     try {
-      return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null as never, 0);
+      return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null, 0);
     } catch (err) {
       if (isFunctionUnavailable(err, "virDomainListAllCheckpoints")) return 0;
       throw err;

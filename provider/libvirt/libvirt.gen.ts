@@ -1790,7 +1790,29 @@ export const STRUCTS = {
     int2: "int",
     net: "void *",
   },
+  virConnectCredential: {
+    type: "int",
+    prompt: "const char *",
+    challenge: "const char *",
+    defresult: "const char *",
+    result: "void *",
+    resultlen: "unsigned int",
+  },
+  virConnectAuth: {
+    credtype: "int *",
+    ncredtype: "unsigned int",
+    cb: "virConnectAuthCallback *",
+    cbdata: "void *",
+  },
 } as const;
+
+/** What a caller passes for a `virConnectAuth *` (koffi encodes the struct). */
+export interface virConnectAuthFields {
+  credtype: number[];
+  ncredtype: number;
+  cb: unknown;
+  cbdata: unknown;
+}
 
 /** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */
 export const FUNCTIONS = {
@@ -1896,7 +1918,7 @@ export interface LibvirtFunctions {
    * This function should be called first to get a connection to the Hypervisor. If necessary, authentication will be performed fetching credentials via the callback
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectOpenAuth
    */
-  virConnectOpenAuth(name: string | null, auth: Ptr<"virConnectAuth"> | null, flags: number): Ptr<"virConnect"> | null;
+  virConnectOpenAuth(name: string | null, auth: virConnectAuthFields, flags: number): Ptr<"virConnect"> | null;
   /**
    * This function closes the connection to the Hypervisor. This should not be called if further interaction with the Hypervisor are needed especially if there is running domain which need further monitoring by the application.
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectClose
@@ -2046,7 +2068,7 @@ export interface LibvirtFunctions {
    * Collect the list of domain checkpoints for the given domain and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainListAllCheckpoints
    */
-  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown], flags: number): number;
+  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown] | null, flags: number): number;
   /**
    * Free the domain checkpoint object. The checkpoint itself is not modified. The data structure is freed and should not be used thereafter.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointFree
@@ -2091,12 +2113,12 @@ export interface LibvirtFunctions {
    * Collect the list of domain snapshots for the given domain and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainListAllSnapshots
    */
-  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown], flags: number): number;
+  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown] | null, flags: number): number;
   /**
    * Collect the list of domain snapshots that are children of the given snapshot, and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListChildrenNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListAllChildren
    */
-  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown], flags: number): number;
+  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown] | null, flags: number): number;
   /**
    * Get the parent snapshot for @snapshot, if any.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetParent
@@ -2111,12 +2133,12 @@ export interface LibvirtFunctions {
    * Collect a possibly-filtered list of all domains, and return an allocated array of information for each. This API solves the race inherent in virConnectListDomains() and virConnectListDefinedDomains().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
    */
-  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown], flags: number): number;
+  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown] | null, flags: number): number;
   /**
    * Collect the list of storage pools, and allocate an array to store those objects. This API solves the race inherent between virConnectListStoragePools and virConnectListDefinedStoragePools.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
    */
-  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown], flags: number): number;
+  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown] | null, flags: number): number;
   /**
    * Define an inactive persistent storage pool or modify an existing persistent one from the XML description.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineXML
@@ -2181,7 +2203,7 @@ export interface LibvirtFunctions {
    * Collect the list of storage volumes, and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
    */
-  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown], flags: number): number;
+  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown] | null, flags: number): number;
   /**
    * Fetches the value of the autostart flag, which determines whether the pool is automatically started at boot time
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart
