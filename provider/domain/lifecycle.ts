@@ -2,7 +2,6 @@
 // ../teardown.ts decides on, and carries out the plan it returns.
 import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
-import { SnapshotHandle } from "../libvirt/snapshot";
 import type { DomainFacts, TeardownDecision, TeardownStep } from "../teardown";
 import { parseDomainXml } from "./xml";
 import { testPause } from "../test-hooks";
@@ -71,7 +70,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
   switch (step.call) {
     case "deleteSnapshots":
       for (const name of step.names) {
-        const snap = await SnapshotHandle.lookup(dom, name);
+        const snap = await dom.lookupSnapshot(name);
         if (!snap) continue;
         try {
           await snap.delete(0);
