@@ -95,7 +95,6 @@ const FUNCTIONS = [
   "virStorageVolGetName",
   "virStorageVolGetPath",
   "virStorageVolGetXMLDesc",
-  "virStorageVolLookupByKey",
   "virStorageVolLookupByName",
   "virStorageVolLookupByPath",
   "virStorageVolUpload",

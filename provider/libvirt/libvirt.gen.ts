@@ -1887,7 +1887,6 @@ export const FUNCTIONS = {
   virStorageVolGetName: { decl: "const char * virStorageVolGetName(virStorageVol * vol)", since: "0.4.1" },
   virStorageVolGetPath: { decl: "HeapString virStorageVolGetPath(virStorageVol * vol)", since: "0.4.1" },
   virStorageVolGetXMLDesc: { decl: "HeapString virStorageVolGetXMLDesc(virStorageVol * vol, unsigned int flags)", since: "0.4.1" },
-  virStorageVolLookupByKey: { decl: "virStorageVol * virStorageVolLookupByKey(virConnect * conn, const char * key)", since: "0.4.1" },
   virStorageVolLookupByName: { decl: "virStorageVol * virStorageVolLookupByName(virStoragePool * pool, const char * name)", since: "0.4.1" },
   virStorageVolLookupByPath: { decl: "virStorageVol * virStorageVolLookupByPath(virConnect * conn, const char * path)", since: "0.4.1" },
   virStorageVolUpload: { decl: "int virStorageVolUpload(virStorageVol * vol, virStream * stream, unsigned long long offset, unsigned long long length, unsigned int flags)", since: "0.9.0" },
@@ -2259,11 +2258,6 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetXMLDesc
    */
   virStorageVolGetXMLDesc(vol: Ptr<"virStorageVol"> | null, flags: number): string | null;
-  /**
-   * Fetch a pointer to a storage volume based on its globally unique key
-   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
-   */
-  virStorageVolLookupByKey(conn: Ptr<"virConnect"> | null, key: string | null): Ptr<"virStorageVol"> | null;
   /**
    * Fetch a pointer to a storage volume based on its name within a pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName

@@ -142,6 +142,19 @@ export class StoragePoolHandle {
       .map((p) => new StorageVolHandle(this.conn, p as Ptr<"virStorageVol">));
   }
 
+  /** The volume called `name` in this pool; null when libvirt says there is none. */
+  lookupVolume(name: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await this.conn.call(`looking up volume "${name}" in storage pool "${this.name()}"`, "virStorageVolLookupByName", this.ptr, name);
+      return new StorageVolHandle(this.conn, ptr!);
+    });
+  }
+
+  async createVolume(xml: string, flags: number, label: string): Promise<StorageVolHandle> {
+    const ptr = await this.conn.call(`creating volume ${label} in storage pool "${this.name()}"`, "virStorageVolCreateXML", this.ptr, xml, flags);
+    return new StorageVolHandle(this.conn, ptr!);
+  }
+
   async volumeNames(): Promise<string[]> {
     const vols = await this.listVolumes();
     try {
@@ -165,31 +178,12 @@ export class StorageVolHandle {
     readonly ptr: Ptr<"virStorageVol">,
   ) {}
 
-  static lookupByName(pool: StoragePoolHandle, name: string): Promise<StorageVolHandle | null> {
-    return orNull(isNoVolume, async () => {
-      const ptr = await pool.conn.call(`looking up volume "${name}" in storage pool "${pool.name()}"`, "virStorageVolLookupByName", pool.ptr, name);
-      return new StorageVolHandle(pool.conn, ptr!);
-    });
-  }
-
-  static lookupByKey(conn: Connection, key: string): Promise<StorageVolHandle | null> {
-    return orNull(isNoVolume, async () => {
-      const ptr = await conn.call(`looking up volume ${key}`, "virStorageVolLookupByKey", conn.ptr, key);
-      return new StorageVolHandle(conn, ptr!);
-    });
-  }
-
   /** The volume whose file is `path`, in any active pool; null when no pool holds it. */
   static lookupByPath(conn: Connection, path: string): Promise<StorageVolHandle | null> {
     return orNull(isNoVolume, async () => {
       const ptr = await conn.call(`looking up volume ${path}`, "virStorageVolLookupByPath", conn.ptr, path);
       return new StorageVolHandle(conn, ptr!);
     });
-  }
-
-  static async create(pool: StoragePoolHandle, xml: string, flags: number, label: string): Promise<StorageVolHandle> {
-    const ptr = await pool.conn.call(`creating volume ${label} in storage pool "${pool.name()}"`, "virStorageVolCreateXML", pool.ptr, xml, flags);
-    return new StorageVolHandle(pool.conn, ptr!);
   }
 
   name(): string {
