@@ -34,7 +34,6 @@ const FUNCTIONS = [
   "virGetLastError",
   "virResetLastError",
   "virSetErrorFunc",
-  "virConnSetErrorFunc",
   // domain
   "virDomainLookupByName",
   "virDomainLookupByUUIDString",
@@ -42,7 +41,6 @@ const FUNCTIONS = [
   "virDomainCreateXML",
   "virDomainCreate",
   "virDomainDestroyFlags",
-  "virDomainShutdownFlags",
   "virDomainUndefineFlags",
   "virDomainGetXMLDesc",
   "virDomainGetState",
@@ -55,7 +53,6 @@ const FUNCTIONS = [
   "virDomainSetAutostart",
   "virDomainFree",
   "virDomainListAllCheckpoints",
-  "virDomainCheckpointFree",
   // snapshot
   "virDomainSnapshotCreateXML",
   "virDomainSnapshotLookupByName",
@@ -113,31 +110,17 @@ const FUNCTIONS = [
 const ENUM_GROUPS = [
   "virErrorNumber",
   "virErrorDomain",
-  "virErrorLevel",
   "virDomainState",
   "virDomainUndefineFlagsValues",
-  "virDomainDestroyFlagsValues",
-  "virDomainShutdownFlagValues",
   "virDomainDefineFlags",
   "virDomainCreateFlags",
   "virDomainXMLFlags",
   "virDomainSnapshotCreateFlags",
   "virDomainSnapshotDeleteFlags",
   "virDomainSnapshotListFlags",
-  "virDomainSnapshotXMLFlags",
-  "virDomainCheckpointListFlags",
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
-  "virConnectListAllStoragePoolsFlags",
-  "virStoragePoolState",
-  "virStoragePoolBuildFlags",
-  "virStoragePoolDeleteFlags",
-  "virStorageVolCreateFlags",
-  "virStorageVolDeleteFlags",
-  "virStorageVolResizeFlags",
-  "virStorageXMLFlags",
-  "virStreamFlags",
 ];
 
 // Arguments whose C type says less than their use: `virStreamSend`'s `const char *data`
