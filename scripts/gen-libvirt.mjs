@@ -264,6 +264,8 @@ function render(api, libvirtVersion) {
   out.push(``);
 
   const sigs = [];
+  const notOpaque = new Set([...STRUCTS, "virErrorFunc"]);
+  const opaques = new Set();
   out.push(`/** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */`);
   out.push(`export const FUNCTIONS = {`);
   for (const name of FUNCTIONS) {
@@ -271,6 +273,10 @@ function render(api, libvirtVersion) {
     if (!f) throw new Error(`gen-libvirt: function ${name} not found in libvirt-api.xml`);
     const ret = koffiType(f.return.type, { isReturn: true });
     const args = (f.arg ?? []).map((a) => ({ name: a.name, k: ARG_TYPES[`${name}.${a.name}`] ?? koffiType(a.type, { isReturn: false }) }));
+    for (const k of [ret, ...args.map((a) => a.k)]) {
+      const m = /^(vir\w+) \*$/.exec(k);
+      if (m && !notOpaque.has(m[1])) opaques.add(m[1]);
+    }
     const decl = `${ret} ${name}(${args.map((a) => `${a.k} ${a.name}`).join(", ")})`;
     out.push(`  ${name}: { decl: ${JSON.stringify(decl)}, since: ${JSON.stringify(f.version ?? "0.0.0")} },`);
     const firstLine = api.text(f.info).split("\n\n")[0].replace(/\s+/g, " ").trim();
@@ -280,6 +286,9 @@ function render(api, libvirtVersion) {
     );
   }
   out.push(`} as const;`);
+  out.push(``);
+  out.push(`/** libvirt's opaque object types that FUNCTIONS pass or return (declared with koffi.opaque before binding). */`);
+  out.push(`export const OPAQUE_TYPES = ${JSON.stringify([...opaques].sort())} as const;`);
   out.push(``);
   out.push(`/** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */`);
   out.push(`export interface LibvirtFunctions {`);

@@ -1538,6 +1538,9 @@ export const FUNCTIONS = {
   virStreamFree: { decl: "int virStreamFree(virStream * stream)", since: "0.7.2" },
 } as const;
 
+/** libvirt's opaque object types that FUNCTIONS pass or return (declared with koffi.opaque before binding). */
+export const OPAQUE_TYPES = ["virConnect","virDomain","virDomainSnapshot","virStoragePool","virStorageVol","virStream"] as const;
+
 /** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */
 export interface LibvirtFunctions {
   /**

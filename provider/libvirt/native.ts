@@ -3,7 +3,7 @@
 // importing the provider must not need libvirt until a resource is actually used.
 import { isMainThread } from "node:worker_threads";
 import koffi from "koffi";
-import { FUNCTIONS, STRUCTS, type LibvirtFunctions, type Ptr } from "./libvirt.gen";
+import { FUNCTIONS, OPAQUE_TYPES, STRUCTS, type LibvirtFunctions, type Ptr } from "./libvirt.gen";
 import { LibvirtFunctionUnavailableError } from "./errors";
 
 export type { Ptr } from "./libvirt.gen";
@@ -163,9 +163,7 @@ export function native(): Native {
   } catch (err) {
     throw new LibvirtLibraryMissingError(path, err);
   }
-  for (const opaque of ["virConnect", "virDomain", "virDomainSnapshot", "virDomainCheckpoint", "virStoragePool", "virStorageVol", "virStream"]) {
-    koffi.opaque(opaque);
-  }
+  for (const opaque of OPAQUE_TYPES) koffi.opaque(opaque);
   // A `char *` that libvirt allocated for us: decoded to a JS string, then freed.
   koffi.disposable("HeapString", "const char *");
   const virError = koffi.struct("virError", STRUCTS.virError);
