@@ -34,7 +34,6 @@ const FUNCTIONS = [
   "virGetLastError",
   "virResetLastError",
   "virSetErrorFunc",
-  "virConnSetErrorFunc",
   // domain
   "virDomainLookupByName",
   "virDomainLookupByUUIDString",
@@ -42,7 +41,6 @@ const FUNCTIONS = [
   "virDomainCreateXML",
   "virDomainCreate",
   "virDomainDestroyFlags",
-  "virDomainShutdownFlags",
   "virDomainUndefineFlags",
   "virDomainGetXMLDesc",
   "virDomainGetState",
@@ -55,7 +53,6 @@ const FUNCTIONS = [
   "virDomainSetAutostart",
   "virDomainFree",
   "virDomainListAllCheckpoints",
-  "virDomainCheckpointFree",
   // snapshot
   "virDomainSnapshotCreateXML",
   "virDomainSnapshotLookupByName",
@@ -95,7 +92,6 @@ const FUNCTIONS = [
   "virStorageVolGetName",
   "virStorageVolGetPath",
   "virStorageVolGetXMLDesc",
-  "virStorageVolLookupByKey",
   "virStorageVolLookupByName",
   "virStorageVolLookupByPath",
   "virStorageVolUpload",
@@ -114,31 +110,17 @@ const FUNCTIONS = [
 const ENUM_GROUPS = [
   "virErrorNumber",
   "virErrorDomain",
-  "virErrorLevel",
   "virDomainState",
   "virDomainUndefineFlagsValues",
-  "virDomainDestroyFlagsValues",
-  "virDomainShutdownFlagValues",
   "virDomainDefineFlags",
   "virDomainCreateFlags",
   "virDomainXMLFlags",
   "virDomainSnapshotCreateFlags",
   "virDomainSnapshotDeleteFlags",
   "virDomainSnapshotListFlags",
-  "virDomainSnapshotXMLFlags",
-  "virDomainCheckpointListFlags",
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
-  "virConnectListAllStoragePoolsFlags",
-  "virStoragePoolState",
-  "virStoragePoolBuildFlags",
-  "virStoragePoolDeleteFlags",
-  "virStorageVolCreateFlags",
-  "virStorageVolDeleteFlags",
-  "virStorageVolResizeFlags",
-  "virStorageXMLFlags",
-  "virStreamFlags",
 ];
 
 // Arguments whose C type says less than their use: `virStreamSend`'s `const char *data`
@@ -147,7 +129,16 @@ const ARG_TYPES = {
   "virStreamSend.data": "const uint8_t *",
 };
 
-const STRUCTS = ["virError"];
+// In declaration order: virConnectAuth's callback takes a virConnectCredential array.
+const STRUCTS = ["virError", "virConnectCredential", "virConnectAuth"];
+
+// Struct fields whose C type says less than their use: libvirt frees `result` itself,
+// so the caller sets it to memory from malloc (a pointer, not a JS string); the
+// callback is a koffi prototype the binding declares.
+const FIELD_TYPES = {
+  "virConnectCredential.result": "void *",
+  "virConnectAuth.cb": "virConnectAuthCallback *",
+};
 
 // C type in the XML -> koffi type. Opaque `virXPtr` typedefs become `virX *`.
 function koffiType(cType, { isReturn }) {
@@ -170,7 +161,9 @@ function koffiType(cType, { isReturn }) {
 function tsType(kType) {
   if (kType === "HeapString" || kType === "const char *") return "string | null";
   if (kType === "char *" || kType === "const uint8_t *") return "Buffer";
-  if (kType === "_Out_ void **") return "[unknown]";
+  // A NULL list asks only for the count.
+  if (kType === "_Out_ void **") return "[unknown] | null";
+  if (kType === "virConnectAuth *") return "virConnectAuthFields";
   if (kType.startsWith("_Out_ ")) return "[number]";
   if (kType === "void") return "void";
   if (["int", "unsigned int", "unsigned long", "size_t"].includes(kType)) return "number";
@@ -180,9 +173,12 @@ function tsType(kType) {
   throw new Error(`gen-libvirt: no TypeScript mapping for koffi type "${kType}"`);
 }
 
-function structFieldType(cType) {
-  const t = cType.trim();
-  if (t === "char *") return "const char *";
+function structFieldType(struct, field) {
+  const t = field.type.trim();
+  const override = FIELD_TYPES[`${struct}.${field.name}`];
+  if (override) return override;
+  if (t === "char *" || t === "const char *") return "const char *";
+  if (t === "int *" || t === "unsigned int" || t === "void *") return t;
   if (t === "int" || /^vir\w+(Level|Number|Domain)$/.test(t)) return "int";
   if (/Ptr$/.test(t)) return "void *";
   throw new Error(`gen-libvirt: no struct field mapping for "${t}"`);
@@ -253,13 +249,23 @@ function render(api, libvirtVersion) {
     const s = api.structs.get(name);
     if (!s) throw new Error(`gen-libvirt: struct ${name} not found`);
     out.push(`  ${name}: {`);
-    for (const f of s.field) out.push(`    ${f.name}: ${JSON.stringify(structFieldType(f.type))},`);
+    for (const f of s.field) out.push(`    ${f.name}: ${JSON.stringify(structFieldType(name, f))},`);
     out.push(`  },`);
   }
   out.push(`} as const;`);
   out.push(``);
+  out.push(`/** What a caller passes for a \`virConnectAuth *\` (koffi encodes the struct). */`);
+  out.push(`export interface virConnectAuthFields {`);
+  out.push(`  credtype: number[];`);
+  out.push(`  ncredtype: number;`);
+  out.push(`  cb: unknown;`);
+  out.push(`  cbdata: unknown;`);
+  out.push(`}`);
+  out.push(``);
 
   const sigs = [];
+  const notOpaque = new Set([...STRUCTS, "virErrorFunc"]);
+  const opaques = new Set();
   out.push(`/** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */`);
   out.push(`export const FUNCTIONS = {`);
   for (const name of FUNCTIONS) {
@@ -267,6 +273,10 @@ function render(api, libvirtVersion) {
     if (!f) throw new Error(`gen-libvirt: function ${name} not found in libvirt-api.xml`);
     const ret = koffiType(f.return.type, { isReturn: true });
     const args = (f.arg ?? []).map((a) => ({ name: a.name, k: ARG_TYPES[`${name}.${a.name}`] ?? koffiType(a.type, { isReturn: false }) }));
+    for (const k of [ret, ...args.map((a) => a.k)]) {
+      const m = /^(vir\w+) \*$/.exec(k);
+      if (m && !notOpaque.has(m[1])) opaques.add(m[1]);
+    }
     const decl = `${ret} ${name}(${args.map((a) => `${a.k} ${a.name}`).join(", ")})`;
     out.push(`  ${name}: { decl: ${JSON.stringify(decl)}, since: ${JSON.stringify(f.version ?? "0.0.0")} },`);
     const firstLine = api.text(f.info).split("\n\n")[0].replace(/\s+/g, " ").trim();
@@ -276,6 +286,9 @@ function render(api, libvirtVersion) {
     );
   }
   out.push(`} as const;`);
+  out.push(``);
+  out.push(`/** libvirt's opaque object types that FUNCTIONS pass or return (declared with koffi.opaque before binding). */`);
+  out.push(`export const OPAQUE_TYPES = ${JSON.stringify([...opaques].sort())} as const;`);
   out.push(``);
   out.push(`/** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */`);
   out.push(`export interface LibvirtFunctions {`);

@@ -2,7 +2,6 @@
 // ../teardown/domain.ts decides on, and carries out the plan it returns.
 import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
-import { SnapshotHandle } from "../libvirt/snapshot";
 import { planLateDrop, type DomainFacts, type DropExpectations, type TeardownDecision, type TeardownStep } from "../teardown/domain";
 import { parseDomainXml } from "./xml";
 import { testPause } from "../test-hooks";
@@ -49,7 +48,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
   switch (step.call) {
     case "deleteSnapshots":
       for (const name of step.names) {
-        const snap = await SnapshotHandle.lookup(dom, name);
+        const snap = await dom.lookupSnapshot(name);
         if (!snap) continue;
         try {
           await snap.delete(0);

@@ -42,7 +42,7 @@ const label = (name: string) => `"${name}"`;
 
 /** kvm where the hypervisor offers it for the architecture, else qemu, else the driver's own type (test). */
 async function resolveType(conn: Connection, arch: string | undefined): Promise<string> {
-  const caps = child(parseXml((await conn.call("reading hypervisor capabilities", "virConnectGetCapabilities", conn.ptr as never))!), "capabilities");
+  const caps = child(parseXml(await conn.capabilities()), "capabilities");
   const hostArch = String(child(child(caps, "host"), "cpu")?.arch ?? "");
   const guests = many(caps?.guest).filter((g) => (child(g, "arch")?.["@name"] ?? "") === (arch ?? hostArch));
   const types = guests.flatMap((g) => many(child(g, "arch")?.domain).map((d) => String(d["@type"])));

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { LibvirtError, isConnectionLost } from "./errors";
-import { native, type LibvirtAsyncFunctions, type VirErrorFields } from "./native";
+import { native, type LibvirtAsyncFunctions, type Ptr, type VirErrorFields } from "./native";
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
 import { virErrorNumber } from "./libvirt.gen";
@@ -37,7 +37,7 @@ export class Connection {
   /** The call in flight, if any: the next one starts after it (one call at a time per connection). */
   private queue: Promise<unknown> = Promise.resolve();
   constructor(
-    readonly ptr: NonNullable<ReturnType<typeof native>["sync"]["virConnectOpen"] extends (...a: never[]) => infer R ? R : never>,
+    readonly ptr: Ptr<"virConnect">,
     /** The URI libvirt reports for this connection (virConnectGetURI). */
     readonly uri: string,
   ) {}
@@ -73,6 +73,11 @@ export class Connection {
       throw err;
     }
     return result;
+  }
+
+  /** The hypervisor's capabilities XML (virConnectGetCapabilities). */
+  async capabilities(): Promise<string> {
+    return (await this.call("reading hypervisor capabilities", "virConnectGetCapabilities", this.ptr))!;
   }
 
   /** The error libvirt recorded on this connection for the call that just failed. */
@@ -214,7 +219,7 @@ async function openQuickly(uri: string | null, timeoutMs: number, onLateReturn?:
     timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
     timer.unref();
   });
-  const opened = n.async.virConnectOpen(uri as never);
+  const opened = n.async.virConnectOpen(uri);
   const ptr = await Promise.race([opened, timeout]);
   clearTimeout(timer);
   if (ptr === TIMED_OUT) {
@@ -226,7 +231,7 @@ async function openQuickly(uri: string | null, timeoutMs: number, onLateReturn?:
     throw openTimeoutError(uri, timeoutMs);
   }
   if (!ptr) return null; // failed: the caller repeats it where the error can be read
-  return new Connection(ptr as never, n.sync.virConnectGetURI(ptr) ?? uri ?? "");
+  return new Connection(ptr, n.sync.virConnectGetURI(ptr) ?? uri ?? "");
 }
 
 /** How many timed-out opens of one URI may be left waiting inside libvirt (each holds a thread) before no more are tried. */
@@ -359,7 +364,7 @@ async function openThrough(uri: string | null, auth: Credentials | undefined, on
       ? new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, DAEMON_HINT)
       : err;
   }
-  return new Connection(native().connectionFromAddress(reply.address) as never, reply.uri);
+  return new Connection(native().connectionFromAddress(reply.address), reply.uri);
 }
 
 class HypervisorPool {

@@ -2,8 +2,9 @@
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
 import { UUID_RE } from "./uuid";
-import { isFunctionUnavailable, isNoDomain } from "./errors";
-import { virDomainState, virDomainXMLFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
+import { isFunctionUnavailable, isNoDomain, isNoSnapshot } from "./errors";
+import { whileJobBusy } from "./job-wait";
+import { virDomainState, virDomainXMLFlags, virDomainSnapshotCreateFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 import { SnapshotHandle } from "./snapshot";
 
@@ -26,8 +27,8 @@ export class DomainHandle {
     const byUuid = UUID_RE.test(idOrName);
     try {
       const ptr = byUuid
-        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr as never, idOrName)
-        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr as never, idOrName);
+        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr, idOrName)
+        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr, idOrName);
       return new DomainHandle(conn, ptr!, idOrName);
     } catch (err) {
       if (isNoDomain(err)) return null;
@@ -36,13 +37,13 @@ export class DomainHandle {
   }
 
   static async define(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr as never, xml, flags);
+    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr, xml, flags);
     return new DomainHandle(conn, ptr!, label);
   }
 
   /** Creates and starts a transient domain. */
   static async createTransient(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr as never, xml, flags);
+    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr, xml, flags);
     return new DomainHandle(conn, ptr!, label);
   }
 
@@ -96,7 +97,39 @@ export class DomainHandle {
     const count = await this.conn.call(this.op("listing snapshots of"), "virDomainListAllSnapshots", this.ptr, out, flags);
     return native()
       .takePointerArray(out[0], count)
-      .map((p) => new SnapshotHandle(this, p as Ptr<"virDomainSnapshot">));
+      .map((p) => new SnapshotHandle(this.conn, p as Ptr<"virDomainSnapshot">, this.name()));
+  }
+
+  /** The snapshot called `name`; null when libvirt says there is none. */
+  async lookupSnapshot(name: string): Promise<SnapshotHandle | null> {
+    try {
+      const ptr = await this.conn.call(
+        `looking up snapshot "${name}" of domain "${this.name()}"`,
+        "virDomainSnapshotLookupByName",
+        this.ptr,
+        name,
+        0,
+      );
+      return new SnapshotHandle(this.conn, ptr!, this.name());
+    } catch (err) {
+      if (isNoSnapshot(err)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * virDomainSnapshotCreateXML. Retried while another job holds the domain
+   * (libvirt then has done nothing); see job-wait.ts.
+   */
+  async createSnapshot(xml: string, flags: number, label: string): Promise<SnapshotHandle> {
+    const what = `creating snapshot ${label} of domain "${this.name()}"`;
+    const ptr = await whileJobBusy(what, () => this.conn.call(what, "virDomainSnapshotCreateXML", this.ptr, xml, flags));
+    return new SnapshotHandle(this.conn, ptr!, this.name());
+  }
+
+  /** Replaces the metadata of an existing snapshot (VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE): its contents are untouched. */
+  async redefineSnapshot(xml: string, label: string): Promise<SnapshotHandle> {
+    return this.createSnapshot(xml, virDomainSnapshotCreateFlags.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE, label);
   }
 
   /**
@@ -107,7 +140,7 @@ export class DomainHandle {
    */
   async checkpointCount(): Promise<number> {
     try {
-      return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null as never, 0);
+      return await this.conn.call(this.op("counting checkpoints of"), "virDomainListAllCheckpoints", this.ptr, null, 0);
     } catch (err) {
       if (isFunctionUnavailable(err, "virDomainListAllCheckpoints")) return 0;
       throw err;

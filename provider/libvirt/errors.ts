@@ -68,6 +68,10 @@ export const isLibvirtError = (err: unknown, ...codes: number[]): err is Libvirt
 /** "Gone" is decided on these codes only: a daemon that is down is not a deleted domain. */
 export const isNoDomain = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN);
 export const isNoSnapshot = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);
+export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
+export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
+/** A domain's live XML asked for after it stopped: VIR_ERR_OPERATION_INVALID ("domain is not running"). */
+export const isNotRunning = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID);
 
 /** The driver does not implement a flag or call (the test driver and NVRAM, say). */
 export const isUnsupported = (err: unknown) =>

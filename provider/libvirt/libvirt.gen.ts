@@ -952,25 +952,6 @@ export const virErrorDomain = {
 } as const;
 export type virErrorDomain = (typeof virErrorDomain)[keyof typeof virErrorDomain];
 
-/** libvirt enum `virErrorLevel`: https://libvirt.org/html/libvirt-virterror.html#virErrorLevel */
-export const virErrorLevel = {
-  /**
-   * An error
-   * @since libvirt 0.1.0
-   */
-  VIR_ERR_ERROR: 2,
-  /**
-   * @since libvirt 0.1.0
-   */
-  VIR_ERR_NONE: 0,
-  /**
-   * A simple warning
-   * @since libvirt 0.1.0
-   */
-  VIR_ERR_WARNING: 1,
-} as const;
-export type virErrorLevel = (typeof virErrorLevel)[keyof typeof virErrorLevel];
-
 /** libvirt enum `virDomainState`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainState */
 export const virDomainState = {
   /**
@@ -1063,61 +1044,6 @@ export const virDomainUndefineFlagsValues = {
   VIR_DOMAIN_UNDEFINE_TPM: 32,
 } as const;
 export type virDomainUndefineFlagsValues = (typeof virDomainUndefineFlagsValues)[keyof typeof virDomainUndefineFlagsValues];
-
-/** libvirt enum `virDomainDestroyFlagsValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlagsValues */
-export const virDomainDestroyFlagsValues = {
-  /**
-   * Default behavior - could lead to data loss!!
-   * @since libvirt 0.9.10
-   */
-  VIR_DOMAIN_DESTROY_DEFAULT: 0,
-  /**
-   * only SIGTERM, no SIGKILL
-   * @since libvirt 0.9.10
-   */
-  VIR_DOMAIN_DESTROY_GRACEFUL: 1,
-  /**
-   * remove VM logs on destroy
-   * @since libvirt 8.3.0
-   */
-  VIR_DOMAIN_DESTROY_REMOVE_LOGS: 2,
-} as const;
-export type virDomainDestroyFlagsValues = (typeof virDomainDestroyFlagsValues)[keyof typeof virDomainDestroyFlagsValues];
-
-/** libvirt enum `virDomainShutdownFlagValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlagValues */
-export const virDomainShutdownFlagValues = {
-  /**
-   * Send ACPI event
-   * @since libvirt 0.9.10
-   */
-  VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN: 1,
-  /**
-   * hypervisor choice
-   * @since libvirt 0.9.10
-   */
-  VIR_DOMAIN_SHUTDOWN_DEFAULT: 0,
-  /**
-   * Use guest agent
-   * @since libvirt 0.9.10
-   */
-  VIR_DOMAIN_SHUTDOWN_GUEST_AGENT: 2,
-  /**
-   * Use initctl
-   * @since libvirt 1.0.1
-   */
-  VIR_DOMAIN_SHUTDOWN_INITCTL: 4,
-  /**
-   * Use paravirt guest control
-   * @since libvirt 1.2.5
-   */
-  VIR_DOMAIN_SHUTDOWN_PARAVIRT: 16,
-  /**
-   * Send a signal
-   * @since libvirt 1.0.1
-   */
-  VIR_DOMAIN_SHUTDOWN_SIGNAL: 8,
-} as const;
-export type virDomainShutdownFlagValues = (typeof virDomainShutdownFlagValues)[keyof typeof virDomainShutdownFlagValues];
 
 /** libvirt enum `virDomainDefineFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineFlags */
 export const virDomainDefineFlags = {
@@ -1369,54 +1295,6 @@ export const virDomainSnapshotListFlags = {
 } as const;
 export type virDomainSnapshotListFlags = (typeof virDomainSnapshotListFlags)[keyof typeof virDomainSnapshotListFlags];
 
-/** libvirt enum `virDomainSnapshotXMLFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotXMLFlags */
-export const virDomainSnapshotXMLFlags = {
-  /**
-   * dump security sensitive information too
-   * @since libvirt 5.1.0
-   */
-  VIR_DOMAIN_SNAPSHOT_XML_SECURE: 1,
-} as const;
-export type virDomainSnapshotXMLFlags = (typeof virDomainSnapshotXMLFlags)[keyof typeof virDomainSnapshotXMLFlags];
-
-/** libvirt enum `virDomainCheckpointListFlags`: https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointListFlags */
-export const virDomainCheckpointListFlags = {
-  /**
-   * List all descendants,
-   * not just children, when
-   * listing a checkpoint
-   * @since libvirt 5.6.0
-   */
-  VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS: 1,
-  /**
-   * Filter by checkpoints
-   * with no children
-   * @since libvirt 5.6.0
-   */
-  VIR_DOMAIN_CHECKPOINT_LIST_LEAVES: 4,
-  /**
-   * Filter by checkpoints
-   * that have children
-   * @since libvirt 5.6.0
-   */
-  VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES: 8,
-  /**
-   * Filter by checkpoints
-   * with no parents, when
-   * listing a domain
-   * @since libvirt 5.6.0
-   */
-  VIR_DOMAIN_CHECKPOINT_LIST_ROOTS: 1,
-  /**
-   * Ensure parents occur
-   * before children in
-   * the resulting list
-   * @since libvirt 5.6.0
-   */
-  VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL: 2,
-} as const;
-export type virDomainCheckpointListFlags = (typeof virDomainCheckpointListFlags)[keyof typeof virDomainCheckpointListFlags];
-
 /** libvirt enum `virConnectCredentialType`: https://libvirt.org/html/libvirt-libvirt-host.html#virConnectCredentialType */
 export const virConnectCredentialType = {
   /**
@@ -1536,244 +1414,6 @@ export const virConnectListAllDomainsFlags = {
 } as const;
 export type virConnectListAllDomainsFlags = (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
 
-/** libvirt enum `virConnectListAllStoragePoolsFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePoolsFlags */
-export const virConnectListAllStoragePoolsFlags = {
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE: 2,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART: 16,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_DIR: 64,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_DISK: 1024,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_FS: 128,
-  /**
-   * @since libvirt 1.2.1
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_GLUSTER: 65536,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE: 1,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI: 2048,
-  /**
-   * @since libvirt 5.6.0
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI_DIRECT: 524288,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_LOGICAL: 512,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_MPATH: 8192,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_NETFS: 256,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_NO_AUTOSTART: 32,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_PERSISTENT: 4,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_RBD: 16384,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_SCSI: 4096,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_SHEEPDOG: 32768,
-  /**
-   * @since libvirt 0.10.2
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_TRANSIENT: 8,
-  /**
-   * @since libvirt 3.1.0
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_VSTORAGE: 262144,
-  /**
-   * @since libvirt 1.2.8
-   */
-  VIR_CONNECT_LIST_STORAGE_POOLS_ZFS: 131072,
-} as const;
-export type virConnectListAllStoragePoolsFlags = (typeof virConnectListAllStoragePoolsFlags)[keyof typeof virConnectListAllStoragePoolsFlags];
-
-/** libvirt enum `virStoragePoolState`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolState */
-export const virStoragePoolState = {
-  /**
-   * Initializing pool, not available
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_BUILDING: 1,
-  /**
-   * Running degraded
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_DEGRADED: 3,
-  /**
-   * Running, but not accessible
-   * @since libvirt 0.8.2
-   */
-  VIR_STORAGE_POOL_INACCESSIBLE: 4,
-  /**
-   * Not running
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_INACTIVE: 0,
-  /**
-   * Running normally
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_RUNNING: 2,
-} as const;
-export type virStoragePoolState = (typeof virStoragePoolState)[keyof typeof virStoragePoolState];
-
-/** libvirt enum `virStoragePoolBuildFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuildFlags */
-export const virStoragePoolBuildFlags = {
-  /**
-   * Regular build from scratch
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_BUILD_NEW: 0,
-  /**
-   * Do not overwrite existing pool
-   * @since libvirt 0.9.5
-   */
-  VIR_STORAGE_POOL_BUILD_NO_OVERWRITE: 4,
-  /**
-   * Overwrite data
-   * @since libvirt 0.9.5
-   */
-  VIR_STORAGE_POOL_BUILD_OVERWRITE: 8,
-  /**
-   * Repair / reinitialize
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_BUILD_REPAIR: 1,
-  /**
-   * Extend existing pool
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_BUILD_RESIZE: 2,
-} as const;
-export type virStoragePoolBuildFlags = (typeof virStoragePoolBuildFlags)[keyof typeof virStoragePoolBuildFlags];
-
-/** libvirt enum `virStoragePoolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDeleteFlags */
-export const virStoragePoolDeleteFlags = {
-  /**
-   * Delete metadata only    (fast)
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_DELETE_NORMAL: 0,
-  /**
-   * Clear all data to zeros (slow)
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_POOL_DELETE_ZEROED: 1,
-} as const;
-export type virStoragePoolDeleteFlags = (typeof virStoragePoolDeleteFlags)[keyof typeof virStoragePoolDeleteFlags];
-
-/** libvirt enum `virStorageVolCreateFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateFlags */
-export const virStorageVolCreateFlags = {
-  /**
-   * @since libvirt 1.0.1
-   */
-  VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA: 1,
-  /**
-   * perform a btrfs lightweight copy
-   * @since libvirt 1.2.13
-   */
-  VIR_STORAGE_VOL_CREATE_REFLINK: 2,
-  /**
-   * Validate the XML document against schema
-   * @since libvirt 8.10.0
-   */
-  VIR_STORAGE_VOL_CREATE_VALIDATE: 4,
-} as const;
-export type virStorageVolCreateFlags = (typeof virStorageVolCreateFlags)[keyof typeof virStorageVolCreateFlags];
-
-/** libvirt enum `virStorageVolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDeleteFlags */
-export const virStorageVolDeleteFlags = {
-  /**
-   * Delete metadata only    (fast)
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_VOL_DELETE_NORMAL: 0,
-  /**
-   * Force removal of volume, even if in use
-   * @since libvirt 1.2.21
-   */
-  VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS: 2,
-  /**
-   * Clear all data to zeros (slow)
-   * @since libvirt 0.4.1
-   */
-  VIR_STORAGE_VOL_DELETE_ZEROED: 1,
-} as const;
-export type virStorageVolDeleteFlags = (typeof virStorageVolDeleteFlags)[keyof typeof virStorageVolDeleteFlags];
-
-/** libvirt enum `virStorageVolResizeFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResizeFlags */
-export const virStorageVolResizeFlags = {
-  /**
-   * force allocation of new size
-   * @since libvirt 0.9.10
-   */
-  VIR_STORAGE_VOL_RESIZE_ALLOCATE: 1,
-  /**
-   * size is relative to current
-   * @since libvirt 0.9.10
-   */
-  VIR_STORAGE_VOL_RESIZE_DELTA: 2,
-  /**
-   * allow decrease in capacity
-   * @since libvirt 0.9.10
-   */
-  VIR_STORAGE_VOL_RESIZE_SHRINK: 4,
-} as const;
-export type virStorageVolResizeFlags = (typeof virStorageVolResizeFlags)[keyof typeof virStorageVolResizeFlags];
-
-/** libvirt enum `virStorageXMLFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageXMLFlags */
-export const virStorageXMLFlags = {
-  /**
-   * dump inactive pool/volume information
-   * @since libvirt 0.9.13
-   */
-  VIR_STORAGE_XML_INACTIVE: 1,
-} as const;
-export type virStorageXMLFlags = (typeof virStorageXMLFlags)[keyof typeof virStorageXMLFlags];
-
-/** libvirt enum `virStreamFlags`: https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFlags */
-export const virStreamFlags = {
-  /**
-   * @since libvirt 0.7.2
-   */
-  VIR_STREAM_NONBLOCK: 1,
-} as const;
-export type virStreamFlags = (typeof virStreamFlags)[keyof typeof virStreamFlags];
-
 /** koffi struct layouts, field by field from libvirt-api.xml. */
 export const STRUCTS = {
   virError: {
@@ -1790,7 +1430,29 @@ export const STRUCTS = {
     int2: "int",
     net: "void *",
   },
+  virConnectCredential: {
+    type: "int",
+    prompt: "const char *",
+    challenge: "const char *",
+    defresult: "const char *",
+    result: "void *",
+    resultlen: "unsigned int",
+  },
+  virConnectAuth: {
+    credtype: "int *",
+    ncredtype: "unsigned int",
+    cb: "virConnectAuthCallback *",
+    cbdata: "void *",
+  },
 } as const;
+
+/** What a caller passes for a `virConnectAuth *` (koffi encodes the struct). */
+export interface virConnectAuthFields {
+  credtype: number[];
+  ncredtype: number;
+  cb: unknown;
+  cbdata: unknown;
+}
 
 /** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */
 export const FUNCTIONS = {
@@ -1807,14 +1469,12 @@ export const FUNCTIONS = {
   virGetLastError: { decl: "virError * virGetLastError()", since: "0.1.0" },
   virResetLastError: { decl: "void virResetLastError()", since: "0.1.0" },
   virSetErrorFunc: { decl: "void virSetErrorFunc(void * userData, virErrorFunc * handler)", since: "0.1.0" },
-  virConnSetErrorFunc: { decl: "void virConnSetErrorFunc(virConnect * conn, void * userData, virErrorFunc * handler)", since: "0.1.0" },
   virDomainLookupByName: { decl: "virDomain * virDomainLookupByName(virConnect * conn, const char * name)", since: "0.0.3" },
   virDomainLookupByUUIDString: { decl: "virDomain * virDomainLookupByUUIDString(virConnect * conn, const char * uuidstr)", since: "0.1.1" },
   virDomainDefineXMLFlags: { decl: "virDomain * virDomainDefineXMLFlags(virConnect * conn, const char * xml, unsigned int flags)", since: "1.2.12" },
   virDomainCreateXML: { decl: "virDomain * virDomainCreateXML(virConnect * conn, const char * xmlDesc, unsigned int flags)", since: "0.5.0" },
   virDomainCreate: { decl: "int virDomainCreate(virDomain * domain)", since: "0.1.1" },
   virDomainDestroyFlags: { decl: "int virDomainDestroyFlags(virDomain * domain, unsigned int flags)", since: "0.9.4" },
-  virDomainShutdownFlags: { decl: "int virDomainShutdownFlags(virDomain * domain, unsigned int flags)", since: "0.9.10" },
   virDomainUndefineFlags: { decl: "int virDomainUndefineFlags(virDomain * domain, unsigned int flags)", since: "0.9.4" },
   virDomainGetXMLDesc: { decl: "HeapString virDomainGetXMLDesc(virDomain * domain, unsigned int flags)", since: "0.0.3" },
   virDomainGetState: { decl: "int virDomainGetState(virDomain * domain, _Out_ int * state, _Out_ int * reason, unsigned int flags)", since: "0.9.2" },
@@ -1827,7 +1487,6 @@ export const FUNCTIONS = {
   virDomainSetAutostart: { decl: "int virDomainSetAutostart(virDomain * domain, int autostart)", since: "0.2.1" },
   virDomainFree: { decl: "int virDomainFree(virDomain * domain)", since: "0.0.3" },
   virDomainListAllCheckpoints: { decl: "int virDomainListAllCheckpoints(virDomain * domain, _Out_ void ** checkpoints, unsigned int flags)", since: "5.6.0" },
-  virDomainCheckpointFree: { decl: "int virDomainCheckpointFree(virDomainCheckpoint * checkpoint)", since: "5.6.0" },
   virDomainSnapshotCreateXML: { decl: "virDomainSnapshot * virDomainSnapshotCreateXML(virDomain * domain, const char * xmlDesc, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotLookupByName: { decl: "virDomainSnapshot * virDomainSnapshotLookupByName(virDomain * domain, const char * name, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotGetXMLDesc: { decl: "HeapString virDomainSnapshotGetXMLDesc(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.8.0" },
@@ -1865,7 +1524,6 @@ export const FUNCTIONS = {
   virStorageVolGetName: { decl: "const char * virStorageVolGetName(virStorageVol * vol)", since: "0.4.1" },
   virStorageVolGetPath: { decl: "HeapString virStorageVolGetPath(virStorageVol * vol)", since: "0.4.1" },
   virStorageVolGetXMLDesc: { decl: "HeapString virStorageVolGetXMLDesc(virStorageVol * vol, unsigned int flags)", since: "0.4.1" },
-  virStorageVolLookupByKey: { decl: "virStorageVol * virStorageVolLookupByKey(virConnect * conn, const char * key)", since: "0.4.1" },
   virStorageVolLookupByName: { decl: "virStorageVol * virStorageVolLookupByName(virStoragePool * pool, const char * name)", since: "0.4.1" },
   virStorageVolLookupByPath: { decl: "virStorageVol * virStorageVolLookupByPath(virConnect * conn, const char * path)", since: "0.4.1" },
   virStorageVolUpload: { decl: "int virStorageVolUpload(virStorageVol * vol, virStream * stream, unsigned long long offset, unsigned long long length, unsigned int flags)", since: "0.9.0" },
@@ -1879,6 +1537,9 @@ export const FUNCTIONS = {
   virStreamAbort: { decl: "int virStreamAbort(virStream * stream)", since: "0.7.2" },
   virStreamFree: { decl: "int virStreamFree(virStream * stream)", since: "0.7.2" },
 } as const;
+
+/** libvirt's opaque object types that FUNCTIONS pass or return (declared with koffi.opaque before binding). */
+export const OPAQUE_TYPES = ["virConnect","virDomain","virDomainSnapshot","virStoragePool","virStorageVol","virStream"] as const;
 
 /** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */
 export interface LibvirtFunctions {
@@ -1896,7 +1557,7 @@ export interface LibvirtFunctions {
    * This function should be called first to get a connection to the Hypervisor. If necessary, authentication will be performed fetching credentials via the callback
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectOpenAuth
    */
-  virConnectOpenAuth(name: string | null, auth: Ptr<"virConnectAuth"> | null, flags: number): Ptr<"virConnect"> | null;
+  virConnectOpenAuth(name: string | null, auth: virConnectAuthFields, flags: number): Ptr<"virConnect"> | null;
   /**
    * This function closes the connection to the Hypervisor. This should not be called if further interaction with the Hypervisor are needed especially if there is running domain which need further monitoring by the application.
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectClose
@@ -1948,11 +1609,6 @@ export interface LibvirtFunctions {
    */
   virSetErrorFunc(userData: unknown, handler: unknown): void;
   /**
-   * Set a connection error handling function, if @handler is NULL it will reset to default which is to pass error back to the global library handler.
-   * @see https://libvirt.org/html/libvirt-virterror.html#virConnSetErrorFunc
-   */
-  virConnSetErrorFunc(conn: Ptr<"virConnect"> | null, userData: unknown, handler: unknown): void;
-  /**
    * Try to lookup a domain on the given hypervisor based on its name.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainLookupByName
    */
@@ -1982,11 +1638,6 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlags
    */
   virDomainDestroyFlags(domain: Ptr<"virDomain"> | null, flags: number): number;
-  /**
-   * Shutdown a domain, the domain object is still usable thereafter but the domain OS is being stopped. Note that the guest OS may ignore the request. Additionally, the hypervisor may check and support the domain 'on_poweroff' XML setting resulting in a domain that reboots instead of shutting down. For guests that react to a shutdown request, the differences from virDomainDestroy() are that the guest's disk storage will be in a stable state rather than having the (virtual) power cord pulled, and this command returns as soon as the shutdown request is issued rather than blocking until the guest is no longer running.
-   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlags
-   */
-  virDomainShutdownFlags(domain: Ptr<"virDomain"> | null, flags: number): number;
   /**
    * Undefine a domain. If the domain is running, it's converted to transient domain, without stopping it. If the domain is inactive, the domain configuration is removed.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlags
@@ -2046,12 +1697,7 @@ export interface LibvirtFunctions {
    * Collect the list of domain checkpoints for the given domain and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainListAllCheckpoints
    */
-  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown], flags: number): number;
-  /**
-   * Free the domain checkpoint object. The checkpoint itself is not modified. The data structure is freed and should not be used thereafter.
-   * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointFree
-   */
-  virDomainCheckpointFree(checkpoint: Ptr<"virDomainCheckpoint"> | null): number;
+  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown] | null, flags: number): number;
   /**
    * Creates a new snapshot of a domain based on the snapshot xml contained in xmlDesc, with a top-level element <domainsnapshot>.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateXML
@@ -2091,12 +1737,12 @@ export interface LibvirtFunctions {
    * Collect the list of domain snapshots for the given domain and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainListAllSnapshots
    */
-  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown], flags: number): number;
+  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown] | null, flags: number): number;
   /**
    * Collect the list of domain snapshots that are children of the given snapshot, and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListChildrenNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListAllChildren
    */
-  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown], flags: number): number;
+  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown] | null, flags: number): number;
   /**
    * Get the parent snapshot for @snapshot, if any.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetParent
@@ -2111,12 +1757,12 @@ export interface LibvirtFunctions {
    * Collect a possibly-filtered list of all domains, and return an allocated array of information for each. This API solves the race inherent in virConnectListDomains() and virConnectListDefinedDomains().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
    */
-  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown], flags: number): number;
+  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown] | null, flags: number): number;
   /**
    * Collect the list of storage pools, and allocate an array to store those objects. This API solves the race inherent between virConnectListStoragePools and virConnectListDefinedStoragePools.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
    */
-  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown], flags: number): number;
+  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown] | null, flags: number): number;
   /**
    * Define an inactive persistent storage pool or modify an existing persistent one from the XML description.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineXML
@@ -2181,7 +1827,7 @@ export interface LibvirtFunctions {
    * Collect the list of storage volumes, and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
    */
-  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown], flags: number): number;
+  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown] | null, flags: number): number;
   /**
    * Fetches the value of the autostart flag, which determines whether the pool is automatically started at boot time
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart
@@ -2237,11 +1883,6 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetXMLDesc
    */
   virStorageVolGetXMLDesc(vol: Ptr<"virStorageVol"> | null, flags: number): string | null;
-  /**
-   * Fetch a pointer to a storage volume based on its globally unique key
-   * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByKey
-   */
-  virStorageVolLookupByKey(conn: Ptr<"virConnect"> | null, key: string | null): Ptr<"virStorageVol"> | null;
   /**
    * Fetch a pointer to a storage volume based on its name within a pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName

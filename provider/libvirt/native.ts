@@ -3,7 +3,7 @@
 // importing the provider must not need libvirt until a resource is actually used.
 import { isMainThread } from "node:worker_threads";
 import koffi from "koffi";
-import { FUNCTIONS, STRUCTS, type LibvirtFunctions } from "./libvirt.gen";
+import { FUNCTIONS, OPAQUE_TYPES, STRUCTS, type LibvirtFunctions, type Ptr } from "./libvirt.gen";
 import { LibvirtFunctionUnavailableError } from "./errors";
 
 export type { Ptr } from "./libvirt.gen";
@@ -90,7 +90,7 @@ export interface Native {
   /** Reads a `virError *` into a plain object. */
   decodeError(ptr: unknown): VirErrorFields | null;
   /** Turns an address (from the opener worker thread) back into a `virConnect *`. */
-  connectionFromAddress(address: bigint): LibvirtFunctions["virConnectOpen"] extends (...a: never[]) => infer R ? R : never;
+  connectionFromAddress(address: bigint): Ptr<"virConnect">;
   addressOf(ptr: unknown): bigint;
   /** Reads `count` pointers from a libvirt-allocated array and frees the array itself. */
   takePointerArray(array: unknown, count: number): unknown[];
@@ -163,23 +163,14 @@ export function native(): Native {
   } catch (err) {
     throw new LibvirtLibraryMissingError(path, err);
   }
-  for (const opaque of ["virConnect", "virDomain", "virDomainSnapshot", "virDomainCheckpoint", "virStoragePool", "virStorageVol", "virStream"]) {
-    koffi.opaque(opaque);
-  }
+  for (const opaque of OPAQUE_TYPES) koffi.opaque(opaque);
   // A `char *` that libvirt allocated for us: decoded to a JS string, then freed.
   koffi.disposable("HeapString", "const char *");
-  const virError = koffi.struct("virError", STRUCTS.virError as unknown as Record<string, string>);
+  const virError = koffi.struct("virError", STRUCTS.virError);
   koffi.proto("void virErrorFunc(void *userData, virError *error)");
-  koffi.struct("virConnectCredential", {
-    type: "int",
-    prompt: "const char *",
-    challenge: "const char *",
-    defresult: "const char *",
-    result: "void *",
-    resultlen: "unsigned int",
-  });
+  koffi.struct("virConnectCredential", STRUCTS.virConnectCredential);
   koffi.proto("int virConnectAuthCallback(virConnectCredential *cred, unsigned int ncred, void *cbdata)");
-  koffi.struct("virConnectAuth", { credtype: "int *", ncredtype: "unsigned int", cb: "virConnectAuthCallback *", cbdata: "void *" });
+  koffi.struct("virConnectAuth", STRUCTS.virConnectAuth);
 
   const { sync, async: asyncFns } = bindFunctions((decl) => lib.func(decl), path);
 
@@ -206,7 +197,7 @@ export function native(): Native {
     connectionFromAddress(address) {
       const cell = Buffer.alloc(8);
       cell.writeBigUInt64LE(address);
-      return koffi.decode(cell, "virConnect *");
+      return koffi.decode(cell, "virConnect *") as Ptr<"virConnect">;
     },
     addressOf: (ptr) => koffi.address(ptr),
     takePointerArray(array, count) {

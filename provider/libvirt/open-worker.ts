@@ -48,7 +48,7 @@ function openWithCredentials(req: OpenRequest, n: ReturnType<typeof native>) {
     return 0;
   }, koffi.pointer("virConnectAuthCallback"));
   try {
-    return n.sync.virConnectOpenAuth(req.uri, { credtype: types, ncredtype: types.length, cb: callback, cbdata: null } as never, 0);
+    return n.sync.virConnectOpenAuth(req.uri, { credtype: types, ncredtype: types.length, cb: callback, cbdata: null }, 0);
   } finally {
     koffi.unregister(callback);
   }

@@ -4,14 +4,11 @@
 // Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
 import { DomainHandle } from "./domain";
-import { isLibvirtError, isPoolBusy } from "./errors";
+import { isNoDomain, isNoPool, isNoSnapshot, isNotRunning, isNoVolume, isPoolBusy } from "./errors";
 import { whileJobBusy } from "./job-wait";
 import { UUID_RE } from "./uuid";
-import { virConnectListAllDomainsFlags, virErrorNumber } from "./libvirt.gen";
+import { virConnectListAllDomainsFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
-
-export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
-export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
 
 async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T | null> {
   try {
@@ -34,21 +31,21 @@ export class StoragePoolHandle {
   static lookup(conn: Connection, idOrName: string): Promise<StoragePoolHandle | null> {
     return orNull(isNoPool, async () => {
       const ptr = UUID_RE.test(idOrName)
-        ? await conn.call(`looking up storage pool ${idOrName}`, "virStoragePoolLookupByUUIDString", conn.ptr as never, idOrName)
-        : await conn.call(`looking up storage pool "${idOrName}"`, "virStoragePoolLookupByName", conn.ptr as never, idOrName);
+        ? await conn.call(`looking up storage pool ${idOrName}`, "virStoragePoolLookupByUUIDString", conn.ptr, idOrName)
+        : await conn.call(`looking up storage pool "${idOrName}"`, "virStoragePoolLookupByName", conn.ptr, idOrName);
       return new StoragePoolHandle(conn, ptr!, `"${idOrName}"`);
     });
   }
 
   static async define(conn: Connection, xml: string, label: string): Promise<StoragePoolHandle> {
-    const ptr = await conn.call(`defining storage pool ${label}`, "virStoragePoolDefineXML", conn.ptr as never, xml, 0);
+    const ptr = await conn.call(`defining storage pool ${label}`, "virStoragePoolDefineXML", conn.ptr, xml, 0);
     return new StoragePoolHandle(conn, ptr!, label);
   }
 
   /** Every pool on the connection (active and inactive). Caller frees them. */
   static async listAll(conn: Connection): Promise<StoragePoolHandle[]> {
     const out: [unknown] = [null];
-    const count = await conn.call("listing storage pools", "virConnectListAllStoragePools", conn.ptr as never, out, 0);
+    const count = await conn.call("listing storage pools", "virConnectListAllStoragePools", conn.ptr, out, 0);
     return native()
       .takePointerArray(out[0], count)
       .map((p) => new StoragePoolHandle(conn, p as Ptr<"virStoragePool">, ""));
@@ -145,6 +142,19 @@ export class StoragePoolHandle {
       .map((p) => new StorageVolHandle(this.conn, p as Ptr<"virStorageVol">));
   }
 
+  /** The volume called `name` in this pool; null when libvirt says there is none. */
+  lookupVolume(name: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await this.conn.call(`looking up volume "${name}" in storage pool "${this.name()}"`, "virStorageVolLookupByName", this.ptr, name);
+      return new StorageVolHandle(this.conn, ptr!);
+    });
+  }
+
+  async createVolume(xml: string, flags: number, label: string): Promise<StorageVolHandle> {
+    const ptr = await this.conn.call(`creating volume ${label} in storage pool "${this.name()}"`, "virStorageVolCreateXML", this.ptr, xml, flags);
+    return new StorageVolHandle(this.conn, ptr!);
+  }
+
   async volumeNames(): Promise<string[]> {
     const vols = await this.listVolumes();
     try {
@@ -168,31 +178,12 @@ export class StorageVolHandle {
     readonly ptr: Ptr<"virStorageVol">,
   ) {}
 
-  static lookupByName(pool: StoragePoolHandle, name: string): Promise<StorageVolHandle | null> {
-    return orNull(isNoVolume, async () => {
-      const ptr = await pool.conn.call(`looking up volume "${name}" in storage pool "${pool.name()}"`, "virStorageVolLookupByName", pool.ptr, name);
-      return new StorageVolHandle(pool.conn, ptr!);
-    });
-  }
-
-  static lookupByKey(conn: Connection, key: string): Promise<StorageVolHandle | null> {
-    return orNull(isNoVolume, async () => {
-      const ptr = await conn.call(`looking up volume ${key}`, "virStorageVolLookupByKey", conn.ptr as never, key);
-      return new StorageVolHandle(conn, ptr!);
-    });
-  }
-
   /** The volume whose file is `path`, in any active pool; null when no pool holds it. */
   static lookupByPath(conn: Connection, path: string): Promise<StorageVolHandle | null> {
     return orNull(isNoVolume, async () => {
-      const ptr = await conn.call(`looking up volume ${path}`, "virStorageVolLookupByPath", conn.ptr as never, path);
+      const ptr = await conn.call(`looking up volume ${path}`, "virStorageVolLookupByPath", conn.ptr, path);
       return new StorageVolHandle(conn, ptr!);
     });
-  }
-
-  static async create(pool: StoragePoolHandle, xml: string, flags: number, label: string): Promise<StorageVolHandle> {
-    const ptr = await pool.conn.call(`creating volume ${label} in storage pool "${pool.name()}"`, "virStorageVolCreateXML", pool.ptr, xml, flags);
-    return new StorageVolHandle(pool.conn, ptr!);
   }
 
   name(): string {
@@ -251,7 +242,7 @@ export interface DomainDefinitions {
 /** The UUIDs of the domains a filtered listing returns (one call). */
 async function domainUuids(conn: Connection, flags: number, what: string): Promise<Set<string>> {
   const out: [unknown] = [null];
-  const count = await conn.call(`listing ${what} domains`, "virConnectListAllDomains", conn.ptr as never, out, flags);
+  const count = await conn.call(`listing ${what} domains`, "virConnectListAllDomains", conn.ptr, out, flags);
   const ptrs = native().takePointerArray(out[0], count) as Array<Ptr<"virDomain">>;
   try {
     return new Set(ptrs.map((p) => domainUuid(p)));
@@ -266,11 +257,11 @@ function domainUuid(p: Ptr<"virDomain">): string {
   return buf.toString("latin1", 0, 36);
 }
 
-const skipGone = async <T>(fn: () => Promise<T>, ...codes: number[]): Promise<T | undefined> => {
+const skipGone = async <T>(fn: () => Promise<T>, ...gone: Array<(err: unknown) => boolean>): Promise<T | undefined> => {
   try {
     return await fn();
   } catch (err) {
-    if (isLibvirtError(err, ...codes)) return undefined;
+    if (gone.some((test) => test(err))) return undefined;
     throw err;
   }
 };
@@ -288,7 +279,7 @@ const skipGone = async <T>(fn: () => Promise<T>, ...codes: number[]): Promise<T 
 export async function allDomainDefinitions(conn: Connection): Promise<DomainDefinitions[]> {
   const F = virConnectListAllDomainsFlags;
   const out: [unknown] = [null];
-  const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr as never, out, 0);
+  const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr, out, 0);
   const doms = native()
     .takePointerArray(out[0], count)
     .map((p) => new DomainHandle(conn, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
@@ -297,27 +288,26 @@ export async function allDomainDefinitions(conn: Connection): Promise<DomainDefi
     const active = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_ACTIVE, "running");
     const persistent = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_PERSISTENT, "persistent");
     const withSnapshots = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT, "snapshotted");
-    const NO_DOMAIN = virErrorNumber.VIR_ERR_NO_DOMAIN;
     for (const dom of doms) {
       const uuid = dom.uuid();
       // Neither running nor persistent by the listings: it changed meanwhile; read both (a missing one is skipped).
       const unsure = !active.has(uuid) && !persistent.has(uuid);
       const xmls: string[] = [];
       if (active.has(uuid) || unsure) {
-        const x = await skipGone(() => dom.xml(), NO_DOMAIN, virErrorNumber.VIR_ERR_OPERATION_INVALID);
+        const x = await skipGone(() => dom.xml(), isNoDomain, isNotRunning);
         if (x !== undefined) xmls.push(x);
       }
       if (persistent.has(uuid) || unsure) {
-        const x = await skipGone(() => dom.xml({ inactive: true }), NO_DOMAIN);
+        const x = await skipGone(() => dom.xml({ inactive: true }), isNoDomain);
         if (x !== undefined) xmls.push(x);
       }
       if (xmls.length === 0) continue; // gone
       const snapshots: DomainDefinitions["snapshots"] = [];
       if (withSnapshots.has(uuid)) {
-        const snaps = (await skipGone(() => dom.listSnapshots(0), NO_DOMAIN)) ?? [];
+        const snaps = (await skipGone(() => dom.listSnapshots(0), isNoDomain)) ?? [];
         try {
           for (const snap of snaps) {
-            const xml = await skipGone(() => snap.xml(), NO_DOMAIN, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);
+            const xml = await skipGone(() => snap.xml(), isNoDomain, isNoSnapshot);
             if (xml !== undefined) snapshots.push({ name: snap.name(), xml });
           }
         } finally {

@@ -15,7 +15,7 @@ export interface UploadOptions {
 }
 
 async function newStream(vol: StorageVolHandle, what: string): Promise<Ptr<"virStream">> {
-  return (await vol.conn.call(`opening a stream to ${what}`, "virStreamNew", vol.conn.ptr as never, 0))!;
+  return (await vol.conn.call(`opening a stream to ${what}`, "virStreamNew", vol.conn.ptr, 0))!;
 }
 
 async function closeStream(stream: Ptr<"virStream">, ok: boolean): Promise<void> {

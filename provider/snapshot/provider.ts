@@ -5,7 +5,7 @@ import { withConnection, type Connection } from "../libvirt/connection";
 import { withDomain, type DomainHandle } from "../libvirt/domain";
 import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
 import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
-import { SnapshotHandle } from "../libvirt/snapshot";
+import type { SnapshotHandle } from "../libvirt/snapshot";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { recordPartlyCreated } from "../resource/partly-created";
@@ -324,7 +324,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
           );
         }
         const domainName = dom.name();
-        const existing = await SnapshotHandle.lookup(dom, inputs.name);
+        const existing = await dom.lookupSnapshot(inputs.name);
         if (existing) {
           existing.free();
           throw new SnapshotOptionError(
@@ -347,7 +347,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
           sent();
           try {
             try {
-              snap = await SnapshotHandle.create(dom, xml, flags, `"${inputs.name}"`);
+              snap = await dom.createSnapshot(xml, flags, `"${inputs.name}"`);
             } catch (err) {
               if (
                 !(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) ||
@@ -355,7 +355,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
                 !/flags/i.test((err as LibvirtError).libvirtMessage)
               )
                 throw err;
-              snap = await SnapshotHandle.create(dom, xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+              snap = await dom.createSnapshot(xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
             }
           } catch (err) {
             throw explainCreateFailure(err, inputs, active, state, domainName);
@@ -377,7 +377,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return {}; // the domain is gone, and its snapshots with it
-        const snap = await SnapshotHandle.lookup(dom, name);
+        const snap = await dom.lookupSnapshot(name);
         if (!snap) return {}; // deleted outside Pulumi
         try {
           return { id, props: withoutUndefined(await describe(conn, dom, snap, storedInputs(props, domainUuid, name))) };
@@ -395,7 +395,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
-        let snap = await SnapshotHandle.lookup(dom, name);
+        let snap = await dom.lookupSnapshot(name);
         if (!snap)
           throw new Error(
             `updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`,
@@ -405,7 +405,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
             // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
             const current = await snap.xml(virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
             if ((parseSnapshotXml(current).description ?? "") !== (inputs.description ?? "")) {
-              const redefined = await SnapshotHandle.redefine(dom, withDescription(current, inputs.description), `"${name}"`);
+              const redefined = await dom.redefineSnapshot(withDescription(current, inputs.description), `"${name}"`);
               snap.free();
               snap = redefined;
             }
@@ -424,7 +424,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return; // the domain is gone, and its snapshots with it
-        const snap = await SnapshotHandle.lookup(dom, name);
+        const snap = await dom.lookupSnapshot(name);
         if (!snap) return; // already gone: nothing to do
         try {
           // Never VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: libvirt re-parents the children.

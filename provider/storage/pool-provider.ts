@@ -165,7 +165,7 @@ async function poolDeleteRefusal(conn: Connection, id: string, olds: PoolOutputs
     if (!decision.allowed) return decision.message;
     const held = heldVolumes(facts);
     if (held.length === 0 || !(await pool.isActive())) return null;
-    const vols = (await seq(held, (n) => StorageVolHandle.lookupByName(pool, n))).filter((v): v is StorageVolHandle => !!v);
+    const vols = (await seq(held, (n) => pool.lookupVolume(n))).filter((v): v is StorageVolHandle => !!v);
     try {
       const info = new Map<string, { vol: StorageVolHandle }>();
       for (const vol of vols) info.set(await vol.path(), { vol });
@@ -190,7 +190,7 @@ async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, name
   try {
     // One call at a time on the lease (no Promise.all): libvirt's error slot is per connection.
     for (const n of names) {
-      const vol = await StorageVolHandle.lookupByName(pool, n);
+      const vol = await pool.lookupVolume(n);
       if (vol) vols.push(vol);
     }
     const info = new Map<string, { vol: StorageVolHandle; backing?: string }>();

@@ -1,7 +1,8 @@
 // Gathers what the refusal rules decide on: every domain's disks, every
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
-import { allDomainDefinitions, isNoPool, isNoVolume, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { isNoPool, isNoVolume } from "../libvirt/errors";
+import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { posix } from "node:path";
 import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
 import type { VolumeFacts } from "../teardown/volume";

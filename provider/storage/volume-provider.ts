@@ -164,7 +164,7 @@ async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i
   }
   const xml = buildVolumeXml({ name: i.name, capacity: capacity!, format: i.format, backing });
   sent();
-  return StorageVolHandle.create(pool, xml, 0, `"${i.name}"`);
+  return pool.createVolume(xml, 0, `"${i.name}"`);
 }
 
 /** An empty volume, then the source streamed into it, then grown to the requested capacity. */
@@ -177,7 +177,7 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
   if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${source} is now a ${image.format} image`);
   // Upload writes over the file without truncating it: start from an empty file.
   sent();
-  const vol = await StorageVolHandle.create(pool, buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
+  const vol = await pool.createVolume(buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
   try {
     const report = image.fileSize >= PROGRESS_MIN_BYTES;
     await uploadFile(vol, source, {
@@ -261,7 +261,7 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
 async function volumeDeleteRefusal(conn: Connection, olds: VolumeOutputs): Promise<string | null> {
   return withPool(conn, olds.pool, async (pool) => {
     if (!pool || !(await pool.isActive())) return null; // the delete itself refuses then, before changing anything
-    const vol = await StorageVolHandle.lookupByName(pool, olds.name);
+    const vol = await pool.lookupVolume(olds.name);
     if (!vol) return null;
     try {
       const decision = planVolumeDelete(await gatherVolumeFacts(conn, olds.pool, vol, await freshSurroundings(conn)), effectiveVolumeOptions(olds));
@@ -314,7 +314,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         conn,
         inputs.pool,
         async (pool) => {
-          const existing = await StorageVolHandle.lookupByName(pool, inputs.name);
+          const existing = await pool.lookupVolume(inputs.name);
           if (existing) {
             existing.free();
             throw new VolumeInputError(
@@ -368,7 +368,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         if (!(await pool.isActive()))
           throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
         await pool.refresh();
-        const vol = await StorageVolHandle.lookupByName(pool, props.name);
+        const vol = await pool.lookupVolume(props.name);
         if (!vol) return {}; // deleted outside Pulumi
         try {
           const outs = await describe(conn, vol, props as unknown as VolumeInputs);
@@ -390,7 +390,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
         if (!back) throw new Error(`cannot update volume "${olds.name}": ${poolMissingAdvice(olds, conn.uri)}`);
       }
       return withActivePool(conn, olds.pool, async (pool) => {
-        const vol = await StorageVolHandle.lookupByName(pool, olds.name);
+        const vol = await pool.lookupVolume(olds.name);
         if (!vol)
           throw new Error(
             `volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
@@ -426,7 +426,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
           );
         }
         await pool.refresh();
-        const vol = await StorageVolHandle.lookupByName(pool, props.name);
+        const vol = await pool.lookupVolume(props.name);
         if (!vol) return; // already gone
         try {
           const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));

@@ -385,7 +385,7 @@ describe("Volume", () => {
     // The remote-hypervisor path (qcow2 header read through virStorageVolDownload) sees the same.
     const viaLibvirt = await provider.withConnection({ uri: QEMU_URI }, (conn) =>
       storage.withPool(conn, poolName(), async (p) => {
-        const vol = (await storage.StorageVolHandle.lookupByName(p!, "snapped.qcow2"))!;
+        const vol = (await p!.lookupVolume("snapped.qcow2"))!;
         try {
           return await storage.internalSnapshots(conn.uri, vol, v.outs.path, "qcow2 header read through libvirt");
         } finally {
@@ -397,7 +397,7 @@ describe("Volume", () => {
     // On this host the header is read from the file itself (no qemu-img process), and agrees.
     const local = await provider.withConnection({ uri: QEMU_URI }, (conn) =>
       storage.withPool(conn, poolName(), async (p) => {
-        const vol = (await storage.StorageVolHandle.lookupByName(p!, "snapped.qcow2"))!;
+        const vol = (await p!.lookupVolume("snapped.qcow2"))!;
         try {
           return await storage.internalSnapshots(conn.uri, vol, v.outs.path);
         } finally {

@@ -67,7 +67,7 @@ const snapshotsOf = (id: string) => onDomain(id, async (d) => d!.snapshotNames()
 function takeSnapshot(id: string, name: string): Promise<void> {
   return onDomain(id, async (dom) => {
     const ptr = await dom!.conn.call("snap", "virDomainSnapshotCreateXML", dom!.ptr, `<domainsnapshot><name>${name}</name></domainsnapshot>`, 0);
-    new SnapshotHandle(dom!, ptr as never).free();
+    new SnapshotHandle(dom!.conn, ptr!, dom!.name()).free();
   });
 }
 
