@@ -1,15 +1,23 @@
 // libvirt-pulumi/provider: the resource providers, for Pulumi's dynamic-provider
 // host (the SDK classes reach them with require() inside their methods) and for
 // direct use in tests and tools.
-import { domainProvider as domainProviderRaw } from "./domain/provider";
-import { poolProvider as poolProviderRaw, volumeProvider as volumeProviderRaw } from "./storage";
-import { snapshotProvider as snapshotProviderRaw } from "./snapshot/provider";
+import { makeDomainProvider as makeDomainProviderRaw } from "./domain/provider";
+import { makePoolProvider as makePoolProviderRaw } from "./storage/pool-provider";
+import { makeVolumeProvider as makeVolumeProviderRaw } from "./storage/volume-provider";
+import { makeSnapshotProvider as makeSnapshotProviderRaw } from "./snapshot/provider";
+import type { ProviderHooks } from "./hooks";
 import { redactingErrors } from "./redacting";
 // What leaves a provider never repeats a URI password (provider/redacting.ts).
-export const domainProvider = redactingErrors(domainProviderRaw);
-export const poolProvider = redactingErrors(poolProviderRaw);
-export const volumeProvider = redactingErrors(volumeProviderRaw);
-export const snapshotProvider = redactingErrors(snapshotProviderRaw);
+// The factories build a provider with injected hooks (provider/hooks.ts), for tests.
+export const makeDomainProvider = (hooks?: ProviderHooks) => redactingErrors(makeDomainProviderRaw(hooks));
+export const makePoolProvider = (hooks?: ProviderHooks) => redactingErrors(makePoolProviderRaw(hooks));
+export const makeVolumeProvider = (hooks?: ProviderHooks) => redactingErrors(makeVolumeProviderRaw(hooks));
+export const makeSnapshotProvider = (hooks?: ProviderHooks) => redactingErrors(makeSnapshotProviderRaw(hooks));
+export type { ProviderHooks, PausePoint } from "./hooks";
+export const domainProvider = makeDomainProvider();
+export const poolProvider = makePoolProvider();
+export const volumeProvider = makeVolumeProvider();
+export const snapshotProvider = makeSnapshotProvider();
 export type { DomainOutputs } from "./domain/provider";
 export { checkDomainInputs, type DomainInputs } from "./domain/inputs";
 export { buildDomainXml, parseDomainXml } from "./domain/xml";
@@ -39,6 +47,4 @@ export {
   type SnapshotInputs,
   type SnapshotDiskInput,
 } from "./snapshot/provider";
-/** In-process test hooks (provider/test-hooks.ts); never set in production. */
-export { testHooks } from "./test-hooks";
 export { changesState } from "./libvirt/calls";

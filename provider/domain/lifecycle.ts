@@ -5,7 +5,7 @@ import { isUnsupported } from "../libvirt/errors";
 import { SnapshotHandle } from "../libvirt/snapshot";
 import type { DomainFacts, TeardownDecision, TeardownStep } from "../teardown";
 import { parseDomainXml } from "./xml";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { TeardownRefusedError } from "../refusal";
 
 export { TeardownRefusedError };
@@ -67,7 +67,7 @@ async function refuseNewSince(
   );
 }
 
-async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
+async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHooks): Promise<void> {
   switch (step.call) {
     case "deleteSnapshots":
       for (const name of step.names) {
@@ -81,7 +81,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       }
       return;
     case "destroy":
-      await testPause("beforeDestroy");
+      await hooks.pause?.("beforeDestroy");
       if (step.expectSnapshots || step.expectCheckpoints !== undefined) {
         // A transient domain: libvirt drops its metadata as it stops.
         await refuseNewSince(dom, step, "stop transient", "The domain is still running with all its snapshots and checkpoints");
@@ -89,7 +89,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       await dom.destroy();
       return;
     case "undefine":
-      await testPause("beforeUndefine");
+      await hooks.pause?.("beforeUndefine");
       await refuseNewSince(dom, step, "undefine", "The domain still exists (stopped, if it was running) with all its snapshots and checkpoints");
       try {
         await dom.undefine(step.flags);
@@ -102,8 +102,8 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
   }
 }
 
-/** Carries out an allowed decision, or throws the refusal before touching anything. */
-export async function carryOut(dom: DomainHandle, decision: TeardownDecision): Promise<void> {
+/** Carries out an allowed decision, or throws the refusal before touching anything; `hooks` pause at its race windows. */
+export async function carryOut(dom: DomainHandle, decision: TeardownDecision, hooks: ProviderHooks): Promise<void> {
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-  for (const step of decision.steps) await runStep(dom, step);
+  for (const step of decision.steps) await runStep(dom, step, hooks);
 }

@@ -12,7 +12,7 @@ import { TeardownRefusedError } from "../refusal";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { recordingUnknownOutcome } from "../incomplete-create";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, domainDefaults, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
 import { carryOut, gatherFacts } from "./lifecycle";
@@ -172,7 +172,8 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
   });
 }
 
-export const domainProvider: pulumi.dynamic.ResourceProvider = {
+/** The Domain provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeDomainProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.ResourceProvider => ({
   async check(_olds, news) {
     const { inputs, failures, unknownKeys } = checkDomainInputs(news);
     if (inputs) return { inputs: withoutUndefined(inputs), failures };
@@ -205,9 +206,9 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     if (next_.persistent === false && !olds.persistent) {
       replaces.push(...changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k)).filter((k) => !replaces.includes(k)));
     }
-    if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces);
+    if (replaces.length > 0) await refuseUnsafeReplace(id, olds, inputs, replaces, hooks);
     else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
-      await refuseUnsafeDiskChange(id, olds, inputs);
+      await refuseUnsafeDiskChange(id, olds, inputs, hooks);
     return {
       changes: changed.length > 0,
       replaces,
@@ -220,7 +221,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
+    return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
       const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
       const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
       // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
@@ -234,7 +235,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         if (inputs.persistent) {
           dom = await defineValidated(conn, xml, inputs.name);
           try {
-            await testPause("afterCreate");
+            await hooks.pause?.("afterCreate");
             if (inputs.autostart) await dom.setAutostart(true);
             if (inputs.running) await dom.start();
           } catch (err) {
@@ -245,7 +246,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           }
         } else {
           dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
-          await testPause("afterCreate");
+          await hooks.pause?.("afterCreate");
         }
         try {
           const outs = await describe(conn, dom, inputs, false);
@@ -258,7 +259,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: DomainOutputs) {
-    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return {}; // deleted outside Pulumi
         const saved = { ...props, xml: props.inputXml } as unknown as DomainInputs;
@@ -272,7 +273,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
     const inputs = inputsOrThrow(news);
     const opts = effectiveTeardownOptions(inputs);
     // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
+    return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom)
           throw new Error(
@@ -303,7 +304,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
         } else if (!inputs.persistent && facts.persistent) {
           if (!facts.active) await dom.start();
           facts = await gatherFacts(dom);
-          await carryOut(dom, planMakeTransient(facts, opts));
+          await carryOut(dom, planMakeTransient(facts, opts), hooks);
         }
 
         if (inputs.persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
@@ -313,7 +314,7 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
           await dom.start();
           pendingRestart = false;
         } else if (!inputs.running && facts.active) {
-          await carryOut(dom, planDomainStop(facts, opts));
+          await carryOut(dom, planDomainStop(facts, opts), hooks);
           pendingRestart = false;
         }
         return { outs: withoutUndefined(await describe(conn, dom, inputs, pendingRestart)) };
@@ -324,23 +325,25 @@ export const domainProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: DomainOutputs) {
     // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
     const opts = effectiveTeardownOptions(pickTeardown(props as unknown as Record<string, unknown>));
-    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // already gone: nothing to do
-        await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts));
+        await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts), hooks);
       }),
     );
   },
-};
+});
+
+export const domainProvider = makeDomainProvider();
 
 /**
  * The update's disk-chain refusal, made in diff already so that the preview shows
  * it. Only a refusal counts here: anything else (an unreachable host) is left to
  * the update, which reads the same facts again before it changes anything.
  */
-async function refuseUnsafeDiskChange(id: string, olds: DomainOutputs, inputs: DomainInputs): Promise<void> {
+async function refuseUnsafeDiskChange(id: string, olds: DomainOutputs, inputs: DomainInputs, hooks: ProviderHooks): Promise<void> {
   try {
-    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom || !(await dom.isPersistent())) return;
         await keepDiskChains(dom, olds, inputs, await dom.xml({ inactive: true }), await dom.isActive());
@@ -403,12 +406,12 @@ async function keepDiskChains(
  * The delete will run with the saved outputs' options (Pulumi passes nothing
  * else to delete) and the environment, so those decide, not the new inputs.
  */
-async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[]): Promise<void> {
+async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[], hooks: ProviderHooks): Promise<void> {
   const opts = effectiveTeardownOptions(pickTeardown(olds as unknown as Record<string, unknown>));
   const newOpts = pickTeardown(inputs as unknown as Record<string, unknown>);
   let refusal: string | undefined;
   try {
-    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // gone: the replacement's delete has nothing to do
         const decision = planDomainReplace(await gatherFacts(dom), opts, replaces, newOpts);
