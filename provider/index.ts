@@ -29,22 +29,7 @@ export { CreateOutcomeUnknownError, recordingUnknownOutcome } from "./incomplete
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { storage, type PoolOutputs, type VolumeOutputs } from "./storage";
-export {
-  snapshotId,
-  parseSnapshotId,
-  createFlags,
-  keepsDataOnDestroy,
-  SnapshotOptionError,
-  KEEP_SNAPSHOT_DATA_ENV,
-  checkSnapshotInputs,
-  buildSnapshotXml,
-  parseSnapshotXml,
-  withDescription,
-  whileJobBusy,
-  JobBusyTimeoutError,
-  JOB_WAIT_ENV,
-  type SnapshotOutputs,
-  type SnapshotInputs,
-  type SnapshotDiskInput,
-} from "./snapshot/provider";
+// SnapshotOptionError: what a refused snapshot option throws, for callers that tell it apart.
+export { SnapshotOptionError, type SnapshotOutputs } from "./snapshot/provider";
+export type { SnapshotInputs, SnapshotDiskInput } from "./snapshot/inputs";
 export { changesState } from "./libvirt/calls";

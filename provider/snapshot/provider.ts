@@ -16,10 +16,6 @@ import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type Snapsho
 import { UUID_RE } from "../libvirt/uuid";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
 
-export { checkSnapshotInputs, type SnapshotInputs, type SnapshotDiskInput } from "./inputs";
-export { buildSnapshotXml, parseSnapshotXml, withDescription } from "./xml";
-export { whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV } from "../libvirt/job-wait";
-
 export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   /** The UUID of the domain the snapshot belongs to. */
   domainUuid: string;
