@@ -1,15 +1,23 @@
 // libvirt-pulumi/provider: the resource providers, for Pulumi's dynamic-provider
 // host (the SDK classes reach them with require() inside their methods) and for
 // direct use in tests and tools.
-import { domainProvider } from "./domain/provider";
-import { poolProvider as poolProviderRaw, volumeProvider as volumeProviderRaw } from "./storage";
-import { snapshotProvider as snapshotProviderRaw } from "./snapshot/provider";
+import { makeDomainProvider } from "./domain/provider";
+import { makePoolProvider as makePoolProviderRaw } from "./storage/pool-provider";
+import { makeVolumeProvider as makeVolumeProviderRaw } from "./storage/volume-provider";
+import { makeSnapshotProvider as makeSnapshotProviderRaw } from "./snapshot/provider";
+import type { ProviderHooks } from "./hooks";
 import { redactingErrors } from "./redacting";
 // What leaves a provider never repeats a URI password (provider/redacting.ts).
-export { domainProvider };
-export const poolProvider = redactingErrors(poolProviderRaw);
-export const volumeProvider = redactingErrors(volumeProviderRaw);
-export const snapshotProvider = redactingErrors(snapshotProviderRaw);
+// The factories build a provider with injected hooks (provider/hooks.ts), for tests.
+export { makeDomainProvider };
+export const makePoolProvider = (hooks?: ProviderHooks) => redactingErrors(makePoolProviderRaw(hooks));
+export const makeVolumeProvider = (hooks?: ProviderHooks) => redactingErrors(makeVolumeProviderRaw(hooks));
+export const makeSnapshotProvider = (hooks?: ProviderHooks) => redactingErrors(makeSnapshotProviderRaw(hooks));
+export type { ProviderHooks, PausePoint } from "./hooks";
+export const domainProvider = makeDomainProvider();
+export const poolProvider = makePoolProvider();
+export const volumeProvider = makeVolumeProvider();
+export const snapshotProvider = makeSnapshotProvider();
 export type { DomainOutputs } from "./domain/provider";
 export { checkDomainInputs, type DomainInputs } from "./domain/inputs";
 export { buildDomainXml, parseDomainXml } from "./domain/xml";
@@ -22,22 +30,7 @@ export { PartlyCreatedError, recordPartlyCreated } from "./resource/partly-creat
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";
 export { storage, type PoolOutputs, type VolumeOutputs } from "./storage";
-export {
-  snapshotId,
-  parseSnapshotId,
-  createFlags,
-  SnapshotOptionError,
-  checkSnapshotInputs,
-  buildSnapshotXml,
-  parseSnapshotXml,
-  withDescription,
-  whileJobBusy,
-  JobBusyTimeoutError,
-  JOB_WAIT_ENV,
-  type SnapshotOutputs,
-  type SnapshotInputs,
-  type SnapshotDiskInput,
-} from "./snapshot/provider";
-/** In-process test hooks (provider/test-hooks.ts); never set in production. */
-export { testHooks } from "./test-hooks";
+// SnapshotOptionError: what a refused snapshot option throws, for callers that tell it apart.
+export { SnapshotOptionError, type SnapshotOutputs } from "./snapshot/provider";
+export type { SnapshotInputs, SnapshotDiskInput } from "./snapshot/inputs";
 export { changesState } from "./libvirt/calls";

@@ -4,7 +4,7 @@ import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
 import { planLateDrop, type DomainFacts, type DropExpectations, type TeardownDecision, type TeardownStep } from "../teardown/domain";
 import { parseDomainXml } from "./xml";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { TeardownRefusedError } from "../teardown/refused";
 
 export { TeardownRefusedError };
@@ -44,7 +44,7 @@ async function refuseNewSince(dom: DomainHandle, step: DropExpectations, verb: "
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
 }
 
-async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
+async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHooks): Promise<void> {
   switch (step.call) {
     case "deleteSnapshots":
       for (const name of step.names) {
@@ -58,7 +58,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       }
       return;
     case "destroy":
-      await testPause("beforeDestroy");
+      await hooks.pause?.("beforeDestroy");
       if (step.expectSnapshots || step.expectCheckpoints !== undefined) {
         // A transient domain: libvirt drops its metadata as it stops.
         await refuseNewSince(dom, step, "stop transient");
@@ -66,7 +66,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
       await dom.destroy();
       return;
     case "undefine":
-      await testPause("beforeUndefine");
+      await hooks.pause?.("beforeUndefine");
       await refuseNewSince(dom, step, "undefine");
       try {
         await dom.undefine(step.flags);
@@ -79,8 +79,8 @@ async function runStep(dom: DomainHandle, step: TeardownStep): Promise<void> {
   }
 }
 
-/** Carries out an allowed decision, or throws the refusal before touching anything. */
-export async function carryOut(dom: DomainHandle, decision: TeardownDecision): Promise<void> {
+/** Carries out an allowed decision, or throws the refusal before touching anything; `hooks` pause at its race windows. */
+export async function carryOut(dom: DomainHandle, decision: TeardownDecision, hooks: ProviderHooks): Promise<void> {
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-  for (const step of decision.steps) await runStep(dom, step);
+  for (const step of decision.steps) await runStep(dom, step, hooks);
 }

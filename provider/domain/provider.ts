@@ -10,7 +10,7 @@ import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDoma
 import { TeardownRefusedError } from "../teardown/refused";
 import { defineProvider, type DiffContext } from "../resource/provider";
 import { changedInputs } from "../resource/diff";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from "./inputs";
 import { domainSpec } from "./spec";
@@ -165,140 +165,144 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
   };
 }
 
-export const domainProvider = defineProvider<DomainInputs, DomainOutputs>({
-  spec: domainSpec,
-  check: checkDomainInputs,
+/** The Domain provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
+  defineProvider<DomainInputs, DomainOutputs>({
+    spec: domainSpec,
+    check: checkDomainInputs,
 
-  async diff({ id, olds, inputs, unknownKeys, changed, replaces }: DiffContext<DomainInputs, DomainOutputs>) {
-    // A transient domain cannot be redefined in place: a new machine config replaces it.
-    const machineChanges = changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k));
-    const all = !inputs.persistent && !olds.persistent ? [...new Set([...replaces, ...machineChanges])] : replaces;
-    if (all.length > 0) await refuseUnsafeReplace(id, olds, inputs, all);
-    else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
-      await refuseUnsafeDiskChange(id, olds, inputs);
-    // Always delete first: a replacement uses the same disk images (two VMs on one
-    // image corrupt it), and a same-named one could not be defined anyway. A
-    // refused delete then stops the replacement before anything is created.
-    return { replaces: all, deleteBeforeReplace: all.length > 0 };
-  },
+    async diff({ id, olds, inputs, unknownKeys, changed, replaces }: DiffContext<DomainInputs, DomainOutputs>) {
+      // A transient domain cannot be redefined in place: a new machine config replaces it.
+      const machineChanges = changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k));
+      const all = !inputs.persistent && !olds.persistent ? [...new Set([...replaces, ...machineChanges])] : replaces;
+      if (all.length > 0) await refuseUnsafeReplace(id, olds, inputs, all, hooks);
+      else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
+        await refuseUnsafeDiskChange(id, olds, inputs, hooks);
+      // Always delete first: a replacement uses the same disk images (two VMs on one
+      // image corrupt it), and a same-named one could not be defined anyway. A
+      // refused delete then stops the replacement before anything is created.
+      return { replaces: all, deleteBeforeReplace: all.length > 0 };
+    },
 
-  async create(inputs, { recordPartlyCreated }) {
-    return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
-      const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
-      const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
-      // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
-      const uuid = givenUuid ?? randomUUID();
-      const xml = buildDomainXml(inputs, { type, uuid });
-      await refuseExisting(conn, inputs.name, givenUuid);
-      const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
-      return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
-        let dom: DomainHandle;
-        sent();
-        if (inputs.persistent) {
-          dom = await defineValidated(conn, xml, inputs.name);
-          try {
-            await testPause("afterCreate");
-            if (inputs.autostart) await dom.setAutostart(true);
-            if (inputs.running) await dom.start();
-          } catch (err) {
-            const cleanup = await removePartlyCreated(dom);
-            dom.free();
-            (err as Error).message += ` (${cleanup})`;
-            throw err;
+    async create(inputs, { recordPartlyCreated }) {
+      return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
+        const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
+        const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
+        // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
+        const uuid = givenUuid ?? randomUUID();
+        const xml = buildDomainXml(inputs, { type, uuid });
+        await refuseExisting(conn, inputs.name, givenUuid);
+        const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
+        return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+          let dom: DomainHandle;
+          sent();
+          if (inputs.persistent) {
+            dom = await defineValidated(conn, xml, inputs.name);
+            try {
+              await hooks.pause?.("afterCreate");
+              if (inputs.autostart) await dom.setAutostart(true);
+              if (inputs.running) await dom.start();
+            } catch (err) {
+              const cleanup = await removePartlyCreated(dom);
+              dom.free();
+              (err as Error).message += ` (${cleanup})`;
+              throw err;
+            }
+          } else {
+            dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
+            await hooks.pause?.("afterCreate");
           }
-        } else {
-          dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
-          await testPause("afterCreate");
-        }
-        try {
-          const outs = await describe(conn, dom, inputs, false);
-          return { id: outs.uuid, outs };
-        } finally {
-          dom.free();
-        }
+          try {
+            const outs = await describe(conn, dom, inputs, false);
+            return { id: outs.uuid, outs };
+          } finally {
+            dom.free();
+          }
+        });
       });
-    });
-  },
+    },
 
-  async read(id, props) {
-    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
-      withDomain(conn, id, async (dom) => {
-        if (!dom) return undefined; // deleted outside Pulumi
-        // The saved outputs hold every checked input; the raw xml input is saved as inputXml.
-        const saved = { ...props, xml: props.inputXml } as DomainRecord;
-        return describe(conn, dom, saved, !!props.pendingRestart);
-      }),
-    );
-  },
+    async read(id, props) {
+      return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withDomain(conn, id, async (dom) => {
+          if (!dom) return undefined; // deleted outside Pulumi
+          // The saved outputs hold every checked input; the raw xml input is saved as inputXml.
+          const saved = { ...props, xml: props.inputXml } as DomainRecord;
+          return describe(conn, dom, saved, !!props.pendingRestart);
+        }),
+      );
+    },
 
-  async update(id, olds, inputs) {
-    const opts = effectiveTeardownOptions(inputs);
-    // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
-      withDomain(conn, id, async (dom) => {
-        if (!dom)
-          throw new Error(
-            `domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+    async update(id, olds, inputs) {
+      const opts = effectiveTeardownOptions(inputs);
+      // The new credentials: an update is how a changed password gets recorded.
+      return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
+        withDomain(conn, id, async (dom) => {
+          if (!dom)
+            throw new Error(
+              `domain "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+            );
+          let facts = await gatherFacts(dom);
+          let pendingRestart = !!olds.pendingRestart && facts.active;
+
+          const configChanged = changedInputs(domainSpec, olds, { ...inputs }, new Set()).some(
+            (k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k),
           );
-        let facts = await gatherFacts(dom);
-        let pendingRestart = !!olds.pendingRestart && facts.active;
+          if (configChanged && facts.persistent) {
+            const currentXml = await dom.xml({ inactive: true });
+            const current = parseDomainXml(currentXml);
+            const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
+            const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
+            (await defineValidated(conn, xml, inputs.name)).free();
+            if (facts.active) pendingRestart = true;
+          }
 
-        const configChanged = changedInputs(domainSpec, olds, { ...inputs }, new Set()).some(
-          (k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k),
-        );
-        if (configChanged && facts.persistent) {
-          const currentXml = await dom.xml({ inactive: true });
-          const current = parseDomainXml(currentXml);
-          const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
-          const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
-          (await defineValidated(conn, xml, inputs.name)).free();
-          if (facts.active) pendingRestart = true;
-        }
+          if (inputs.persistent && !facts.persistent) {
+            // Transient -> persistent: define the running configuration.
+            (await defineValidated(conn, await dom.xml(), inputs.name)).free();
+          } else if (!inputs.persistent && facts.persistent) {
+            if (!facts.active) await dom.start();
+            facts = await gatherFacts(dom);
+            await carryOut(dom, planMakeTransient(facts, opts), hooks);
+          }
 
-        if (inputs.persistent && !facts.persistent) {
-          // Transient -> persistent: define the running configuration.
-          (await defineValidated(conn, await dom.xml(), inputs.name)).free();
-        } else if (!inputs.persistent && facts.persistent) {
-          if (!facts.active) await dom.start();
+          if (inputs.persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
+
           facts = await gatherFacts(dom);
-          await carryOut(dom, planMakeTransient(facts, opts));
-        }
+          if (inputs.running && !facts.active) {
+            await dom.start();
+            pendingRestart = false;
+          } else if (!inputs.running && facts.active) {
+            await carryOut(dom, planDomainStop(facts, opts), hooks);
+            pendingRestart = false;
+          }
+          return describe(conn, dom, inputs, pendingRestart);
+        }),
+      );
+    },
 
-        if (inputs.persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
+    async delete(id, props) {
+      // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
+      const opts = effectiveTeardownOptions(teardownOptionsOf(props));
+      await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withDomain(conn, id, async (dom) => {
+          if (!dom) return; // already gone: nothing to do
+          await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts), hooks);
+        }),
+      );
+    },
+  });
 
-        facts = await gatherFacts(dom);
-        if (inputs.running && !facts.active) {
-          await dom.start();
-          pendingRestart = false;
-        } else if (!inputs.running && facts.active) {
-          await carryOut(dom, planDomainStop(facts, opts));
-          pendingRestart = false;
-        }
-        return describe(conn, dom, inputs, pendingRestart);
-      }),
-    );
-  },
-
-  async delete(id, props) {
-    // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
-    const opts = effectiveTeardownOptions(teardownOptionsOf(props));
-    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
-      withDomain(conn, id, async (dom) => {
-        if (!dom) return; // already gone: nothing to do
-        await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts));
-      }),
-    );
-  },
-});
+export const domainProvider = makeDomainProvider();
 
 /**
  * The update's disk-chain refusal, made in diff already so that the preview shows
  * it. Only a refusal counts here: anything else (an unreachable host) is left to
  * the update, which reads the same facts again before it changes anything.
  */
-async function refuseUnsafeDiskChange(id: string, olds: DomainOutputs, inputs: DomainInputs): Promise<void> {
+async function refuseUnsafeDiskChange(id: string, olds: DomainOutputs, inputs: DomainInputs, hooks: ProviderHooks): Promise<void> {
   try {
-    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom || !(await dom.isPersistent())) return;
         await keepDiskChains(dom, olds, inputs, await dom.xml({ inactive: true }), await dom.isActive());
@@ -361,12 +365,12 @@ async function keepDiskChains(
  * The delete will run with the saved outputs' options (Pulumi passes nothing
  * else to delete) and the environment, so those decide, not the new inputs.
  */
-async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[]): Promise<void> {
+async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[], hooks: ProviderHooks): Promise<void> {
   const opts = effectiveTeardownOptions(teardownOptionsOf(olds));
   const newOpts = teardownOptionsOf(inputs);
   let refusal: string | undefined;
   try {
-    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // gone: the replacement's delete has nothing to do
         const decision = planDomainReplace(await gatherFacts(dom), opts, replaces, newOpts);

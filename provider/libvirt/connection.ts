@@ -13,16 +13,28 @@ import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
 import { virErrorNumber } from "./libvirt.gen";
 import { changesState } from "./calls";
-import { testHooks } from "../test-hooks";
 
 type Fn = keyof LibvirtAsyncFunctions;
 type Args<K extends Fn> = Parameters<LibvirtAsyncFunctions[K]>;
 type Result<K extends Fn> = Awaited<ReturnType<LibvirtAsyncFunctions[K]>>;
 
+/**
+ * Observers called synchronously around libvirt calls on a leased connection, so
+ * a test can stop or kill the daemon to fail exactly one call. Production passes none.
+ */
+export interface CallHooks {
+  /** Around every call that may change something (calls.ts): "before" just before it is handed to its thread, "sent" right after. */
+  changingCall?(fn: string, phase: "before" | "sent"): void;
+  /** Just before any call (read-only ones included). */
+  anyCall?(fn: string): void;
+}
+
 export interface ConnectOptions {
   /** Hypervisor URI; null/undefined means LIBVIRT_DEFAULT_URI, then libvirt's default. */
   uri?: string | null;
   auth?: Credentials;
+  /** Held by the lease while `fn` runs, never by the pooled connection after it. */
+  hooks?: CallHooks;
 }
 
 const DAEMON_HINT = "is the libvirt daemon running and reachable? Start it with `libvirtd -d` (or `systemctl start libvirtd`), then retry";
@@ -34,6 +46,8 @@ export class Connection {
    * answered or not: the daemon may have carried it out, so a retry could repeat it.
    */
   changeSent = false;
+  /** The current lease's observers (ConnectOptions.hooks), if any. */
+  hooks: CallHooks | undefined;
   /** The call in flight, if any: the next one starts after it (one call at a time per connection). */
   private queue: Promise<unknown> = Promise.resolve();
   constructor(
@@ -57,15 +71,15 @@ export class Connection {
   private async callNow<K extends Fn>(operation: string, name: K, ...args: Args<K>): Promise<Result<K>> {
     const n = native();
     const changing = changesState(name);
-    testHooks.anyCall?.(name);
+    this.hooks?.anyCall?.(name);
     if (changing) {
-      testHooks.changingCall?.(name, "before");
+      this.hooks?.changingCall?.(name, "before");
       // Before the call, not after it succeeded: a daemon killed while it runs may have done it.
       this.changeSent = true;
     }
     n.sync.virConnResetLastError(this.ptr);
     const pending = (n.async[name] as (...a: unknown[]) => Promise<unknown>)(...args);
-    if (changing) testHooks.changingCall?.(name, "sent");
+    if (changing) this.hooks?.changingCall?.(name, "sent");
     const result = (await pending) as Result<K>;
     if (result === null || (typeof result === "number" && result < 0)) {
       const err = this.lastError(operation);
@@ -398,6 +412,7 @@ class HypervisorPool {
 
   release(conn: Connection): void {
     conn.changeSent = false;
+    conn.hooks = undefined;
     if (conn.dead) this.discard(conn);
     else this.idle.push(conn);
     this.wakeOne();
@@ -452,9 +467,10 @@ function poolKey(opts: ConnectOptions): string {
 export async function withConnection<T>(opts: ConnectOptions, fn: (conn: Connection) => Promise<T>): Promise<T> {
   const key = poolKey(opts);
   let pool = pools.get(key);
-  if (!pool) pools.set(key, (pool = new HypervisorPool(opts)));
+  if (!pool) pools.set(key, (pool = new HypervisorPool({ uri: opts.uri, auth: opts.auth })));
   for (let attempt = 0; ; attempt++) {
     const conn = await pool.acquire();
+    conn.hooks = opts.hooks;
     try {
       return await fn(conn);
     } catch (err) {

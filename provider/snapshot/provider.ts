@@ -9,16 +9,12 @@ import type { SnapshotHandle } from "../libvirt/snapshot";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { recordPartlyCreated } from "../resource/partly-created";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type SnapshotInputs } from "./inputs";
 import { UUID_RE } from "../libvirt/uuid";
 import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
-
-export { checkSnapshotInputs, type SnapshotInputs, type SnapshotDiskInput } from "./inputs";
-export { buildSnapshotXml, parseSnapshotXml, withDescription } from "./xml";
-export { whileJobBusy, JobBusyTimeoutError, JOB_WAIT_ENV } from "../libvirt/job-wait";
 
 export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   /** The UUID of the domain the snapshot belongs to. */
@@ -252,12 +248,12 @@ function storedInputs(props: Partial<SnapshotOutputs>, domainUuid: string, name:
  * not fit the domain's state, a disk it does not have), the restore point would be
  * gone and nothing in its place: that is refused here, in diff, before anything happened.
  */
-async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs, replaces: string[]): Promise<void> {
+async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs, replaces: string[], hooks: ProviderHooks): Promise<void> {
   const keys = replaces.map((k) => `\`${k}\``).join(", ");
   let conflict: SnapshotOptionError | undefined;
   let domainName = olds.domainUuid;
   try {
-    await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) =>
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, olds.domainUuid, async (dom) => {
         if (!dom) return; // the domain is gone: the create fails on its own, and there is no old snapshot to lose
         domainName = dom.name();
@@ -281,7 +277,8 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
   );
 }
 
-export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
+/** The Snapshot provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeSnapshotProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.ResourceProvider => ({
   async check(_olds, news) {
     const { inputs, failures } = checkSnapshotInputs(news);
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
@@ -309,13 +306,13 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
     // Snapshot names are unique per domain: the old one must go before a same-named new one.
     const deleteBeforeReplace = replaces.length > 0 && sameDomain && inputs.name === olds.name;
-    if (deleteBeforeReplace && !hasUnknowns) await refuseDoomedReplace(olds, inputs, replaces);
+    if (deleteBeforeReplace && !hasUnknowns) await refuseDoomedReplace(olds, inputs, replaces, hooks);
     return { changes: changed.length > 0, replaces, deleteBeforeReplace };
   },
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
+    return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
       withDomain(conn, inputs.domain, async (dom) => {
         if (!dom) {
           throw new SnapshotOptionError(
@@ -361,7 +358,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
             throw explainCreateFailure(err, inputs, active, state, domainName);
           }
           try {
-            await testPause("afterCreate");
+            await hooks.pause?.("afterCreate");
             const outs = await describe(conn, dom, snap, inputs);
             return { id: snapshotId(outs.domainUuid, outs.name), outs: withoutUndefined(outs) };
           } finally {
@@ -374,7 +371,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
 
   async read(id, props: Partial<SnapshotOutputs>) {
     const { domainUuid, name } = parseSnapshotId(id);
-    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return {}; // the domain is gone, and its snapshots with it
         const snap = await dom.lookupSnapshot(name);
@@ -392,7 +389,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
     const inputs = inputsOrThrow(news);
     const { domainUuid, name } = parseSnapshotId(id);
     // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
+    return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
         let snap = await dom.lookupSnapshot(name);
@@ -421,7 +418,7 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: Partial<SnapshotOutputs>) {
     const { domainUuid, name } = parseSnapshotId(id);
     const keepData = keepsDataOnDestroy(props);
-    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withDomain(conn, domainUuid, async (dom) => {
         if (!dom) return; // the domain is gone, and its snapshots with it
         const snap = await dom.lookupSnapshot(name);
@@ -441,4 +438,6 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
       }),
     );
   },
-};
+});
+
+export const snapshotProvider = makeSnapshotProvider();

@@ -9,7 +9,7 @@ import { withConnection, type Connection } from "../libvirt/connection";
 import { StoragePoolHandle, StorageVolHandle, withPool } from "../libvirt/storage";
 import { recordPartlyCreated } from "../resource/partly-created";
 import { TeardownRefusedError } from "../teardown/refused";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { userInputs } from "../validation";
@@ -217,7 +217,8 @@ function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown
   });
 }
 
-export const poolProvider: pulumi.dynamic.ResourceProvider = {
+/** The Pool provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makePoolProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.ResourceProvider => ({
   async check(_olds, news) {
     const { inputs, failures } = checkPoolInputs(news);
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
@@ -235,7 +236,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
     // replacement that is certain: an unknown value is checked again when it is known.
     const certain = replaces.filter((k) => next[k] !== UNKNOWN);
     if (certain.length > 0 && olds.uuid) {
-      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) => poolDeleteRefusal(conn, id, olds));
+      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => poolDeleteRefusal(conn, id, olds));
       if (refusal) {
         throw new TeardownRefusedError(
           `refusing to replace storage pool "${olds.name}" (changed: ${certain.join(", ")}; nothing was changed): a replacement deletes the old pool, and ${refusal} ` +
@@ -254,7 +255,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri, auth: inputs.auth }, async (conn) => {
+    return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
       const existing = await StoragePoolHandle.lookup(conn, inputs.name);
       if (existing) {
         existing.free();
@@ -287,7 +288,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
         try {
           let preexistingFiles: string[];
           try {
-            await testPause("afterCreate");
+            await hooks.pause?.("afterCreate");
             await pool.build(0);
             await pool.start();
             if (inputs.autostart) await pool.setAutostart(true);
@@ -306,7 +307,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: PoolOutputs) {
-    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) {
           // Undefining a pool leaves its directory and files: forget the pool only when they are known to be gone.
@@ -325,7 +326,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
   async update(id, olds: PoolOutputs, news) {
     const inputs = inputsOrThrow(news);
     // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, (conn) =>
+    return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) {
           if (olds.defined !== false) {
@@ -348,7 +349,7 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(id, props: PoolOutputs) {
     const opts = effectivePoolOptions(props);
-    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withPool(conn, id, async (pool) => {
         if (!pool) return; // already gone
         const name = pool.name();
@@ -388,4 +389,6 @@ export const poolProvider: pulumi.dynamic.ResourceProvider = {
       }),
     );
   },
-};
+});
+
+export const poolProvider = makePoolProvider();

@@ -11,7 +11,7 @@ import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { recordPartlyCreated } from "../resource/partly-created";
 import { TeardownRefusedError } from "../teardown/refused";
-import { testPause } from "../test-hooks";
+import type { ProviderHooks } from "../hooks";
 import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
 import { userInputs } from "../validation";
@@ -272,7 +272,8 @@ async function volumeDeleteRefusal(conn: Connection, olds: VolumeOutputs): Promi
   });
 }
 
-export const volumeProvider: pulumi.dynamic.ResourceProvider = {
+/** The Volume provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeVolumeProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.ResourceProvider => ({
   async check(olds, news) {
     const { inputs, failures } = await checkVolumeInputs(news, olds);
     return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
@@ -290,7 +291,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
     // when it is known, before anything of this volume is done.
     const certain = replaces.filter((k) => next[k] !== UNKNOWN);
     if (certain.length > 0 && olds.path && !olds.poolMissing) {
-      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth }, (conn) => volumeDeleteRefusal(conn, olds));
+      const refusal = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => volumeDeleteRefusal(conn, olds));
       if (refusal) {
         throw new TeardownRefusedError(
           `refusing to replace volume "${olds.name}" in storage pool "${olds.pool}" (changed: ${certain.join(", ")}; nothing was changed): a replacement deletes the old volume, and ${refusal} ` +
@@ -309,7 +310,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(raw) {
     const inputs = await inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri, auth: inputs.auth }, (conn) =>
+    return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
       withActivePool(
         conn,
         inputs.pool,
@@ -343,7 +344,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
               throw err;
             }
             try {
-              await testPause("afterCreate");
+              await hooks.pause?.("afterCreate");
               const outs = await describe(conn, vol, inputs);
               return { id: outs.key, outs };
             } finally {
@@ -357,7 +358,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: VolumeOutputs) {
-    return withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
         if (!pool) {
           // Undefining a pool leaves its files: forget the volume only when its file is known to be gone.
@@ -384,7 +385,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async update(_id, olds: VolumeOutputs, news) {
     const inputs = await inputsOrThrow(news, olds as unknown as Record<string, unknown>);
     // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth }, async (conn) => {
+    return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, async (conn) => {
       if (olds.poolMissing) {
         const back = await withPool(conn, olds.pool, async (p) => !!p);
         if (!back) throw new Error(`cannot update volume "${olds.name}": ${poolMissingAdvice(olds, conn.uri)}`);
@@ -411,7 +412,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id, props: VolumeOutputs) {
     // Only the saved outputs are known here; the environment can allow deleting snapshot data for this destroy.
     const opts = effectiveVolumeOptions(props);
-    await withConnection({ uri: props.uri, auth: props.auth }, (conn) =>
+    await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
       withPool(conn, props.pool, async (pool) => {
         if (!pool) {
           // Undefining a pool leaves its files: without the pool, libvirt can neither check nor delete the volume.
@@ -439,4 +440,6 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = {
       }),
     );
   },
-};
+});
+
+export const volumeProvider = makeVolumeProvider();

@@ -19,6 +19,7 @@ export function loadBuild(pkgDir) {
     gen: require(join(dist, "libvirt/libvirt.gen.js")),
     native: require(join(dist, "libvirt/native.js")),
     require,
+    dist,
   };
 }
 
@@ -181,7 +182,11 @@ export function floorSide(b, parallel) {
   const { SnapshotHandle } = b.snapshot;
   const { StoragePoolHandle, StorageVolHandle } = b.storage;
   const { virDomainDefineFlags, virDomainUndefineFlagsValues } = b.gen;
-  const { checkDomainInputs, buildDomainXml, buildSnapshotXml, createFlags, checkSnapshotInputs, storage } = b.provider;
+  const { checkDomainInputs, buildDomainXml, storage } = b.provider;
+  // Not on the public entry: straight from the built modules.
+  const { checkSnapshotInputs } = b.require(join(b.dist, "snapshot/inputs.js"));
+  const { buildSnapshotXml } = b.require(join(b.dist, "snapshot/xml.js"));
+  const { createFlags } = b.require(join(b.dist, "snapshot/provider.js"));
   return async (items) => {
     // XML and flags exactly as the providers make them, prepared outside the timed region.
     const prepared = await Promise.all(

@@ -1,6 +1,6 @@
 // Hardening: libvirtd killed (SIGKILL) in the middle of a create. The provider
-// pauses right after its changing call when LIBVIRT_PULUMI_TEST_PAUSE_AFTER_CREATE_MS
-// is set (provider/test-hooks.ts); the daemon is killed inside that window, so
+// pauses right after its changing call in the
+// providers this file builds with an afterCreate pause (provider/hooks.ts); the daemon is killed inside that window, so
 // the create's next call finds the connection gone. The create must then report
 // a partly created resource (ID and outputs, which Pulumi records) instead of a
 // plain failure that would make Pulumi forget what exists; read (pulumi refresh)
@@ -9,11 +9,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import type { ProviderHooks } from "../../provider";
 import { startLibvirtd, stopLibvirtd } from "../helpers/daemon";
 import { QEMU_URI, domainNames, domainState, makeImageDir, removeDomain, removePool, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
-const { domainProvider, volumeProvider, snapshotProvider, poolProvider } = provider;
-const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_AFTER_CREATE_MS";
+/** How long the injected afterCreate pause lasts (0: none); a test sets it. */
+let pauseMs = 0;
+const hooks: ProviderHooks = {
+  pause: async (point) => {
+    if (point === "afterCreate" && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  },
+};
+const domainProvider = provider.makeDomainProvider(hooks);
+const volumeProvider = provider.makeVolumeProvider(hooks);
+const snapshotProvider = provider.makeSnapshotProvider(hooks);
+const poolProvider = provider.makePoolProvider(hooks);
 /** Stands in for the serialized provider Pulumi passes as `__provider`. */
 const PROVIDER_KEY = "serialized-provider-text";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -26,7 +36,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  delete process.env[PAUSE_ENV];
+  pauseMs = 0;
   startLibvirtd(); // whatever happened, the next test (and file) gets a daemon
 });
 
@@ -65,7 +75,7 @@ interface Partial {
  * (so the changing call has been carried out), and returns what the create threw.
  */
 async function killedDuringCreate(create: () => Promise<unknown>, created: () => boolean): Promise<Partial> {
-  process.env[PAUSE_ENV] = "4000";
+  pauseMs = 4000;
   const outcome = create().then(
     () => new Error("the create succeeded although libvirtd was killed"),
     (err: unknown) => err,

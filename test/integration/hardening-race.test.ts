@@ -1,7 +1,7 @@
 // Hardening: a snapshot taken by hand between the Domain delete's teardown
-// check and its undefine. The provider pauses right before the undefine when
-// LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_UNDEFINE_MS is set (provider/test-hooks.ts,
-// read at call time); virsh takes the snapshot inside that window. What
+// check and its undefine. The provider pauses right before the undefine in the
+// provider this file builds with a beforeUndefine pause (provider/hooks.ts,
+// its length set per test); virsh takes the snapshot inside that window. What
 // survives is checked with virsh (metadata) and qemu-img (data).
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,11 +9,18 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import type { ProviderHooks } from "../../provider";
 import { createDomainOnImage } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
-const { domainProvider } = provider;
-const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_UNDEFINE_MS";
+/** How long the injected beforeUndefine pause lasts (0: none); a test sets it. */
+let pausing = 0;
+const hooks: ProviderHooks = {
+  pause: async (point) => {
+    if (point === "beforeUndefine" && pausing > 0) await new Promise((resolve) => setTimeout(resolve, pausing));
+  },
+};
+const domainProvider = provider.makeDomainProvider(hooks);
 /** Where libvirt's QEMU driver keeps snapshot metadata, one directory per domain. */
 const SNAPSHOT_METADATA_DIR = "/var/lib/libvirt/qemu/snapshot";
 const run = promisify(execFile);
@@ -27,7 +34,7 @@ beforeAll(() => {
 });
 
 afterEach(() => {
-  delete process.env[PAUSE_ENV];
+  pausing = 0;
 });
 
 afterAll(async () => {
@@ -51,7 +58,7 @@ async function makeDomain(label: string, extra: Record<string, unknown>): Promis
 
 /** Starts a delete that pauses `pauseMs` before its undefine; the result settles later. */
 function pausedDelete(m: Made, props: Record<string, unknown>, pauseMs: number): { started: number; done: Promise<Error | undefined> } {
-  process.env[PAUSE_ENV] = String(pauseMs);
+  pausing = pauseMs;
   const started = Date.now();
   const done = domainProvider.delete!(m.id, props).then(
     () => undefined,
@@ -88,7 +95,7 @@ describe("a snapshot taken between the teardown check and the undefine", () => {
     expect(qcow2Snapshots(m.disk)).toEqual(["race"]);
 
     // Without the race, our own check sees it and refuses before anything changes.
-    delete process.env[PAUSE_ENV];
+    pausing = 0;
     await expect(domainProvider.delete!(m.id, m.outs)).rejects.toThrow(
       /refusing to delete domain "[^"]+" \(nothing was changed on this domain\): \(1\) it has 1 snapshot \("race"\).*deleteSnapshotsOnDestroy: true/,
     );
@@ -118,7 +125,7 @@ describe("a snapshot taken between the teardown check and the undefine", () => {
     expect(qcow2Snapshots(m.disk).sort()).toEqual(["s1", "s2"]);
 
     // The re-run sees both and cascades both, keeping their data in the image.
-    await provider.domainProvider.delete!(m.id, { ...m.outs, deleteSnapshotsOnDestroy: true });
+    await domainProvider.delete!(m.id, { ...m.outs, deleteSnapshotsOnDestroy: true });
     expect(exists(m.name)).toBe(false);
     expect(existsSync(join(SNAPSHOT_METADATA_DIR, m.name))).toBe(false);
     expect(qcow2Snapshots(m.disk).sort()).toEqual(["s1", "s2"]);
@@ -150,7 +157,7 @@ describe("a snapshot taken between the teardown check and the undefine", () => {
     expect(qcow2Snapshots(m.disk)).toEqual(["s2"]);
 
     // A re-run (no race) sees s2 and carries out the same options: s2 deleted with its data, domain gone.
-    delete process.env[PAUSE_ENV];
+    pausing = 0;
     await domainProvider.delete!(m.id, m.outs);
     expect(exists(m.name)).toBe(false);
     expect(qcow2Snapshots(m.disk)).toEqual([]);

@@ -12,10 +12,14 @@
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import type { ProviderHooks } from "../../provider";
 import { startLibvirtd, stopLibvirtd } from "../helpers/daemon";
 import { QEMU_URI, domainNames, hasKvm, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
 
-const { domainProvider, poolProvider, testHooks } = provider;
+// One hooks object, shared by the providers built for this file; a test arms it.
+const testHooks: ProviderHooks = {};
+const domainProvider = provider.makeDomainProvider(testHooks);
+const poolProvider = provider.makePoolProvider(testHooks);
 const PROVIDER_KEY = "serialized-provider-text";
 const made = { domains: [] as string[], pools: [] as string[] };
 

@@ -3,18 +3,25 @@
 // libvirt drops its snapshot and checkpoint metadata without asking; an undefine
 // with VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA drops every checkpoint's. The
 // provider lists again right before those calls. The provider pauses right
-// before a destroy when LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_DESTROY_MS is set
-// (provider/test-hooks.ts); virsh acts inside that window, as in
+// before a destroy in the provider this file builds with a
+// beforeDestroy pause (provider/hooks.ts); virsh acts inside that window, as in
 // hardening-race.test.ts. virsh and qemu-img say what survived.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import type { ProviderHooks } from "../../provider";
 import { createDomainOnImage } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
-const { domainProvider } = provider;
-const PAUSE_ENV = "LIBVIRT_PULUMI_TEST_PAUSE_BEFORE_DESTROY_MS";
+/** How long the injected beforeDestroy pause lasts (0: none); a test sets it. */
+let pauseMs = 0;
+const hooks: ProviderHooks = {
+  pause: async (point) => {
+    if (point === "beforeDestroy" && pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  },
+};
+const domainProvider = provider.makeDomainProvider(hooks);
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -26,7 +33,7 @@ beforeAll(() => {
 });
 
 afterEach(() => {
-  delete process.env[PAUSE_ENV];
+  pauseMs = 0;
 });
 
 afterAll(async () => {
@@ -41,7 +48,7 @@ async function makeDomain(label: string, extra: Record<string, unknown>) {
 
 /** A delete that pauses `pauseMs` right before its destroy; `act` runs inside the window. */
 async function deleteWithActInWindow(id: string, props: Record<string, unknown>, act: () => Promise<unknown>) {
-  process.env[PAUSE_ENV] = "2000";
+  pauseMs = 2000;
   const started = Date.now();
   const done = domainProvider.delete!(id, props).then(
     () => undefined,

@@ -13,9 +13,13 @@ import { mkdirSync, chmodSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import type { ProviderHooks } from "../../provider";
 import { QEMU_URI, removePool, uniqueName, virsh, virshTry } from "../helpers/host";
 
-const { poolProvider, volumeProvider, testHooks } = provider;
+// One hooks object, shared by the providers built for this file; a test arms it.
+const testHooks: ProviderHooks = {};
+const poolProvider = provider.makePoolProvider(testHooks);
+const volumeProvider = provider.makeVolumeProvider(testHooks);
 const IMAGES = "/var/lib/libvirt/images";
 const pools: string[] = [];
 const dirs: string[] = [];

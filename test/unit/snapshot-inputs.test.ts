@@ -1,21 +1,15 @@
 // Snapshot check / diff / XML / ID / job-wait logic: no hypervisor needed.
 import { describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+// Pure modules straight from the source; LibvirtError from the same instance as whileJobBusy.
+import { checkSnapshotInputs } from "../../provider/snapshot/inputs";
+import { buildSnapshotXml, parseSnapshotXml, withDescription } from "../../provider/snapshot/xml";
+import { snapshotId, parseSnapshotId, createFlags } from "../../provider/snapshot/provider";
+import { keepsDataOnDestroy } from "../../provider/teardown/snapshot";
+import { whileJobBusy, JobBusyTimeoutError } from "../../provider/libvirt/job-wait";
+import { LibvirtError } from "../../provider/libvirt/errors";
 
-const {
-  checkSnapshotInputs,
-  snapshotProvider,
-  buildSnapshotXml,
-  parseSnapshotXml,
-  withDescription,
-  snapshotId,
-  parseSnapshotId,
-  createFlags,
-  keepsDataOnDestroy,
-  whileJobBusy,
-  JobBusyTimeoutError,
-  LibvirtError,
-} = provider;
+const { snapshotProvider } = provider;
 
 // libvirt error codes (virErrorNumber).
 const VIR_ERR_OPERATION_TIMEOUT = 68;
