@@ -1,4 +1,4 @@
-// The teardown rules (DESIGN.md, after Eric Blake's libvirt design note): the
+// The teardown rules (docs/design.md, after Eric Blake's libvirt design note): the
 // one place that decides whether deleting or stopping a domain, or deleting a
 // volume or a pool, may proceed, and with which libvirt calls and flags. Pure:
 // it takes facts, returns a decision; the providers gather the facts and carry

@@ -1,4 +1,4 @@
-// Every teardown rule, one module per family (docs: DESIGN.md's teardown table).
+// Every teardown rule, one module per family (docs: docs/design.md's teardown table).
 export * from "./domain";
 export * from "./snapshot";
 export * from "./volume";

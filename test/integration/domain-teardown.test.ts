@@ -1,4 +1,4 @@
-// Every row of DESIGN.md's teardown table on the real QEMU driver. The
+// Every row of docs/design.md's teardown table on the real QEMU driver. The
 // provider acts; virsh and qemu-img say independently what is left.
 import { existsSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// DESIGN.md's teardown table, row by row, over the pure teardown rules
+// docs/design.md's teardown table, row by row, over the pure teardown rules
 // (planDomainDelete / planDomainStop / planMakeTransient): facts in, decision
 // out. The flag values are libvirt's own, from the generated constants.
 import { describe, expect, it } from "vitest";
@@ -323,7 +323,7 @@ function expectDecision(decision: TeardownDecision, row: Row): void {
   }
 }
 
-describe("the teardown table (DESIGN.md)", () => {
+describe("the teardown table (docs/design.md)", () => {
   it.each(rows)("$plan: $row", (row) => {
     expectDecision(plans[row.plan](row.facts, row.opts), row);
   });
