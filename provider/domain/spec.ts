@@ -187,6 +187,16 @@ export const domainSpec = defineSpec({
       doc: "a pty serial console",
       sdkDoc: "Adds a serial console on a pty. Default: false.",
     }),
+    guestAgent: machine({
+      schema: flag("guestAgent"),
+      defaultDoc: "`false`",
+      change: "update",
+      doc:
+        "adds the virtio channel of the QEMU guest agent (`org.qemu.guest_agent.0`), through which libvirt talks to the agent inside the guest " +
+        "(package `qemu-guest-agent`): its addresses, a clean shutdown, quiesced snapshots",
+      sdkDoc:
+        "Adds the QEMU guest agent's virtio channel (org.qemu.guest_agent.0), for the agent inside the guest (qemu-guest-agent): its addresses, a clean shutdown, quiesced snapshots. Default: false. Changes in place.",
+    }),
     description: machine({
       schema: maxText("description"),
       change: "update",

@@ -120,6 +120,8 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
     graphics: i.graphics ? { "@type": i.graphics, "@autoport": "yes" } : undefined,
     serial: i.serialConsole ? { "@type": "pty", target: { "@port": "0" } } : undefined,
     console: i.serialConsole ? { "@type": "pty", target: { "@type": "serial", "@port": "0" } } : undefined,
+    // libvirt picks the host-side socket path (under its channel directory) itself.
+    channel: i.guestAgent ? { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } } : undefined,
   });
 }
 

@@ -79,6 +79,12 @@ export interface DomainArgs {
   graphics?: pulumi.Input<"vnc" | "spice">;
   /** Adds a serial console on a pty. Default: false. */
   serialConsole?: pulumi.Input<boolean>;
+  /**
+   * Adds the QEMU guest agent's virtio channel (org.qemu.guest_agent.0), for the agent inside the
+   * guest (qemu-guest-agent): its addresses, a clean shutdown, quiesced snapshots. Default: false.
+   * Changes in place.
+   */
+  guestAgent?: pulumi.Input<boolean>;
   /** kept exactly, spaces included; `""` is no description (libvirt drops an empty element) */
   description?: pulumi.Input<string>;
   /** A complete domain XML instead of the typed inputs above (not combinable with them). */
@@ -142,4 +148,4 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
 export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","uuid","state","snapshots","pendingRestart"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"guestAgent":["guestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"]};

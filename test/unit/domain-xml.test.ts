@@ -127,6 +127,26 @@ describe("disk defaults", () => {
   });
 });
 
+describe("guestAgent", () => {
+  const channels = (xml: string) => ((domainOf(xml).devices as Node[])[0].channel ?? []) as Array<Record<string, any>>;
+
+  it("adds one unix channel named org.qemu.guest_agent.0 (libvirt picks its socket path); none without it", () => {
+    const withAgent = channels(buildDomainXml(inputs({ guestAgent: true }), { type: "qemu" }));
+    expect(withAgent.map((c) => [c["@type"], c.target[0]["@type"], c.target[0]["@name"], c.source])).toEqual([
+      ["unix", "virtio", "org.qemu.guest_agent.0", undefined],
+    ]);
+    expect(channels(buildDomainXml(inputs({ guestAgent: false }), { type: "qemu" }))).toEqual([]);
+    expect(channels(buildDomainXml(inputs(), { type: "qemu" }))).toEqual([]);
+  });
+
+  it("is a typed machine input: refused together with xml", () => {
+    const xml = "<domain type='test'><name>web</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>";
+    expect(checkDomainInputs({ name: "web", xml, guestAgent: true }).failures).toEqual([
+      { property: "guestAgent", reason: expect.stringMatching(/cannot be combined with xml/) },
+    ]);
+  });
+});
+
 describe("disk targets beyond vdz (issue 11 item 12c)", () => {
   it("64 disks get vda..vdz, vdaa..vdbl, all distinct; explicit targets are skipped", () => {
     const t = assignTargets(Array.from({ length: 64 }, (_, n) => ({ file: `/d${n}.qcow2` }))).map((x) => x.target);
