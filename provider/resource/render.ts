@@ -70,7 +70,10 @@ const constName = (spec: ResourceSpec) => spec.name.replace(/([a-z])([A-Z])/g, "
 export function renderSdkModule(spec: ResourceSpec, imports: Record<string, string>): string {
   const named = new Map<string, string>();
   const args = Object.entries(spec.inputs)
-    .map(([k, i]) => `${docComment(i.sdkDoc ?? i.doc, "  ")}  ${k}?: pulumi.Input<${i.sdkType ?? argType(toJson(i.schema), named)}>;\n`)
+    .map(([k, i]) => {
+      const type = i.sdkArg ?? `pulumi.Input<${i.sdkType ?? argType(toJson(i.schema), named)}>`;
+      return `${docComment(i.sdkDoc ?? i.doc, "  ")}  ${k}${i.sdkRequired ? "" : "?"}: ${type};\n`;
+    })
     .join("");
   const outputs = sdkOutputs(spec);
   const declared = outputs

@@ -40,8 +40,12 @@ export interface InputSpec {
   doc: string;
   /** The SDK's doc comment, when it differs from `doc` (no markdown links). */
   sdkDoc?: string;
-  /** The SDK's argument type, when the schema's is not what users give (a resource, a secret). */
+  /** The SDK's argument type, when the schema's is not what users give (a resource, a secret); wrapped in pulumi.Input. */
   sdkType?: string;
+  /** The SDK argument's whole type, not wrapped in pulumi.Input (a resource or an input: `Pool | pulumi.Input<string>`). */
+  sdkArg?: string;
+  /** The SDK requires the argument (the provider's check still reports it missing with `required`'s reason). */
+  sdkRequired?: true;
 }
 
 export interface OutputSpec {
