@@ -4,15 +4,14 @@
 import { makeDomainProvider } from "./domain/provider";
 import { makePoolProvider as makePoolProviderRaw } from "./storage/pool-provider";
 import { makeVolumeProvider as makeVolumeProviderRaw } from "./storage/volume-provider";
-import { makeSnapshotProvider as makeSnapshotProviderRaw } from "./snapshot/provider";
+import { makeSnapshotProvider } from "./snapshot/provider";
 import type { ProviderHooks } from "./hooks";
 import { redactingErrors } from "./redacting";
 // What leaves a provider never repeats a URI password (provider/redacting.ts).
 // The factories build a provider with injected hooks (provider/hooks.ts), for tests.
-export { makeDomainProvider };
+export { makeDomainProvider, makeSnapshotProvider };
 export const makePoolProvider = (hooks?: ProviderHooks) => redactingErrors(makePoolProviderRaw(hooks));
 export const makeVolumeProvider = (hooks?: ProviderHooks) => redactingErrors(makeVolumeProviderRaw(hooks));
-export const makeSnapshotProvider = (hooks?: ProviderHooks) => redactingErrors(makeSnapshotProviderRaw(hooks));
 export type { ProviderHooks, PausePoint } from "./hooks";
 export const domainProvider = makeDomainProvider();
 export const poolProvider = makePoolProvider();

@@ -1,6 +1,7 @@
 // Every resource spec, with where its generated SDK module and README table go
 // (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
 import { domainSpec } from "./domain/spec";
+import { snapshotSpec } from "./snapshot/spec";
 import type { ResourceSpec } from "./resource/spec";
 
 export interface GeneratedFrom {
@@ -11,7 +12,10 @@ export interface GeneratedFrom {
   readmeSection: string;
 }
 
-export const GENERATED: readonly GeneratedFrom[] = [{ spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" }];
+export const GENERATED: readonly GeneratedFrom[] = [
+  { spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" },
+  { spec: snapshotSpec, sdkModule: "sdk/generated/snapshot.ts", readmeSection: "Snapshot:inputs" },
+];
 
 /** Where the SDK types a generated module may name come from (relative to sdk/generated/). */
 export const SDK_IMPORTS: Readonly<Record<string, string>> = {
@@ -20,4 +24,5 @@ export const SDK_IMPORTS: Readonly<Record<string, string>> = {
   Volume: "../volume",
   Pool: "../volume",
   Domain: "../domain",
+  DomainLike: "../snapshot",
 };

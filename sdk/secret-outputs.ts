@@ -22,17 +22,8 @@ const self = (...keys: string[]): Record<string, readonly string[]> => Object.fr
 /** Derived from the Domain spec (provider/domain/spec.ts). */
 export { DOMAIN_SECRET_FLOWS } from "./generated/domain";
 
-/** libvirt's snapshot XML (the `xml` output) names the snapshot and its domain and holds its description, memory and disks. */
-export const SNAPSHOT_SECRET_FLOWS: SecretFlows = {
-  ...self("uri", "auth", "diskOnly", "quiesce", "atomic", "live", "halt", "deleteDataOnDestroy"),
-  name: ["name", "xml"],
-  domain: ["domain", "domainUuid", "xml"],
-  description: ["description", "xml"],
-  memory: ["memory", "xml"],
-  memoryFile: ["memoryFile", "xml"],
-  disks: ["disks", "xml"],
-  xml: ["inputXml", "xml"],
-};
+/** Derived from the Snapshot spec (provider/snapshot/spec.ts): libvirt's snapshot XML names the snapshot and its domain and holds its description, memory and disks. */
+export { SNAPSHOT_SECRET_FLOWS } from "./generated/snapshot";
 
 export const POOL_SECRET_FLOWS: SecretFlows = {
   ...self("name", "path", "uri", "auth", "autostart", "deleteVolumesOnDestroy"),

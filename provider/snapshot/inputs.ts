@@ -1,74 +1,22 @@
-// Snapshot inputs: their schema, defaults and cross-field rules. `check` runs
-// this; everything after check may rely on the normalized shape.
-import { z } from "zod";
-import { knownOnly } from "../unknowns";
+// Snapshot inputs: the rules that combine fields, and the normalized shape. The
+// inputs themselves (schemas, defaults, change rules) are in spec.ts; `check`
+// runs this; everything after check may rely on the normalized shape.
 import { child, parseXml, text } from "../xml/xml";
-import {
-  absolutePath,
-  flag,
-  credentials,
-  hasControlCharacters,
-  hypervisorUri,
-  objectName,
-  oneOf,
-  toFailures,
-  userInputs,
-  type CheckFailure,
-} from "../validation";
-
-/** The value Pulumi puts in place of an input that is not known yet (a preview before the Domain exists). */
-export { UNKNOWN } from "../unknowns";
-
-const snapshotMode = oneOf(["internal", "external", "none"]);
-
-const diskSchema = z
-  .object({
-    target: z
-      .string({ error: 'must be the guest device name of a disk of the domain, such as "vda"' })
-      .regex(/^[a-z][a-z0-9]{1,31}$/, { error: 'must be the guest device name of a disk of the domain, such as "vda" or "sdb"' }),
-    snapshot: snapshotMode,
-    file: absolutePath("file").optional(),
-  })
-  .strict();
+import { inputChecker } from "../resource/check";
+import { groupKeys, inputSchema, type ParsedInputs } from "../resource/spec";
+import type { CheckFailure } from "../validation";
+import { snapshotSpec } from "./spec";
 
 /** Inputs that describe the snapshot document; with `xml` none of them may be set. */
-export const TYPED_KEYS = ["description", "memory", "memoryFile", "disks"] as const;
+export const TYPED_KEYS = groupKeys(snapshotSpec, "document") as ReadonlyArray<"description" | "memory" | "memoryFile" | "disks">;
 
-/** Inputs that change what the snapshot captured: a change replaces the snapshot. */
-export const REPLACE_KEYS = ["domain", "uri", "name", "memory", "memoryFile", "diskOnly", "quiesce", "live", "disks", "xml"] as const;
-
-/** Inputs that change in place: description is rewritten in libvirt's metadata, the rest is only recorded (auth: for the next connection). */
-export const IN_PLACE_KEYS = ["description", "atomic", "halt", "deleteDataOnDestroy", "auth"] as const;
-
-export const snapshotInputSchema = z
-  .object({
-    domain: z
-      .string({ error: "must be a domain name or UUID (or a Domain resource, in the SDK)" })
-      .min(1, { error: "must not be empty" })
-      .max(1024, { error: "must be at most 1024 characters" })
-      .refine((s) => !hasControlCharacters(s), { error: "must not contain control characters" }),
-    uri: hypervisorUri.optional(),
-    auth: credentials.optional(),
-    name: objectName("name"),
-    description: z.string({ error: "must be a string" }).max(4096, { error: "must be at most 4096 characters" }).optional(),
-    memory: snapshotMode.optional(),
-    memoryFile: absolutePath("memoryFile").optional(),
-    diskOnly: flag("diskOnly").optional(),
-    quiesce: flag("quiesce").optional(),
-    atomic: flag("atomic").optional(),
-    live: flag("live").optional(),
-    halt: flag("halt").optional(),
-    disks: z.array(diskSchema).max(64, { error: "takes at most 64 entries" }).optional(),
-    xml: z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).optional(),
-    deleteDataOnDestroy: flag("deleteDataOnDestroy").optional(),
-  })
-  .strict();
-
-type Parsed = z.infer<typeof snapshotInputSchema>;
-export type SnapshotDiskInput = z.infer<typeof diskSchema>;
+type Parsed = ParsedInputs<typeof snapshotSpec>;
+export type SnapshotDiskInput = NonNullable<Parsed["disks"]>[number];
 
 /** Inputs after check: defaults applied where they need no hypervisor. */
 export type SnapshotInputs = Parsed & {
+  domain: string;
+  name: string;
   atomic: boolean;
   diskOnly: boolean;
   quiesce: boolean;
@@ -174,42 +122,19 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   return f;
 }
 
-// Built once: zod compiles a schema's parser on its first use, ~5-15 ms of main-thread time.
-let checkSchema: ReturnType<typeof snapshotInputSchema.partial<{ domain: true; name: true }>> | undefined;
-const snapshotCheckSchema = () => (checkSchema ??= snapshotInputSchema.partial({ domain: true, name: true }));
+/**
+ * Validates and normalizes Snapshot inputs (resource/check.ts: a preview's unknown
+ * inputs stay unknown, `unknownKeys` names them, and the rules that combine
+ * fields wait for the `pulumi up`).
+ */
+export const checkSnapshotInputs = inputChecker(snapshotSpec, {
+  crossField: crossFieldFailures,
+  normalize: (i): SnapshotInputs => ({
+    ...(i as SnapshotInputs),
+    // libvirt cannot hold an empty description (it drops the element): "" means none.
+    description: i.description === "" ? undefined : i.description,
+  }),
+});
 
-export function checkSnapshotInputs(news: Record<string, unknown>): { inputs?: SnapshotInputs; failures: CheckFailure[]; hasUnknowns: boolean } {
-  const raw = userInputs(news);
-  const { known, unknownKeys } = knownOnly(raw);
-  const unknown = Object.fromEntries([...unknownKeys].map((k) => [k, raw[k]]));
-  const hasUnknowns = unknownKeys.size > 0;
-  const missing: CheckFailure[] = [];
-  if (known.name === undefined && !("name" in unknown))
-    missing.push({ property: "name", reason: "is required (the SDK's Snapshot defaults it to the resource name)" });
-  if (known.domain === undefined && !("domain" in unknown))
-    missing.push({ property: "domain", reason: "is required: a Domain resource, or a domain name or UUID (with uri)" });
-  // name and domain are reported above when missing; unknown ones are not validated.
-  const parsed = snapshotCheckSchema().safeParse(known);
-  if (!parsed.success) return { failures: [...missing, ...toFailures(parsed.error)], hasUnknowns };
-  if (missing.length > 0) return { failures: missing, hasUnknowns };
-  // Rules that combine fields wait until every value is known: Pulumi checks again then.
-  const failures = hasUnknowns ? [] : crossFieldFailures(parsed.data as Parsed);
-  if (failures.length > 0) return { failures, hasUnknowns };
-  const i = parsed.data as Parsed;
-  return {
-    failures: [],
-    hasUnknowns,
-    inputs: {
-      ...i,
-      ...(unknown as Partial<Parsed>),
-      // libvirt cannot hold an empty description (it drops the element): "" means none.
-      ...(i.description === "" ? { description: undefined } : {}),
-      atomic: i.atomic ?? true,
-      diskOnly: i.diskOnly ?? false,
-      quiesce: i.quiesce ?? false,
-      live: i.live ?? false,
-      halt: i.halt ?? false,
-      deleteDataOnDestroy: i.deleteDataOnDestroy ?? true,
-    },
-  };
-}
+/** The zod object of every Snapshot input (each optional), as check parses them. */
+export const snapshotInputSchema = inputSchema(snapshotSpec);

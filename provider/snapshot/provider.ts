@@ -1,17 +1,17 @@
-// The Snapshot resource provider: check / diff / create / read / update / delete,
-// as Pulumi's dynamic-provider host calls them.
-import type * as pulumi from "@pulumi/pulumi";
+// The Snapshot resource provider: its lifecycle on the provider kit
+// (resource/provider.ts), which owns check, the diff skeleton and redaction.
 import { withConnection, type Connection } from "../libvirt/connection";
 import { withDomain, type DomainHandle } from "../libvirt/domain";
 import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
 import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
 import type { SnapshotHandle } from "../libvirt/snapshot";
-import { canonicalEqual } from "../equality";
 import { withoutUndefined } from "../state-values";
-import { recordPartlyCreated } from "../resource/partly-created";
+import { defineProvider } from "../resource/provider";
 import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
-import { checkSnapshotInputs, IN_PLACE_KEYS, REPLACE_KEYS, UNKNOWN, type SnapshotInputs } from "./inputs";
+import { checkSnapshotInputs, type SnapshotInputs } from "./inputs";
+import { snapshotSpec } from "./spec";
+import { defaultsFor } from "../resource/spec";
 import { UUID_RE } from "../libvirt/uuid";
 import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
@@ -72,12 +72,6 @@ export function parseSnapshotId(id: string): { domainUuid: string; name: string 
     throw new Error(`"${id}" is not a Snapshot ID: expected "<domain UUID>/<snapshot name>"`);
   }
   return { domainUuid, name: id.slice(37) };
-}
-
-function inputsOrThrow(raw: Record<string, unknown>): SnapshotInputs {
-  const { inputs, failures } = checkSnapshotInputs(raw);
-  if (!inputs) throw new Error(`invalid Snapshot inputs: ${failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
-  return inputs;
 }
 
 export function createFlags(i: SnapshotInputs): number {
@@ -225,21 +219,10 @@ function domainGone(what: string, domain: string, conn: Connection): Error {
   return new Error(`${what}: domain ${domain} no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget its snapshots`);
 }
 
-/** The inputs as stored in outputs (the raw xml input lives under inputXml). */
+/** The inputs as stored in outputs (the raw xml input lives under inputXml), defaults for what an older state lacks. */
 function storedInputs(props: Partial<SnapshotOutputs>, domainUuid: string, name: string): SnapshotInputs {
   const { inputXml, ...rest } = props;
-  return {
-    domain: domainUuid,
-    name,
-    atomic: true,
-    diskOnly: false,
-    quiesce: false,
-    live: false,
-    halt: false,
-    deleteDataOnDestroy: true,
-    ...(rest as Partial<SnapshotInputs>),
-    xml: inputXml,
-  } as SnapshotInputs;
+  return { domain: domainUuid, name, ...defaultsFor(snapshotSpec, rest), ...rest, xml: inputXml } as SnapshotInputs;
 }
 
 /**
@@ -278,166 +261,148 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
 }
 
 /** The Snapshot provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
-export const makeSnapshotProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.ResourceProvider => ({
-  async check(_olds, news) {
-    const { inputs, failures } = checkSnapshotInputs(news);
-    return { inputs: inputs ? withoutUndefined(inputs) : news, failures };
-  },
+export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
+  defineProvider<SnapshotInputs, SnapshotOutputs>({
+    spec: snapshotSpec,
+    check: checkSnapshotInputs,
 
-  async diff(_id, olds: SnapshotOutputs, news) {
-    const { inputs, hasUnknowns } = checkSnapshotInputs(news);
-    if (!inputs) return { changes: true };
-    const old = olds as unknown as Record<string, unknown>;
-    const next = inputs as unknown as Record<string, unknown>;
-    const changed: string[] = [];
-    for (const key of [...REPLACE_KEYS, ...IN_PLACE_KEYS]) {
-      const value = next[key];
-      if (value === UNKNOWN) {
-        changed.push(key);
-        continue;
-      }
-      // uri left unset means "what was resolved at creation"; the domain may be named by name or UUID.
-      if (key === "uri" && (value === undefined || value === olds.uri)) continue;
-      if (key === "domain" && (value === olds.domain || value === olds.domainUuid)) continue;
-      const previous = key === "xml" ? olds.inputXml : old[key];
-      if (!canonicalEqual(previous, value)) changed.push(key);
-    }
-    const replaces = changed.filter((k) => (REPLACE_KEYS as readonly string[]).includes(k));
-    const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
-    // Snapshot names are unique per domain: the old one must go before a same-named new one.
-    const deleteBeforeReplace = replaces.length > 0 && sameDomain && inputs.name === olds.name;
-    if (deleteBeforeReplace && !hasUnknowns) await refuseDoomedReplace(olds, inputs, replaces, hooks);
-    return { changes: changed.length > 0, replaces, deleteBeforeReplace };
-  },
+    // The domain may be given by name or by UUID: either spelling of the saved one is no change.
+    sameAsSaved: (key, next, olds) => key === "domain" && (next === olds.domain || next === olds.domainUuid),
 
-  async create(raw) {
-    const inputs = inputsOrThrow(raw);
-    return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
-      withDomain(conn, inputs.domain, async (dom) => {
-        if (!dom) {
-          throw new SnapshotOptionError(
-            "domain",
-            `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`,
-          );
-        }
-        const domainName = dom.name();
-        const existing = await dom.lookupSnapshot(inputs.name);
-        if (existing) {
-          existing.free();
-          throw new SnapshotOptionError(
-            "name",
-            `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`,
-          );
-        }
-        const active = await dom.isActive();
-        const { state } = await dom.state();
-        const conflict = stateConflict(inputs, active, state, domainName) ?? (await unknownDisk(dom, inputs, domainName));
-        if (conflict) throw conflict;
+    async diff({ olds, inputs, unknownKeys, replaces }) {
+      const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
+      // Snapshot names are unique per domain: the old one must go before a same-named new one.
+      const deleteBeforeReplace = replaces.length > 0 && sameDomain && !unknownKeys.has("name") && inputs.name === olds.name;
+      if (deleteBeforeReplace && unknownKeys.size === 0) await refuseDoomedReplace(olds, inputs, replaces, hooks);
+      return { replaces, deleteBeforeReplace };
+    },
 
-        const xml = buildSnapshotXml(inputs);
-        let flags = createFlags(inputs);
-        // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
-        if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
-        const partial = () => ({ id: snapshotId(dom.uuid(), inputs.name), props: partlyCreated(inputs, dom.uuid(), conn.uri) });
-        return recordPartlyCreated(raw, `snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
-          let snap: SnapshotHandle;
-          sent();
-          try {
-            try {
-              snap = await dom.createSnapshot(xml, flags, `"${inputs.name}"`);
-            } catch (err) {
-              if (
-                !(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) ||
-                !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) ||
-                !/flags/i.test((err as LibvirtError).libvirtMessage)
-              )
-                throw err;
-              snap = await dom.createSnapshot(xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
-            }
-          } catch (err) {
-            throw explainCreateFailure(err, inputs, active, state, domainName);
+    async create(inputs, ctx) {
+      return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
+        withDomain(conn, inputs.domain, async (dom) => {
+          if (!dom) {
+            throw new SnapshotOptionError(
+              "domain",
+              `cannot take snapshot "${inputs.name}": there is no domain "${inputs.domain}" on ${conn.uri}; check domain and uri`,
+            );
           }
+          const domainName = dom.name();
+          const existing = await dom.lookupSnapshot(inputs.name);
+          if (existing) {
+            existing.free();
+            throw new SnapshotOptionError(
+              "name",
+              `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`,
+            );
+          }
+          const active = await dom.isActive();
+          const { state } = await dom.state();
+          const conflict = stateConflict(inputs, active, state, domainName) ?? (await unknownDisk(dom, inputs, domainName));
+          if (conflict) throw conflict;
+
+          const xml = buildSnapshotXml(inputs);
+          let flags = createFlags(inputs);
+          // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
+          if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
+          const partial = () => ({ id: snapshotId(dom.uuid(), inputs.name), props: partlyCreated(inputs, dom.uuid(), conn.uri) });
+          return ctx.recordPartlyCreated(`snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
+            let snap: SnapshotHandle;
+            sent();
+            try {
+              try {
+                snap = await dom.createSnapshot(xml, flags, `"${inputs.name}"`);
+              } catch (err) {
+                if (
+                  !(flags & C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE) ||
+                  !isLibvirtError(err, E.VIR_ERR_INVALID_ARG) ||
+                  !/flags/i.test((err as LibvirtError).libvirtMessage)
+                )
+                  throw err;
+                snap = await dom.createSnapshot(xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+              }
+            } catch (err) {
+              throw explainCreateFailure(err, inputs, active, state, domainName);
+            }
+            try {
+              await hooks.pause?.("afterCreate");
+              const outs = await describe(conn, dom, snap, inputs);
+              return { id: snapshotId(outs.domainUuid, outs.name), outs };
+            } finally {
+              snap.free();
+            }
+          });
+        }),
+      );
+    },
+
+    async read(id, props) {
+      const { domainUuid, name } = parseSnapshotId(id);
+      return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withDomain(conn, domainUuid, async (dom) => {
+          if (!dom) return undefined; // the domain is gone, and its snapshots with it
+          const snap = await dom.lookupSnapshot(name);
+          if (!snap) return undefined; // deleted outside Pulumi
           try {
-            await hooks.pause?.("afterCreate");
-            const outs = await describe(conn, dom, snap, inputs);
-            return { id: snapshotId(outs.domainUuid, outs.name), outs: withoutUndefined(outs) };
+            return await describe(conn, dom, snap, storedInputs(props, domainUuid, name));
           } finally {
             snap.free();
           }
-        });
-      }),
-    );
-  },
+        }),
+      );
+    },
 
-  async read(id, props: Partial<SnapshotOutputs>) {
-    const { domainUuid, name } = parseSnapshotId(id);
-    return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
-      withDomain(conn, domainUuid, async (dom) => {
-        if (!dom) return {}; // the domain is gone, and its snapshots with it
-        const snap = await dom.lookupSnapshot(name);
-        if (!snap) return {}; // deleted outside Pulumi
-        try {
-          return { id, props: withoutUndefined(await describe(conn, dom, snap, storedInputs(props, domainUuid, name))) };
-        } finally {
-          snap.free();
-        }
-      }),
-    );
-  },
-
-  async update(id, olds: SnapshotOutputs, news) {
-    const inputs = inputsOrThrow(news);
-    const { domainUuid, name } = parseSnapshotId(id);
-    // The new credentials: an update is how a changed password gets recorded.
-    return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
-      withDomain(conn, domainUuid, async (dom) => {
-        if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
-        let snap = await dom.lookupSnapshot(name);
-        if (!snap)
-          throw new Error(
-            `updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`,
-          );
-        try {
-          if (inputs.xml === undefined) {
-            // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
-            const current = await snap.xml(virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
-            if ((parseSnapshotXml(current).description ?? "") !== (inputs.description ?? "")) {
-              const redefined = await dom.redefineSnapshot(withDescription(current, inputs.description), `"${name}"`);
-              snap.free();
-              snap = redefined;
+    async update(id, olds, inputs) {
+      const { domainUuid, name } = parseSnapshotId(id);
+      // The new credentials: an update is how a changed password gets recorded.
+      return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
+        withDomain(conn, domainUuid, async (dom) => {
+          if (!dom) throw domainGone(`updating snapshot "${name}"`, domainUuid, conn);
+          let snap = await dom.lookupSnapshot(name);
+          if (!snap)
+            throw new Error(
+              `updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`,
+            );
+          try {
+            if (inputs.xml === undefined) {
+              // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
+              const current = await snap.xml(virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
+              if ((parseSnapshotXml(current).description ?? "") !== (inputs.description ?? "")) {
+                const redefined = await dom.redefineSnapshot(withDescription(current, inputs.description), `"${name}"`);
+                snap.free();
+                snap = redefined;
+              }
             }
+            return await describe(conn, dom, snap, { ...inputs, name });
+          } finally {
+            snap.free();
           }
-          return { outs: withoutUndefined(await describe(conn, dom, snap, { ...inputs, name })) };
-        } finally {
-          snap.free();
-        }
-      }),
-    );
-  },
+        }),
+      );
+    },
 
-  async delete(id, props: Partial<SnapshotOutputs>) {
-    const { domainUuid, name } = parseSnapshotId(id);
-    const keepData = keepsDataOnDestroy(props);
-    await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
-      withDomain(conn, domainUuid, async (dom) => {
-        if (!dom) return; // the domain is gone, and its snapshots with it
-        const snap = await dom.lookupSnapshot(name);
-        if (!snap) return; // already gone: nothing to do
-        try {
-          // Never VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: libvirt re-parents the children.
-          await snap.delete(keepData ? D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY : 0);
-        } catch (err) {
-          if (isNoSnapshot(err) || isNoDomain(err)) return; // deleted meanwhile
-          if (!isLibvirtError(err, ...CANNOT_CODES)) throw err;
-          const e = err as LibvirtError;
-          const where = `snapshot "${name}" of domain "${dom.name()}"`;
-          throw new SnapshotOptionError("deleteDataOnDestroy", snapshotDeleteFailure(where, `${e.libvirtMessage} [${e.codeName}]`, keepData), e);
-        } finally {
-          snap.free();
-        }
-      }),
-    );
-  },
-});
+    async delete(id, props) {
+      const { domainUuid, name } = parseSnapshotId(id);
+      const keepData = keepsDataOnDestroy(props);
+      await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withDomain(conn, domainUuid, async (dom) => {
+          if (!dom) return; // the domain is gone, and its snapshots with it
+          const snap = await dom.lookupSnapshot(name);
+          if (!snap) return; // already gone: nothing to do
+          try {
+            // Never VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: libvirt re-parents the children.
+            await snap.delete(keepData ? D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY : 0);
+          } catch (err) {
+            if (isNoSnapshot(err) || isNoDomain(err)) return; // deleted meanwhile
+            if (!isLibvirtError(err, ...CANNOT_CODES)) throw err;
+            const e = err as LibvirtError;
+            const where = `snapshot "${name}" of domain "${dom.name()}"`;
+            throw new SnapshotOptionError("deleteDataOnDestroy", snapshotDeleteFailure(where, `${e.libvirtMessage} [${e.codeName}]`, keepData), e);
+          } finally {
+            snap.free();
+          }
+        }),
+      );
+    },
+  });
 
 export const snapshotProvider = makeSnapshotProvider();
