@@ -104,6 +104,24 @@ const FUNCTIONS = [
   "virStreamFinish",
   "virStreamAbort",
   "virStreamFree",
+  // networks
+  "virConnectListAllNetworks",
+  "virNetworkLookupByName",
+  "virNetworkLookupByUUIDString",
+  "virNetworkDefineXML",
+  "virNetworkCreate",
+  "virNetworkDestroy",
+  "virNetworkUndefine",
+  "virNetworkUpdate",
+  "virNetworkGetXMLDesc",
+  "virNetworkGetBridgeName",
+  "virNetworkGetAutostart",
+  "virNetworkSetAutostart",
+  "virNetworkIsActive",
+  "virNetworkIsPersistent",
+  "virNetworkGetName",
+  "virNetworkGetUUIDString",
+  "virNetworkFree",
 ];
 
 // Enum groups (the XML's enum `type`) whose values the binding and the teardown rules use.
@@ -121,6 +139,11 @@ const ENUM_GROUPS = [
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
+  // networks
+  "virNetworkXMLFlags",
+  "virNetworkUpdateCommand",
+  "virNetworkUpdateSection",
+  "virNetworkUpdateFlags",
 ];
 
 // Arguments whose C type says less than their use: `virStreamSend`'s `const char *data`

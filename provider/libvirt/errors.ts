@@ -70,6 +70,7 @@ export const isNoDomain = (err: unknown) => isLibvirtError(err, virErrorNumber.V
 export const isNoSnapshot = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);
 export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
 export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
+export const isNoNetwork = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_NETWORK);
 /** A domain's live XML asked for after it stopped: VIR_ERR_OPERATION_INVALID ("domain is not running"). */
 export const isNotRunning = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID);
 

@@ -1414,6 +1414,132 @@ export const virConnectListAllDomainsFlags = {
 } as const;
 export type virConnectListAllDomainsFlags = (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
 
+/** libvirt enum `virNetworkXMLFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkXMLFlags */
+export const virNetworkXMLFlags = {
+  /**
+   * dump inactive network information
+   * @since libvirt 0.9.10
+   */
+  VIR_NETWORK_XML_INACTIVE: 1,
+} as const;
+export type virNetworkXMLFlags = (typeof virNetworkXMLFlags)[keyof typeof virNetworkXMLFlags];
+
+/** libvirt enum `virNetworkUpdateCommand`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateCommand */
+export const virNetworkUpdateCommand = {
+  /**
+   * add an element at start of list
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST: 4,
+  /**
+   * delete an existing element
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_COMMAND_DELETE: 2,
+  /**
+   * modify an existing element
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_COMMAND_MODIFY: 1,
+  /**
+   * invalid
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_COMMAND_NONE: 0,
+} as const;
+export type virNetworkUpdateCommand = (typeof virNetworkUpdateCommand)[keyof typeof virNetworkUpdateCommand];
+
+/** libvirt enum `virNetworkUpdateSection`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateSection */
+export const virNetworkUpdateSection = {
+  /**
+   * <bridge>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_BRIDGE: 1,
+  /**
+   * <dns>/<host>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_DNS_HOST: 10,
+  /**
+   * <dns>/<srv>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_DNS_SRV: 12,
+  /**
+   * <dns>/<txt>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_DNS_TXT: 11,
+  /**
+   * <domain>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_DOMAIN: 2,
+  /**
+   * <forward>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_FORWARD: 6,
+  /**
+   * <forward>/<interface>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_FORWARD_INTERFACE: 7,
+  /**
+   * <forward>/<pf>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_FORWARD_PF: 8,
+  /**
+   * <ip>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_IP: 3,
+  /**
+   * <ip>/<dhcp>/<host>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_IP_DHCP_HOST: 4,
+  /**
+   * <ip>/<dhcp>/<range>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_IP_DHCP_RANGE: 5,
+  /**
+   * invalid
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_NONE: 0,
+  /**
+   * <portgroup>
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_SECTION_PORTGROUP: 9,
+} as const;
+export type virNetworkUpdateSection = (typeof virNetworkUpdateSection)[keyof typeof virNetworkUpdateSection];
+
+/** libvirt enum `virNetworkUpdateFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateFlags */
+export const virNetworkUpdateFlags = {
+  /**
+   * affect persistent config only
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_AFFECT_CONFIG: 2,
+  /**
+   * affect live if network is active,
+   * config if it's not active
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_AFFECT_CURRENT: 0,
+  /**
+   * affect live state of network only
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_AFFECT_LIVE: 1,
+} as const;
+export type virNetworkUpdateFlags = (typeof virNetworkUpdateFlags)[keyof typeof virNetworkUpdateFlags];
+
 /** koffi struct layouts, field by field from libvirt-api.xml. */
 export const STRUCTS = {
   virError: {
@@ -1536,10 +1662,27 @@ export const FUNCTIONS = {
   virStreamFinish: { decl: "int virStreamFinish(virStream * stream)", since: "0.7.2" },
   virStreamAbort: { decl: "int virStreamAbort(virStream * stream)", since: "0.7.2" },
   virStreamFree: { decl: "int virStreamFree(virStream * stream)", since: "0.7.2" },
+  virConnectListAllNetworks: { decl: "int virConnectListAllNetworks(virConnect * conn, _Out_ void ** nets, unsigned int flags)", since: "0.10.2" },
+  virNetworkLookupByName: { decl: "virNetwork * virNetworkLookupByName(virConnect * conn, const char * name)", since: "0.2.0" },
+  virNetworkLookupByUUIDString: { decl: "virNetwork * virNetworkLookupByUUIDString(virConnect * conn, const char * uuidstr)", since: "0.2.0" },
+  virNetworkDefineXML: { decl: "virNetwork * virNetworkDefineXML(virConnect * conn, const char * xml)", since: "0.2.0" },
+  virNetworkCreate: { decl: "int virNetworkCreate(virNetwork * network)", since: "0.2.0" },
+  virNetworkDestroy: { decl: "int virNetworkDestroy(virNetwork * network)", since: "0.2.0" },
+  virNetworkUndefine: { decl: "int virNetworkUndefine(virNetwork * network)", since: "0.2.0" },
+  virNetworkUpdate: { decl: "int virNetworkUpdate(virNetwork * network, unsigned int command, unsigned int section, int parentIndex, const char * xml, unsigned int flags)", since: "0.10.2" },
+  virNetworkGetXMLDesc: { decl: "HeapString virNetworkGetXMLDesc(virNetwork * network, unsigned int flags)", since: "0.2.0" },
+  virNetworkGetBridgeName: { decl: "HeapString virNetworkGetBridgeName(virNetwork * network)", since: "0.2.0" },
+  virNetworkGetAutostart: { decl: "int virNetworkGetAutostart(virNetwork * network, _Out_ int * autostart)", since: "0.2.1" },
+  virNetworkSetAutostart: { decl: "int virNetworkSetAutostart(virNetwork * network, int autostart)", since: "0.2.1" },
+  virNetworkIsActive: { decl: "int virNetworkIsActive(virNetwork * net)", since: "0.7.3" },
+  virNetworkIsPersistent: { decl: "int virNetworkIsPersistent(virNetwork * net)", since: "0.7.3" },
+  virNetworkGetName: { decl: "const char * virNetworkGetName(virNetwork * network)", since: "0.2.0" },
+  virNetworkGetUUIDString: { decl: "int virNetworkGetUUIDString(virNetwork * network, char * buf)", since: "0.2.0" },
+  virNetworkFree: { decl: "int virNetworkFree(virNetwork * network)", since: "0.2.0" },
 } as const;
 
 /** libvirt's opaque object types that FUNCTIONS pass or return (declared with koffi.opaque before binding). */
-export const OPAQUE_TYPES = ["virConnect","virDomain","virDomainSnapshot","virStoragePool","virStorageVol","virStream"] as const;
+export const OPAQUE_TYPES = ["virConnect","virDomain","virDomainSnapshot","virNetwork","virStoragePool","virStorageVol","virStream"] as const;
 
 /** The typed signatures of FUNCTIONS, as the binding's loader exposes them. */
 export interface LibvirtFunctions {
@@ -1943,4 +2086,89 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFree
    */
   virStreamFree(stream: Ptr<"virStream"> | null): number;
+  /**
+   * Collect the list of networks, and allocate an array to store those objects. This API solves the race inherent between virConnectListNetworks and virConnectListDefinedNetworks.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virConnectListAllNetworks
+   */
+  virConnectListAllNetworks(conn: Ptr<"virConnect"> | null, nets: [unknown] | null, flags: number): number;
+  /**
+   * Try to lookup a network on the given hypervisor based on its name.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkLookupByName
+   */
+  virNetworkLookupByName(conn: Ptr<"virConnect"> | null, name: string | null): Ptr<"virNetwork"> | null;
+  /**
+   * Try to lookup a network on the given hypervisor based on its UUID.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkLookupByUUIDString
+   */
+  virNetworkLookupByUUIDString(conn: Ptr<"virConnect"> | null, uuidstr: string | null): Ptr<"virNetwork"> | null;
+  /**
+   * Define an inactive persistent virtual network or modify an existing persistent one from the XML description.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkDefineXML
+   */
+  virNetworkDefineXML(conn: Ptr<"virConnect"> | null, xml: string | null): Ptr<"virNetwork"> | null;
+  /**
+   * Create and start a defined network. If the call succeed the network moves from the defined to the running networks pools.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkCreate
+   */
+  virNetworkCreate(network: Ptr<"virNetwork"> | null): number;
+  /**
+   * Destroy the network object. The running instance is shutdown if not down already and all resources used by it are given back to the hypervisor. This does not free the associated virNetworkPtr object. This function may require privileged access
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkDestroy
+   */
+  virNetworkDestroy(network: Ptr<"virNetwork"> | null): number;
+  /**
+   * Undefine a network but does not stop it if it is running
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUndefine
+   */
+  virNetworkUndefine(network: Ptr<"virNetwork"> | null): number;
+  /**
+   * Update the definition of an existing network, either its live running state, its persistent configuration, or both.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdate
+   */
+  virNetworkUpdate(network: Ptr<"virNetwork"> | null, command: number, section: number, parentIndex: number, xml: string | null, flags: number): number;
+  /**
+   * Provide an XML description of the network. The description may be reused later to relaunch the network with virNetworkCreateXML().
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetXMLDesc
+   */
+  virNetworkGetXMLDesc(network: Ptr<"virNetwork"> | null, flags: number): string | null;
+  /**
+   * Provides a bridge interface name to which a domain may connect a network interface in order to join the network.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetBridgeName
+   */
+  virNetworkGetBridgeName(network: Ptr<"virNetwork"> | null): string | null;
+  /**
+   * Provides a boolean value indicating whether the network configured to be automatically started when the host machine boots.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetAutostart
+   */
+  virNetworkGetAutostart(network: Ptr<"virNetwork"> | null, autostart: [number]): number;
+  /**
+   * Configure the network to be automatically started when the host machine boots.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkSetAutostart
+   */
+  virNetworkSetAutostart(network: Ptr<"virNetwork"> | null, autostart: number): number;
+  /**
+   * Determine if the network is currently running
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkIsActive
+   */
+  virNetworkIsActive(net: Ptr<"virNetwork"> | null): number;
+  /**
+   * Determine if the network has a persistent configuration which means it will still exist after shutting down
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkIsPersistent
+   */
+  virNetworkIsPersistent(net: Ptr<"virNetwork"> | null): number;
+  /**
+   * Get the public name for that network
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetName
+   */
+  virNetworkGetName(network: Ptr<"virNetwork"> | null): string | null;
+  /**
+   * Get the UUID for a network as string. For more information about UUID see RFC4122.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetUUIDString
+   */
+  virNetworkGetUUIDString(network: Ptr<"virNetwork"> | null, buf: Buffer): number;
+  /**
+   * Free the network object. The running instance is kept alive. The data structure is freed and should not be used thereafter.
+   * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkFree
+   */
+  virNetworkFree(network: Ptr<"virNetwork"> | null): number;
 }
