@@ -253,7 +253,11 @@ function render(api, libvirtVersion) {
   };
 
   for (const group of ENUM_GROUPS) {
-    const values = api.enums.filter((e) => e.type === group && !/_LAST$/.test(e.name));
+    // The group's `..._LAST` sentinel (one past the largest value) is left out; a real value that
+    // happens to end in _LAST (VIR_NETWORK_UPDATE_COMMAND_ADD_LAST) is kept.
+    const members = api.enums.filter((e) => e.type === group);
+    const largest = Math.max(...members.map((e) => valueOf(e.value)));
+    const values = members.filter((e) => !(/_LAST$/.test(e.name) && valueOf(e.value) === largest));
     if (values.length === 0) throw new Error(`gen-libvirt: enum group ${group} not found in libvirt-api.xml`);
     out.push(`/** libvirt enum \`${group}\`: https://libvirt.org/html/libvirt-${values[0].file}.html#${group} */`);
     out.push(`export const ${group} = {`);

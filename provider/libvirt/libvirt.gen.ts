@@ -1432,6 +1432,11 @@ export const virNetworkUpdateCommand = {
    */
   VIR_NETWORK_UPDATE_COMMAND_ADD_FIRST: 4,
   /**
+   * add an element at end of list
+   * @since libvirt 0.10.2
+   */
+  VIR_NETWORK_UPDATE_COMMAND_ADD_LAST: 3,
+  /**
    * delete an existing element
    * @since libvirt 0.10.2
    */
