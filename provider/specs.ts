@@ -2,6 +2,7 @@
 // (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
 import { domainSpec } from "./domain/spec";
 import { snapshotSpec } from "./snapshot/spec";
+import { networkSpec } from "./network/spec";
 import type { ResourceSpec } from "./resource/spec";
 
 export interface GeneratedFrom {
@@ -15,6 +16,7 @@ export interface GeneratedFrom {
 export const GENERATED: readonly GeneratedFrom[] = [
   { spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" },
   { spec: snapshotSpec, sdkModule: "sdk/generated/snapshot.ts", readmeSection: "Snapshot:inputs" },
+  { spec: networkSpec, sdkModule: "sdk/generated/network.ts", readmeSection: "Network:inputs" },
 ];
 
 /** Where the SDK types a generated module may name come from (relative to sdk/generated/). */

@@ -43,12 +43,11 @@ function parseV6(s: string): Ip | string {
   if (s.includes("%")) return `"${s}" has a zone index (%...), which a network address cannot have`;
   if (!isIPv6(s)) return `"${s}" is not an IPv6 address (such as fd00:150::1)`;
   let text = s;
-  let tail: number[] = [];
   const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (dotted) {
     const v4 = parseV4(dotted[2]);
     if (typeof v4 === "string") return v4;
-    tail = [Number(v4.value >> 16n), Number(v4.value & 0xffffn)];
+    const tail = [Number(v4.value >> 16n), Number(v4.value & 0xffffn)];
     text = dotted[1] + tail.map((t) => t.toString(16)).join(":");
   }
   const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];

@@ -3,6 +3,7 @@ export * from "./domain";
 export * from "./snapshot";
 export * from "./volume";
 export * from "./pool";
+export * from "./network";
 export { nameList, type Decision, type Verdict } from "./shared";
 export { isTruthyEnv } from "./env";
 export { TeardownRefusedError } from "./refused";

@@ -1,0 +1,265 @@
+// The Network resource provider: its lifecycle on the provider kit
+// (resource/provider.ts), which owns check, the diff skeleton and redaction.
+// create = define (+ autostart) + start; DHCP and DNS hosts and autostart and
+// active change in place; delete = stop + undefine, refused while any domain
+// has an interface on the network (../teardown/network.ts).
+import { randomUUID } from "node:crypto";
+import { withConnection, type Connection } from "../libvirt/connection";
+import { isUnsupported } from "../libvirt/errors";
+import { virNetworkUpdateCommand as Cmd, virNetworkUpdateFlags as Upd, virNetworkUpdateSection as Sec } from "../libvirt/libvirt.gen";
+import { defineNetwork, lookupNetwork, withNetwork, type NetworkHandle } from "../libvirt/network";
+import { redactUri } from "../libvirt/uri";
+import { canonical, canonicalEqual } from "../equality";
+import type { ProviderHooks } from "../hooks";
+import { defineProvider } from "../resource/provider";
+import { planNetworkDelete, planNetworkReplace, planNetworkStop, type NetworkDecision } from "../teardown/network";
+import { TeardownRefusedError } from "../teardown/refused";
+import { gatherNetworkFacts } from "./facts";
+import { checkNetworkInputs, subnetIndex, type DhcpHost, type DnsHost, type NetworkInputs } from "./inputs";
+import { networkSpec } from "./spec";
+import { buildNetworkXml, dhcpHostXml, dnsHostXml, parseNetworkXml } from "./xml";
+
+export interface NetworkOutputs extends Omit<NetworkInputs, "mode"> {
+  /** libvirt's UUID of the network; also the Pulumi ID. */
+  uuid: string;
+  /** The URI libvirt reported for the connection (virConnectGetURI). */
+  uri: string;
+  /** libvirt's forward mode ("isolated" when there is none). */
+  mode: string;
+  /** The persistent definition, as libvirt returns it. */
+  xml: string;
+}
+
+/** The persistent definition; drivers without VIR_NETWORK_XML_INACTIVE (the test driver) give the live one. */
+async function definitionXml(net: NetworkHandle): Promise<string> {
+  try {
+    return await net.xml({ inactive: true });
+  } catch (err) {
+    if (!isUnsupported(err)) throw err;
+    return net.xml();
+  }
+}
+
+async function describe(conn: Connection, net: NetworkHandle, saved: Omit<NetworkInputs, "mode"> & { mode?: string }): Promise<NetworkOutputs> {
+  const xml = await definitionXml(net);
+  const o = parseNetworkXml(xml);
+  return {
+    ...saved,
+    name: net.name(),
+    uuid: net.uuid(),
+    uri: conn.uri,
+    // What libvirt has now, so that a refresh shows changes made outside Pulumi.
+    mode: o.mode,
+    bridgeName: o.bridgeName,
+    domain: o.domain,
+    mtu: o.mtu,
+    addresses: o.addresses,
+    dhcp: o.dhcp,
+    dnsHosts: o.dnsHosts,
+    autostart: await net.autostart(),
+    active: await net.isActive(),
+    xml,
+  };
+}
+
+/** Carries out an allowed decision, or throws the refusal before anything changes. */
+async function carryOut(net: NetworkHandle, decision: NetworkDecision): Promise<void> {
+  if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+  for (const step of decision.steps) {
+    if (step.call === "destroy") await net.destroy();
+    else await net.undefine();
+  }
+}
+
+/** Removes a network this create just defined, so a failed create leaves nothing behind. */
+async function removePartlyCreated(net: NetworkHandle): Promise<string> {
+  try {
+    if (await net.isActive()) await net.destroy();
+    await net.undefine();
+    return "the partly created network was removed";
+  } catch (err) {
+    return `removing the partly created network also failed (${(err as Error).message}); remove it with virsh net-destroy and net-undefine`;
+  }
+}
+
+/** The elements of `from` that `other` lacks (compared canonically). */
+const missingFrom = <T>(from: T[], other: T[]): T[] => {
+  const have = new Set(other.map(canonical));
+  return from.filter((x) => !have.has(canonical(x)));
+};
+
+/**
+ * DHCP and DNS hosts, in place: each host libvirt has that is not wanted is
+ * deleted, then each wanted host it lacks is added (VIR_NETWORK_UPDATE_COMMAND_DELETE /
+ * ADD_LAST), in the persistent definition and, while the network runs, live.
+ */
+async function updateHosts(
+  net: NetworkHandle,
+  current: { addresses: string[]; dhcp: DhcpHost[]; dns: DnsHost[] },
+  want: NetworkInputs,
+  active: boolean,
+) {
+  const flags = Upd.VIR_NETWORK_UPDATE_AFFECT_CONFIG | (active ? Upd.VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
+  const wantDhcp = want.dhcp?.hosts ?? [];
+  const dhcpIndex = (h: DhcpHost) => subnetIndex(current.addresses, h.ip);
+  for (const h of missingFrom(current.dhcp, wantDhcp))
+    await net.update(
+      Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE,
+      Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+      dhcpIndex(h),
+      dhcpHostXml(h),
+      flags,
+      `removing DHCP host ${h.ip} from`,
+    );
+  for (const h of missingFrom(wantDhcp, current.dhcp))
+    await net.update(
+      Cmd.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+      Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+      dhcpIndex(h),
+      dhcpHostXml(h),
+      flags,
+      `adding DHCP host ${h.ip} to`,
+    );
+  for (const h of missingFrom(current.dns, want.dnsHosts))
+    await net.update(
+      Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE,
+      Sec.VIR_NETWORK_SECTION_DNS_HOST,
+      -1,
+      dnsHostXml(h),
+      flags,
+      `removing DNS host ${h.ip} from`,
+    );
+  for (const h of missingFrom(want.dnsHosts, current.dns))
+    await net.update(
+      Cmd.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+      Sec.VIR_NETWORK_SECTION_DNS_HOST,
+      -1,
+      dnsHostXml(h),
+      flags,
+      `adding DNS host ${h.ip} to`,
+    );
+}
+
+/**
+ * A replacement deletes the network first (names, bridges and subnets are
+ * unique per hypervisor): if that delete is going to be refused, the
+ * replacement is refused here, in diff, while nothing has happened (it shows in
+ * `pulumi preview`).
+ */
+async function refuseUnsafeReplace(id: string, olds: NetworkOutputs, replaces: string[], hooks: ProviderHooks): Promise<void> {
+  let refusal: string | undefined;
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
+      withNetwork(conn, id, async (net) => {
+        if (!net) return; // gone: the replacement's delete has nothing to do
+        const decision = planNetworkReplace(await gatherNetworkFacts(conn, net), replaces);
+        if (!decision.allowed) refusal = decision.message;
+      }),
+    );
+  } catch (err) {
+    const keys = replaces.map((k) => `\`${k}\``).join(", ");
+    throw new Error(
+      `cannot check whether replacing network "${olds.name}" (${id}) is safe: ${(err as Error).message}. Changing ${keys} replaces the network, ` +
+        `which deletes it first, so the replacement is not planned without checking which domains have interfaces on it: ` +
+        `make ${olds.uri} reachable (start libvirtd, fix uri or auth) and run it again, or revert the change to ${keys}.`,
+      { cause: err },
+    );
+  }
+  if (refusal) throw new TeardownRefusedError(refusal);
+}
+
+/** The Network provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
+  defineProvider<NetworkInputs, NetworkOutputs>({
+    spec: networkSpec,
+    check: checkNetworkInputs,
+
+    async diff({ id, olds, inputs, unknownKeys, changed, replaces }) {
+      // DHCP hosts change in place; its ranges are part of the <ip> definition: a change replaces.
+      const rangesChanged =
+        changed.includes("dhcp") && !unknownKeys.has("dhcp") && !canonicalEqual(olds.dhcp?.ranges ?? [], inputs.dhcp?.ranges ?? []);
+      const all = rangesChanged ? [...replaces, "dhcp"] : replaces;
+      if (all.length > 0) await refuseUnsafeReplace(id, olds, all, hooks);
+      // Always delete first: the old network holds the name, its bridge and its subnets.
+      return { replaces: all, deleteBeforeReplace: all.length > 0 };
+    },
+
+    async create(inputs, { recordPartlyCreated }) {
+      return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
+        const existing = await lookupNetwork(conn, inputs.name);
+        if (existing) {
+          const uuid = existing.uuid();
+          existing.free();
+          throw new Error(
+            `creating network "${inputs.name}" on ${redactUri(conn.uri)}: a network of that name (uuid ${uuid}) already exists there, and a Network never takes over one it did not create. ` +
+              `Nothing was changed. Give this resource another name (its \`name\` input), or, if that network is no longer wanted, remove it ` +
+              `(\`virsh net-destroy ${inputs.name}\`, \`virsh net-undefine ${inputs.name}\`) and run \`pulumi up\` again.`,
+          );
+        }
+        // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
+        const uuid = randomUUID();
+        const xml = buildNetworkXml(inputs, { uuid });
+        const partial = () => ({ id: uuid, props: { ...inputs, uuid, uri: conn.uri, active: false, autostart: false, xml: "" } });
+        return recordPartlyCreated(`network "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+          sent();
+          const net = await defineNetwork(conn, xml, inputs.name);
+          try {
+            try {
+              await hooks.pause?.("afterCreate");
+              if (inputs.autostart) await net.setAutostart(true);
+              if (inputs.active) await net.start();
+            } catch (err) {
+              (err as Error).message += ` (${await removePartlyCreated(net)})`;
+              throw err;
+            }
+            const outs = await describe(conn, net, inputs);
+            return { id: outs.uuid, outs };
+          } finally {
+            net.free();
+          }
+        });
+      });
+    },
+
+    async read(id, props) {
+      return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withNetwork(conn, id, async (net) => {
+          if (!net) return undefined; // deleted outside Pulumi
+          return describe(conn, net, props as NetworkOutputs);
+        }),
+      );
+    },
+
+    async update(id, olds, inputs) {
+      // The new credentials: an update is how a changed password gets recorded.
+      return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
+        withNetwork(conn, id, async (net) => {
+          if (!net)
+            throw new Error(
+              `network "${olds.name}" (${id}) no longer exists on ${conn.uri}; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+            );
+          let active = await net.isActive();
+          if (!inputs.active && active) {
+            await carryOut(net, planNetworkStop(await gatherNetworkFacts(conn, net)));
+            active = false;
+          }
+          const current = parseNetworkXml(await definitionXml(net));
+          await updateHosts(net, { addresses: current.addresses, dhcp: current.dhcp?.hosts ?? [], dns: current.dnsHosts }, inputs, active);
+          if (inputs.active && !active) await net.start();
+          if ((await net.autostart()) !== inputs.autostart) await net.setAutostart(inputs.autostart);
+          return describe(conn, net, inputs);
+        }),
+      );
+    },
+
+    async delete(id, props) {
+      await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withNetwork(conn, id, async (net) => {
+          if (!net) return; // already gone: nothing to do
+          await carryOut(net, planNetworkDelete(await gatherNetworkFacts(conn, net)));
+        }),
+      );
+    },
+  });
+
+export const networkProvider = makeNetworkProvider();
