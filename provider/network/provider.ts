@@ -88,6 +88,23 @@ const missingFrom = <T>(from: T[], other: T[]): T[] => {
   return from.filter((x) => !have.has(canonical(x)));
 };
 
+/** One section's elements made what is wanted: deletes first (a name that moves to another MAC must be gone before it is added again), then adds. */
+async function syncSection<T extends { ip: string }>(
+  net: NetworkHandle,
+  section: number,
+  what: string,
+  have: T[],
+  want: T[],
+  xml: (h: T) => string,
+  parentIndex: (h: T) => number,
+  flags: number,
+): Promise<void> {
+  for (const h of missingFrom(have, want))
+    await net.update(Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE, section, parentIndex(h), xml(h), flags, `removing ${what} ${h.ip} from`);
+  for (const h of missingFrom(want, have))
+    await net.update(Cmd.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, section, parentIndex(h), xml(h), flags, `adding ${what} ${h.ip} to`);
+}
+
 /**
  * DHCP and DNS hosts, in place: each host libvirt has that is not wanted is
  * deleted, then each wanted host it lacks is added (VIR_NETWORK_UPDATE_COMMAND_DELETE /
@@ -100,44 +117,17 @@ async function updateHosts(
   active: boolean,
 ) {
   const flags = Upd.VIR_NETWORK_UPDATE_AFFECT_CONFIG | (active ? Upd.VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
-  const wantDhcp = want.dhcp?.hosts ?? [];
-  const dhcpIndex = (h: DhcpHost) => subnetIndex(current.addresses, h.ip);
-  for (const h of missingFrom(current.dhcp, wantDhcp))
-    await net.update(
-      Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE,
-      Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-      dhcpIndex(h),
-      dhcpHostXml(h),
-      flags,
-      `removing DHCP host ${h.ip} from`,
-    );
-  for (const h of missingFrom(wantDhcp, current.dhcp))
-    await net.update(
-      Cmd.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
-      Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-      dhcpIndex(h),
-      dhcpHostXml(h),
-      flags,
-      `adding DHCP host ${h.ip} to`,
-    );
-  for (const h of missingFrom(current.dns, want.dnsHosts))
-    await net.update(
-      Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE,
-      Sec.VIR_NETWORK_SECTION_DNS_HOST,
-      -1,
-      dnsHostXml(h),
-      flags,
-      `removing DNS host ${h.ip} from`,
-    );
-  for (const h of missingFrom(want.dnsHosts, current.dns))
-    await net.update(
-      Cmd.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
-      Sec.VIR_NETWORK_SECTION_DNS_HOST,
-      -1,
-      dnsHostXml(h),
-      flags,
-      `adding DNS host ${h.ip} to`,
-    );
+  await syncSection(
+    net,
+    Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+    "DHCP host",
+    current.dhcp,
+    want.dhcp?.hosts ?? [],
+    dhcpHostXml,
+    (h) => subnetIndex(current.addresses, h.ip),
+    flags,
+  );
+  await syncSection(net, Sec.VIR_NETWORK_SECTION_DNS_HOST, "DNS host", current.dns, want.dnsHosts, dnsHostXml, () => -1, flags);
 }
 
 /**
@@ -168,6 +158,28 @@ async function refuseUnsafeReplace(id: string, olds: NetworkOutputs, replaces: s
   if (refusal) throw new TeardownRefusedError(refusal);
 }
 
+/**
+ * The update's refusal to stop the network under a running domain, made in diff
+ * already so that the preview shows it. Only a refusal counts here: anything else
+ * (an unreachable host) is left to the update, which reads the facts again before
+ * it changes anything.
+ */
+async function refuseUnsafeStop(id: string, olds: NetworkOutputs, hooks: ProviderHooks): Promise<void> {
+  let refusal: string | undefined;
+  try {
+    await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
+      withNetwork(conn, id, async (net) => {
+        if (!net) return;
+        const decision = planNetworkStop(await gatherNetworkFacts(conn, net));
+        if (!decision.allowed) refusal = decision.message;
+      }),
+    );
+  } catch {
+    return;
+  }
+  if (refusal) throw new TeardownRefusedError(refusal);
+}
+
 /** The Network provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<NetworkInputs, NetworkOutputs>({
@@ -180,6 +192,7 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
         changed.includes("dhcp") && !unknownKeys.has("dhcp") && !canonicalEqual(olds.dhcp?.ranges ?? [], inputs.dhcp?.ranges ?? []);
       const all = rangesChanged ? [...replaces, "dhcp"] : replaces;
       if (all.length > 0) await refuseUnsafeReplace(id, olds, all, hooks);
+      else if (changed.includes("active") && !unknownKeys.has("active") && !inputs.active) await refuseUnsafeStop(id, olds, hooks);
       // Always delete first: the old network holds the name, its bridge and its subnets.
       return { replaces: all, deleteBeforeReplace: all.length > 0 };
     },

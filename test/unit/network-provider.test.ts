@@ -219,6 +219,8 @@ describe("Network provider on test:///default", () => {
     expect(off.active).toBe(false);
     const { outs: on } = await np.update!(id, off, await recheck({ ...inputs, active: true }));
     const running = await domainOn(outs.name, true);
+    // Refused at preview (diff) and, should the preview be skipped, by the update itself.
+    await expect(np.diff!(id, on, await recheck({ ...inputs, active: false }))).rejects.toThrow(/^refusing to stop network/);
     await expect(np.update!(id, on, await recheck({ ...inputs, active: false }))).rejects.toThrow(
       new RegExp(
         `refusing to stop network "${outs.name}" \\(nothing was changed\\): 1 running domain has an interface on it \\("${running.name}" \\(running;`,
