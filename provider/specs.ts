@@ -1,6 +1,8 @@
 // Every resource spec, with where its generated SDK module and README table go
 // (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
 import { domainSpec } from "./domain/spec";
+import { poolSpec } from "./pool/spec";
+import { volumeSpec } from "./volume/spec";
 import type { ResourceSpec } from "./resource/spec";
 
 export interface GeneratedFrom {
@@ -11,7 +13,11 @@ export interface GeneratedFrom {
   readmeSection: string;
 }
 
-export const GENERATED: readonly GeneratedFrom[] = [{ spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" }];
+export const GENERATED: readonly GeneratedFrom[] = [
+  { spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" },
+  { spec: poolSpec, sdkModule: "sdk/generated/pool.ts", readmeSection: "Pool:inputs" },
+  { spec: volumeSpec, sdkModule: "sdk/generated/volume.ts", readmeSection: "Volume:inputs" },
+];
 
 /** Where the SDK types a generated module may name come from (relative to sdk/generated/). */
 export const SDK_IMPORTS: Readonly<Record<string, string>> = {

@@ -2,7 +2,7 @@
 // holds, nor the files that were in its directory before it was created.
 import { isTruthyEnv } from "./env";
 import { nameList, plural, type Verdict } from "./shared";
-import { volumeBlockers, type VolumeFacts } from "./volume";
+import { keepAsTheyWere, volumeBlockers, type VolumeFacts } from "./volume";
 
 /** Allows deleting a pool's remaining volumes with it, for one destroy. */
 export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
@@ -79,5 +79,20 @@ export function planPoolCascade(pool: string, volumes: Array<{ name: string; fac
       `refusing to delete storage pool "${pool}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, ` +
       `but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}.` +
       (advise ? " Delete such volumes first, each with its own options." : ""),
+  };
+}
+
+/**
+ * A replacement deletes the old pool (first, or after its replacement exists; with
+ * deleteBeforeReplace its Volumes, which depend on it, go first): the delete's
+ * refusal (planPoolDelete's or planPoolCascade's, without advice) refuses it in diff.
+ */
+export function planPoolReplace(pool: string, del: Verdict, replacedBy: string[]): Verdict {
+  if (del.allowed) return del;
+  return {
+    allowed: false,
+    message:
+      `refusing to replace storage pool "${pool}" (changed: ${replacedBy.join(", ")}; nothing was changed): a replacement deletes the old pool, and ${del.message} ` +
+      `${keepAsTheyWere(replacedBy)}, or empty the pool first (in its own \`pulumi up\`).`,
   };
 }
