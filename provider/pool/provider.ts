@@ -13,8 +13,7 @@ import { withoutUndefined } from "../state-values";
 import { isLocalUri } from "../storage/image-probe";
 import { checkPoolInputs, type PoolInputs } from "./inputs";
 import { buildPoolXml, parsePoolXml } from "./xml";
-import { effectivePoolOptions, heldVolumes, overlaysFirst, planPoolCascade, planPoolDelete, planPoolReplace } from "../teardown/pool";
-import type { Verdict } from "../teardown/shared";
+import { effectivePoolOptions, planPoolCascade, planPoolDelete, planPoolReplace, type PoolDecision } from "../teardown/pool";
 import type { VolumeFacts } from "../teardown/volume";
 import { poolSpec } from "./spec";
 import { gatherVolumeFacts, surroundings } from "../volume/facts";
@@ -124,11 +123,12 @@ async function removeHalfCreated(pool: StoragePoolHandle, createdDirectory: bool
 }
 
 /** The facts the cascade is vetted on, for each held volume (its chains are followed; the volumes deleted together do not count). */
-async function heldVolumeFacts(conn: Connection, pool: StoragePoolHandle, info: Map<string, { vol: StorageVolHandle }>) {
+async function heldVolumeFacts(conn: Connection, pool: StoragePoolHandle, info: Map<string, { vol: StorageVolHandle; backing?: string }>) {
   const around = await surroundings(conn);
   const deleting = new Set(info.keys());
-  const out: Array<{ name: string; facts: VolumeFacts }> = [];
-  for (const { vol } of info.values()) out.push({ name: vol.name(), facts: await gatherVolumeFacts(conn, pool.name(), vol, around, deleting) });
+  const out: Array<{ name: string; facts: VolumeFacts; backingPath?: string }> = [];
+  for (const { vol, backing } of info.values())
+    out.push({ name: vol.name(), facts: await gatherVolumeFacts(conn, pool.name(), vol, around, deleting), backingPath: backing });
   return out;
 }
 
@@ -137,8 +137,8 @@ async function heldVolumeFacts(conn: Connection, pool: StoragePoolHandle, info: 
  * the facts, and with deleteVolumesOnDestroy the Volume rules for each held volume).
  * Reads only; a stopped pool is not started: its directory is listed instead.
  */
-async function planDeleteNow(conn: Connection, id: string, olds: PoolOutputs): Promise<Verdict> {
-  const allowed: Verdict = { allowed: true };
+async function planDeleteNow(conn: Connection, id: string, olds: PoolOutputs): Promise<PoolDecision> {
+  const allowed: PoolDecision = { allowed: true, steps: [] };
   return withPool(conn, id, async (pool) => {
     if (!pool) return allowed; // gone: a delete has nothing to refuse
     const name = pool.name();
@@ -152,7 +152,7 @@ async function planDeleteNow(conn: Connection, id: string, olds: PoolOutputs): P
     const facts = { name, path: olds.path, volumes, preexisting: olds.preexistingFiles ?? volumes };
     const decision = planPoolDelete(facts, effectivePoolOptions(olds));
     if (!decision.allowed) return decision;
-    const held = heldVolumes(facts);
+    const held = decision.steps.flatMap((step) => (step.call === "deleteVolumes" ? step.names : []));
     if (held.length === 0 || !(await pool.isActive())) return allowed;
     const vols = (await seq(held, (n) => pool.lookupVolume(n))).filter((v): v is StorageVolHandle => !!v);
     try {
@@ -172,7 +172,7 @@ async function seq<T, R>(items: T[], fn: (t: T) => Promise<R>): Promise<R[]> {
   return out;
 }
 
-/** With deleteVolumesOnDestroy: checks every held volume by the Volume rules first, then deletes overlays before their bases. */
+/** With deleteVolumesOnDestroy: checks every held volume by the Volume rules first, then deletes them in the plan's order (overlays before their bases). */
 async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, names: string[]): Promise<void> {
   const vols: StorageVolHandle[] = [];
   try {
@@ -188,8 +188,8 @@ async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, name
     }
     const cascade = planPoolCascade(pool.name(), await heldVolumeFacts(conn, pool, info), true);
     if (!cascade.allowed) throw new TeardownRefusedError(cascade.message);
-    const order = overlaysFirst(new Map([...info].map(([path, v]) => [path, v.backing])));
-    for (const path of order) await info.get(path)!.vol.delete(0);
+    const byName = new Map(vols.map((v) => [v.name(), v]));
+    for (const step of cascade.steps) if (step.call === "deleteVolume") await byName.get(step.name)!.delete(0);
   } finally {
     vols.forEach((v) => v.free());
   }
@@ -342,8 +342,7 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
             const decision = planPoolDelete(facts, opts);
             try {
               if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-              const held = heldVolumes(facts);
-              if (held.length > 0) await deleteHeldVolumes(conn, pool, held);
+              for (const step of decision.steps) if (step.call === "deleteVolumes") await deleteHeldVolumes(conn, pool, step.names);
             } catch (err) {
               if (startedForCheck) await pool.destroy().catch(() => undefined);
               throw err;

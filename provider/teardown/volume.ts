@@ -4,13 +4,21 @@
 import { posix } from "node:path";
 import { isTruthyEnv } from "./env";
 import { formatSize } from "../storage/size";
-import { nameList, plural, type Verdict } from "./shared";
+import { nameList, plural, type Decision } from "./shared";
 
 /** Allows deleting a volume whose image holds internal snapshots, for one destroy. */
 export const DELETE_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY";
 export function effectiveVolumeOptions(stored: { deleteSnapshotDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || isTruthyEnv(env[DELETE_SNAPSHOT_DATA_ENV]) };
 }
+
+export type VolumeStep =
+  /** virStorageVolDelete. */
+  | { call: "delete" }
+  /** virStorageVolResize to `capacity` bytes (growing only). */
+  | { call: "resize"; capacity: number };
+
+export type VolumeDecision = Decision<VolumeStep>;
 
 export interface VolumeFacts {
   pool: string;
@@ -72,9 +80,9 @@ export function volumeBlockers(f: VolumeFacts, opts: { deleteSnapshotDataOnDestr
   return out;
 }
 
-export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): Verdict {
+export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): VolumeDecision {
   const reasons = volumeBlockers(f, opts);
-  if (reasons.length === 0) return { allowed: true };
+  if (reasons.length === 0) return { allowed: true, steps: [{ call: "delete" }] };
   return {
     allowed: false,
     message: `refusing to delete volume "${f.name}" in storage pool "${f.pool}" (${f.path}; nothing was changed): ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.`,
@@ -82,8 +90,9 @@ export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDes
 }
 
 /** Growing is done in place; shrinking would cut off what the guest stored at the end of the disk. */
-export function planVolumeResize(volume: string, current: number, wanted: number | undefined): Verdict {
-  if (wanted === undefined || wanted >= current) return { allowed: true };
+export function planVolumeResize(volume: string, current: number, wanted: number | undefined): VolumeDecision {
+  if (wanted === undefined || wanted === current) return { allowed: true, steps: [] };
+  if (wanted > current) return { allowed: true, steps: [{ call: "resize", capacity: wanted }] };
   return {
     allowed: false,
     message:
@@ -115,8 +124,8 @@ export function poolMissingAdvice(v: SavedVolume, uri: string): string {
  * libvirt can neither check nor delete it, so only a file known to be gone lets
  * the delete through (with nothing left to do).
  */
-export function planVolumeDeleteWithoutPool(v: SavedVolume, uri: string, fileGone: boolean): Verdict {
-  if (fileGone) return { allowed: true };
+export function planVolumeDeleteWithoutPool(v: SavedVolume, uri: string, fileGone: boolean): VolumeDecision {
+  if (fileGone) return { allowed: true, steps: [] };
   return {
     allowed: false,
     message: `refusing to delete volume "${v.name}" (nothing was changed): ${poolMissingAdvice(v, uri)}; then \`pulumi destroy\` checks and deletes it`,
@@ -131,7 +140,7 @@ export const keepAsTheyWere = (replacedBy: string[]) => `Keep ${replacedBy.join(
  * delete rules decide it in diff, before the engine does anything for it.
  * `replacedBy`: the changed inputs (known ones: an unknown value is checked again once known).
  */
-export function planVolumeReplace(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }, replacedBy: string[]): Verdict {
+export function planVolumeReplace(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }, replacedBy: string[]): VolumeDecision {
   const decision = planVolumeDelete(f, opts);
   if (decision.allowed) return decision;
   return {

@@ -360,9 +360,9 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
             );
           try {
             const current = parseVolumeXml(await vol.xml()).capacity;
-            if (inputs.capacity !== undefined && inputs.capacity > current) await vol.resize(inputs.capacity);
             const resize = planVolumeResize(olds.name, current, inputs.capacity);
             if (!resize.allowed) throw new TeardownRefusedError(resize.message);
+            for (const step of resize.steps) if (step.call === "resize") await vol.resize(step.capacity);
             return await describe(conn, vol, { ...inputs, uri: olds.uri });
           } finally {
             vol.free();
@@ -394,7 +394,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
             const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
             const decision = planVolumeDelete(facts, opts);
             if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-            await vol.delete(0);
+            for (const step of decision.steps) if (step.call === "delete") await vol.delete(0);
           } finally {
             vol.free();
           }

@@ -11,8 +11,29 @@ const vol = (name: string, over: Partial<VolumeFacts> = {}): { name: string; fac
 
 describe("planPoolCascade", () => {
   it("no held volumes, or none that the Volume rules keep: allowed", () => {
-    expect(planPoolCascade("p", [], true)).toEqual({ allowed: true });
-    expect(planPoolCascade("p", [vol("a.qcow2"), vol("b.qcow2")], true)).toEqual({ allowed: true });
+    expect(planPoolCascade("p", [], true)).toEqual({ allowed: true, steps: [] });
+    expect(planPoolCascade("p", [vol("a.qcow2"), vol("b.qcow2")], true)).toEqual({
+      allowed: true,
+      steps: [
+        { call: "deleteVolume", name: "a.qcow2" },
+        { call: "deleteVolume", name: "b.qcow2" },
+      ],
+    });
+  });
+  it("deletes overlays before the images they are built on", () => {
+    const held = [
+      vol("base.qcow2"),
+      { ...vol("top.qcow2"), backingPath: "/pool/mid.qcow2" },
+      { ...vol("mid.qcow2"), backingPath: "/pool/base.qcow2" },
+    ];
+    expect(planPoolCascade("p", held, true)).toEqual({
+      allowed: true,
+      steps: [
+        { call: "deleteVolume", name: "top.qcow2" },
+        { call: "deleteVolume", name: "mid.qcow2" },
+        { call: "deleteVolume", name: "base.qcow2" },
+      ],
+    });
   });
   it("a volume in use: refused, naming the volume and the domain; the delete's message also advises", () => {
     const held = [vol("free.qcow2"), vol("boot.qcow2", { usedBy: ["web"] })];
@@ -44,8 +65,11 @@ describe("planPoolDelete", () => {
     expect((d as { message: string }).message).toMatch(
       /holds 1 volume \("web.qcow2"\).*deleteVolumesOnDestroy: true.*the 1 file that was in the directory before the pool was created is kept/,
     );
-    expect(planPoolDelete(pool, { deleteVolumesOnDestroy: true })).toEqual({ allowed: true });
-    expect(planPoolDelete({ ...pool, volumes: ["iso.img"] }, { deleteVolumesOnDestroy: false })).toEqual({ allowed: true });
+    expect(planPoolDelete(pool, { deleteVolumesOnDestroy: true })).toEqual({
+      allowed: true,
+      steps: [{ call: "deleteVolumes", names: ["web.qcow2"] }],
+    });
+    expect(planPoolDelete({ ...pool, volumes: ["iso.img"] }, { deleteVolumesOnDestroy: false })).toEqual({ allowed: true, steps: [] });
     expect(heldVolumes(pool)).toEqual(["web.qcow2"]);
   });
 

@@ -5,10 +5,11 @@ import { DELETE_SNAPSHOT_DATA_ENV, effectiveVolumeOptions, planVolumeDelete, pla
 const MiB = 1024 * 1024;
 
 describe("planVolumeResize", () => {
-  const rows: Array<[string, number, number | undefined, string | null]> = [
-    ["capacity left out: nothing to do", 32 * MiB, undefined, null],
-    ["the same size", 32 * MiB, 32 * MiB, null],
-    ["growing", 32 * MiB, 64 * MiB, null],
+  // Allowed rows give the steps (as JSON), refused ones the message.
+  const rows: Array<[string, number, number | undefined, string | null, string?]> = [
+    ["capacity left out: nothing to do", 32 * MiB, undefined, null, "[]"],
+    ["the same size", 32 * MiB, 32 * MiB, null, "[]"],
+    ["growing", 32 * MiB, 64 * MiB, null, `[{"call":"resize","capacity":${64 * MiB}}]`],
     [
       "shrinking is refused, with the size to keep",
       32 * MiB,
@@ -17,9 +18,9 @@ describe("planVolumeResize", () => {
         `at the end of the disk. Keep capacity at ${32 * MiB} bytes or more, or give the volume a new name to replace it`,
     ],
   ];
-  it.each(rows)("%s", (_label, current, wanted, message) => {
+  it.each(rows)("%s", (_label, current, wanted, message, steps) => {
     const d = planVolumeResize("disk.qcow2", current, wanted);
-    expect(d).toEqual(message === null ? { allowed: true } : { allowed: false, message });
+    expect(d).toEqual(message === null ? { allowed: true, steps: JSON.parse(steps!) } : { allowed: false, message });
   });
   it("one byte less is refused too", () => expect(planVolumeResize("d", 32 * MiB, 32 * MiB - 1).allowed).toBe(false));
 });
@@ -36,7 +37,7 @@ describe("planVolumeDelete", () => {
   const none = { deleteSnapshotDataOnDestroy: false };
 
   it("allows a volume nothing depends on", () => {
-    expect(planVolumeDelete(facts, none)).toEqual({ allowed: true });
+    expect(planVolumeDelete(facts, none)).toEqual({ allowed: true, steps: [{ call: "delete" }] });
   });
 
   it("names every reason, with the option where one exists", () => {
@@ -69,7 +70,7 @@ describe("planVolumeDelete", () => {
 
   it("deleteSnapshotDataOnDestroy (or its environment variable) allows the snapshots, never a disk in use", () => {
     const snap = { ...facts, snapshots: { names: ["s1"], count: 1, via: "qemu-img" } };
-    expect(planVolumeDelete(snap, { deleteSnapshotDataOnDestroy: true })).toEqual({ allowed: true });
+    expect(planVolumeDelete(snap, { deleteSnapshotDataOnDestroy: true })).toEqual({ allowed: true, steps: [{ call: "delete" }] });
     expect(effectiveVolumeOptions({}, { [DELETE_SNAPSHOT_DATA_ENV]: "1" })).toEqual({ deleteSnapshotDataOnDestroy: true });
     expect(planVolumeDelete({ ...snap, usedBy: ["web"] }, { deleteSnapshotDataOnDestroy: true }).allowed).toBe(false);
   });
