@@ -2,6 +2,8 @@
 // (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
 import { domainSpec } from "./domain/spec";
 import { snapshotSpec } from "./snapshot/spec";
+import { poolSpec } from "./pool/spec";
+import { volumeSpec } from "./volume/spec";
 import type { ResourceSpec } from "./resource/spec";
 
 export interface GeneratedFrom {
@@ -15,6 +17,8 @@ export interface GeneratedFrom {
 export const GENERATED: readonly GeneratedFrom[] = [
   { spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" },
   { spec: snapshotSpec, sdkModule: "sdk/generated/snapshot.ts", readmeSection: "Snapshot:inputs" },
+  { spec: poolSpec, sdkModule: "sdk/generated/pool.ts", readmeSection: "Pool:inputs" },
+  { spec: volumeSpec, sdkModule: "sdk/generated/volume.ts", readmeSection: "Volume:inputs" },
 ];
 
 /** Where the SDK types a generated module may name come from (relative to sdk/generated/). */

@@ -3,6 +3,6 @@ export * from "./domain";
 export * from "./snapshot";
 export * from "./volume";
 export * from "./pool";
-export { nameList, type Decision, type Verdict } from "./shared";
+export { nameList, type Decision } from "./shared";
 export { isTruthyEnv } from "./env";
 export { TeardownRefusedError } from "./refused";

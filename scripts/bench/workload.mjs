@@ -182,8 +182,11 @@ export function floorSide(b, parallel) {
   const { SnapshotHandle } = b.snapshot;
   const { StoragePoolHandle, StorageVolHandle } = b.storage;
   const { virDomainDefineFlags, virDomainUndefineFlagsValues } = b.gen;
-  const { checkDomainInputs, buildDomainXml, storage } = b.provider;
   // Not on the public entry: straight from the built modules.
+  const { checkDomainInputs } = b.require(join(b.dist, "domain/inputs.js"));
+  const { buildDomainXml } = b.require(join(b.dist, "domain/xml.js"));
+  const { checkVolumeInputs } = b.require(join(b.dist, "volume/inputs.js"));
+  const { buildVolumeXml } = b.require(join(b.dist, "volume/xml.js"));
   const { checkSnapshotInputs } = b.require(join(b.dist, "snapshot/inputs.js"));
   const { buildSnapshotXml } = b.require(join(b.dist, "snapshot/xml.js"));
   const { createFlags } = b.require(join(b.dist, "snapshot/provider.js"));
@@ -191,12 +194,12 @@ export function floorSide(b, parallel) {
     // XML and flags exactly as the providers make them, prepared outside the timed region.
     const prepared = await Promise.all(
       items.map(async (s) => {
-        const v = (await storage.checkVolumeInputs(s.volume)).inputs;
+        const v = (await checkVolumeInputs(s.volume)).inputs;
         const d = checkDomainInputs(s.domain).inputs;
         const sn = checkSnapshotInputs({ ...s.snapshot, domain: "00000000-0000-0000-0000-000000000000", uri: s.domain.uri }).inputs;
         return {
           s,
-          volXml: storage.buildVolumeXml({ name: v.name, capacity: v.capacity, format: v.format }),
+          volXml: buildVolumeXml({ name: v.name, capacity: v.capacity, format: v.format }),
           domXml: buildDomainXml(d, { type: d.type }),
           snapXml: buildSnapshotXml(sn),
           snapFlags: createFlags(sn),

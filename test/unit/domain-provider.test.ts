@@ -6,10 +6,11 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 import type { DomainOutputs } from "../../provider/domain/provider";
 
-const { domainProvider, withConnection, DomainHandle, closeAllConnections, TeardownRefusedError, teardown } = provider;
+const { domainProvider, withConnection, DomainHandle, closeAllConnections, TeardownRefusedError } = provider;
+const teardown = built<typeof import("../../provider/teardown/domain")>("provider/teardown/domain");
 type Handle = InstanceType<typeof DomainHandle>;
 
 const URI = "test:///default";

@@ -4,9 +4,9 @@ import type { Connection } from "../libvirt/connection";
 import { isNoPool, isNoVolume } from "../libvirt/errors";
 import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { posix } from "node:path";
-import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
+import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "../storage/image-probe";
 import type { VolumeFacts } from "../teardown/volume";
-import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./volume-xml";
+import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./xml";
 
 export interface IndexedVolume {
   pool: string;
