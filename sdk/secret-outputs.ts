@@ -17,8 +17,6 @@ import * as pulumi from "@pulumi/pulumi";
 /** For each input of a resource: the outputs its value is written into (its own name included). */
 export type SecretFlows = Readonly<Record<string, readonly string[]>>;
 
-const self = (...keys: string[]): Record<string, readonly string[]> => Object.fromEntries(keys.map((k) => [k, [k]]));
-
 /** Derived from the Domain spec (provider/domain/spec.ts). */
 export { DOMAIN_SECRET_FLOWS } from "./generated/domain";
 
