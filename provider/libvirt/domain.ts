@@ -1,8 +1,7 @@
 // Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
-import { UUID_RE } from "./uuid";
-import { isFunctionUnavailable, isNoDomain, isNoSnapshot } from "./errors";
+import { isFunctionUnavailable, isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
 import { virDomainState, virDomainXMLFlags, virDomainSnapshotCreateFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
@@ -14,6 +13,7 @@ const stateNames = new Map<number, DomainStateName>(
   Object.entries(virDomainState).map(([k, v]) => [v, k.replace("VIR_DOMAIN_", "").toLowerCase() as DomainStateName]),
 );
 
+/** A domain handle, got from its connection (Connection.lookupDomain, defineDomain, createTransientDomain, listDomains). */
 export class DomainHandle {
   private freed = false;
   constructor(
@@ -21,31 +21,6 @@ export class DomainHandle {
     readonly ptr: Ptr<"virDomain">,
     private readonly label: string,
   ) {}
-
-  /** Looks a domain up by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
-  static async lookup(conn: Connection, idOrName: string): Promise<DomainHandle | null> {
-    const byUuid = UUID_RE.test(idOrName);
-    try {
-      const ptr = byUuid
-        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr, idOrName)
-        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr, idOrName);
-      return new DomainHandle(conn, ptr!, idOrName);
-    } catch (err) {
-      if (isNoDomain(err)) return null;
-      throw err;
-    }
-  }
-
-  static async define(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr, xml, flags);
-    return new DomainHandle(conn, ptr!, label);
-  }
-
-  /** Creates and starts a transient domain. */
-  static async createTransient(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr, xml, flags);
-    return new DomainHandle(conn, ptr!, label);
-  }
 
   private op(what: string): string {
     return `${what} domain ${this.label}`;
@@ -182,7 +157,7 @@ export class DomainHandle {
 
 /** Runs fn with the domain looked up by UUID or name, freeing it afterwards; null when it does not exist. */
 export async function withDomain<T>(conn: Connection, idOrName: string, fn: (dom: DomainHandle | null) => Promise<T>): Promise<T> {
-  const dom = await DomainHandle.lookup(conn, idOrName);
+  const dom = await conn.lookupDomain(idOrName);
   try {
     return await fn(dom);
   } finally {

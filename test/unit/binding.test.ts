@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { provider, sdkPath } from "../helpers/lib";
 import { repoRoot } from "../helpers/pulumi-cli";
 
-const { withConnection, closeAllConnections, LibvirtError, DomainHandle } = provider;
+const { withConnection, closeAllConnections, LibvirtError } = provider;
 
 afterAll(() => closeAllConnections());
 
@@ -77,7 +77,7 @@ describe("connections", () => {
       Array.from({ length: 6 }, (_, n) =>
         withConnection({ uri: "test:///default" }, async (c) => {
           seen.add(c);
-          return DomainHandle.lookup(c, n % 2 ? "test" : `missing-${n}`).then((d) => (d ? (d.free(), "found") : "absent"));
+          return c.lookupDomain(n % 2 ? "test" : `missing-${n}`).then((d) => (d ? (d.free(), "found") : "absent"));
         }),
       ),
     );
@@ -99,7 +99,7 @@ describe("connections", () => {
 
   it("libvirt errors carry code, domain and what we were doing", async () => {
     const err = await withConnection({ uri: "test:///default" }, (c) =>
-      DomainHandle.define(c, "<domain type='test'><name>bad</name></domain>", 0, '"bad"'),
+      c.defineDomain("<domain type='test'><name>bad</name></domain>", 0, '"bad"'),
     ).catch((e) => e);
     expect(err).toBeInstanceOf(LibvirtError);
     expect(err.message).toMatch(/^defining domain "bad" on test:\/\/\/default: /);
