@@ -12,7 +12,7 @@ import { LibvirtError, isConnectionLost, isNoDomain, isNoPool, isNoVolume, orNul
 import { native, type LibvirtAsyncFunctions, type Ptr, type VirErrorFields } from "./native";
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
-import { virErrorNumber } from "./libvirt.gen";
+import { virErrorNumber, type virConnectListAllDomainsFlags, type virDomainCreateFlags, type virDomainDefineFlags } from "./libvirt.gen";
 import { changesState } from "./calls";
 import { StoragePoolHandle, StorageVolHandle } from "./storage";
 import { UUID_RE } from "./uuid";
@@ -111,19 +111,19 @@ export class Connection {
   }
 
   /** virDomainDefineXMLFlags. */
-  async defineDomain(xml: string, flags: number, label: string): Promise<DomainHandle> {
+  async defineDomain(xml: string, flags: virDomainDefineFlags | 0, label: string): Promise<DomainHandle> {
     const ptr = await this.call(`defining domain ${label}`, "virDomainDefineXMLFlags", this.ptr, xml, flags);
     return new DomainHandle(this, ptr!, label);
   }
 
   /** Creates and starts a transient domain (virDomainCreateXML). */
-  async createTransientDomain(xml: string, flags: number, label: string): Promise<DomainHandle> {
+  async createTransientDomain(xml: string, flags: virDomainCreateFlags | 0, label: string): Promise<DomainHandle> {
     const ptr = await this.call(`creating transient domain ${label}`, "virDomainCreateXML", this.ptr, xml, flags);
     return new DomainHandle(this, ptr!, label);
   }
 
   /** The domains a virConnectListAllDomains filter selects (0: every one); `what` names them in the error ("running"). */
-  async listDomains(flags = 0, what?: string): Promise<DomainHandle[]> {
+  async listDomains(flags: virConnectListAllDomainsFlags | 0 = 0, what?: string): Promise<DomainHandle[]> {
     const out: [unknown] = [null];
     const count = await this.call(`listing ${what ? `${what} ` : ""}domains`, "virConnectListAllDomains", this.ptr, out, flags);
     return native()

@@ -3,7 +3,15 @@
 import type { Connection } from "./connection";
 import { isFunctionUnavailable, isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { virDomainState, virDomainXMLFlags, virDomainSnapshotCreateFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
+import { orFlags } from "./flags";
+import {
+  virDomainState,
+  virDomainXMLFlags,
+  virDomainSnapshotCreateFlags,
+  virDomainSnapshotListFlags,
+  type virDomainDestroyFlagsValues,
+  type virDomainUndefineFlagsValues,
+} from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 import { SnapshotHandle } from "./snapshot";
 
@@ -53,7 +61,7 @@ export class DomainHandle {
 
   /** The domain XML; `inactive` gives the persistent definition rather than the live one. */
   async xml(opts: { inactive?: boolean; secure?: boolean } = {}): Promise<string> {
-    const flags = (opts.inactive ? virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0) | (opts.secure ? virDomainXMLFlags.VIR_DOMAIN_XML_SECURE : 0);
+    const flags = orFlags(opts.inactive ? virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0, opts.secure ? virDomainXMLFlags.VIR_DOMAIN_XML_SECURE : 0);
     return (await this.conn.call(this.op("reading XML of"), "virDomainGetXMLDesc", this.ptr, flags))!;
   }
 
@@ -67,7 +75,7 @@ export class DomainHandle {
   }
 
   /** All snapshots, parents before children (VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL). Caller frees them. */
-  async listSnapshots(flags = 0): Promise<SnapshotHandle[]> {
+  async listSnapshots(flags: virDomainSnapshotListFlags | 0 = 0): Promise<SnapshotHandle[]> {
     const out: [unknown] = [null];
     const count = await this.conn.call(this.op("listing snapshots of"), "virDomainListAllSnapshots", this.ptr, out, flags);
     return native()
@@ -96,7 +104,7 @@ export class DomainHandle {
    * virDomainSnapshotCreateXML. Retried while another job holds the domain
    * (libvirt then has done nothing); see job-wait.ts.
    */
-  async createSnapshot(xml: string, flags: number, label: string): Promise<SnapshotHandle> {
+  async createSnapshot(xml: string, flags: virDomainSnapshotCreateFlags | 0, label: string): Promise<SnapshotHandle> {
     const what = `creating snapshot ${label} of domain "${this.name()}"`;
     const ptr = await whileJobBusy(what, () => this.conn.call(what, "virDomainSnapshotCreateXML", this.ptr, xml, flags));
     return new SnapshotHandle(this.conn, ptr!, this.name());
@@ -140,11 +148,11 @@ export class DomainHandle {
     await this.conn.call(this.op("starting"), "virDomainCreate", this.ptr);
   }
 
-  async destroy(flags = 0): Promise<void> {
+  async destroy(flags: virDomainDestroyFlagsValues | 0 = 0): Promise<void> {
     await this.conn.call(this.op("stopping (destroy)"), "virDomainDestroyFlags", this.ptr, flags);
   }
 
-  async undefine(flags: number): Promise<void> {
+  async undefine(flags: virDomainUndefineFlagsValues | 0): Promise<void> {
     await this.conn.call(this.op("undefining"), "virDomainUndefineFlags", this.ptr, flags);
   }
 

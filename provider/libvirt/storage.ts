@@ -5,7 +5,13 @@
 import type { Connection } from "./connection";
 import { isNoDomain, isNoSnapshot, isNotRunning, isNoVolume, isPoolBusy, orNull } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { virConnectListAllDomainsFlags } from "./libvirt.gen";
+import {
+  virConnectListAllDomainsFlags,
+  type virStoragePoolBuildFlags,
+  type virStorageVolCreateFlags,
+  type virStorageVolDeleteFlags,
+  type virStorageVolResizeFlags,
+} from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
 /** A storage pool handle, got from its connection (Connection.lookupPool, definePool, listPools). */
@@ -31,7 +37,7 @@ export class StoragePoolHandle {
     return buf.toString("latin1", 0, 36);
   }
 
-  async build(flags = 0): Promise<void> {
+  async build(flags: virStoragePoolBuildFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op("building"), "virStoragePoolBuild", this.ptr, flags);
   }
 
@@ -116,7 +122,7 @@ export class StoragePoolHandle {
     });
   }
 
-  async createVolume(xml: string, flags: number, label: string): Promise<StorageVolHandle> {
+  async createVolume(xml: string, flags: virStorageVolCreateFlags | 0, label: string): Promise<StorageVolHandle> {
     const ptr = await this.conn.call(`creating volume ${label} in storage pool "${this.name()}"`, "virStorageVolCreateXML", this.ptr, xml, flags);
     return new StorageVolHandle(this.conn, ptr!);
   }
@@ -165,11 +171,11 @@ export class StorageVolHandle {
     return (await this.conn.call(this.op("reading XML of"), "virStorageVolGetXMLDesc", this.ptr, 0))!;
   }
 
-  async resize(capacity: number, flags = 0): Promise<void> {
+  async resize(capacity: number, flags: virStorageVolResizeFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op(`resizing to ${capacity} bytes`), "virStorageVolResize", this.ptr, capacity, flags);
   }
 
-  async delete(flags = 0): Promise<void> {
+  async delete(flags: virStorageVolDeleteFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op("deleting"), "virStorageVolDelete", this.ptr, flags);
   }
 
@@ -199,7 +205,7 @@ export interface DomainDefinitions {
 }
 
 /** The UUIDs of the domains a filtered listing returns (one call). */
-async function domainUuids(conn: Connection, flags: number, what: string): Promise<Set<string>> {
+async function domainUuids(conn: Connection, flags: virConnectListAllDomainsFlags, what: string): Promise<Set<string>> {
   const doms = await conn.listDomains(flags, what);
   try {
     return new Set(doms.map((d) => d.uuid()));
