@@ -226,8 +226,8 @@ export const makePoolProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.Reso
 
   async diff(id, olds: PoolOutputs, news) {
     const { inputs } = checkPoolInputs(news);
-    const next = inputs ? (inputs as unknown as Record<string, unknown>) : userInputs(news);
-    const prev = olds as unknown as Record<string, unknown>;
+    const next: Record<string, unknown> = inputs ? { ...inputs } : userInputs(news);
+    const prev: Record<string, unknown> = { ...olds };
     const replaces = changedKeys(prev, next, REPLACE_KEYS);
     const changed = [...replaces, ...changedKeys(prev, next, UPDATE_KEYS)];
     // A replacement deletes this pool (first, or after its replacement exists): decide now, in

@@ -210,7 +210,7 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
   }
 }
 
-async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
+async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs> | VolumeOutputs): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
   // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
   // writes what it likes at the start of a raw disk: a qcow2 header naming a host file there
@@ -280,9 +280,9 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.Re
   },
 
   async diff(_id, olds: VolumeOutputs, news) {
-    const { inputs } = await checkVolumeInputs(news, olds as unknown as Record<string, unknown>);
-    const next = inputs ? (inputs as unknown as Record<string, unknown>) : userInputs(news);
-    const prev = olds as unknown as Record<string, unknown>;
+    const { inputs } = await checkVolumeInputs(news, { ...olds });
+    const next: Record<string, unknown> = inputs ? { ...inputs } : userInputs(news);
+    const prev: Record<string, unknown> = { ...olds };
     const replaces = changedKeys(prev, next, REPLACE_KEYS);
     const changed = [...replaces, ...changedKeys(prev, next, UPDATE_KEYS)];
     // A replacement deletes the old volume (first, or once the new one exists): decide now, in
@@ -372,7 +372,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.Re
         const vol = await pool.lookupVolume(props.name);
         if (!vol) return {}; // deleted outside Pulumi
         try {
-          const outs = await describe(conn, vol, props as unknown as VolumeInputs);
+          const outs = await describe(conn, vol, props);
           // The key, also for a volume recorded by pool and name after a create with an unknown outcome.
           return { id: outs.key, props: outs };
         } finally {
@@ -383,7 +383,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}): pulumi.dynamic.Re
   },
 
   async update(_id, olds: VolumeOutputs, news) {
-    const inputs = await inputsOrThrow(news, olds as unknown as Record<string, unknown>);
+    const inputs = await inputsOrThrow(news, { ...olds });
     // The new credentials: an update is how a changed password gets recorded.
     return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, async (conn) => {
       if (olds.poolMissing) {
