@@ -64,7 +64,7 @@ async function directoryEmptyOrGone(uri: string, path: string): Promise<boolean>
 async function redefine(conn: Connection, id: string, olds: PoolOutputs, inputs: PoolInputs): Promise<PoolOutputs> {
   let pool: StoragePoolHandle;
   try {
-    pool = await StoragePoolHandle.define(conn, buildPoolXml({ name: olds.name, path: olds.path, uuid: id }), label(olds.name));
+    pool = await conn.definePool(buildPoolXml({ name: olds.name, path: olds.path, uuid: id }), label(olds.name));
   } catch (err) {
     (err as Error).message =
       `storage pool "${olds.name}" was undefined outside Pulumi and could not be defined again on ${olds.path} (nothing was changed): ${(err as Error).message}. ` +
@@ -226,7 +226,7 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
 
     async create(inputs, { recordPartlyCreated }) {
       return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
-        const existing = await StoragePoolHandle.lookup(conn, inputs.name);
+        const existing = await conn.lookupPool(inputs.name);
         if (existing) {
           existing.free();
           throw new Error(
@@ -254,7 +254,7 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
         });
         return recordPartlyCreated(`storage pool "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
           sent();
-          const pool = await StoragePoolHandle.define(conn, buildPoolXml({ ...inputs, uuid }), label(inputs.name));
+          const pool = await conn.definePool(buildPoolXml({ ...inputs, uuid }), label(inputs.name));
           try {
             let preexistingFiles: string[];
             try {

@@ -97,7 +97,7 @@ interface BackingImage {
 
 /** Format and size of the backing image: from libvirt when a pool holds it, else from qemu-img on a local hypervisor. */
 async function resolveBacking(conn: Connection, path: string): Promise<BackingImage> {
-  const vol = await StorageVolHandle.lookupByPath(conn, path);
+  const vol = await conn.lookupVolumeByPath(path);
   if (vol) {
     try {
       const v = parseVolumeXml(await vol.xml());

@@ -178,9 +178,7 @@ export function providerSide(b, parallel) {
  */
 export function floorSide(b, parallel) {
   const { withConnection } = b.connection;
-  const { DomainHandle, withDomain } = b.domain;
-  const { SnapshotHandle } = b.snapshot;
-  const { StoragePoolHandle, StorageVolHandle } = b.storage;
+  const { withDomain } = b.domain;
   const { virDomainDefineFlags, virDomainUndefineFlagsValues } = b.gen;
   // Not on the public entry: straight from the built modules.
   const { checkDomainInputs } = b.require(join(b.dist, "domain/inputs.js"));
@@ -214,9 +212,9 @@ export function floorSide(b, parallel) {
       async (p) => {
         await op("volume create", () =>
           withConnection({ uri }, async (conn) => {
-            const pl = await StoragePoolHandle.lookup(conn, pool);
+            const pl = await conn.lookupPool(pool);
             try {
-              (await StorageVolHandle.create(pl, p.volXml, 0, `"${p.s.volume.name}"`)).free();
+              (await pl.createVolume(p.volXml, 0, `"${p.s.volume.name}"`)).free();
             } finally {
               pl.free();
             }
@@ -224,7 +222,7 @@ export function floorSide(b, parallel) {
         );
         const uuid = await op("domain create", () =>
           withConnection({ uri }, async (conn) => {
-            const dom = await DomainHandle.define(conn, p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
+            const dom = await conn.defineDomain(p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
             try {
               await dom.start();
               return dom.uuid();
@@ -236,7 +234,7 @@ export function floorSide(b, parallel) {
         await op("snapshot create", () =>
           withConnection({ uri }, (conn) =>
             withDomain(conn, uuid, async (dom) => {
-              (await SnapshotHandle.create(dom, p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
+              (await dom.createSnapshot(p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
             }),
           ),
         );
@@ -246,7 +244,7 @@ export function floorSide(b, parallel) {
         await op("snapshot delete", () =>
           withConnection({ uri }, (conn) =>
             withDomain(conn, uuid, async (dom) => {
-              const snap = await SnapshotHandle.lookup(dom, p.s.snapshot.name);
+              const snap = await dom.lookupSnapshot(p.s.snapshot.name);
               try {
                 await snap.delete(0);
               } finally {
@@ -265,9 +263,9 @@ export function floorSide(b, parallel) {
         );
         await op("volume delete", () =>
           withConnection({ uri }, async (conn) => {
-            const pl = await StoragePoolHandle.lookup(conn, pool);
+            const pl = await conn.lookupPool(pool);
             try {
-              const vol = await StorageVolHandle.lookupByName(pl, p.s.volume.name);
+              const vol = await pl.lookupVolume(p.s.volume.name);
               try {
                 await vol.delete(0);
               } finally {

@@ -29,7 +29,7 @@ afterEach(async () => {
   // Remove whatever a test left, through the binding, whatever the provider did.
   for (const name of created.splice(0)) {
     await withConnection({ uri: URI }, async (conn) => {
-      const dom = await DomainHandle.lookup(conn, name);
+      const dom = await conn.lookupDomain(name);
       if (!dom) return;
       try {
         for (const s of (await dom.listSnapshots()).reverse()) {
@@ -51,7 +51,7 @@ afterAll(() => closeAllConnections());
 /** Runs fn on the domain as libvirt has it now (null when it does not exist). */
 function onDomain<T>(idOrName: string, fn: (dom: Handle | null) => Promise<T>): Promise<T> {
   return withConnection({ uri: URI }, async (conn) => {
-    const dom = await DomainHandle.lookup(conn, idOrName);
+    const dom = await conn.lookupDomain(idOrName);
     try {
       return await fn(dom);
     } finally {
