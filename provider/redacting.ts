@@ -12,8 +12,8 @@ function redacted(err: unknown): unknown {
   if (!(err instanceof Error)) return typeof err === "string" ? clean(err) : err;
   err.message = clean(err.message);
   if (err.stack) err.stack = clean(err.stack);
-  const reasons = (err as { reasons?: unknown }).reasons;
-  if (Array.isArray(reasons)) (err as unknown as { reasons: unknown[] }).reasons = reasons.map((r) => (typeof r === "string" ? clean(r) : r));
+  const withReasons: Error & { reasons?: unknown } = err;
+  if (Array.isArray(withReasons.reasons)) withReasons.reasons = withReasons.reasons.map((r) => (typeof r === "string" ? clean(r) : r));
   return err;
 }
 

@@ -2,6 +2,8 @@
 // (scripts/gen-from-spec.mjs; test/unit/spec-generated.test.ts checks they are fresh).
 import { domainSpec } from "./domain/spec";
 import { snapshotSpec } from "./snapshot/spec";
+import { poolSpec } from "./pool/spec";
+import { volumeSpec } from "./volume/spec";
 import { networkSpec } from "./network/spec";
 import type { ResourceSpec } from "./resource/spec";
 
@@ -16,6 +18,8 @@ export interface GeneratedFrom {
 export const GENERATED: readonly GeneratedFrom[] = [
   { spec: domainSpec, sdkModule: "sdk/generated/domain.ts", readmeSection: "Domain:inputs" },
   { spec: snapshotSpec, sdkModule: "sdk/generated/snapshot.ts", readmeSection: "Snapshot:inputs" },
+  { spec: poolSpec, sdkModule: "sdk/generated/pool.ts", readmeSection: "Pool:inputs" },
+  { spec: volumeSpec, sdkModule: "sdk/generated/volume.ts", readmeSection: "Volume:inputs" },
   { spec: networkSpec, sdkModule: "sdk/generated/network.ts", readmeSection: "Network:inputs" },
 ];
 

@@ -139,12 +139,56 @@ const ENUM_GROUPS = [
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
-  // networks
-  "virNetworkXMLFlags",
+  // networks (virNetworkUpdate's command and section; its flags are in FLAG_GROUPS)
   "virNetworkUpdateCommand",
   "virNetworkUpdateSection",
-  "virNetworkUpdateFlags",
 ];
+
+// Each function's `flags` argument and the enum group its values come from, as
+// go-libvirt's flagMap has it (libvirt-api.xml says so only in the argument's
+// prose). The argument is typed with that group's branded flag type, so passing
+// one group's flags where another's are expected is a type error; null: "not used
+// yet, callers should always pass 0", typed as 0. Every function in FUNCTIONS
+// that has a flags argument must be here (checked below).
+const FLAG_GROUPS = {
+  virConnectOpenAuth: "virConnectFlags",
+  virDomainDefineXMLFlags: "virDomainDefineFlags",
+  virDomainCreateXML: "virDomainCreateFlags",
+  virDomainDestroyFlags: "virDomainDestroyFlagsValues",
+  virDomainUndefineFlags: "virDomainUndefineFlagsValues",
+  virDomainGetXMLDesc: "virDomainXMLFlags",
+  virDomainGetState: null,
+  virDomainHasManagedSaveImage: null,
+  virDomainListAllCheckpoints: "virDomainCheckpointListFlags",
+  virDomainSnapshotCreateXML: "virDomainSnapshotCreateFlags",
+  virDomainSnapshotLookupByName: null,
+  virDomainSnapshotGetXMLDesc: "virDomainSnapshotXMLFlags",
+  virDomainSnapshotDelete: "virDomainSnapshotDeleteFlags",
+  virDomainSnapshotIsCurrent: null,
+  virDomainListAllSnapshots: "virDomainSnapshotListFlags",
+  virDomainSnapshotListAllChildren: "virDomainSnapshotListFlags",
+  virDomainSnapshotGetParent: null,
+  virDomainSnapshotHasMetadata: null,
+  virConnectListAllDomains: "virConnectListAllDomainsFlags",
+  virConnectListAllStoragePools: "virConnectListAllStoragePoolsFlags",
+  virStoragePoolDefineXML: "virStoragePoolDefineFlags",
+  virStoragePoolBuild: "virStoragePoolBuildFlags",
+  virStoragePoolCreate: "virStoragePoolCreateFlags",
+  virStoragePoolDelete: "virStoragePoolDeleteFlags",
+  virStoragePoolGetXMLDesc: "virStorageXMLFlags",
+  virStoragePoolRefresh: null,
+  virStoragePoolListAllVolumes: null,
+  virStorageVolCreateXML: "virStorageVolCreateFlags",
+  virStorageVolDelete: "virStorageVolDeleteFlags",
+  virStorageVolGetXMLDesc: null,
+  virStorageVolUpload: "virStorageVolUploadFlags",
+  virStorageVolDownload: "virStorageVolDownloadFlags",
+  virStorageVolResize: "virStorageVolResizeFlags",
+  virStreamNew: "virStreamFlags",
+  virConnectListAllNetworks: "virConnectListAllNetworksFlags",
+  virNetworkGetXMLDesc: "virNetworkXMLFlags",
+  virNetworkUpdate: "virNetworkUpdateFlags",
+};
 
 // Arguments whose C type says less than their use: `virStreamSend`'s `const char *data`
 // is a byte buffer, not a C string (koffi would otherwise take a JS string).
@@ -242,6 +286,12 @@ function render(api, libvirtVersion) {
   out.push(`/** An opaque libvirt object pointer, branded with its C type so a domain cannot be passed as a snapshot. */`);
   out.push(`export type Ptr<T extends string> = { readonly __libvirtPointer: T };`);
   out.push(``);
+  out.push(`/**`);
+  out.push(` * A value of libvirt flag group G, branded with the group's name so that one group's flags cannot be`);
+  out.push(` * passed where another's are expected. At run time it is the plain number; flags.ts combines values.`);
+  out.push(` */`);
+  out.push(`export type Flags<G extends string> = number & { readonly __libvirtFlags: G };`);
+  out.push(``);
 
   // Some values name another enum (VIR_DOMAIN_SNAPSHOT_XML_SECURE = VIR_DOMAIN_XML_SECURE).
   const byName = new Map(api.enums.map((e) => [e.name, e.value]));
@@ -252,21 +302,24 @@ function render(api, libvirtVersion) {
     return valueOf(byName.get(v), seen);
   };
 
-  for (const group of ENUM_GROUPS) {
+  const flagGroups = new Set(Object.values(FLAG_GROUPS).filter(Boolean));
+  for (const group of [...new Set([...ENUM_GROUPS, ...flagGroups])]) {
     // The group's `..._LAST` sentinel (one past the largest value) is left out; a real value that
     // happens to end in _LAST (VIR_NETWORK_UPDATE_COMMAND_ADD_LAST) is kept.
     const members = api.enums.filter((e) => e.type === group);
     const largest = Math.max(...members.map((e) => valueOf(e.value)));
     const values = members.filter((e) => !(/_LAST$/.test(e.name) && valueOf(e.value) === largest));
     if (values.length === 0) throw new Error(`gen-libvirt: enum group ${group} not found in libvirt-api.xml`);
-    out.push(`/** libvirt enum \`${group}\`: https://libvirt.org/html/libvirt-${values[0].file}.html#${group} */`);
+    const isFlags = flagGroups.has(group);
+    out.push(`/** libvirt ${isFlags ? "flag group" : "enum"} \`${group}\`: https://libvirt.org/html/libvirt-${values[0].file}.html#${group} */`);
     out.push(`export const ${group} = {`);
     for (const v of values) {
       const info = [api.text(v.info), v.version ? `@since libvirt ${v.version}` : ""].filter(Boolean).join("\n");
-      out.push(docComment(info, "  ") + `  ${v.name}: ${valueOf(v.value)},`);
+      const value = isFlags ? `${valueOf(v.value)} as Flags<"${group}">` : valueOf(v.value);
+      out.push(docComment(info, "  ") + `  ${v.name}: ${value},`);
     }
     out.push(`} as const;`);
-    out.push(`export type ${group} = (typeof ${group})[keyof typeof ${group}];`);
+    out.push(isFlags ? `export type ${group} = Flags<"${group}">;` : `export type ${group} = (typeof ${group})[keyof typeof ${group}];`);
     out.push(``);
   }
 
@@ -295,6 +348,9 @@ function render(api, libvirtVersion) {
   const opaques = new Set();
   out.push(`/** koffi declarations of every libvirt function the binding uses, with the libvirt version that added it. */`);
   out.push(`export const FUNCTIONS = {`);
+  for (const name of Object.keys(FLAG_GROUPS)) {
+    if (!FUNCTIONS.includes(name)) throw new Error(`gen-libvirt: FLAG_GROUPS names ${name}, which is not in FUNCTIONS`);
+  }
   for (const name of FUNCTIONS) {
     const f = api.functions.get(name);
     if (!f) throw new Error(`gen-libvirt: function ${name} not found in libvirt-api.xml`);
@@ -307,9 +363,13 @@ function render(api, libvirtVersion) {
     const decl = `${ret} ${name}(${args.map((a) => `${a.k} ${a.name}`).join(", ")})`;
     out.push(`  ${name}: { decl: ${JSON.stringify(decl)}, since: ${JSON.stringify(f.version ?? "0.0.0")} },`);
     const firstLine = api.text(f.info).split("\n\n")[0].replace(/\s+/g, " ").trim();
+    const hasFlags = args.some((a) => a.name === "flags");
+    if (hasFlags && !(name in FLAG_GROUPS)) throw new Error(`gen-libvirt: ${name} takes flags: add its flag group (or null) to FLAG_GROUPS`);
+    if (!hasFlags && name in FLAG_GROUPS) throw new Error(`gen-libvirt: FLAG_GROUPS names ${name}, which takes no flags argument`);
+    const argType = (a) => (a.name === "flags" ? (FLAG_GROUPS[name] ? `${FLAG_GROUPS[name]} | 0` : "0") : tsType(a.k));
     sigs.push(
       docComment(`${firstLine}\n@see https://libvirt.org/html/libvirt-${f.file}.html#${name}`, "  ") +
-        `  ${name}(${args.map((a) => `${a.name}: ${tsType(a.k)}`).join(", ")}): ${tsType(ret)};`,
+        `  ${name}(${args.map((a) => `${a.name}: ${argType(a)}`).join(", ")}): ${tsType(ret)};`,
     );
   }
   out.push(`} as const;`);
@@ -344,5 +404,7 @@ if (process.argv.includes("--check")) {
   console.log(`${outPath} is current`);
 } else {
   writeFileSync(outPath, generated);
-  console.log(`wrote ${outPath} (${FUNCTIONS.length} functions, ${ENUM_GROUPS.length} enum groups, libvirt ${version})`);
+  console.log(
+    `wrote ${outPath} (${FUNCTIONS.length} functions, ${new Set([...ENUM_GROUPS, ...Object.values(FLAG_GROUPS).filter(Boolean)]).size} enum groups, libvirt ${version})`,
+  );
 }

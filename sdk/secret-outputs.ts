@@ -17,24 +17,17 @@ import * as pulumi from "@pulumi/pulumi";
 /** For each input of a resource: the outputs its value is written into (its own name included). */
 export type SecretFlows = Readonly<Record<string, readonly string[]>>;
 
-const self = (...keys: string[]): Record<string, readonly string[]> => Object.fromEntries(keys.map((k) => [k, [k]]));
-
 /** Derived from the Domain spec (provider/domain/spec.ts). */
 export { DOMAIN_SECRET_FLOWS } from "./generated/domain";
 
 /** Derived from the Snapshot spec (provider/snapshot/spec.ts): libvirt's snapshot XML names the snapshot and its domain and holds its description, memory and disks. */
 export { SNAPSHOT_SECRET_FLOWS } from "./generated/snapshot";
 
-export const POOL_SECRET_FLOWS: SecretFlows = {
-  ...self("name", "path", "uri", "auth", "autostart", "deleteVolumesOnDestroy"),
-};
+/** Derived from the Pool spec (provider/pool/spec.ts). */
+export { POOL_SECRET_FLOWS } from "./generated/pool";
 
-/** A volume's key and path are its pool's directory and its name (its ID: see ID_INPUTS); an overlay's backingPath is its backing image. */
-export const VOLUME_SECRET_FLOWS: SecretFlows = {
-  ...self("pool", "uri", "auth", "capacity", "format", "backingFormat", "source", "deleteSnapshotDataOnDestroy"),
-  name: ["name", "key", "path"],
-  backingVolume: ["backingVolume", "backingPath"],
-};
+/** Derived from the Volume spec (provider/volume/spec.ts): a volume's key and path are its pool's directory and its name (its ID: see ID_INPUTS); an overlay's backingPath is its backing image. */
+export { VOLUME_SECRET_FLOWS } from "./generated/volume";
 
 /**
  * Outputs of another resource of this package that flow into this one's outputs:

@@ -1,56 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
-import { authGivenTo, secretAuth, withSecretAuth, type AuthArgs, type AuthOutput } from "./auth";
+import { authGivenTo, secretAuth, withSecretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { ID_INPUTS, VOLUME_SECRET_FLOWS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { ID_INPUTS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { VOLUME_OUTPUT_KEYS, VOLUME_SECRET_FLOWS, VolumeResource, type VolumeArgs } from "./generated/volume";
 
 export { Pool, type PoolArgs } from "./pool";
 
-export interface VolumeArgs {
-  /** The pool: a Pool resource (its name and uri are used) or the name of a pool on the hypervisor. Changing it replaces the volume. */
-  pool: Pool | pulumi.Input<string>;
-  /** Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default. */
-  uri?: pulumi.Input<string>;
-  /**
-   * Credentials for a hypervisor that asks for them (a SASL listener on
-   * qemu+tcp://host/system). Always stored as a secret; a plain password is made one.
-   * A change is recorded in place (the next operations use it), it replaces nothing.
-   * Default: the Pool resource's.
-   */
-  auth?: pulumi.Input<AuthArgs>;
-  /** The volume's file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. Not a secret: it is part of the ID (the path). */
-  name?: pulumi.Input<string>;
-  /**
-   * Size the guest sees: bytes (a number) or a size string such as "10GiB",
-   * "512MiB" or "20GB" (K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024,
-   * KB/MB/GB/TB powers of 1000); a whole number of 512-byte sectors.
-   * Required for an empty volume; default with `source` or `backingVolume`:
-   * that image's size. Growing it resizes in place; shrinking is refused.
-   */
-  capacity?: pulumi.Input<number | string>;
-  /** Default: "qcow2"; with `source`, the source image's format. Changing it replaces the volume. */
-  format?: pulumi.Input<"qcow2" | "raw">;
-  /**
-   * Make a qcow2 overlay (copy-on-write) on a base image: a Volume, or the
-   * absolute path of an image on the hypervisor host. Changing it replaces the volume.
-   */
-  backingVolume?: Volume | pulumi.Input<string>;
-  /** The backing image's format; checked against the image. Default: what libvirt or qemu-img says it is. */
-  backingFormat?: pulumi.Input<"qcow2" | "raw">;
-  /**
-   * A local image file (on the machine running Pulumi) copied into the new
-   * volume, streamed through libvirt (virStorageVolUpload), never read whole
-   * into memory. Read only when the volume is created. Changing it replaces the volume.
-   */
-  source?: pulumi.Input<string>;
-  /**
-   * Allow deleting the volume although its image holds internal snapshots
-   * (snapshot contents a domain's deleteSnapshotsOnDestroy kept in the disk).
-   * Default: false (delete is refused, naming them). Also allowed for one
-   * destroy by LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY=1.
-   */
-  deleteSnapshotDataOnDestroy?: pulumi.Input<boolean>;
-}
+export type { VolumeArgs } from "./generated/volume";
 
 /**
  * A libvirt storage volume: an empty image, a qcow2 overlay on a base image,
@@ -66,29 +23,7 @@ export interface VolumeArgs {
  * const disk = new libvirt.Volume("web-disk", { pool, name: "web.qcow2", backingVolume: base, capacity: "20GiB" });
  * ```
  */
-export class Volume extends pulumi.dynamic.Resource {
-  declare public readonly name: pulumi.Output<string>;
-  declare public readonly pool: pulumi.Output<string>;
-  declare public readonly uri: pulumi.Output<string>;
-  /** The credentials, a secret. */
-  declare public readonly auth: AuthOutput;
-  /** libvirt's key of the volume (its path, for directory pools). */
-  declare public readonly key: pulumi.Output<string>;
-  /** The image file on the hypervisor host: use it as a Domain disk's `file`. */
-  declare public readonly path: pulumi.Output<string>;
-  /** Bytes the guest sees. */
-  declare public readonly capacity: pulumi.Output<number>;
-  /** Bytes the image takes on the host. */
-  declare public readonly allocation: pulumi.Output<number>;
-  declare public readonly format: pulumi.Output<string>;
-  /** The backing file of an overlay. */
-  declare public readonly backingPath: pulumi.Output<string | undefined>;
-  declare public readonly deleteSnapshotDataOnDestroy: pulumi.Output<boolean>;
-  /** What libvirt now guesses the image's content to be, when that differs from `format` (the format it was made as). */
-  declare public readonly probedFormat: pulumi.Output<string | undefined>;
-  /** A refresh found the volume's pool undefined outside Pulumi while its file may still exist; the next update says what to do. */
-  declare public readonly poolMissing: pulumi.Output<boolean | undefined>;
-
+export class Volume extends VolumeResource {
   constructor(name: string, args: VolumeArgs, opts?: pulumi.CustomResourceOptions) {
     const { pool, backingVolume, ...rest } = args;
     const fromPool = pool instanceof Pool ? { pool: pool.name, uri: args.uri ?? pool.uri } : { pool };
@@ -96,23 +31,12 @@ export class Volume extends pulumi.dynamic.Resource {
       backingVolume instanceof Volume
         ? { backingVolume: backingVolume.path, backingFormat: args.backingFormat ?? (backingVolume.format as pulumi.Output<"qcow2" | "raw">) }
         : { backingVolume };
-    // Every output is named here, so that it exists on the resource even when its input is left out.
-    const outputsOnly = {
-      uri: undefined,
-      auth: undefined,
-      key: undefined,
-      path: undefined,
-      capacity: undefined,
-      allocation: undefined,
-      format: undefined,
-      backingPath: undefined,
-      deleteSnapshotDataOnDestroy: undefined,
-      probedFormat: undefined,
-      poolMissing: undefined,
-    };
+    // Every output must be a registered property, or it stays undefined on the
+    // resource when it was not also an input (uri resolved from the Pool's, say).
+    const outputs = Object.fromEntries(VOLUME_OUTPUT_KEYS.map((k) => [k, undefined]));
     const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
     const secrets = withDerivedSecrets({
-      props: { ...outputsOnly, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
+      props: { ...outputs, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
       flows: VOLUME_SECRET_FLOWS,
       gateKey: "key",
       opts: withSecretAuth(opts),

@@ -55,10 +55,10 @@ async function resolveType(conn: Connection, arch: string | undefined): Promise<
 /** Define with libvirt's schema validation; drivers that lack the flag get a plain define. */
 async function defineValidated(conn: Connection, xml: string, name: string): Promise<DomainHandle> {
   try {
-    return await DomainHandle.define(conn, xml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, label(name));
+    return await conn.defineDomain(xml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, label(name));
   } catch (err) {
     if (!isUnsupported(err) || !/flag/i.test((err as Error).message)) throw err;
-    return await DomainHandle.define(conn, xml, 0, label(name));
+    return await conn.defineDomain(xml, 0, label(name));
   }
 }
 
@@ -69,7 +69,7 @@ async function defineValidated(conn: Connection, xml: string, name: string): Pro
  */
 async function refuseExisting(conn: Connection, name: string, uuid: string | undefined): Promise<void> {
   for (const key of uuid ? [name, uuid] : [name]) {
-    const found = await DomainHandle.lookup(conn, key);
+    const found = await conn.lookupDomain(key);
     if (!found) continue;
     const existingName = found.name();
     const description = `"${existingName}" (uuid ${found.uuid()})`;
@@ -209,7 +209,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
               throw err;
             }
           } else {
-            dom = await DomainHandle.createTransient(conn, xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
+            dom = await conn.createTransientDomain(xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
             await hooks.pause?.("afterCreate");
           }
           try {

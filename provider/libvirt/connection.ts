@@ -7,12 +7,22 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { LibvirtError, isConnectionLost } from "./errors";
+import { DomainHandle } from "./domain";
+import { LibvirtError, isConnectionLost, isNoDomain, isNoNetwork, isNoPool, isNoVolume, orNull } from "./errors";
 import { native, type LibvirtAsyncFunctions, type Ptr, type VirErrorFields } from "./native";
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
-import { virErrorNumber } from "./libvirt.gen";
+import {
+  virErrorNumber,
+  type virConnectListAllDomainsFlags,
+  type virConnectListAllNetworksFlags,
+  type virDomainCreateFlags,
+  type virDomainDefineFlags,
+} from "./libvirt.gen";
 import { changesState } from "./calls";
+import { StoragePoolHandle, StorageVolHandle } from "./storage";
+import { UUID_RE } from "./uuid";
+import { NetworkHandle } from "./network";
 
 type Fn = keyof LibvirtAsyncFunctions;
 type Args<K extends Fn> = Parameters<LibvirtAsyncFunctions[K]>;
@@ -92,6 +102,98 @@ export class Connection {
   /** The hypervisor's capabilities XML (virConnectGetCapabilities). */
   async capabilities(): Promise<string> {
     return (await this.call("reading hypervisor capabilities", "virConnectGetCapabilities", this.ptr))!;
+  }
+
+  // Lookups and listings of the objects a connection owns (as on libvirt-go-module's Connect).
+  // The handles hold this connection; the caller frees them.
+
+  /** The domain by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
+  lookupDomain(idOrName: string): Promise<DomainHandle | null> {
+    return orNull(isNoDomain, async () => {
+      const ptr = UUID_RE.test(idOrName)
+        ? await this.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", this.ptr, idOrName)
+        : await this.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", this.ptr, idOrName);
+      return new DomainHandle(this, ptr!, idOrName);
+    });
+  }
+
+  /** virDomainDefineXMLFlags. */
+  async defineDomain(xml: string, flags: virDomainDefineFlags | 0, label: string): Promise<DomainHandle> {
+    const ptr = await this.call(`defining domain ${label}`, "virDomainDefineXMLFlags", this.ptr, xml, flags);
+    return new DomainHandle(this, ptr!, label);
+  }
+
+  /** Creates and starts a transient domain (virDomainCreateXML). */
+  async createTransientDomain(xml: string, flags: virDomainCreateFlags | 0, label: string): Promise<DomainHandle> {
+    const ptr = await this.call(`creating transient domain ${label}`, "virDomainCreateXML", this.ptr, xml, flags);
+    return new DomainHandle(this, ptr!, label);
+  }
+
+  /** The domains a virConnectListAllDomains filter selects (0: every one); `what` names them in the error ("running"). */
+  async listDomains(flags: virConnectListAllDomainsFlags | 0 = 0, what?: string): Promise<DomainHandle[]> {
+    const out: [unknown] = [null];
+    const count = await this.call(`listing ${what ? `${what} ` : ""}domains`, "virConnectListAllDomains", this.ptr, out, flags);
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new DomainHandle(this, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
+  }
+
+  /** The storage pool by UUID or name; null when libvirt says there is no such pool. */
+  lookupPool(idOrName: string): Promise<StoragePoolHandle | null> {
+    return orNull(isNoPool, async () => {
+      const ptr = UUID_RE.test(idOrName)
+        ? await this.call(`looking up storage pool ${idOrName}`, "virStoragePoolLookupByUUIDString", this.ptr, idOrName)
+        : await this.call(`looking up storage pool "${idOrName}"`, "virStoragePoolLookupByName", this.ptr, idOrName);
+      return new StoragePoolHandle(this, ptr!, `"${idOrName}"`);
+    });
+  }
+
+  /** virStoragePoolDefineXML. */
+  async definePool(xml: string, label: string): Promise<StoragePoolHandle> {
+    const ptr = await this.call(`defining storage pool ${label}`, "virStoragePoolDefineXML", this.ptr, xml, 0);
+    return new StoragePoolHandle(this, ptr!, label);
+  }
+
+  /** Every storage pool (active and inactive). */
+  async listPools(): Promise<StoragePoolHandle[]> {
+    const out: [unknown] = [null];
+    const count = await this.call("listing storage pools", "virConnectListAllStoragePools", this.ptr, out, 0);
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new StoragePoolHandle(this, p as Ptr<"virStoragePool">, ""));
+  }
+
+  /** The volume whose file is `path`, in any active pool; null when no pool holds it. */
+  lookupVolumeByPath(path: string): Promise<StorageVolHandle | null> {
+    return orNull(isNoVolume, async () => {
+      const ptr = await this.call(`looking up volume ${path}`, "virStorageVolLookupByPath", this.ptr, path);
+      return new StorageVolHandle(this, ptr!);
+    });
+  }
+
+  /** The virtual network by UUID or name; null when libvirt says there is no such network. */
+  lookupNetwork(idOrName: string): Promise<NetworkHandle | null> {
+    return orNull(isNoNetwork, async () => {
+      const ptr = UUID_RE.test(idOrName)
+        ? await this.call(`looking up network ${idOrName}`, "virNetworkLookupByUUIDString", this.ptr, idOrName)
+        : await this.call(`looking up network "${idOrName}"`, "virNetworkLookupByName", this.ptr, idOrName);
+      return new NetworkHandle(this, ptr!, `"${idOrName}"`);
+    });
+  }
+
+  /** virNetworkDefineXML: a persistent, inactive network. */
+  async defineNetwork(xml: string, label: string): Promise<NetworkHandle> {
+    const ptr = await this.call(`defining network ${label}`, "virNetworkDefineXML", this.ptr, xml);
+    return new NetworkHandle(this, ptr!, label);
+  }
+
+  /** The networks a virConnectListAllNetworks filter selects (0: every one, active or not). */
+  async listNetworks(flags: virConnectListAllNetworksFlags | 0 = 0): Promise<NetworkHandle[]> {
+    const out: [unknown] = [null];
+    const count = await this.call("listing networks", "virConnectListAllNetworks", this.ptr, out, flags);
+    return native()
+      .takePointerArray(out[0], count)
+      .map((p) => new NetworkHandle(this, p as Ptr<"virNetwork">, ""));
   }
 
   /** The error libvirt recorded on this connection for the call that just failed. */

@@ -1,10 +1,17 @@
 // Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
-import { UUID_RE } from "./uuid";
-import { isFunctionUnavailable, isNoDomain, isNoSnapshot } from "./errors";
+import { isFunctionUnavailable, isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { virDomainState, virDomainXMLFlags, virDomainSnapshotCreateFlags, virDomainSnapshotListFlags } from "./libvirt.gen";
+import { orFlags } from "./flags";
+import {
+  virDomainState,
+  virDomainXMLFlags,
+  virDomainSnapshotCreateFlags,
+  virDomainSnapshotListFlags,
+  type virDomainDestroyFlagsValues,
+  type virDomainUndefineFlagsValues,
+} from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 import { SnapshotHandle } from "./snapshot";
 
@@ -14,6 +21,7 @@ const stateNames = new Map<number, DomainStateName>(
   Object.entries(virDomainState).map(([k, v]) => [v, k.replace("VIR_DOMAIN_", "").toLowerCase() as DomainStateName]),
 );
 
+/** A domain handle, got from its connection (Connection.lookupDomain, defineDomain, createTransientDomain, listDomains). */
 export class DomainHandle {
   private freed = false;
   constructor(
@@ -21,31 +29,6 @@ export class DomainHandle {
     readonly ptr: Ptr<"virDomain">,
     private readonly label: string,
   ) {}
-
-  /** Looks a domain up by UUID (36 chars with dashes) or name; null when libvirt says it does not exist. */
-  static async lookup(conn: Connection, idOrName: string): Promise<DomainHandle | null> {
-    const byUuid = UUID_RE.test(idOrName);
-    try {
-      const ptr = byUuid
-        ? await conn.call(`looking up domain ${idOrName}`, "virDomainLookupByUUIDString", conn.ptr, idOrName)
-        : await conn.call(`looking up domain "${idOrName}"`, "virDomainLookupByName", conn.ptr, idOrName);
-      return new DomainHandle(conn, ptr!, idOrName);
-    } catch (err) {
-      if (isNoDomain(err)) return null;
-      throw err;
-    }
-  }
-
-  static async define(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`defining domain ${label}`, "virDomainDefineXMLFlags", conn.ptr, xml, flags);
-    return new DomainHandle(conn, ptr!, label);
-  }
-
-  /** Creates and starts a transient domain. */
-  static async createTransient(conn: Connection, xml: string, flags: number, label: string): Promise<DomainHandle> {
-    const ptr = await conn.call(`creating transient domain ${label}`, "virDomainCreateXML", conn.ptr, xml, flags);
-    return new DomainHandle(conn, ptr!, label);
-  }
 
   private op(what: string): string {
     return `${what} domain ${this.label}`;
@@ -78,7 +61,7 @@ export class DomainHandle {
 
   /** The domain XML; `inactive` gives the persistent definition rather than the live one. */
   async xml(opts: { inactive?: boolean; secure?: boolean } = {}): Promise<string> {
-    const flags = (opts.inactive ? virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0) | (opts.secure ? virDomainXMLFlags.VIR_DOMAIN_XML_SECURE : 0);
+    const flags = orFlags(opts.inactive ? virDomainXMLFlags.VIR_DOMAIN_XML_INACTIVE : 0, opts.secure ? virDomainXMLFlags.VIR_DOMAIN_XML_SECURE : 0);
     return (await this.conn.call(this.op("reading XML of"), "virDomainGetXMLDesc", this.ptr, flags))!;
   }
 
@@ -92,7 +75,7 @@ export class DomainHandle {
   }
 
   /** All snapshots, parents before children (VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL). Caller frees them. */
-  async listSnapshots(flags = 0): Promise<SnapshotHandle[]> {
+  async listSnapshots(flags: virDomainSnapshotListFlags | 0 = 0): Promise<SnapshotHandle[]> {
     const out: [unknown] = [null];
     const count = await this.conn.call(this.op("listing snapshots of"), "virDomainListAllSnapshots", this.ptr, out, flags);
     return native()
@@ -121,7 +104,7 @@ export class DomainHandle {
    * virDomainSnapshotCreateXML. Retried while another job holds the domain
    * (libvirt then has done nothing); see job-wait.ts.
    */
-  async createSnapshot(xml: string, flags: number, label: string): Promise<SnapshotHandle> {
+  async createSnapshot(xml: string, flags: virDomainSnapshotCreateFlags | 0, label: string): Promise<SnapshotHandle> {
     const what = `creating snapshot ${label} of domain "${this.name()}"`;
     const ptr = await whileJobBusy(what, () => this.conn.call(what, "virDomainSnapshotCreateXML", this.ptr, xml, flags));
     return new SnapshotHandle(this.conn, ptr!, this.name());
@@ -165,11 +148,11 @@ export class DomainHandle {
     await this.conn.call(this.op("starting"), "virDomainCreate", this.ptr);
   }
 
-  async destroy(flags = 0): Promise<void> {
+  async destroy(flags: virDomainDestroyFlagsValues | 0 = 0): Promise<void> {
     await this.conn.call(this.op("stopping (destroy)"), "virDomainDestroyFlags", this.ptr, flags);
   }
 
-  async undefine(flags: number): Promise<void> {
+  async undefine(flags: virDomainUndefineFlagsValues | 0): Promise<void> {
     await this.conn.call(this.op("undefining"), "virDomainUndefineFlags", this.ptr, flags);
   }
 
@@ -182,7 +165,7 @@ export class DomainHandle {
 
 /** Runs fn with the domain looked up by UUID or name, freeing it afterwards; null when it does not exist. */
 export async function withDomain<T>(conn: Connection, idOrName: string, fn: (dom: DomainHandle | null) => Promise<T>): Promise<T> {
-  const dom = await DomainHandle.lookup(conn, idOrName);
+  const dom = await conn.lookupDomain(idOrName);
   try {
     return await fn(dom);
   } finally {

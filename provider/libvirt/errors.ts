@@ -65,6 +65,16 @@ export const isFunctionUnavailable = (err: unknown, functionName: string): boole
 export const isLibvirtError = (err: unknown, ...codes: number[]): err is LibvirtError =>
   err instanceof LibvirtError && (codes.length === 0 || err.is(...codes));
 
+/** fn's result, or null when it fails with an error `test` says means "not found" (isNoDomain, ...). */
+export async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (test(err)) return null;
+    throw err;
+  }
+}
+
 /** "Gone" is decided on these codes only: a daemon that is down is not a deleted domain. */
 export const isNoDomain = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN);
 export const isNoSnapshot = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN_SNAPSHOT);

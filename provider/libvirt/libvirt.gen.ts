@@ -5,6 +5,12 @@
 /** An opaque libvirt object pointer, branded with its C type so a domain cannot be passed as a snapshot. */
 export type Ptr<T extends string> = { readonly __libvirtPointer: T };
 
+/**
+ * A value of libvirt flag group G, branded with the group's name so that one group's flags cannot be
+ * passed where another's are expected. At run time it is the plain number; flags.ts combines values.
+ */
+export type Flags<G extends string> = number & { readonly __libvirtFlags: G };
+
 /** libvirt enum `virErrorNumber`: https://libvirt.org/html/libvirt-virterror.html#virErrorNumber */
 export const virErrorNumber = {
   /**
@@ -998,7 +1004,7 @@ export const virDomainState = {
 } as const;
 export type virDomainState = (typeof virDomainState)[keyof typeof virDomainState];
 
-/** libvirt enum `virDomainUndefineFlagsValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlagsValues */
+/** libvirt flag group `virDomainUndefineFlagsValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlagsValues */
 export const virDomainUndefineFlagsValues = {
   /**
    * If last use of domain,
@@ -1006,159 +1012,159 @@ export const virDomainUndefineFlagsValues = {
    * checkpoint metadata
    * @since libvirt 5.6.0
    */
-  VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA: 16,
+  VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA: 16 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * Keep nvram file
    * @since libvirt 2.3.0
    */
-  VIR_DOMAIN_UNDEFINE_KEEP_NVRAM: 8,
+  VIR_DOMAIN_UNDEFINE_KEEP_NVRAM: 8 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * Keep TPM state  Future undefine control flags should come here.
    * @since libvirt 8.9.0
    */
-  VIR_DOMAIN_UNDEFINE_KEEP_TPM: 64,
+  VIR_DOMAIN_UNDEFINE_KEEP_TPM: 64 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * Also remove any
    * managed save
    * @since libvirt 0.9.4
    */
-  VIR_DOMAIN_UNDEFINE_MANAGED_SAVE: 1,
+  VIR_DOMAIN_UNDEFINE_MANAGED_SAVE: 1 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * Also remove any
    * nvram file
    * @since libvirt 1.2.9
    */
-  VIR_DOMAIN_UNDEFINE_NVRAM: 4,
+  VIR_DOMAIN_UNDEFINE_NVRAM: 4 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * If last use of domain,
    * then also remove any
    * snapshot metadata
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA: 2,
+  VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA: 2 as Flags<"virDomainUndefineFlagsValues">,
   /**
    * Also remove any
    * TPM state
    * @since libvirt 8.9.0
    */
-  VIR_DOMAIN_UNDEFINE_TPM: 32,
+  VIR_DOMAIN_UNDEFINE_TPM: 32 as Flags<"virDomainUndefineFlagsValues">,
 } as const;
-export type virDomainUndefineFlagsValues = (typeof virDomainUndefineFlagsValues)[keyof typeof virDomainUndefineFlagsValues];
+export type virDomainUndefineFlagsValues = Flags<"virDomainUndefineFlagsValues">;
 
-/** libvirt enum `virDomainDefineFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineFlags */
+/** libvirt flag group `virDomainDefineFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineFlags */
 export const virDomainDefineFlags = {
   /**
    * Validate the XML document against schema
    * @since libvirt 1.2.12
    */
-  VIR_DOMAIN_DEFINE_VALIDATE: 1,
+  VIR_DOMAIN_DEFINE_VALIDATE: 1 as Flags<"virDomainDefineFlags">,
 } as const;
-export type virDomainDefineFlags = (typeof virDomainDefineFlags)[keyof typeof virDomainDefineFlags];
+export type virDomainDefineFlags = Flags<"virDomainDefineFlags">;
 
-/** libvirt enum `virDomainCreateFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateFlags */
+/** libvirt flag group `virDomainCreateFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateFlags */
 export const virDomainCreateFlags = {
   /**
    * Default behavior
    * @since libvirt 0.0.1
    */
-  VIR_DOMAIN_NONE: 0,
+  VIR_DOMAIN_NONE: 0 as Flags<"virDomainCreateFlags">,
   /**
    * Automatically kill guest when virConnectPtr is closed
    * @since libvirt 0.9.3
    */
-  VIR_DOMAIN_START_AUTODESTROY: 2,
+  VIR_DOMAIN_START_AUTODESTROY: 2 as Flags<"virDomainCreateFlags">,
   /**
    * Avoid file system cache pollution
    * @since libvirt 0.9.4
    */
-  VIR_DOMAIN_START_BYPASS_CACHE: 4,
+  VIR_DOMAIN_START_BYPASS_CACHE: 4 as Flags<"virDomainCreateFlags">,
   /**
    * Boot, discarding any managed save
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_START_FORCE_BOOT: 8,
+  VIR_DOMAIN_START_FORCE_BOOT: 8 as Flags<"virDomainCreateFlags">,
   /**
    * Launch guest in paused state
    * @since libvirt 0.8.2
    */
-  VIR_DOMAIN_START_PAUSED: 1,
+  VIR_DOMAIN_START_PAUSED: 1 as Flags<"virDomainCreateFlags">,
   /**
    * Re-initialize NVRAM from template
    * @since libvirt 8.1.0
    */
-  VIR_DOMAIN_START_RESET_NVRAM: 32,
+  VIR_DOMAIN_START_RESET_NVRAM: 32 as Flags<"virDomainCreateFlags">,
   /**
    * Validate the XML document against schema
    * @since libvirt 1.2.12
    */
-  VIR_DOMAIN_START_VALIDATE: 16,
+  VIR_DOMAIN_START_VALIDATE: 16 as Flags<"virDomainCreateFlags">,
 } as const;
-export type virDomainCreateFlags = (typeof virDomainCreateFlags)[keyof typeof virDomainCreateFlags];
+export type virDomainCreateFlags = Flags<"virDomainCreateFlags">;
 
-/** libvirt enum `virDomainXMLFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainXMLFlags */
+/** libvirt flag group `virDomainXMLFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainXMLFlags */
 export const virDomainXMLFlags = {
   /**
    * dump inactive domain information
    * @since libvirt 0.3.3
    */
-  VIR_DOMAIN_XML_INACTIVE: 2,
+  VIR_DOMAIN_XML_INACTIVE: 2 as Flags<"virDomainXMLFlags">,
   /**
    * dump XML suitable for migration
    * @since libvirt 1.0.0
    */
-  VIR_DOMAIN_XML_MIGRATABLE: 8,
+  VIR_DOMAIN_XML_MIGRATABLE: 8 as Flags<"virDomainXMLFlags">,
   /**
    * dump security sensitive information too
    * @since libvirt 0.3.3
    */
-  VIR_DOMAIN_XML_SECURE: 1,
+  VIR_DOMAIN_XML_SECURE: 1 as Flags<"virDomainXMLFlags">,
   /**
    * update guest CPU requirements according to host CPU
    * @since libvirt 0.8.0
    */
-  VIR_DOMAIN_XML_UPDATE_CPU: 4,
+  VIR_DOMAIN_XML_UPDATE_CPU: 4 as Flags<"virDomainXMLFlags">,
 } as const;
-export type virDomainXMLFlags = (typeof virDomainXMLFlags)[keyof typeof virDomainXMLFlags];
+export type virDomainXMLFlags = Flags<"virDomainXMLFlags">;
 
-/** libvirt enum `virDomainSnapshotCreateFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateFlags */
+/** libvirt flag group `virDomainSnapshotCreateFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateFlags */
 export const virDomainSnapshotCreateFlags = {
   /**
    * atomically avoid
    * partial changes
    * @since libvirt 0.9.11
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC: 128,
+  VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC: 128 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * With redefine, make
    * snapshot current
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT: 2,
+  VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT: 2 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * disk snapshot, not
    * full system
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY: 16,
+  VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY: 16 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * Stop running guest
    * after snapshot
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_HALT: 8,
+  VIR_DOMAIN_SNAPSHOT_CREATE_HALT: 8 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * create the snapshot
    * while the guest is
    * running
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_LIVE: 256,
+  VIR_DOMAIN_SNAPSHOT_CREATE_LIVE: 256 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * Make snapshot without
    * remembering it
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA: 4,
+  VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA: 4 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * use guest agent to
    * quiesce all mounted
@@ -1166,49 +1172,49 @@ export const virDomainSnapshotCreateFlags = {
    * the domain
    * @since libvirt 0.9.10
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE: 64,
+  VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE: 64 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * Restore or alter
    * metadata
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE: 1,
+  VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE: 1 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * reuse any existing
    * external files
    * @since libvirt 0.9.10
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT: 32,
+  VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT: 32 as Flags<"virDomainSnapshotCreateFlags">,
   /**
    * validate the XML
    * against the schema
    * @since libvirt 5.6.0
    */
-  VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE: 512,
+  VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE: 512 as Flags<"virDomainSnapshotCreateFlags">,
 } as const;
-export type virDomainSnapshotCreateFlags = (typeof virDomainSnapshotCreateFlags)[keyof typeof virDomainSnapshotCreateFlags];
+export type virDomainSnapshotCreateFlags = Flags<"virDomainSnapshotCreateFlags">;
 
-/** libvirt enum `virDomainSnapshotDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotDeleteFlags */
+/** libvirt flag group `virDomainSnapshotDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotDeleteFlags */
 export const virDomainSnapshotDeleteFlags = {
   /**
    * Also delete children
    * @since libvirt 0.8.0
    */
-  VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: 1,
+  VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN: 1 as Flags<"virDomainSnapshotDeleteFlags">,
   /**
    * Delete just children
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY: 4,
+  VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY: 4 as Flags<"virDomainSnapshotDeleteFlags">,
   /**
    * Delete just metadata
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY: 2,
+  VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY: 2 as Flags<"virDomainSnapshotDeleteFlags">,
 } as const;
-export type virDomainSnapshotDeleteFlags = (typeof virDomainSnapshotDeleteFlags)[keyof typeof virDomainSnapshotDeleteFlags];
+export type virDomainSnapshotDeleteFlags = Flags<"virDomainSnapshotDeleteFlags">;
 
-/** libvirt enum `virDomainSnapshotListFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListFlags */
+/** libvirt flag group `virDomainSnapshotListFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListFlags */
 export const virDomainSnapshotListFlags = {
   /**
    * Filter by snapshots
@@ -1217,14 +1223,14 @@ export const virDomainSnapshotListFlags = {
    * memory state
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE: 64,
+  VIR_DOMAIN_SNAPSHOT_LIST_ACTIVE: 64 as Flags<"virDomainSnapshotListFlags">,
   /**
    * List all descendants,
    * not just children, when
    * listing a snapshot
    * @since libvirt 0.9.7
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS: 1,
+  VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS: 1 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * taken while guest was
@@ -1232,68 +1238,68 @@ export const virDomainSnapshotListFlags = {
    * memory state
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY: 128,
+  VIR_DOMAIN_SNAPSHOT_LIST_DISK_ONLY: 128 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * that use files external
    * to disk images
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL: 512,
+  VIR_DOMAIN_SNAPSHOT_LIST_EXTERNAL: 512 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * taken while guest was
    * shut off
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_INACTIVE: 32,
+  VIR_DOMAIN_SNAPSHOT_LIST_INACTIVE: 32 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * stored internal to
    * disk images
    * @since libvirt 1.0.1
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL: 256,
+  VIR_DOMAIN_SNAPSHOT_LIST_INTERNAL: 256 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * with no children
    * @since libvirt 0.9.7
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_LEAVES: 4,
+  VIR_DOMAIN_SNAPSHOT_LIST_LEAVES: 4 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * which have metadata
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_METADATA: 2,
+  VIR_DOMAIN_SNAPSHOT_LIST_METADATA: 2 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * that have children
    * @since libvirt 0.9.13
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_NO_LEAVES: 8,
+  VIR_DOMAIN_SNAPSHOT_LIST_NO_LEAVES: 8 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * with no metadata
    * @since libvirt 0.9.13
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_NO_METADATA: 16,
+  VIR_DOMAIN_SNAPSHOT_LIST_NO_METADATA: 16 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Filter by snapshots
    * with no parents, when
    * listing a domain
    * @since libvirt 0.9.5
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_ROOTS: 1,
+  VIR_DOMAIN_SNAPSHOT_LIST_ROOTS: 1 as Flags<"virDomainSnapshotListFlags">,
   /**
    * Ensure parents occur
    * before children in
    * the resulting list
    * @since libvirt 5.2.0
    */
-  VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL: 1024,
+  VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL: 1024 as Flags<"virDomainSnapshotListFlags">,
 } as const;
-export type virDomainSnapshotListFlags = (typeof virDomainSnapshotListFlags)[keyof typeof virDomainSnapshotListFlags];
+export type virDomainSnapshotListFlags = Flags<"virDomainSnapshotListFlags">;
 
 /** libvirt enum `virConnectCredentialType`: https://libvirt.org/html/libvirt-libvirt-host.html#virConnectCredentialType */
 export const virConnectCredentialType = {
@@ -1345,84 +1351,74 @@ export const virConnectCredentialType = {
 } as const;
 export type virConnectCredentialType = (typeof virConnectCredentialType)[keyof typeof virConnectCredentialType];
 
-/** libvirt enum `virConnectListAllDomainsFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomainsFlags */
+/** libvirt flag group `virConnectListAllDomainsFlags`: https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomainsFlags */
 export const virConnectListAllDomainsFlags = {
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_ACTIVE: 1,
+  VIR_CONNECT_LIST_DOMAINS_ACTIVE: 1 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_AUTOSTART: 1024,
+  VIR_CONNECT_LIST_DOMAINS_AUTOSTART: 1024 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 5.6.0
    */
-  VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT: 16384,
+  VIR_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT: 16384 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT: 4096,
+  VIR_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT: 4096 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_INACTIVE: 2,
+  VIR_CONNECT_LIST_DOMAINS_INACTIVE: 2 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE: 256,
+  VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE: 256 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART: 2048,
+  VIR_CONNECT_LIST_DOMAINS_NO_AUTOSTART: 2048 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 5.6.0
    */
-  VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT: 32768,
+  VIR_CONNECT_LIST_DOMAINS_NO_CHECKPOINT: 32768 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE: 512,
+  VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE: 512 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT: 8192,
+  VIR_CONNECT_LIST_DOMAINS_NO_SNAPSHOT: 8192 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_OTHER: 128,
+  VIR_CONNECT_LIST_DOMAINS_OTHER: 128 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_PAUSED: 32,
+  VIR_CONNECT_LIST_DOMAINS_PAUSED: 32 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_PERSISTENT: 4,
+  VIR_CONNECT_LIST_DOMAINS_PERSISTENT: 4 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_RUNNING: 16,
+  VIR_CONNECT_LIST_DOMAINS_RUNNING: 16 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_SHUTOFF: 64,
+  VIR_CONNECT_LIST_DOMAINS_SHUTOFF: 64 as Flags<"virConnectListAllDomainsFlags">,
   /**
    * @since libvirt 0.9.13
    */
-  VIR_CONNECT_LIST_DOMAINS_TRANSIENT: 8,
+  VIR_CONNECT_LIST_DOMAINS_TRANSIENT: 8 as Flags<"virConnectListAllDomainsFlags">,
 } as const;
-export type virConnectListAllDomainsFlags = (typeof virConnectListAllDomainsFlags)[keyof typeof virConnectListAllDomainsFlags];
-
-/** libvirt enum `virNetworkXMLFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkXMLFlags */
-export const virNetworkXMLFlags = {
-  /**
-   * dump inactive network information
-   * @since libvirt 0.9.10
-   */
-  VIR_NETWORK_XML_INACTIVE: 1,
-} as const;
-export type virNetworkXMLFlags = (typeof virNetworkXMLFlags)[keyof typeof virNetworkXMLFlags];
+export type virConnectListAllDomainsFlags = Flags<"virConnectListAllDomainsFlags">;
 
 /** libvirt enum `virNetworkUpdateCommand`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateCommand */
 export const virNetworkUpdateCommand = {
@@ -1524,26 +1520,415 @@ export const virNetworkUpdateSection = {
 } as const;
 export type virNetworkUpdateSection = (typeof virNetworkUpdateSection)[keyof typeof virNetworkUpdateSection];
 
-/** libvirt enum `virNetworkUpdateFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateFlags */
+/** libvirt flag group `virConnectFlags`: https://libvirt.org/html/libvirt-libvirt-host.html#virConnectFlags */
+export const virConnectFlags = {
+  /**
+   * Don't try to resolve URI aliases
+   * @since libvirt 0.9.7
+   */
+  VIR_CONNECT_NO_ALIASES: 2 as Flags<"virConnectFlags">,
+  /**
+   * A readonly connection
+   * @since libvirt 0.4.1
+   */
+  VIR_CONNECT_RO: 1 as Flags<"virConnectFlags">,
+} as const;
+export type virConnectFlags = Flags<"virConnectFlags">;
+
+/** libvirt flag group `virDomainDestroyFlagsValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlagsValues */
+export const virDomainDestroyFlagsValues = {
+  /**
+   * Default behavior - could lead to data loss!!
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_DESTROY_DEFAULT: 0 as Flags<"virDomainDestroyFlagsValues">,
+  /**
+   * only SIGTERM, no SIGKILL
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_DESTROY_GRACEFUL: 1 as Flags<"virDomainDestroyFlagsValues">,
+  /**
+   * remove VM logs on destroy
+   * @since libvirt 8.3.0
+   */
+  VIR_DOMAIN_DESTROY_REMOVE_LOGS: 2 as Flags<"virDomainDestroyFlagsValues">,
+} as const;
+export type virDomainDestroyFlagsValues = Flags<"virDomainDestroyFlagsValues">;
+
+/** libvirt flag group `virDomainCheckpointListFlags`: https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointListFlags */
+export const virDomainCheckpointListFlags = {
+  /**
+   * List all descendants,
+   * not just children, when
+   * listing a checkpoint
+   * @since libvirt 5.6.0
+   */
+  VIR_DOMAIN_CHECKPOINT_LIST_DESCENDANTS: 1 as Flags<"virDomainCheckpointListFlags">,
+  /**
+   * Filter by checkpoints
+   * with no children
+   * @since libvirt 5.6.0
+   */
+  VIR_DOMAIN_CHECKPOINT_LIST_LEAVES: 4 as Flags<"virDomainCheckpointListFlags">,
+  /**
+   * Filter by checkpoints
+   * that have children
+   * @since libvirt 5.6.0
+   */
+  VIR_DOMAIN_CHECKPOINT_LIST_NO_LEAVES: 8 as Flags<"virDomainCheckpointListFlags">,
+  /**
+   * Filter by checkpoints
+   * with no parents, when
+   * listing a domain
+   * @since libvirt 5.6.0
+   */
+  VIR_DOMAIN_CHECKPOINT_LIST_ROOTS: 1 as Flags<"virDomainCheckpointListFlags">,
+  /**
+   * Ensure parents occur
+   * before children in
+   * the resulting list
+   * @since libvirt 5.6.0
+   */
+  VIR_DOMAIN_CHECKPOINT_LIST_TOPOLOGICAL: 2 as Flags<"virDomainCheckpointListFlags">,
+} as const;
+export type virDomainCheckpointListFlags = Flags<"virDomainCheckpointListFlags">;
+
+/** libvirt flag group `virDomainSnapshotXMLFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotXMLFlags */
+export const virDomainSnapshotXMLFlags = {
+  /**
+   * dump security sensitive information too
+   * @since libvirt 5.1.0
+   */
+  VIR_DOMAIN_SNAPSHOT_XML_SECURE: 1 as Flags<"virDomainSnapshotXMLFlags">,
+} as const;
+export type virDomainSnapshotXMLFlags = Flags<"virDomainSnapshotXMLFlags">;
+
+/** libvirt flag group `virConnectListAllStoragePoolsFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePoolsFlags */
+export const virConnectListAllStoragePoolsFlags = {
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE: 2 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_AUTOSTART: 16 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_DIR: 64 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_DISK: 1024 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_FS: 128 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 1.2.1
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_GLUSTER: 65536 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE: 1 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI: 2048 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 5.6.0
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ISCSI_DIRECT: 524288 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_LOGICAL: 512 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_MPATH: 8192 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_NETFS: 256 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_NO_AUTOSTART: 32 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_PERSISTENT: 4 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_RBD: 16384 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_SCSI: 4096 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_SHEEPDOG: 32768 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_TRANSIENT: 8 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 3.1.0
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_VSTORAGE: 262144 as Flags<"virConnectListAllStoragePoolsFlags">,
+  /**
+   * @since libvirt 1.2.8
+   */
+  VIR_CONNECT_LIST_STORAGE_POOLS_ZFS: 131072 as Flags<"virConnectListAllStoragePoolsFlags">,
+} as const;
+export type virConnectListAllStoragePoolsFlags = Flags<"virConnectListAllStoragePoolsFlags">;
+
+/** libvirt flag group `virStoragePoolDefineFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineFlags */
+export const virStoragePoolDefineFlags = {
+  /**
+   * Validate the XML document against schema
+   * @since libvirt 7.7.0
+   */
+  VIR_STORAGE_POOL_DEFINE_VALIDATE: 1 as Flags<"virStoragePoolDefineFlags">,
+} as const;
+export type virStoragePoolDefineFlags = Flags<"virStoragePoolDefineFlags">;
+
+/** libvirt flag group `virStoragePoolBuildFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuildFlags */
+export const virStoragePoolBuildFlags = {
+  /**
+   * Regular build from scratch
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_NEW: 0 as Flags<"virStoragePoolBuildFlags">,
+  /**
+   * Do not overwrite existing pool
+   * @since libvirt 0.9.5
+   */
+  VIR_STORAGE_POOL_BUILD_NO_OVERWRITE: 4 as Flags<"virStoragePoolBuildFlags">,
+  /**
+   * Overwrite data
+   * @since libvirt 0.9.5
+   */
+  VIR_STORAGE_POOL_BUILD_OVERWRITE: 8 as Flags<"virStoragePoolBuildFlags">,
+  /**
+   * Repair / reinitialize
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_REPAIR: 1 as Flags<"virStoragePoolBuildFlags">,
+  /**
+   * Extend existing pool
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_BUILD_RESIZE: 2 as Flags<"virStoragePoolBuildFlags">,
+} as const;
+export type virStoragePoolBuildFlags = Flags<"virStoragePoolBuildFlags">;
+
+/** libvirt flag group `virStoragePoolCreateFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreateFlags */
+export const virStoragePoolCreateFlags = {
+  /**
+   * Create the pool but do not perform pool build
+   * @since libvirt 1.3.1
+   */
+  VIR_STORAGE_POOL_CREATE_NORMAL: 0 as Flags<"virStoragePoolCreateFlags">,
+  /**
+   * Create the pool and perform pool build without any flags
+   * @since libvirt 1.3.1
+   */
+  VIR_STORAGE_POOL_CREATE_WITH_BUILD: 1 as Flags<"virStoragePoolCreateFlags">,
+  /**
+   * Create the pool and perform pool build using the
+   *  VIR_STORAGE_POOL_BUILD_NO_OVERWRITE flag. This is mutually
+   *  exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE
+   * @since libvirt 1.3.1
+   */
+  VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE: 4 as Flags<"virStoragePoolCreateFlags">,
+  /**
+   * Create the pool and perform pool build using the
+   *  VIR_STORAGE_POOL_BUILD_OVERWRITE flag. This is mutually
+   *  exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE
+   * @since libvirt 1.3.1
+   */
+  VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE: 2 as Flags<"virStoragePoolCreateFlags">,
+} as const;
+export type virStoragePoolCreateFlags = Flags<"virStoragePoolCreateFlags">;
+
+/** libvirt flag group `virStoragePoolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDeleteFlags */
+export const virStoragePoolDeleteFlags = {
+  /**
+   * Delete metadata only    (fast)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_DELETE_NORMAL: 0 as Flags<"virStoragePoolDeleteFlags">,
+  /**
+   * Clear all data to zeros (slow)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_POOL_DELETE_ZEROED: 1 as Flags<"virStoragePoolDeleteFlags">,
+} as const;
+export type virStoragePoolDeleteFlags = Flags<"virStoragePoolDeleteFlags">;
+
+/** libvirt flag group `virStorageXMLFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageXMLFlags */
+export const virStorageXMLFlags = {
+  /**
+   * dump inactive pool/volume information
+   * @since libvirt 0.9.13
+   */
+  VIR_STORAGE_XML_INACTIVE: 1 as Flags<"virStorageXMLFlags">,
+} as const;
+export type virStorageXMLFlags = Flags<"virStorageXMLFlags">;
+
+/** libvirt flag group `virStorageVolCreateFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateFlags */
+export const virStorageVolCreateFlags = {
+  /**
+   * @since libvirt 1.0.1
+   */
+  VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA: 1 as Flags<"virStorageVolCreateFlags">,
+  /**
+   * perform a btrfs lightweight copy
+   * @since libvirt 1.2.13
+   */
+  VIR_STORAGE_VOL_CREATE_REFLINK: 2 as Flags<"virStorageVolCreateFlags">,
+  /**
+   * Validate the XML document against schema
+   * @since libvirt 8.10.0
+   */
+  VIR_STORAGE_VOL_CREATE_VALIDATE: 4 as Flags<"virStorageVolCreateFlags">,
+} as const;
+export type virStorageVolCreateFlags = Flags<"virStorageVolCreateFlags">;
+
+/** libvirt flag group `virStorageVolDeleteFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDeleteFlags */
+export const virStorageVolDeleteFlags = {
+  /**
+   * Delete metadata only    (fast)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_VOL_DELETE_NORMAL: 0 as Flags<"virStorageVolDeleteFlags">,
+  /**
+   * Force removal of volume, even if in use
+   * @since libvirt 1.2.21
+   */
+  VIR_STORAGE_VOL_DELETE_WITH_SNAPSHOTS: 2 as Flags<"virStorageVolDeleteFlags">,
+  /**
+   * Clear all data to zeros (slow)
+   * @since libvirt 0.4.1
+   */
+  VIR_STORAGE_VOL_DELETE_ZEROED: 1 as Flags<"virStorageVolDeleteFlags">,
+} as const;
+export type virStorageVolDeleteFlags = Flags<"virStorageVolDeleteFlags">;
+
+/** libvirt flag group `virStorageVolUploadFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolUploadFlags */
+export const virStorageVolUploadFlags = {
+  /**
+   * Use sparse stream
+   * @since libvirt 3.4.0
+   */
+  VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM: 1 as Flags<"virStorageVolUploadFlags">,
+} as const;
+export type virStorageVolUploadFlags = Flags<"virStorageVolUploadFlags">;
+
+/** libvirt flag group `virStorageVolDownloadFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDownloadFlags */
+export const virStorageVolDownloadFlags = {
+  /**
+   * Use sparse stream
+   * @since libvirt 3.4.0
+   */
+  VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM: 1 as Flags<"virStorageVolDownloadFlags">,
+} as const;
+export type virStorageVolDownloadFlags = Flags<"virStorageVolDownloadFlags">;
+
+/** libvirt flag group `virStorageVolResizeFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResizeFlags */
+export const virStorageVolResizeFlags = {
+  /**
+   * force allocation of new size
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_ALLOCATE: 1 as Flags<"virStorageVolResizeFlags">,
+  /**
+   * size is relative to current
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_DELTA: 2 as Flags<"virStorageVolResizeFlags">,
+  /**
+   * allow decrease in capacity
+   * @since libvirt 0.9.10
+   */
+  VIR_STORAGE_VOL_RESIZE_SHRINK: 4 as Flags<"virStorageVolResizeFlags">,
+} as const;
+export type virStorageVolResizeFlags = Flags<"virStorageVolResizeFlags">;
+
+/** libvirt flag group `virStreamFlags`: https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamFlags */
+export const virStreamFlags = {
+  /**
+   * @since libvirt 0.7.2
+   */
+  VIR_STREAM_NONBLOCK: 1 as Flags<"virStreamFlags">,
+} as const;
+export type virStreamFlags = Flags<"virStreamFlags">;
+
+/** libvirt flag group `virConnectListAllNetworksFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virConnectListAllNetworksFlags */
+export const virConnectListAllNetworksFlags = {
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_ACTIVE: 2 as Flags<"virConnectListAllNetworksFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_AUTOSTART: 16 as Flags<"virConnectListAllNetworksFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_INACTIVE: 1 as Flags<"virConnectListAllNetworksFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_NO_AUTOSTART: 32 as Flags<"virConnectListAllNetworksFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_PERSISTENT: 4 as Flags<"virConnectListAllNetworksFlags">,
+  /**
+   * @since libvirt 0.10.2
+   */
+  VIR_CONNECT_LIST_NETWORKS_TRANSIENT: 8 as Flags<"virConnectListAllNetworksFlags">,
+} as const;
+export type virConnectListAllNetworksFlags = Flags<"virConnectListAllNetworksFlags">;
+
+/** libvirt flag group `virNetworkXMLFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkXMLFlags */
+export const virNetworkXMLFlags = {
+  /**
+   * dump inactive network information
+   * @since libvirt 0.9.10
+   */
+  VIR_NETWORK_XML_INACTIVE: 1 as Flags<"virNetworkXMLFlags">,
+} as const;
+export type virNetworkXMLFlags = Flags<"virNetworkXMLFlags">;
+
+/** libvirt flag group `virNetworkUpdateFlags`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateFlags */
 export const virNetworkUpdateFlags = {
   /**
    * affect persistent config only
    * @since libvirt 0.10.2
    */
-  VIR_NETWORK_UPDATE_AFFECT_CONFIG: 2,
+  VIR_NETWORK_UPDATE_AFFECT_CONFIG: 2 as Flags<"virNetworkUpdateFlags">,
   /**
    * affect live if network is active,
    * config if it's not active
    * @since libvirt 0.10.2
    */
-  VIR_NETWORK_UPDATE_AFFECT_CURRENT: 0,
+  VIR_NETWORK_UPDATE_AFFECT_CURRENT: 0 as Flags<"virNetworkUpdateFlags">,
   /**
    * affect live state of network only
    * @since libvirt 0.10.2
    */
-  VIR_NETWORK_UPDATE_AFFECT_LIVE: 1,
+  VIR_NETWORK_UPDATE_AFFECT_LIVE: 1 as Flags<"virNetworkUpdateFlags">,
 } as const;
-export type virNetworkUpdateFlags = (typeof virNetworkUpdateFlags)[keyof typeof virNetworkUpdateFlags];
+export type virNetworkUpdateFlags = Flags<"virNetworkUpdateFlags">;
 
 /** koffi struct layouts, field by field from libvirt-api.xml. */
 export const STRUCTS = {
@@ -1705,7 +2090,7 @@ export interface LibvirtFunctions {
    * This function should be called first to get a connection to the Hypervisor. If necessary, authentication will be performed fetching credentials via the callback
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectOpenAuth
    */
-  virConnectOpenAuth(name: string | null, auth: virConnectAuthFields, flags: number): Ptr<"virConnect"> | null;
+  virConnectOpenAuth(name: string | null, auth: virConnectAuthFields, flags: virConnectFlags | 0): Ptr<"virConnect"> | null;
   /**
    * This function closes the connection to the Hypervisor. This should not be called if further interaction with the Hypervisor are needed especially if there is running domain which need further monitoring by the application.
    * @see https://libvirt.org/html/libvirt-libvirt-host.html#virConnectClose
@@ -1770,12 +2155,12 @@ export interface LibvirtFunctions {
    * Defines a domain, but does not start it. This definition is persistent, until explicitly undefined with virDomainUndefine(). A previous definition for this domain with the same UUID and name would be overridden if it already exists.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDefineXMLFlags
    */
-  virDomainDefineXMLFlags(conn: Ptr<"virConnect"> | null, xml: string | null, flags: number): Ptr<"virDomain"> | null;
+  virDomainDefineXMLFlags(conn: Ptr<"virConnect"> | null, xml: string | null, flags: virDomainDefineFlags | 0): Ptr<"virDomain"> | null;
   /**
    * Launch a new guest domain, based on an XML description similar to the one returned by virDomainGetXMLDesc() This function may require privileged access to the hypervisor. The domain is not persistent, so its definition will disappear when it is destroyed, or if the host is restarted (see virDomainDefineXML() to define persistent domains).
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreateXML
    */
-  virDomainCreateXML(conn: Ptr<"virConnect"> | null, xmlDesc: string | null, flags: number): Ptr<"virDomain"> | null;
+  virDomainCreateXML(conn: Ptr<"virConnect"> | null, xmlDesc: string | null, flags: virDomainCreateFlags | 0): Ptr<"virDomain"> | null;
   /**
    * Launch a defined domain. If the call succeeds the domain moves from the defined to the running domains pools. The domain will be paused only if restoring from managed state created from a paused domain. For more control, see virDomainCreateWithFlags().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainCreate
@@ -1785,22 +2170,22 @@ export interface LibvirtFunctions {
    * Destroy the domain object. The running instance is shutdown if not down already and all resources used by it are given back to the hypervisor. This does not free the associated virDomainPtr object. This function may require privileged access.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlags
    */
-  virDomainDestroyFlags(domain: Ptr<"virDomain"> | null, flags: number): number;
+  virDomainDestroyFlags(domain: Ptr<"virDomain"> | null, flags: virDomainDestroyFlagsValues | 0): number;
   /**
    * Undefine a domain. If the domain is running, it's converted to transient domain, without stopping it. If the domain is inactive, the domain configuration is removed.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlags
    */
-  virDomainUndefineFlags(domain: Ptr<"virDomain"> | null, flags: number): number;
+  virDomainUndefineFlags(domain: Ptr<"virDomain"> | null, flags: virDomainUndefineFlagsValues | 0): number;
   /**
    * Provide an XML description of the domain. The description may be reused later to relaunch the domain with virDomainCreateXML().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetXMLDesc
    */
-  virDomainGetXMLDesc(domain: Ptr<"virDomain"> | null, flags: number): string | null;
+  virDomainGetXMLDesc(domain: Ptr<"virDomain"> | null, flags: virDomainXMLFlags | 0): string | null;
   /**
    * Extract domain state. Each state can be accompanied with a reason (if known) which led to the state.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetState
    */
-  virDomainGetState(domain: Ptr<"virDomain"> | null, state: [number], reason: [number], flags: number): number;
+  virDomainGetState(domain: Ptr<"virDomain"> | null, state: [number], reason: [number], flags: 0): number;
   /**
    * Get the UUID for a domain as string. For more information about UUID see RFC4122.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetUUIDString
@@ -1825,7 +2210,7 @@ export interface LibvirtFunctions {
    * Check if a domain has a managed save image as created by virDomainManagedSave(). Note that any running domain should not have such an image, as it should have been removed on restart.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainHasManagedSaveImage
    */
-  virDomainHasManagedSaveImage(dom: Ptr<"virDomain"> | null, flags: number): number;
+  virDomainHasManagedSaveImage(dom: Ptr<"virDomain"> | null, flags: 0): number;
   /**
    * Provides a boolean value indicating whether the domain configured to be automatically started when the host machine boots.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetAutostart
@@ -1845,27 +2230,27 @@ export interface LibvirtFunctions {
    * Collect the list of domain checkpoints for the given domain and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainListAllCheckpoints
    */
-  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown] | null, flags: number): number;
+  virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown] | null, flags: virDomainCheckpointListFlags | 0): number;
   /**
    * Creates a new snapshot of a domain based on the snapshot xml contained in xmlDesc, with a top-level element <domainsnapshot>.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateXML
    */
-  virDomainSnapshotCreateXML(domain: Ptr<"virDomain"> | null, xmlDesc: string | null, flags: number): Ptr<"virDomainSnapshot"> | null;
+  virDomainSnapshotCreateXML(domain: Ptr<"virDomain"> | null, xmlDesc: string | null, flags: virDomainSnapshotCreateFlags | 0): Ptr<"virDomainSnapshot"> | null;
   /**
    * Try to lookup a domain snapshot based on its name.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotLookupByName
    */
-  virDomainSnapshotLookupByName(domain: Ptr<"virDomain"> | null, name: string | null, flags: number): Ptr<"virDomainSnapshot"> | null;
+  virDomainSnapshotLookupByName(domain: Ptr<"virDomain"> | null, name: string | null, flags: 0): Ptr<"virDomainSnapshot"> | null;
   /**
    * Provide an XML description of the domain snapshot, with a top-level element of <domainsnapshot>.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetXMLDesc
    */
-  virDomainSnapshotGetXMLDesc(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): string | null;
+  virDomainSnapshotGetXMLDesc(snapshot: Ptr<"virDomainSnapshot"> | null, flags: virDomainSnapshotXMLFlags | 0): string | null;
   /**
    * Delete the snapshot.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotDelete
    */
-  virDomainSnapshotDelete(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): number;
+  virDomainSnapshotDelete(snapshot: Ptr<"virDomainSnapshot"> | null, flags: virDomainSnapshotDeleteFlags | 0): number;
   /**
    * Free the domain snapshot object. The snapshot itself is not modified. The data structure is freed and should not be used thereafter.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotFree
@@ -1880,52 +2265,52 @@ export interface LibvirtFunctions {
    * Determine if the given snapshot is the domain's current snapshot. See also virDomainHasCurrentSnapshot().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotIsCurrent
    */
-  virDomainSnapshotIsCurrent(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): number;
+  virDomainSnapshotIsCurrent(snapshot: Ptr<"virDomainSnapshot"> | null, flags: 0): number;
   /**
    * Collect the list of domain snapshots for the given domain and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainListAllSnapshots
    */
-  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown] | null, flags: number): number;
+  virDomainListAllSnapshots(domain: Ptr<"virDomain"> | null, snaps: [unknown] | null, flags: virDomainSnapshotListFlags | 0): number;
   /**
    * Collect the list of domain snapshots that are children of the given snapshot, and allocate an array to store those objects. This API solves the race inherent in virDomainSnapshotListChildrenNames().
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotListAllChildren
    */
-  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown] | null, flags: number): number;
+  virDomainSnapshotListAllChildren(snapshot: Ptr<"virDomainSnapshot"> | null, snaps: [unknown] | null, flags: virDomainSnapshotListFlags | 0): number;
   /**
    * Get the parent snapshot for @snapshot, if any.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotGetParent
    */
-  virDomainSnapshotGetParent(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): Ptr<"virDomainSnapshot"> | null;
+  virDomainSnapshotGetParent(snapshot: Ptr<"virDomainSnapshot"> | null, flags: 0): Ptr<"virDomainSnapshot"> | null;
   /**
    * Determine if the given snapshot is associated with libvirt metadata that would prevent the deletion of the domain.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotHasMetadata
    */
-  virDomainSnapshotHasMetadata(snapshot: Ptr<"virDomainSnapshot"> | null, flags: number): number;
+  virDomainSnapshotHasMetadata(snapshot: Ptr<"virDomainSnapshot"> | null, flags: 0): number;
   /**
    * Collect a possibly-filtered list of all domains, and return an allocated array of information for each. This API solves the race inherent in virConnectListDomains() and virConnectListDefinedDomains().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains
    */
-  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown] | null, flags: number): number;
+  virConnectListAllDomains(conn: Ptr<"virConnect"> | null, domains: [unknown] | null, flags: virConnectListAllDomainsFlags | 0): number;
   /**
    * Collect the list of storage pools, and allocate an array to store those objects. This API solves the race inherent between virConnectListStoragePools and virConnectListDefinedStoragePools.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePools
    */
-  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown] | null, flags: number): number;
+  virConnectListAllStoragePools(conn: Ptr<"virConnect"> | null, pools: [unknown] | null, flags: virConnectListAllStoragePoolsFlags | 0): number;
   /**
    * Define an inactive persistent storage pool or modify an existing persistent one from the XML description.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDefineXML
    */
-  virStoragePoolDefineXML(conn: Ptr<"virConnect"> | null, xml: string | null, flags: number): Ptr<"virStoragePool"> | null;
+  virStoragePoolDefineXML(conn: Ptr<"virConnect"> | null, xml: string | null, flags: virStoragePoolDefineFlags | 0): Ptr<"virStoragePool"> | null;
   /**
    * Currently only filesystem pool accepts flags VIR_STORAGE_POOL_BUILD_OVERWRITE and VIR_STORAGE_POOL_BUILD_NO_OVERWRITE.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolBuild
    */
-  virStoragePoolBuild(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  virStoragePoolBuild(pool: Ptr<"virStoragePool"> | null, flags: virStoragePoolBuildFlags | 0): number;
   /**
    * Starts an inactive storage pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolCreate
    */
-  virStoragePoolCreate(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  virStoragePoolCreate(pool: Ptr<"virStoragePool"> | null, flags: virStoragePoolCreateFlags | 0): number;
   /**
    * Destroy an active storage pool. This will deactivate the pool on the host, but keep any persistent config associated with it. If it has a persistent config it can later be restarted with virStoragePoolCreate(). This does not free the associated virStoragePoolPtr object.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDestroy
@@ -1935,7 +2320,7 @@ export interface LibvirtFunctions {
    * Delete the underlying pool resources. This is a non-recoverable operation. The virStoragePoolPtr object itself is not free'd.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolDelete
    */
-  virStoragePoolDelete(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  virStoragePoolDelete(pool: Ptr<"virStoragePool"> | null, flags: virStoragePoolDeleteFlags | 0): number;
   /**
    * Undefine an inactive storage pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolUndefine
@@ -1955,7 +2340,7 @@ export interface LibvirtFunctions {
    * Fetch an XML document describing all aspects of the storage pool. This is suitable for later feeding back into the virStoragePoolCreateXML method.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetXMLDesc
    */
-  virStoragePoolGetXMLDesc(pool: Ptr<"virStoragePool"> | null, flags: number): string | null;
+  virStoragePoolGetXMLDesc(pool: Ptr<"virStoragePool"> | null, flags: virStorageXMLFlags | 0): string | null;
   /**
    * Determine if the storage pool is currently running
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolIsActive
@@ -1970,12 +2355,12 @@ export interface LibvirtFunctions {
    * Request that the pool refresh its list of volumes. This may involve communicating with a remote server, and/or initializing new devices at the OS layer
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolRefresh
    */
-  virStoragePoolRefresh(pool: Ptr<"virStoragePool"> | null, flags: number): number;
+  virStoragePoolRefresh(pool: Ptr<"virStoragePool"> | null, flags: 0): number;
   /**
    * Collect the list of storage volumes, and allocate an array to store those objects.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolListAllVolumes
    */
-  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown] | null, flags: number): number;
+  virStoragePoolListAllVolumes(pool: Ptr<"virStoragePool"> | null, vols: [unknown] | null, flags: 0): number;
   /**
    * Fetches the value of the autostart flag, which determines whether the pool is automatically started at boot time
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStoragePoolGetAutostart
@@ -2005,12 +2390,12 @@ export interface LibvirtFunctions {
    * Create a storage volume within a pool based on an XML description. Not all pools support creation of volumes.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolCreateXML
    */
-  virStorageVolCreateXML(pool: Ptr<"virStoragePool"> | null, xmlDesc: string | null, flags: number): Ptr<"virStorageVol"> | null;
+  virStorageVolCreateXML(pool: Ptr<"virStoragePool"> | null, xmlDesc: string | null, flags: virStorageVolCreateFlags | 0): Ptr<"virStorageVol"> | null;
   /**
    * Delete the storage volume from the pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDelete
    */
-  virStorageVolDelete(vol: Ptr<"virStorageVol"> | null, flags: number): number;
+  virStorageVolDelete(vol: Ptr<"virStorageVol"> | null, flags: virStorageVolDeleteFlags | 0): number;
   /**
    * Fetch the storage volume key. This is globally unique, so the same volume will have the same key no matter what host it is accessed from
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetKey
@@ -2030,7 +2415,7 @@ export interface LibvirtFunctions {
    * Fetch an XML document describing all aspects of the storage volume
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolGetXMLDesc
    */
-  virStorageVolGetXMLDesc(vol: Ptr<"virStorageVol"> | null, flags: number): string | null;
+  virStorageVolGetXMLDesc(vol: Ptr<"virStorageVol"> | null, flags: 0): string | null;
   /**
    * Fetch a pointer to a storage volume based on its name within a pool
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolLookupByName
@@ -2045,17 +2430,17 @@ export interface LibvirtFunctions {
    * Upload new content to the volume from a stream. This call will fail if @offset + @length exceeds the size of the volume. Otherwise, if @length is non-zero, an error will be raised if an attempt is made to upload greater than @length bytes of data. Please note that the stream transports the volume itself as is, so the downloaded data may not correspond to guest OS visible state in cases when a complex storage format such as qcow2 or vmdk is used.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolUpload
    */
-  virStorageVolUpload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: number): number;
+  virStorageVolUpload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: virStorageVolUploadFlags | 0): number;
   /**
    * Download the content of the volume as a stream. If @length is zero, then the remaining contents of the volume after @offset will be downloaded. Please note that the stream transports the volume itself as is, so the downloaded data may not correspond to guest OS visible state in cases when a complex storage format such as qcow2 or vmdk is used.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolDownload
    */
-  virStorageVolDownload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: number): number;
+  virStorageVolDownload(vol: Ptr<"virStorageVol"> | null, stream: Ptr<"virStream"> | null, offset: number | bigint, length: number | bigint, flags: virStorageVolDownloadFlags | 0): number;
   /**
    * Changes the capacity of the storage volume @vol to @capacity. The operation will fail if the new capacity requires allocation that would exceed the remaining free space in the parent pool. The contents of the new capacity will appear as all zero bytes. The capacity value will be rounded to the granularity supported by the hypervisor.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolResize
    */
-  virStorageVolResize(vol: Ptr<"virStorageVol"> | null, capacity: number | bigint, flags: number): number;
+  virStorageVolResize(vol: Ptr<"virStorageVol"> | null, capacity: number | bigint, flags: virStorageVolResizeFlags | 0): number;
   /**
    * Release the storage volume handle. The underlying storage volume continues to exist.
    * @see https://libvirt.org/html/libvirt-libvirt-storage.html#virStorageVolFree
@@ -2065,7 +2450,7 @@ export interface LibvirtFunctions {
    * Creates a new stream object which can be used to perform streamed I/O with other public API function.
    * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamNew
    */
-  virStreamNew(conn: Ptr<"virConnect"> | null, flags: number): Ptr<"virStream"> | null;
+  virStreamNew(conn: Ptr<"virConnect"> | null, flags: virStreamFlags | 0): Ptr<"virStream"> | null;
   /**
    * Write a series of bytes to the stream. This method may block the calling application for an arbitrary amount of time. Once an application has finished sending data it should call virStreamFinish to wait for successful confirmation from the driver, or detect any error.
    * @see https://libvirt.org/html/libvirt-libvirt-stream.html#virStreamSend
@@ -2095,7 +2480,7 @@ export interface LibvirtFunctions {
    * Collect the list of networks, and allocate an array to store those objects. This API solves the race inherent between virConnectListNetworks and virConnectListDefinedNetworks.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virConnectListAllNetworks
    */
-  virConnectListAllNetworks(conn: Ptr<"virConnect"> | null, nets: [unknown] | null, flags: number): number;
+  virConnectListAllNetworks(conn: Ptr<"virConnect"> | null, nets: [unknown] | null, flags: virConnectListAllNetworksFlags | 0): number;
   /**
    * Try to lookup a network on the given hypervisor based on its name.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkLookupByName
@@ -2130,12 +2515,12 @@ export interface LibvirtFunctions {
    * Update the definition of an existing network, either its live running state, its persistent configuration, or both.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdate
    */
-  virNetworkUpdate(network: Ptr<"virNetwork"> | null, command: number, section: number, parentIndex: number, xml: string | null, flags: number): number;
+  virNetworkUpdate(network: Ptr<"virNetwork"> | null, command: number, section: number, parentIndex: number, xml: string | null, flags: virNetworkUpdateFlags | 0): number;
   /**
    * Provide an XML description of the network. The description may be reused later to relaunch the network with virNetworkCreateXML().
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetXMLDesc
    */
-  virNetworkGetXMLDesc(network: Ptr<"virNetwork"> | null, flags: number): string | null;
+  virNetworkGetXMLDesc(network: Ptr<"virNetwork"> | null, flags: virNetworkXMLFlags | 0): string | null;
   /**
    * Provides a bridge interface name to which a domain may connect a network interface in order to join the network.
    * @see https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkGetBridgeName

@@ -1,15 +1,10 @@
-// Typed wrapper of a libvirt virtual network (virNetworkPtr), and the
-// connection-level calls that find or make one. Every call that may reach the
-// daemon goes through Connection.call (worker thread, per-connection error).
-//
-// lookupNetwork / defineNetwork / listNetworks take the connection: they belong
-// on it (conn.lookupNetwork, as the domain lookups move there) once that pattern
-// is on main.
+// Typed wrapper of a libvirt virtual network (virNetworkPtr). Lookups, the define
+// and the listing are on its owner, the connection (conn.lookupNetwork,
+// defineNetwork, listNetworks). Every call that may reach the daemon goes through
+// Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
-import { isNoNetwork } from "./errors";
-import { virNetworkXMLFlags } from "./libvirt.gen";
+import { virNetworkXMLFlags, type virNetworkUpdateCommand, type virNetworkUpdateFlags, type virNetworkUpdateSection } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
-import { UUID_RE } from "./uuid";
 
 export class NetworkHandle {
   private freed = false;
@@ -81,7 +76,14 @@ export class NetworkHandle {
    * or deleted (virNetworkUpdateCommand); `parentIndex` is the <ip> element's index
    * for a DHCP host, -1 for "any".
    */
-  async update(command: number, section: number, parentIndex: number, xml: string, flags: number, what: string): Promise<void> {
+  async update(
+    command: virNetworkUpdateCommand,
+    section: virNetworkUpdateSection,
+    parentIndex: number,
+    xml: string,
+    flags: virNetworkUpdateFlags | 0,
+    what: string,
+  ): Promise<void> {
     await this.conn.call(this.op(what), "virNetworkUpdate", this.ptr, command, section, parentIndex, xml, flags);
   }
 
@@ -92,37 +94,9 @@ export class NetworkHandle {
   }
 }
 
-/** A network by UUID (36 chars with dashes) or name; null when libvirt says there is none. */
-export async function lookupNetwork(conn: Connection, idOrName: string): Promise<NetworkHandle | null> {
-  try {
-    const ptr = UUID_RE.test(idOrName)
-      ? await conn.call(`looking up network ${idOrName}`, "virNetworkLookupByUUIDString", conn.ptr, idOrName)
-      : await conn.call(`looking up network "${idOrName}"`, "virNetworkLookupByName", conn.ptr, idOrName);
-    return new NetworkHandle(conn, ptr!, `"${idOrName}"`);
-  } catch (err) {
-    if (isNoNetwork(err)) return null;
-    throw err;
-  }
-}
-
-/** virNetworkDefineXML: a persistent, inactive network. */
-export async function defineNetwork(conn: Connection, xml: string, name: string): Promise<NetworkHandle> {
-  const ptr = await conn.call(`defining network "${name}"`, "virNetworkDefineXML", conn.ptr, xml);
-  return new NetworkHandle(conn, ptr!, `"${name}"`);
-}
-
-/** Every network on the connection, active or not. Caller frees them. */
-export async function listNetworks(conn: Connection, flags = 0): Promise<NetworkHandle[]> {
-  const out: [unknown] = [null];
-  const count = await conn.call("listing networks", "virConnectListAllNetworks", conn.ptr, out, flags);
-  return native()
-    .takePointerArray(out[0], count)
-    .map((p) => new NetworkHandle(conn, p as Ptr<"virNetwork">, ""));
-}
-
 /** Runs fn with the network looked up by UUID or name (null when absent), freeing it afterwards. */
 export async function withNetwork<T>(conn: Connection, idOrName: string, fn: (net: NetworkHandle | null) => Promise<T>): Promise<T> {
-  const net = await lookupNetwork(conn, idOrName);
+  const net = await conn.lookupNetwork(idOrName);
   try {
     return await fn(net);
   } finally {

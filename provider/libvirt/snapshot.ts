@@ -4,6 +4,7 @@
 import type { Connection } from "./connection";
 import { isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
+import { virDomainSnapshotXMLFlags, type virDomainSnapshotDeleteFlags, type virDomainSnapshotListFlags } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
 export class SnapshotHandle {
@@ -23,7 +24,9 @@ export class SnapshotHandle {
     return native().sync.virDomainSnapshotGetName(this.ptr) ?? "";
   }
 
-  async xml(flags = 0): Promise<string> {
+  /** The snapshot XML; `secure` keeps what the plain form hides (passwords in the domain XML it saved). */
+  async xml(opts: { secure?: boolean } = {}): Promise<string> {
+    const flags = opts.secure ? virDomainSnapshotXMLFlags.VIR_DOMAIN_SNAPSHOT_XML_SECURE : 0;
     return (await this.conn.call(this.op("reading XML of"), "virDomainSnapshotGetXMLDesc", this.ptr, flags))!;
   }
 
@@ -55,7 +58,7 @@ export class SnapshotHandle {
   }
 
   /** Names of the direct children (flags: e.g. VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS for all descendants). */
-  async childNames(flags = 0): Promise<string[]> {
+  async childNames(flags: virDomainSnapshotListFlags | 0 = 0): Promise<string[]> {
     const out: [unknown] = [null];
     const count = await this.conn.call(this.op("listing children of"), "virDomainSnapshotListAllChildren", this.ptr, out, flags);
     const children = native()
@@ -69,7 +72,7 @@ export class SnapshotHandle {
   }
 
   /** virDomainSnapshotDelete, retried while another job holds the domain. */
-  async delete(flags: number): Promise<void> {
+  async delete(flags: virDomainSnapshotDeleteFlags | 0): Promise<void> {
     const what = this.op("deleting");
     await whileJobBusy(what, () => this.conn.call(what, "virDomainSnapshotDelete", this.ptr, flags));
   }

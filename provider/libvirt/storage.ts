@@ -3,22 +3,18 @@
 // refusal rules need. Every call that may reach the daemon goes through
 // Connection.call (worker thread, per-connection error).
 import type { Connection } from "./connection";
-import { DomainHandle } from "./domain";
-import { isNoDomain, isNoPool, isNoSnapshot, isNotRunning, isNoVolume, isPoolBusy } from "./errors";
+import { isNoDomain, isNoSnapshot, isNotRunning, isNoVolume, isPoolBusy, orNull } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { UUID_RE } from "./uuid";
-import { virConnectListAllDomainsFlags } from "./libvirt.gen";
+import {
+  virConnectListAllDomainsFlags,
+  type virStoragePoolBuildFlags,
+  type virStorageVolCreateFlags,
+  type virStorageVolDeleteFlags,
+  type virStorageVolResizeFlags,
+} from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
-async function orNull<T>(test: (err: unknown) => boolean, fn: () => Promise<T>): Promise<T | null> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (test(err)) return null;
-    throw err;
-  }
-}
-
+/** A storage pool handle, got from its connection (Connection.lookupPool, definePool, listPools). */
 export class StoragePoolHandle {
   private freed = false;
   constructor(
@@ -26,30 +22,6 @@ export class StoragePoolHandle {
     readonly ptr: Ptr<"virStoragePool">,
     private readonly label: string,
   ) {}
-
-  /** By UUID or name; null when libvirt says there is no such pool. */
-  static lookup(conn: Connection, idOrName: string): Promise<StoragePoolHandle | null> {
-    return orNull(isNoPool, async () => {
-      const ptr = UUID_RE.test(idOrName)
-        ? await conn.call(`looking up storage pool ${idOrName}`, "virStoragePoolLookupByUUIDString", conn.ptr, idOrName)
-        : await conn.call(`looking up storage pool "${idOrName}"`, "virStoragePoolLookupByName", conn.ptr, idOrName);
-      return new StoragePoolHandle(conn, ptr!, `"${idOrName}"`);
-    });
-  }
-
-  static async define(conn: Connection, xml: string, label: string): Promise<StoragePoolHandle> {
-    const ptr = await conn.call(`defining storage pool ${label}`, "virStoragePoolDefineXML", conn.ptr, xml, 0);
-    return new StoragePoolHandle(conn, ptr!, label);
-  }
-
-  /** Every pool on the connection (active and inactive). Caller frees them. */
-  static async listAll(conn: Connection): Promise<StoragePoolHandle[]> {
-    const out: [unknown] = [null];
-    const count = await conn.call("listing storage pools", "virConnectListAllStoragePools", conn.ptr, out, 0);
-    return native()
-      .takePointerArray(out[0], count)
-      .map((p) => new StoragePoolHandle(conn, p as Ptr<"virStoragePool">, ""));
-  }
 
   private op(what: string): string {
     return `${what} storage pool ${this.label || `"${this.name()}"`}`;
@@ -65,7 +37,7 @@ export class StoragePoolHandle {
     return buf.toString("latin1", 0, 36);
   }
 
-  async build(flags = 0): Promise<void> {
+  async build(flags: virStoragePoolBuildFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op("building"), "virStoragePoolBuild", this.ptr, flags);
   }
 
@@ -150,7 +122,7 @@ export class StoragePoolHandle {
     });
   }
 
-  async createVolume(xml: string, flags: number, label: string): Promise<StorageVolHandle> {
+  async createVolume(xml: string, flags: virStorageVolCreateFlags | 0, label: string): Promise<StorageVolHandle> {
     const ptr = await this.conn.call(`creating volume ${label} in storage pool "${this.name()}"`, "virStorageVolCreateXML", this.ptr, xml, flags);
     return new StorageVolHandle(this.conn, ptr!);
   }
@@ -171,20 +143,13 @@ export class StoragePoolHandle {
   }
 }
 
+/** A volume handle, got from its pool (lookupVolume, createVolume, listVolumes) or its connection (Connection.lookupVolumeByPath). */
 export class StorageVolHandle {
   private freed = false;
   constructor(
     readonly conn: Connection,
     readonly ptr: Ptr<"virStorageVol">,
   ) {}
-
-  /** The volume whose file is `path`, in any active pool; null when no pool holds it. */
-  static lookupByPath(conn: Connection, path: string): Promise<StorageVolHandle | null> {
-    return orNull(isNoVolume, async () => {
-      const ptr = await conn.call(`looking up volume ${path}`, "virStorageVolLookupByPath", conn.ptr, path);
-      return new StorageVolHandle(conn, ptr!);
-    });
-  }
 
   name(): string {
     return native().sync.virStorageVolGetName(this.ptr) ?? "";
@@ -206,11 +171,11 @@ export class StorageVolHandle {
     return (await this.conn.call(this.op("reading XML of"), "virStorageVolGetXMLDesc", this.ptr, 0))!;
   }
 
-  async resize(capacity: number, flags = 0): Promise<void> {
+  async resize(capacity: number, flags: virStorageVolResizeFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op(`resizing to ${capacity} bytes`), "virStorageVolResize", this.ptr, capacity, flags);
   }
 
-  async delete(flags = 0): Promise<void> {
+  async delete(flags: virStorageVolDeleteFlags | 0 = 0): Promise<void> {
     await this.conn.call(this.op("deleting"), "virStorageVolDelete", this.ptr, flags);
   }
 
@@ -223,7 +188,7 @@ export class StorageVolHandle {
 
 /** Runs fn with a pool looked up by UUID or name (null when absent), freeing it afterwards. */
 export async function withPool<T>(conn: Connection, idOrName: string, fn: (pool: StoragePoolHandle | null) => Promise<T>): Promise<T> {
-  const pool = await StoragePoolHandle.lookup(conn, idOrName);
+  const pool = await conn.lookupPool(idOrName);
   try {
     return await fn(pool);
   } finally {
@@ -240,21 +205,13 @@ export interface DomainDefinitions {
 }
 
 /** The UUIDs of the domains a filtered listing returns (one call). */
-async function domainUuids(conn: Connection, flags: number, what: string): Promise<Set<string>> {
-  const out: [unknown] = [null];
-  const count = await conn.call(`listing ${what} domains`, "virConnectListAllDomains", conn.ptr, out, flags);
-  const ptrs = native().takePointerArray(out[0], count) as Array<Ptr<"virDomain">>;
+async function domainUuids(conn: Connection, flags: virConnectListAllDomainsFlags, what: string): Promise<Set<string>> {
+  const doms = await conn.listDomains(flags, what);
   try {
-    return new Set(ptrs.map((p) => domainUuid(p)));
+    return new Set(doms.map((d) => d.uuid()));
   } finally {
-    ptrs.forEach((p) => native().sync.virDomainFree(p));
+    doms.forEach((d) => d.free());
   }
-}
-
-function domainUuid(p: Ptr<"virDomain">): string {
-  const buf = Buffer.alloc(37);
-  native().sync.virDomainGetUUIDString(p, buf);
-  return buf.toString("latin1", 0, 36);
 }
 
 const skipGone = async <T>(fn: () => Promise<T>, ...gone: Array<(err: unknown) => boolean>): Promise<T | undefined> => {
@@ -278,11 +235,7 @@ const skipGone = async <T>(fn: () => Promise<T>, ...gone: Array<(err: unknown) =
  */
 export async function allDomainDefinitions(conn: Connection): Promise<DomainDefinitions[]> {
   const F = virConnectListAllDomainsFlags;
-  const out: [unknown] = [null];
-  const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr, out, 0);
-  const doms = native()
-    .takePointerArray(out[0], count)
-    .map((p) => new DomainHandle(conn, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
+  const doms = await conn.listDomains();
   const result: DomainDefinitions[] = [];
   try {
     const active = await domainUuids(conn, F.VIR_CONNECT_LIST_DOMAINS_ACTIVE, "running");

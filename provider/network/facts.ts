@@ -2,9 +2,7 @@
 // domain on the connection, managed or not, running or not, whose live XML or
 // persistent definition has an <interface type='network'> on the network.
 import type { Connection } from "../libvirt/connection";
-import { DomainHandle } from "../libvirt/domain";
 import { isNoDomain, isNotRunning } from "../libvirt/errors";
-import { native, type Ptr } from "../libvirt/native";
 import type { NetworkHandle } from "../libvirt/network";
 import type { NetworkFacts, NetworkUser } from "../teardown/network";
 import { interfacesOnNetwork } from "./xml";
@@ -21,11 +19,7 @@ async function unlessGone<T>(fn: () => Promise<T>): Promise<T | undefined> {
 
 /** The domains with interfaces on `network` (by name), from every domain's live and persistent XML. */
 export async function networkUsers(conn: Connection, network: string): Promise<NetworkUser[]> {
-  const out: [unknown] = [null];
-  const count = await conn.call("listing domains", "virConnectListAllDomains", conn.ptr, out, 0);
-  const doms = native()
-    .takePointerArray(out[0], count)
-    .map((p) => new DomainHandle(conn, p as Ptr<"virDomain">, `"${native().sync.virDomainGetName(p as Ptr<"virDomain">) ?? ""}"`));
+  const doms = await conn.listDomains();
   const users: NetworkUser[] = [];
   try {
     for (const dom of doms) {

@@ -7,7 +7,9 @@ import { randomUUID } from "node:crypto";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { isUnsupported } from "../libvirt/errors";
 import { virNetworkUpdateCommand as Cmd, virNetworkUpdateFlags as Upd, virNetworkUpdateSection as Sec } from "../libvirt/libvirt.gen";
-import { defineNetwork, lookupNetwork, withNetwork, type NetworkHandle } from "../libvirt/network";
+import type { virNetworkUpdateFlags, virNetworkUpdateSection } from "../libvirt/libvirt.gen";
+import { withNetwork, type NetworkHandle } from "../libvirt/network";
+import { orFlags } from "../libvirt/flags";
 import { redactUri } from "../libvirt/uri";
 import { canonical, canonicalEqual } from "../equality";
 import type { ProviderHooks } from "../hooks";
@@ -91,13 +93,13 @@ const missingFrom = <T>(from: T[], other: T[]): T[] => {
 /** One section's elements made what is wanted: deletes first (a name that moves to another MAC must be gone before it is added again), then adds. */
 async function syncSection<T extends { ip: string }>(
   net: NetworkHandle,
-  section: number,
+  section: virNetworkUpdateSection,
   what: string,
   have: T[],
   want: T[],
   xml: (h: T) => string,
   parentIndex: (h: T) => number,
-  flags: number,
+  flags: virNetworkUpdateFlags,
 ): Promise<void> {
   for (const h of missingFrom(have, want))
     await net.update(Cmd.VIR_NETWORK_UPDATE_COMMAND_DELETE, section, parentIndex(h), xml(h), flags, `removing ${what} ${h.ip} from`);
@@ -116,7 +118,7 @@ async function updateHosts(
   want: NetworkInputs,
   active: boolean,
 ) {
-  const flags = Upd.VIR_NETWORK_UPDATE_AFFECT_CONFIG | (active ? Upd.VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
+  const flags = orFlags(Upd.VIR_NETWORK_UPDATE_AFFECT_CONFIG, active ? Upd.VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
   await syncSection(
     net,
     Sec.VIR_NETWORK_SECTION_IP_DHCP_HOST,
@@ -199,7 +201,7 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
 
     async create(inputs, { recordPartlyCreated }) {
       return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
-        const existing = await lookupNetwork(conn, inputs.name);
+        const existing = await conn.lookupNetwork(inputs.name);
         if (existing) {
           const uuid = existing.uuid();
           existing.free();
@@ -215,7 +217,7 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
         const partial = () => ({ id: uuid, props: { ...inputs, uuid, uri: conn.uri, active: false, autostart: false, xml: "" } });
         return recordPartlyCreated(`network "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
           sent();
-          const net = await defineNetwork(conn, xml, inputs.name);
+          const net = await conn.defineNetwork(xml, `"${inputs.name}"`);
           try {
             try {
               await hooks.pause?.("afterCreate");

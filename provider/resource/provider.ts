@@ -33,6 +33,8 @@ export interface DiffContext<I, O> {
 export interface DiffDecision {
   replaces: string[];
   deleteBeforeReplace: boolean;
+  /** A change the inputs do not show: libvirt's object differs from what the update makes (a pool stopped outside Pulumi). */
+  changes?: boolean;
 }
 
 export interface CreateContext {
@@ -55,6 +57,8 @@ export interface Lifecycle<I, O extends object> {
   create(inputs: I, ctx: CreateContext): Promise<{ id: string; outs: O }>;
   /** The resource as libvirt has it now; `undefined` only when libvirt says it does not exist. */
   read(id: string, olds: Partial<O>): Promise<O | undefined>;
+  /** The ID after a read, when the outputs name a better one than the recorded (a Volume recorded by pool and name gets its key). */
+  idAfterRead?(outs: O, id: string): string;
   update(id: string, olds: O, inputs: I): Promise<O>;
   delete(id: string, olds: O): Promise<void>;
 }
@@ -76,14 +80,15 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
     },
 
     async diff(id, olds, news) {
-      const { unknownKeys } = await life.check(news);
-      const { inputs } = await life.check(withStandIns(life.spec, olds, news, unknownKeys));
+      // olds too: a resource may skip what it checked before (a Volume's source, read only at creation).
+      const { unknownKeys } = await life.check(news, olds);
+      const { inputs } = await life.check(withStandIns(life.spec, olds, news, unknownKeys), olds);
       if (!inputs) return { changes: true };
       const values: Raw = { ...inputs };
       const changed = changedInputs(life.spec, olds, values, unknownKeys, (key, next) => life.sameAsSaved?.(key, next, olds) ?? false);
       const replaces = changed.filter((k) => replaceKeys(life.spec).includes(k));
       const decision = life.diff ? await life.diff({ id, olds, inputs, unknownKeys, changed, replaces }) : { replaces, deleteBeforeReplace: false };
-      return { changes: changed.length > 0, ...decision };
+      return { ...decision, changes: changed.length > 0 || decision.changes === true };
     },
 
     async create(raw) {
@@ -96,7 +101,7 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
 
     async read(id, props) {
       const outs = await life.read(id, props ?? {});
-      return outs === undefined ? {} : { id, props: withoutUndefined(outs) };
+      return outs === undefined ? {} : { id: life.idAfterRead?.(outs, id) ?? id, props: withoutUndefined(outs) };
     },
 
     async update(id, olds, news) {

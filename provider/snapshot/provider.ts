@@ -3,7 +3,8 @@
 import { withConnection, type Connection } from "../libvirt/connection";
 import { withDomain, type DomainHandle } from "../libvirt/domain";
 import { isLibvirtError, isNoDomain, isNoSnapshot, LibvirtError } from "../libvirt/errors";
-import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virDomainXMLFlags, virErrorNumber as E } from "../libvirt/libvirt.gen";
+import { orFlags, withoutFlags } from "../libvirt/flags";
+import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, virErrorNumber as E } from "../libvirt/libvirt.gen";
 import type { SnapshotHandle } from "../libvirt/snapshot";
 import { withoutUndefined } from "../state-values";
 import { defineProvider } from "../resource/provider";
@@ -74,13 +75,13 @@ export function parseSnapshotId(id: string): { domainUuid: string; name: string 
   return { domainUuid, name: id.slice(37) };
 }
 
-export function createFlags(i: SnapshotInputs): number {
-  return (
-    (i.atomic ? C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC : 0) |
-    (i.diskOnly ? C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY : 0) |
-    (i.quiesce ? C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE : 0) |
-    (i.live ? C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE : 0) |
-    (i.halt ? C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT : 0)
+export function createFlags(i: SnapshotInputs): C {
+  return orFlags(
+    i.atomic ? C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC : 0,
+    i.diskOnly ? C.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY : 0,
+    i.quiesce ? C.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE : 0,
+    i.live ? C.VIR_DOMAIN_SNAPSHOT_CREATE_LIVE : 0,
+    i.halt ? C.VIR_DOMAIN_SNAPSHOT_CREATE_HALT : 0,
   );
 }
 
@@ -303,7 +304,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
           const xml = buildSnapshotXml(inputs);
           let flags = createFlags(inputs);
           // A raw document is checked against libvirt's schema first (drivers without the flag skip that).
-          if (inputs.xml !== undefined) flags |= C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE;
+          if (inputs.xml !== undefined) flags = orFlags(flags, C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE);
           const partial = () => ({ id: snapshotId(dom.uuid(), inputs.name), props: partlyCreated(inputs, dom.uuid(), conn.uri) });
           return ctx.recordPartlyCreated(`snapshot "${inputs.name}" of domain "${domainName}"`, partial, async (sent) => {
             let snap: SnapshotHandle;
@@ -318,7 +319,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
                   !/flags/i.test((err as LibvirtError).libvirtMessage)
                 )
                   throw err;
-                snap = await dom.createSnapshot(xml, flags & ~C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE, `"${inputs.name}"`);
+                snap = await dom.createSnapshot(xml, withoutFlags(flags, C.VIR_DOMAIN_SNAPSHOT_CREATE_VALIDATE), `"${inputs.name}"`);
               }
             } catch (err) {
               throw explainCreateFailure(err, inputs, active, state, domainName);
@@ -365,7 +366,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
           try {
             if (inputs.xml === undefined) {
               // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
-              const current = await snap.xml(virDomainXMLFlags.VIR_DOMAIN_XML_SECURE);
+              const current = await snap.xml({ secure: true });
               if ((parseSnapshotXml(current).description ?? "") !== (inputs.description ?? "")) {
                 const redefined = await dom.redefineSnapshot(withDescription(current, inputs.description), `"${name}"`);
                 snap.free();

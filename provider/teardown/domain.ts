@@ -3,6 +3,7 @@
 // volume or a pool, may proceed, and with which libvirt calls and flags. Pure:
 // it takes facts, returns a decision; the providers gather the facts and carry
 // the plan out.
+import { orFlags } from "../libvirt/flags";
 import { virDomainUndefineFlagsValues as U } from "../libvirt/libvirt.gen";
 import { isTruthyEnv } from "./env";
 import { nameList, plural, type Decision } from "./shared";
@@ -55,8 +56,8 @@ export type TeardownStep =
    */
   | {
       call: "undefine";
-      flags: number;
-      fallbackFlags: number;
+      flags: U | 0;
+      fallbackFlags: U | 0;
       /**
        * With VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, the snapshots the check saw.
        * The flag is domain-wide, so one taken after the check would lose its
@@ -103,17 +104,19 @@ function refusal(verb: string, facts: DomainFacts, reasons: string[]): TeardownD
   };
 }
 
-function undefineFlags(facts: DomainFacts, opts: TeardownOptions): { flags: number; fallbackFlags: number } {
+function undefineFlags(facts: DomainFacts, opts: TeardownOptions): { flags: U; fallbackFlags: U } {
   // A cascade flag only for what was there when the facts were read: anything that
   // appears after the check (a snapshot taken meanwhile) makes libvirt refuse.
-  let flags = 0;
-  if (facts.snapshots.length > 0 && opts.deleteSnapshotsOnDestroy && !opts.deleteSnapshotDataOnDestroy)
-    flags |= U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
-  if (facts.hasManagedSave && opts.deleteManagedSaveOnDestroy) flags |= U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE;
-  if (facts.checkpoints > 0 && opts.deleteCheckpointsOnDestroy) flags |= U.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+  const flags = orFlags(
+    facts.snapshots.length > 0 && opts.deleteSnapshotsOnDestroy && !opts.deleteSnapshotDataOnDestroy ? U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA : 0,
+    facts.hasManagedSave && opts.deleteManagedSaveOnDestroy ? U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE : 0,
+    facts.checkpoints > 0 && opts.deleteCheckpointsOnDestroy ? U.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA : 0,
+  );
   const nvram = opts.keepNvramOnDestroy ? U.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM : U.VIR_DOMAIN_UNDEFINE_NVRAM;
   // Without NVRAM the flag changes nothing, and drivers without NVRAM support reject it.
-  return facts.hasNvram ? { flags: flags | nvram, fallbackFlags: flags | nvram } : { flags: flags | nvram, fallbackFlags: flags };
+  return facts.hasNvram
+    ? { flags: orFlags(flags, nvram), fallbackFlags: orFlags(flags, nvram) }
+    : { flags: orFlags(flags, nvram), fallbackFlags: flags };
 }
 
 /** Deleting the domain: undefine (and destroy first when it runs), or for a transient domain, destroy. */

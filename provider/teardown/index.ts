@@ -4,6 +4,6 @@ export * from "./snapshot";
 export * from "./volume";
 export * from "./pool";
 export * from "./network";
-export { nameList, type Decision, type Verdict } from "./shared";
+export { nameList, type Decision } from "./shared";
 export { isTruthyEnv } from "./env";
 export { TeardownRefusedError } from "./refused";

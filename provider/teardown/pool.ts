@@ -1,8 +1,8 @@
 // Storage pools: deleting a pool never silently deletes the volumes it still
 // holds, nor the files that were in its directory before it was created.
 import { isTruthyEnv } from "./env";
-import { nameList, plural, type Verdict } from "./shared";
-import { volumeBlockers, type VolumeFacts } from "./volume";
+import { nameList, plural, type Decision } from "./shared";
+import { keepAsTheyWere, volumeBlockers, type VolumeFacts } from "./volume";
 
 /** Allows deleting a pool's remaining volumes with it, for one destroy. */
 export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
@@ -10,6 +10,14 @@ export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
 export function effectivePoolOptions(stored: { deleteVolumesOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   return { deleteVolumesOnDestroy: !!stored.deleteVolumesOnDestroy || isTruthyEnv(env[DELETE_VOLUMES_ENV]) };
 }
+
+export type PoolStep =
+  /** With deleteVolumesOnDestroy: delete these held volumes, each vetted by the Volume rules first (planPoolCascade). */
+  | { call: "deleteVolumes"; names: string[] }
+  /** One held volume's virStorageVolDelete, in the cascade's order: overlays before their bases. */
+  | { call: "deleteVolume"; name: string };
+
+export type PoolDecision = Decision<PoolStep>;
 
 export interface PoolFacts {
   name: string;
@@ -26,10 +34,14 @@ export function heldVolumes(f: PoolFacts): string[] {
   return f.volumes.filter((v) => !before.has(v));
 }
 
-/** First step of a pool delete: may the pool go, given the volumes it still holds? */
-export function planPoolDelete(f: PoolFacts, opts: { deleteVolumesOnDestroy: boolean }): Verdict {
+/**
+ * First step of a pool delete: may the pool go, given the volumes it still holds?
+ * (The provider then stops and undefines it, and removes the directory only if its build made it.)
+ */
+export function planPoolDelete(f: PoolFacts, opts: { deleteVolumesOnDestroy: boolean }): PoolDecision {
   const held = heldVolumes(f);
-  if (held.length === 0 || opts.deleteVolumesOnDestroy) return { allowed: true };
+  if (held.length === 0) return { allowed: true, steps: [] };
+  if (opts.deleteVolumesOnDestroy) return { allowed: true, steps: [{ call: "deleteVolumes", names: held }] };
   const kept = f.volumes.length - held.length;
   return {
     allowed: false,
@@ -64,20 +76,44 @@ export function overlaysFirst(paths: Map<string, string | undefined>): string[] 
 /**
  * With deleteVolumesOnDestroy: the pool's held volumes go only if the Volume
  * rules allow each (their own deleteSnapshotDataOnDestroy does not apply; the
- * facts leave out the volumes deleted together). `advise`: the delete's message
- * also says what to do next; diff's does not.
+ * facts leave out the volumes deleted together), overlays before their bases
+ * (`backingPath`: the volume's backing file). `advise`: the delete's message also
+ * says what to do next; diff's does not.
  */
-export function planPoolCascade(pool: string, volumes: Array<{ name: string; facts: VolumeFacts }>, advise: boolean): Verdict {
+export function planPoolCascade(
+  pool: string,
+  volumes: Array<{ name: string; facts: VolumeFacts; backingPath?: string }>,
+  advise: boolean,
+): PoolDecision {
   const problems = volumes.flatMap(({ name, facts }) => {
     const reasons = volumeBlockers(facts, { deleteSnapshotDataOnDestroy: false });
     return reasons.length > 0 ? [`volume "${name}": ${reasons.join("; ")}`] : [];
   });
-  if (problems.length === 0) return { allowed: true };
+  if (problems.length === 0) {
+    const byPath = new Map(volumes.map((v) => [v.facts.path, v.name]));
+    const order = overlaysFirst(new Map(volumes.map((v) => [v.facts.path, v.backingPath])));
+    return { allowed: true, steps: order.map((path) => ({ call: "deleteVolume", name: byPath.get(path)! })) };
+  }
   return {
     allowed: false,
     message:
       `refusing to delete storage pool "${pool}" with its volumes (nothing was changed): deleteVolumesOnDestroy deletes volumes, ` +
       `but not these, by the Volume rules: ${problems.map((p, i) => `(${i + 1}) ${p}`).join("; ")}.` +
       (advise ? " Delete such volumes first, each with its own options." : ""),
+  };
+}
+
+/**
+ * A replacement deletes the old pool (first, or after its replacement exists; with
+ * deleteBeforeReplace its Volumes, which depend on it, go first): the delete's
+ * refusal (planPoolDelete's or planPoolCascade's, without advice) refuses it in diff.
+ */
+export function planPoolReplace(pool: string, del: PoolDecision, replacedBy: string[]): PoolDecision {
+  if (del.allowed) return del;
+  return {
+    allowed: false,
+    message:
+      `refusing to replace storage pool "${pool}" (changed: ${replacedBy.join(", ")}; nothing was changed): a replacement deletes the old pool, and ${del.message} ` +
+      `${keepAsTheyWere(replacedBy)}, or empty the pool first (in its own \`pulumi up\`).`,
   };
 }

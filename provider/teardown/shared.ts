@@ -2,9 +2,6 @@
 // with the steps to carry out, or refused, with the message to show.
 export type Decision<Step> = { allowed: true; steps: Step[] } | { allowed: false; message: string };
 
-/** A storage plan: the provider has one fixed way to delete, so only allowed or refused. */
-export type Verdict = { allowed: true } | { allowed: false; message: string };
-
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export function nameList(names: string[], max = 10): string {

@@ -1,15 +1,24 @@
 // Storage: deleting a volume never silently throws away a disk that a domain
 // still uses, an image another volume is built on, or snapshot contents kept in
 // an image (what a domain's deleteSnapshotsOnDestroy promised to keep).
+import { posix } from "node:path";
 import { isTruthyEnv } from "./env";
 import { formatSize } from "../storage/size";
-import { nameList, plural, type Verdict } from "./shared";
+import { nameList, plural, type Decision } from "./shared";
 
 /** Allows deleting a volume whose image holds internal snapshots, for one destroy. */
 export const DELETE_SNAPSHOT_DATA_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY";
 export function effectiveVolumeOptions(stored: { deleteSnapshotDataOnDestroy?: boolean }, env: NodeJS.ProcessEnv = process.env) {
   return { deleteSnapshotDataOnDestroy: !!stored.deleteSnapshotDataOnDestroy || isTruthyEnv(env[DELETE_SNAPSHOT_DATA_ENV]) };
 }
+
+export type VolumeStep =
+  /** virStorageVolDelete. */
+  | { call: "delete" }
+  /** virStorageVolResize to `capacity` bytes (growing only). */
+  | { call: "resize"; capacity: number };
+
+export type VolumeDecision = Decision<VolumeStep>;
 
 export interface VolumeFacts {
   pool: string;
@@ -71,9 +80,9 @@ export function volumeBlockers(f: VolumeFacts, opts: { deleteSnapshotDataOnDestr
   return out;
 }
 
-export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): Verdict {
+export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }): VolumeDecision {
   const reasons = volumeBlockers(f, opts);
-  if (reasons.length === 0) return { allowed: true };
+  if (reasons.length === 0) return { allowed: true, steps: [{ call: "delete" }] };
   return {
     allowed: false,
     message: `refusing to delete volume "${f.name}" in storage pool "${f.pool}" (${f.path}; nothing was changed): ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}.`,
@@ -81,12 +90,63 @@ export function planVolumeDelete(f: VolumeFacts, opts: { deleteSnapshotDataOnDes
 }
 
 /** Growing is done in place; shrinking would cut off what the guest stored at the end of the disk. */
-export function planVolumeResize(volume: string, current: number, wanted: number | undefined): Verdict {
-  if (wanted === undefined || wanted >= current) return { allowed: true };
+export function planVolumeResize(volume: string, current: number, wanted: number | undefined): VolumeDecision {
+  if (wanted === undefined || wanted === current) return { allowed: true, steps: [] };
+  if (wanted > current) return { allowed: true, steps: [{ call: "resize", capacity: wanted }] };
   return {
     allowed: false,
     message:
       `refusing to shrink volume "${volume}" from ${formatSize(current)} to ${formatSize(wanted)} (nothing was changed): ` +
       `shrinking cuts off whatever the guest stored at the end of the disk. Keep capacity at ${current} bytes or more, or give the volume a new name to replace it`,
+  };
+}
+
+/** The volume as its saved outputs know it, for the messages about its pool. */
+export interface SavedVolume {
+  pool: string;
+  name: string;
+  path?: string;
+}
+
+/** What to do about a volume whose pool was removed outside Pulumi while its file stayed. */
+export function poolMissingAdvice(v: SavedVolume, uri: string): string {
+  const dir = v.path ? posix.dirname(v.path) : "<its directory>";
+  return (
+    `storage pool "${v.pool}" no longer exists on ${uri} (undefined outside Pulumi), but the file of volume "${v.name}" ` +
+    `(${v.path ?? "its path is unknown"}) is still there, so Pulumi keeps the volume and changes nothing. Define the pool again ` +
+    `(\`virsh pool-define-as ${v.pool} dir --target ${dir} && virsh pool-start ${v.pool}\`, or \`pulumi up\` with its Pool resource) ` +
+    `and run \`pulumi up\` again; or, to stop managing the volume and keep the file, \`pulumi state delete\` its URN`
+  );
+}
+
+/**
+ * Deleting a volume whose pool is gone (undefined outside Pulumi): without the pool
+ * libvirt can neither check nor delete it, so only a file known to be gone lets
+ * the delete through (with nothing left to do).
+ */
+export function planVolumeDeleteWithoutPool(v: SavedVolume, uri: string, fileGone: boolean): VolumeDecision {
+  if (fileGone) return { allowed: true, steps: [] };
+  return {
+    allowed: false,
+    message: `refusing to delete volume "${v.name}" (nothing was changed): ${poolMissingAdvice(v, uri)}; then \`pulumi destroy\` checks and deletes it`,
+  };
+}
+
+/** `Keep a and b as they were`: the advice of a refused replacement. */
+export const keepAsTheyWere = (replacedBy: string[]) => `Keep ${replacedBy.join(" and ")} as ${replacedBy.length === 1 ? "it was" : "they were"}`;
+
+/**
+ * A replacement deletes the old volume (first, or once the new one exists): the
+ * delete rules decide it in diff, before the engine does anything for it.
+ * `replacedBy`: the changed inputs (known ones: an unknown value is checked again once known).
+ */
+export function planVolumeReplace(f: VolumeFacts, opts: { deleteSnapshotDataOnDestroy: boolean }, replacedBy: string[]): VolumeDecision {
+  const decision = planVolumeDelete(f, opts);
+  if (decision.allowed) return decision;
+  return {
+    allowed: false,
+    message:
+      `refusing to replace volume "${f.name}" in storage pool "${f.pool}" (changed: ${replacedBy.join(", ")}; nothing was changed): a replacement deletes the old volume, and ${decision.message} ` +
+      `${keepAsTheyWere(replacedBy)}, or first remove what needs the volume (in its own \`pulumi up\`).`,
   };
 }

@@ -178,12 +178,13 @@ export function providerSide(b, parallel) {
  */
 export function floorSide(b, parallel) {
   const { withConnection } = b.connection;
-  const { DomainHandle, withDomain } = b.domain;
-  const { SnapshotHandle } = b.snapshot;
-  const { StoragePoolHandle, StorageVolHandle } = b.storage;
+  const { withDomain } = b.domain;
   const { virDomainDefineFlags, virDomainUndefineFlagsValues } = b.gen;
-  const { checkDomainInputs, buildDomainXml, storage } = b.provider;
   // Not on the public entry: straight from the built modules.
+  const { checkDomainInputs } = b.require(join(b.dist, "domain/inputs.js"));
+  const { buildDomainXml } = b.require(join(b.dist, "domain/xml.js"));
+  const { checkVolumeInputs } = b.require(join(b.dist, "volume/inputs.js"));
+  const { buildVolumeXml } = b.require(join(b.dist, "volume/xml.js"));
   const { checkSnapshotInputs } = b.require(join(b.dist, "snapshot/inputs.js"));
   const { buildSnapshotXml } = b.require(join(b.dist, "snapshot/xml.js"));
   const { createFlags } = b.require(join(b.dist, "snapshot/provider.js"));
@@ -191,12 +192,12 @@ export function floorSide(b, parallel) {
     // XML and flags exactly as the providers make them, prepared outside the timed region.
     const prepared = await Promise.all(
       items.map(async (s) => {
-        const v = (await storage.checkVolumeInputs(s.volume)).inputs;
+        const v = (await checkVolumeInputs(s.volume)).inputs;
         const d = checkDomainInputs(s.domain).inputs;
         const sn = checkSnapshotInputs({ ...s.snapshot, domain: "00000000-0000-0000-0000-000000000000", uri: s.domain.uri }).inputs;
         return {
           s,
-          volXml: storage.buildVolumeXml({ name: v.name, capacity: v.capacity, format: v.format }),
+          volXml: buildVolumeXml({ name: v.name, capacity: v.capacity, format: v.format }),
           domXml: buildDomainXml(d, { type: d.type }),
           snapXml: buildSnapshotXml(sn),
           snapFlags: createFlags(sn),
@@ -211,9 +212,9 @@ export function floorSide(b, parallel) {
       async (p) => {
         await op("volume create", () =>
           withConnection({ uri }, async (conn) => {
-            const pl = await StoragePoolHandle.lookup(conn, pool);
+            const pl = await conn.lookupPool(pool);
             try {
-              (await StorageVolHandle.create(pl, p.volXml, 0, `"${p.s.volume.name}"`)).free();
+              (await pl.createVolume(p.volXml, 0, `"${p.s.volume.name}"`)).free();
             } finally {
               pl.free();
             }
@@ -221,7 +222,7 @@ export function floorSide(b, parallel) {
         );
         const uuid = await op("domain create", () =>
           withConnection({ uri }, async (conn) => {
-            const dom = await DomainHandle.define(conn, p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
+            const dom = await conn.defineDomain(p.domXml, virDomainDefineFlags.VIR_DOMAIN_DEFINE_VALIDATE, `"${p.s.name}"`);
             try {
               await dom.start();
               return dom.uuid();
@@ -233,7 +234,7 @@ export function floorSide(b, parallel) {
         await op("snapshot create", () =>
           withConnection({ uri }, (conn) =>
             withDomain(conn, uuid, async (dom) => {
-              (await SnapshotHandle.create(dom, p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
+              (await dom.createSnapshot(p.snapXml, p.snapFlags, `"${p.s.snapshot.name}"`)).free();
             }),
           ),
         );
@@ -243,7 +244,7 @@ export function floorSide(b, parallel) {
         await op("snapshot delete", () =>
           withConnection({ uri }, (conn) =>
             withDomain(conn, uuid, async (dom) => {
-              const snap = await SnapshotHandle.lookup(dom, p.s.snapshot.name);
+              const snap = await dom.lookupSnapshot(p.s.snapshot.name);
               try {
                 await snap.delete(0);
               } finally {
@@ -262,9 +263,9 @@ export function floorSide(b, parallel) {
         );
         await op("volume delete", () =>
           withConnection({ uri }, async (conn) => {
-            const pl = await StoragePoolHandle.lookup(conn, pool);
+            const pl = await conn.lookupPool(pool);
             try {
-              const vol = await StorageVolHandle.lookupByName(pl, p.s.volume.name);
+              const vol = await pl.lookupVolume(p.s.volume.name);
               try {
                 await vol.delete(0);
               } finally {

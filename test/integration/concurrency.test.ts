@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { QEMU_URI, domainState, makeImageDir, removeDomain, uniqueName } from "../helpers/host";
 
-const { domainProvider, withConnection, DomainHandle, closeAllConnections } = provider;
-type Handle = InstanceType<typeof DomainHandle>;
+const { domainProvider, withConnection, closeAllConnections } = provider;
+type Handle = InstanceType<typeof provider.DomainHandle>;
 
 let images: ReturnType<typeof makeImageDir>;
 let name: string;
@@ -47,7 +47,7 @@ interface Timing {
 /** Runs `slow` on one pooled connection and, while it is in flight, quick calls on others. */
 async function whileSlow(slow: (dom: Handle) => Promise<void>): Promise<Timing> {
   return withConnection({ uri: QEMU_URI }, async (conn) => {
-    const dom = (await DomainHandle.lookup(conn, id))!;
+    const dom = (await conn.lookupDomain(id))!;
     try {
       const histogram = monitorEventLoopDelay({ resolution: 5 });
       let ticks = 0;
@@ -70,7 +70,7 @@ async function whileSlow(slow: (dom: Handle) => Promise<void>): Promise<Timing> 
           return performance.now() - t0;
         }),
         withConnection({ uri: QEMU_URI }, async (c) => {
-          expect(await DomainHandle.lookup(c, `${name}-does-not-exist`)).toBeNull();
+          expect(await c.lookupDomain(`${name}-does-not-exist`)).toBeNull();
           return performance.now() - t0;
         }),
         withConnection({ uri: QEMU_URI }, async (c) => {

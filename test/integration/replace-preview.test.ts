@@ -4,11 +4,12 @@
 // providers are driven directly here; virsh and qemu-img say what is left.
 // The same through the pulumi CLI: test/e2e/replace-preview.test.ts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 import { createDomainOnImage } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
-const { domainProvider, snapshotProvider, teardown } = provider;
+const { domainProvider, snapshotProvider } = provider;
+const teardown = built<typeof import("../../provider/teardown/domain")>("provider/teardown/domain");
 let images: ReturnType<typeof makeImageDir>;
 const made: string[] = [];
 

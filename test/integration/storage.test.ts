@@ -18,10 +18,12 @@ import {
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
-const { poolProvider, volumeProvider, domainProvider, storage } = provider;
+const { poolProvider, volumeProvider, domainProvider } = provider;
+const { withPool } = built<typeof import("../../provider/libvirt/storage")>("provider/libvirt/storage");
+const { internalSnapshots } = built<typeof import("../../provider/storage/image-probe")>("provider/storage/image-probe");
 const IMAGES = "/var/lib/libvirt/images";
 const MiB = 1024 * 1024;
 
@@ -384,10 +386,10 @@ describe("Volume", () => {
 
     // The remote-hypervisor path (qcow2 header read through virStorageVolDownload) sees the same.
     const viaLibvirt = await provider.withConnection({ uri: QEMU_URI }, (conn) =>
-      storage.withPool(conn, poolName(), async (p) => {
+      withPool(conn, poolName(), async (p) => {
         const vol = (await p!.lookupVolume("snapped.qcow2"))!;
         try {
-          return await storage.internalSnapshots(conn.uri, vol, v.outs.path, "qcow2 header read through libvirt");
+          return await internalSnapshots(conn.uri, vol, v.outs.path, "qcow2 header read through libvirt");
         } finally {
           vol.free();
         }
@@ -396,10 +398,10 @@ describe("Volume", () => {
     expect(viaLibvirt).toEqual({ names: ["keep-me"], count: 1, via: "qcow2 header read through libvirt" });
     // On this host the header is read from the file itself (no qemu-img process), and agrees.
     const local = await provider.withConnection({ uri: QEMU_URI }, (conn) =>
-      storage.withPool(conn, poolName(), async (p) => {
+      withPool(conn, poolName(), async (p) => {
         const vol = (await p!.lookupVolume("snapped.qcow2"))!;
         try {
-          return await storage.internalSnapshots(conn.uri, vol, v.outs.path);
+          return await internalSnapshots(conn.uri, vol, v.outs.path);
         } finally {
           vol.free();
         }

@@ -1,10 +1,14 @@
 // The libvirt binding: generated declarations, library loading, connections and errors.
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider, sdkPath } from "../helpers/lib";
 import { repoRoot } from "../helpers/pulumi-cli";
 
-const { withConnection, closeAllConnections, LibvirtError, DomainHandle } = provider;
+const { withConnection, closeAllConnections, LibvirtError } = provider;
 
 afterAll(() => closeAllConnections());
 
@@ -12,6 +16,39 @@ describe("generated binding", () => {
   it("libvirt.gen.ts is what the generator makes from this machine's libvirt-api.xml", () => {
     const out = execFileSync("node", ["scripts/gen-libvirt.mjs", "--check"], { cwd: repoRoot, encoding: "utf8" });
     expect(out).toMatch(/is current/);
+  });
+
+  it("each flags argument takes its own flag group or 0: another group's flags, or a plain number, is a type error", () => {
+    // Type-checks a snippet against the built declarations (dist/provider/libvirt/*.d.ts).
+    const lib = require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }).replace(/index\.js$/, "libvirt/");
+    const dir = mkdtempSync(join(tmpdir(), "flag-types-"));
+    try {
+      const file = join(dir, "use.ts");
+      const lines = [
+        `import { virDomainSnapshotDeleteFlags as D, virDomainUndefineFlagsValues as U, type LibvirtFunctions } from ${JSON.stringify(lib + "libvirt.gen")};`,
+        `import { orFlags } from ${JSON.stringify(lib + "flags")};`,
+        `declare const f: LibvirtFunctions;`,
+        `f.virDomainUndefineFlags(null, U.VIR_DOMAIN_UNDEFINE_NVRAM);`,
+        `f.virDomainUndefineFlags(null, 0);`,
+        `f.virDomainUndefineFlags(null, orFlags(U.VIR_DOMAIN_UNDEFINE_NVRAM, U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE));`,
+        `f.virDomainUndefineFlags(null, D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY); // error`,
+        `f.virDomainUndefineFlags(null, 4); // error`,
+        `f.virDomainUndefineFlags(null, U.VIR_DOMAIN_UNDEFINE_NVRAM | U.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE); // error`,
+        `f.virDomainUndefineFlags(null, orFlags(U.VIR_DOMAIN_UNDEFINE_NVRAM, D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)); // error`,
+        `f.virDomainSnapshotIsCurrent(null, 0);`,
+        `f.virDomainSnapshotIsCurrent(null, D.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY); // error`,
+      ];
+      writeFileSync(file, lines.join("\n"));
+      const program = ts.createProgram([file], { strict: true, noEmit: true, types: [], skipLibCheck: true });
+      const errorLines = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => d.file?.fileName === file)
+        .map((d) => d.file!.getLineAndCharacterOfPosition(d.start!).line);
+      const expected = lines.flatMap((l, i) => (l.endsWith("// error") ? [i] : []));
+      expect([...new Set(errorLines)].sort((a, b) => a - b)).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -77,7 +114,7 @@ describe("connections", () => {
       Array.from({ length: 6 }, (_, n) =>
         withConnection({ uri: "test:///default" }, async (c) => {
           seen.add(c);
-          return DomainHandle.lookup(c, n % 2 ? "test" : `missing-${n}`).then((d) => (d ? (d.free(), "found") : "absent"));
+          return c.lookupDomain(n % 2 ? "test" : `missing-${n}`).then((d) => (d ? (d.free(), "found") : "absent"));
         }),
       ),
     );
@@ -99,7 +136,7 @@ describe("connections", () => {
 
   it("libvirt errors carry code, domain and what we were doing", async () => {
     const err = await withConnection({ uri: "test:///default" }, (c) =>
-      DomainHandle.define(c, "<domain type='test'><name>bad</name></domain>", 0, '"bad"'),
+      c.defineDomain("<domain type='test'><name>bad</name></domain>", 0, '"bad"'),
     ).catch((e) => e);
     expect(err).toBeInstanceOf(LibvirtError);
     expect(err.message).toMatch(/^defining domain "bad" on test:\/\/\/default: /);

@@ -4,9 +4,10 @@
 //   Promise.all) are queued, so each failure reads its own error from libvirt's
 //   per-connection error slot, never a neighbour's.
 import { afterAll, describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 
-const { withConnection, changesState } = provider;
+const { withConnection } = provider;
+const { changesState } = built<typeof import("../../provider/libvirt/calls")>("provider/libvirt/calls");
 
 afterAll(() => provider.closeAllConnections());
 

@@ -1,9 +1,10 @@
 // Domain check: every bad input is refused with one failure that names the
 // exact property and says what is allowed; good inputs get their defaults.
 import { describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 
 const { domainProvider } = provider;
+const { checkDomainInputs } = built<typeof import("../../provider/domain/inputs")>("provider/domain/inputs");
 const base = { name: "web", memoryMiB: 64 };
 const XML = (name: string) => `<domain type='test'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`;
 const NAME_RULE = /may use letters, digits and _ \. \+ : -.*"\/", spaces, quotes and XML characters are not allowed/;
@@ -208,7 +209,7 @@ describe("Domain check accepts good inputs", () => {
   });
 
   it("check is the same through checkDomainInputs", () => {
-    const direct = provider.checkDomainInputs({ ...base, vcpus: 0 });
+    const direct = checkDomainInputs({ ...base, vcpus: 0 });
     expect(direct.inputs).toBeUndefined();
     expect(direct.failures).toEqual([{ property: "vcpus", reason: "must be at least 1" }]);
   });

@@ -6,10 +6,11 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 import type { DomainOutputs } from "../../provider/domain/provider";
 
-const { domainProvider, withConnection, DomainHandle, closeAllConnections, TeardownRefusedError, teardown } = provider;
+const { domainProvider, withConnection, DomainHandle, closeAllConnections, TeardownRefusedError } = provider;
+const teardown = built<typeof import("../../provider/teardown/domain")>("provider/teardown/domain");
 type Handle = InstanceType<typeof DomainHandle>;
 
 const URI = "test:///default";
@@ -28,7 +29,7 @@ afterEach(async () => {
   // Remove whatever a test left, through the binding, whatever the provider did.
   for (const name of created.splice(0)) {
     await withConnection({ uri: URI }, async (conn) => {
-      const dom = await DomainHandle.lookup(conn, name);
+      const dom = await conn.lookupDomain(name);
       if (!dom) return;
       try {
         for (const s of (await dom.listSnapshots()).reverse()) {
@@ -50,7 +51,7 @@ afterAll(() => closeAllConnections());
 /** Runs fn on the domain as libvirt has it now (null when it does not exist). */
 function onDomain<T>(idOrName: string, fn: (dom: Handle | null) => Promise<T>): Promise<T> {
   return withConnection({ uri: URI }, async (conn) => {
-    const dom = await DomainHandle.lookup(conn, idOrName);
+    const dom = await conn.lookupDomain(idOrName);
     try {
       return await fn(dom);
     } finally {

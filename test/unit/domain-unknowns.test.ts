@@ -2,10 +2,12 @@
 // check and diff as Pulumi's unknown sentinel: they are neither rejected nor
 // mistaken for the saved values.
 import { describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const { domainProvider } = provider;
+const { checkDomainInputs } = built<typeof import("../../provider/domain/inputs")>("provider/domain/inputs");
+const { buildDomainXml } = built<typeof import("../../provider/domain/xml")>("provider/domain/xml");
 
 describe("Domain inputs that are unknown during a preview", () => {
   it("check accepts a disk whose file is not known yet and still rejects known bad inputs", async () => {
@@ -66,8 +68,8 @@ describe("disks from storage volumes", () => {
   });
 
   it("a volume disk becomes <disk type='volume'> with its pool and name, format from the name", async () => {
-    const { inputs } = provider.checkDomainInputs({ name: "v", memoryMiB: 64, disks: [{ volume: { pool: "images", name: "web.qcow2" } }] });
-    const xml = provider.buildDomainXml(inputs!, { type: "kvm" });
+    const { inputs } = checkDomainInputs({ name: "v", memoryMiB: 64, disks: [{ volume: { pool: "images", name: "web.qcow2" } }] });
+    const xml = buildDomainXml(inputs!, { type: "kvm" });
     expect(xml).toMatch(
       /<disk type="volume" device="disk">\s*<driver name="qemu" type="qcow2"\/?>(<\/driver>)?\s*<source pool="images" volume="web.qcow2"/,
     );

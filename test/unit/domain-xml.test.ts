@@ -2,11 +2,13 @@
 // targets/bus/format, MAC carry-over, the raw-xml path, EFI, and parsing back.
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built as builtModule, provider } from "../helpers/lib";
 import type { DomainInputs } from "../../provider/domain/inputs";
 import { assignMacs, assignTargets } from "../../provider/domain/xml";
 
-const { buildDomainXml, parseDomainXml, checkDomainInputs, domainProvider, withConnection, DomainHandle, closeAllConnections } = provider;
+const { domainProvider, withConnection, closeAllConnections } = provider;
+const { buildDomainXml, parseDomainXml } = builtModule<typeof import("../../provider/domain/xml")>("provider/domain/xml");
+const { checkDomainInputs } = builtModule<typeof import("../../provider/domain/inputs")>("provider/domain/inputs");
 
 afterAll(() => closeAllConnections());
 
@@ -76,7 +78,7 @@ describe("no XML injection", () => {
     const name = `xml-inject-${process.pid}`;
     const built = buildDomainXml(inputs({ name, description: INJECTED_DESCRIPTION }), { type: "test" });
     const stored = await withConnection({ uri: "test:///default" }, async (conn) => {
-      const dom = await DomainHandle.define(conn, built, 0, name);
+      const dom = await conn.defineDomain(built, 0, name);
       try {
         return await dom.xml({ inactive: true });
       } finally {

@@ -2,9 +2,10 @@
 // shape it normalizes to, and the XML round trip (build, then parse back to the
 // same inputs). No hypervisor involved.
 import { describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built } from "../helpers/lib";
 
-const { checkNetworkInputs: check, buildNetworkXml, parseNetworkXml, interfacesOnNetwork } = provider;
+const { checkNetworkInputs: check } = built<typeof import("../../provider/network/inputs")>("provider/network/inputs");
+const { buildNetworkXml, parseNetworkXml, interfacesOnNetwork } = built<typeof import("../../provider/network/xml")>("provider/network/xml");
 
 const failures = (inputs: Record<string, unknown>) => check({ name: "lab", ...inputs }).failures;
 const reasonOf = (inputs: Record<string, unknown>, property: string) => failures(inputs).find((f) => f.property === property)?.reason;

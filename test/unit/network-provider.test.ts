@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 
 const URI = "test:///default";
-const { networkProvider: np, domainProvider: dp, withConnection, closeAllConnections, lookupNetwork, TeardownRefusedError } = provider;
+const { networkProvider: np, domainProvider: dp, withConnection, closeAllConnections, TeardownRefusedError } = provider;
 
 type Outs = Record<string, any>;
 let counter = 0;
@@ -32,7 +32,7 @@ async function recheck(inputs: Record<string, unknown>): Promise<Record<string, 
 /** The network as libvirt has it: its live XML, active and autostart, or null. */
 async function libvirtView(name: string) {
   return withConnection({ uri: URI }, async (conn) => {
-    const net = await lookupNetwork(conn, name);
+    const net = await conn.lookupNetwork(name);
     if (!net) return null;
     try {
       return { xml: await net.xml(), active: await net.isActive(), autostart: await net.autostart() };
@@ -58,7 +58,7 @@ afterAll(async () => {
   for (const uuid of domains) await dp.delete(uuid, { uri: URI } as never).catch(() => undefined);
   for (const name of made) {
     await withConnection({ uri: URI }, async (conn) => {
-      const net = await lookupNetwork(conn, name);
+      const net = await conn.lookupNetwork(name);
       if (!net) return;
       if (await net.isActive()) await net.destroy();
       await net.undefine();

@@ -15,8 +15,8 @@ const flows = requireFromSdk("./secret-outputs") as typeof import("../../sdk/sec
 const schemas = {
   Domain: (requireFromSdk("../provider/domain/inputs") as typeof import("../../provider/domain/inputs")).domainInputSchema,
   Snapshot: (requireFromSdk("../provider/snapshot/inputs") as typeof import("../../provider/snapshot/inputs")).snapshotInputSchema,
-  Pool: (requireFromSdk("../provider/storage/pool-inputs") as typeof import("../../provider/storage/pool-inputs")).poolInputSchema,
-  Volume: (requireFromSdk("../provider/storage/volume-inputs") as typeof import("../../provider/storage/volume-inputs")).volumeInputSchema,
+  Pool: (requireFromSdk("../provider/pool/inputs") as typeof import("../../provider/pool/inputs")).poolInputSchema,
+  Volume: (requireFromSdk("../provider/volume/inputs") as typeof import("../../provider/volume/inputs")).volumeInputSchema,
 };
 const domainTypedKeys = (requireFromSdk("../provider/domain/inputs") as typeof import("../../provider/domain/inputs")).TYPED_KEYS;
 const snapshotTypedKeys = (requireFromSdk("../provider/snapshot/inputs") as typeof import("../../provider/snapshot/inputs")).TYPED_KEYS;

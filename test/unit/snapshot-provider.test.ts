@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 
 const URI = "test:///default";
-const { snapshotProvider: sp, domainProvider: dp, withConnection, closeAllConnections, DomainHandle, SnapshotOptionError } = provider;
+const { snapshotProvider: sp, domainProvider: dp, withConnection, closeAllConnections, SnapshotOptionError } = provider;
 
 type Outs = Record<string, any>;
 
@@ -18,7 +18,7 @@ async function create(inputs: Record<string, unknown>): Promise<{ id: string; ou
 /** The domain's snapshots as libvirt lists them: name -> parent. */
 async function tree(domain: string): Promise<Map<string, string | null>> {
   return withConnection({ uri: URI }, async (conn) => {
-    const dom = (await DomainHandle.lookup(conn, domain))!;
+    const dom = (await conn.lookupDomain(domain))!;
     try {
       const snaps = await dom.listSnapshots();
       const out = new Map<string, string | null>();
@@ -100,7 +100,7 @@ describe("Snapshot provider on test:///default", () => {
     const { outs: updated } = (await sp.update!(id, outs, inputs)) as { outs: Outs };
     expect(updated).toMatchObject({ description: "two <&>", creationTime: outs.creationTime, isCurrent: true });
     const xml = await withConnection({ uri: URI }, async (conn) => {
-      const dom = (await DomainHandle.lookup(conn, running.name))!;
+      const dom = (await conn.lookupDomain(running.name))!;
       const snaps = await dom.listSnapshots();
       const s = snaps.find((x) => x.name() === "desc")!;
       const text = await s.xml();
@@ -181,7 +181,7 @@ describe("Snapshot provider on test:///default", () => {
   it("reports a snapshot deleted outside Pulumi as gone, and a gone domain's snapshots too", async () => {
     const { id, outs } = await create({ name: "outside", domain: running.name });
     await withConnection({ uri: URI }, async (conn) => {
-      const dom = (await DomainHandle.lookup(conn, running.name))!;
+      const dom = (await conn.lookupDomain(running.name))!;
       const snaps = await dom.listSnapshots();
       await snaps.find((s) => s.name() === "outside")!.delete(0);
       snaps.forEach((s) => s.free());

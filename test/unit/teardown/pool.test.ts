@@ -1,6 +1,7 @@
-// The pool cascade (deleteVolumesOnDestroy): each held volume is vetted by the Volume rules.
+// The Pool rules: held volumes block the delete (pre-existing files never do); the cascade
+// (deleteVolumesOnDestroy) vets each held volume by the Volume rules, overlays first.
 import { describe, expect, it } from "vitest";
-import { planPoolCascade } from "../../../provider/teardown/pool";
+import { heldVolumes, overlaysFirst, planPoolCascade, planPoolDelete } from "../../../provider/teardown/pool";
 import type { VolumeFacts } from "../../../provider/teardown/volume";
 
 const vol = (name: string, over: Partial<VolumeFacts> = {}): { name: string; facts: VolumeFacts } => ({
@@ -10,8 +11,29 @@ const vol = (name: string, over: Partial<VolumeFacts> = {}): { name: string; fac
 
 describe("planPoolCascade", () => {
   it("no held volumes, or none that the Volume rules keep: allowed", () => {
-    expect(planPoolCascade("p", [], true)).toEqual({ allowed: true });
-    expect(planPoolCascade("p", [vol("a.qcow2"), vol("b.qcow2")], true)).toEqual({ allowed: true });
+    expect(planPoolCascade("p", [], true)).toEqual({ allowed: true, steps: [] });
+    expect(planPoolCascade("p", [vol("a.qcow2"), vol("b.qcow2")], true)).toEqual({
+      allowed: true,
+      steps: [
+        { call: "deleteVolume", name: "a.qcow2" },
+        { call: "deleteVolume", name: "b.qcow2" },
+      ],
+    });
+  });
+  it("deletes overlays before the images they are built on", () => {
+    const held = [
+      vol("base.qcow2"),
+      { ...vol("top.qcow2"), backingPath: "/pool/mid.qcow2" },
+      { ...vol("mid.qcow2"), backingPath: "/pool/base.qcow2" },
+    ];
+    expect(planPoolCascade("p", held, true)).toEqual({
+      allowed: true,
+      steps: [
+        { call: "deleteVolume", name: "top.qcow2" },
+        { call: "deleteVolume", name: "mid.qcow2" },
+        { call: "deleteVolume", name: "base.qcow2" },
+      ],
+    });
   });
   it("a volume in use: refused, naming the volume and the domain; the delete's message also advises", () => {
     const held = [vol("free.qcow2"), vol("boot.qcow2", { usedBy: ["web"] })];
@@ -33,5 +55,35 @@ describe("planPoolCascade", () => {
       expect(d.message).toMatch(
         /\(1\) volume "a": it is the backing file of 1 volume \("p\/b"\).*\(2\) volume "c": its image could not be checked for internal snapshots \(denied\)/,
       );
+  });
+});
+
+describe("planPoolDelete", () => {
+  it("a pool's pre-existing files are never a reason to refuse; other volumes are, until deleteVolumesOnDestroy", () => {
+    const pool = { name: "p", path: "/p", volumes: ["iso.img", "web.qcow2"], preexisting: ["iso.img"] };
+    const d = planPoolDelete(pool, { deleteVolumesOnDestroy: false });
+    expect((d as { message: string }).message).toMatch(
+      /holds 1 volume \("web.qcow2"\).*deleteVolumesOnDestroy: true.*the 1 file that was in the directory before the pool was created is kept/,
+    );
+    expect(planPoolDelete(pool, { deleteVolumesOnDestroy: true })).toEqual({
+      allowed: true,
+      steps: [{ call: "deleteVolumes", names: ["web.qcow2"] }],
+    });
+    expect(planPoolDelete({ ...pool, volumes: ["iso.img"] }, { deleteVolumesOnDestroy: false })).toEqual({ allowed: true, steps: [] });
+    expect(heldVolumes(pool)).toEqual(["web.qcow2"]);
+  });
+
+  it("deletes overlays before the images they are built on", () => {
+    const order = overlaysFirst(
+      new Map([
+        ["/b", undefined],
+        ["/top", "/mid"],
+        ["/mid", "/b"],
+        ["/other", undefined],
+      ]),
+    );
+    expect(order.indexOf("/top")).toBeLessThan(order.indexOf("/mid"));
+    expect(order.indexOf("/mid")).toBeLessThan(order.indexOf("/b"));
+    expect(order).toHaveLength(4);
   });
 });

@@ -2,11 +2,11 @@
 // volume's backing file, the image's internal snapshots. Reads only.
 import type { Connection } from "../libvirt/connection";
 import { isNoPool, isNoVolume } from "../libvirt/errors";
-import { allDomainDefinitions, StoragePoolHandle, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
+import { allDomainDefinitions, type DomainDefinitions, type StorageVolHandle } from "../libvirt/storage";
 import { posix } from "node:path";
-import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "./image-probe";
+import { internalSnapshots, isLocalUri, readBackingChain, realPathOf, type ChainLink } from "../storage/image-probe";
 import type { VolumeFacts } from "../teardown/volume";
-import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./volume-xml";
+import { domainXmlReferences, parseVolumeXml, snapshotXmlReferences } from "./xml";
 
 export interface IndexedVolume {
   pool: string;
@@ -26,7 +26,7 @@ export interface Link {
 
 /** Every volume of every active pool on the connection, with its backing file (chains are added by surroundings). */
 export async function volumeIndex(conn: Connection): Promise<IndexedVolume[]> {
-  const pools = await StoragePoolHandle.listAll(conn);
+  const pools = await conn.listPools();
   const out: IndexedVolume[] = [];
   try {
     for (const pool of pools) {

@@ -1,7 +1,7 @@
 // Storage pool XML: a directory pool built from the typed inputs with the
 // shared XML builder, and the facts read back from libvirt's XML.
 import { buildXml, child, parseXml, text } from "../xml/xml";
-import { xmlBytes } from "./volume-xml";
+import { xmlBytes } from "../volume/xml";
 
 export function buildPoolXml(p: { name: string; path: string; uuid?: string }): string {
   return buildXml({ pool: { "@type": "dir", name: p.name, uuid: p.uuid, target: { path: p.path } } });

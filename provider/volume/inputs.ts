@@ -1,34 +1,20 @@
-// Volume inputs: schema, defaults and cross-field rules. Check also reads the
-// upload source's header (it is a file on the machine running Pulumi), so a
-// missing or mismatched source fails before anything is created.
-import { z } from "zod";
-import { absolutePath, flag, credentials, hypervisorUri, objectName, oneOf, toFailures, userInputs, type CheckFailure } from "../validation";
-import { inspectSourceImage, type SourceImage } from "./image-probe";
-import { SIZE_HINT, formatSize, parseSize } from "./size";
-import { knownOnly } from "../unknowns";
+// Volume inputs: the rules that combine fields, and the normalized shape. The
+// inputs themselves (schemas, defaults, change rules) are in spec.ts. Check also
+// reads the upload source's header (it is a file on the machine running Pulumi),
+// so a missing or mismatched source fails before anything is created.
+import type { CheckFailure } from "../validation";
+import { inputChecker, type Checked } from "../resource/check";
+import { inputSchema, type ParsedInputs } from "../resource/spec";
+import { inspectSourceImage, type SourceImage } from "../storage/image-probe";
+import { SIZE_HINT, formatSize, parseSize } from "../storage/size";
+import { volumeSpec } from "./spec";
 
-export const volumeInputSchema = z
-  .object({
-    name: objectName("name"),
-    pool: objectName("pool"),
-    uri: hypervisorUri.optional(),
-    auth: credentials.optional(),
-    capacity: z.union([z.number(), z.string()], { error: `must be ${SIZE_HINT}` }).optional(),
-    format: oneOf(["qcow2", "raw"]).optional(),
-    backingVolume: absolutePath("backingVolume").optional(),
-    backingFormat: oneOf(["qcow2", "raw"]).optional(),
-    source: absolutePath("source").optional(),
-    deleteSnapshotDataOnDestroy: flag("deleteSnapshotDataOnDestroy").optional(),
-  })
-  .strict();
-
-type Parsed = z.infer<typeof volumeInputSchema>;
-
-// Built once: zod compiles a schema's parser on its first use, ~5-15 ms of main-thread time.
-const volumeCheckSchema = volumeInputSchema.partial({ name: true, pool: true });
+type Parsed = ParsedInputs<typeof volumeSpec>;
 
 /** Inputs after check. `capacity` is in bytes; undefined means "from the source or backing image". */
 export type VolumeInputs = Omit<Parsed, "capacity" | "format"> & {
+  name: string;
+  pool: string;
   capacity?: number;
   format: "qcow2" | "raw";
   deleteSnapshotDataOnDestroy: boolean;
@@ -116,38 +102,15 @@ export function sourceImageProblem(file: string, image: SourceImage, format: "qc
   return null;
 }
 
-/**
- * `inputs` is set when every input is known and valid; with unknowns (a
- * preview), only the known inputs are checked and `inputs` stays unset.
- * `olds`: the previous inputs or outputs; an unchanged source is not read again.
- */
-export async function checkVolumeInputs(
-  news: Record<string, unknown>,
-  olds?: Record<string, unknown>,
-): Promise<{ inputs?: VolumeInputs; failures: CheckFailure[] }> {
-  const { known, unknownKeys } = knownOnly(userInputs(news));
-  const required: CheckFailure[] = [];
-  if (known.name === undefined && !unknownKeys.has("name"))
-    required.push({
-      property: "name",
-      reason: 'is required: the volume\'s file name in the pool, such as "web.qcow2" (the SDK defaults it to the resource name)',
-    });
-  if (known.pool === undefined && !unknownKeys.has("pool"))
-    required.push({ property: "pool", reason: "is required: a Pool resource or the name of a pool on the hypervisor" });
-  const parsed = volumeCheckSchema.safeParse(known);
-  if (!parsed.success) return { failures: [...required, ...toFailures(parsed.error)] };
-  const i = parsed.data;
-  const f: CheckFailure[] = [...required];
-
-  let capacity: number | undefined;
+function crossFieldFailures(i: Parsed): CheckFailure[] {
+  const f: CheckFailure[] = [];
   if (i.capacity !== undefined) {
     const c = capacityBytes(i.capacity);
-    if (typeof c === "number") capacity = c;
-    else f.push(c);
+    if (typeof c !== "number") f.push(c);
   }
-  const backing = i.backingVolume !== undefined || unknownKeys.has("backingVolume");
-  const source = i.source !== undefined || unknownKeys.has("source");
-  if (i.capacity === undefined && !unknownKeys.has("capacity") && !backing && !source) {
+  const backing = i.backingVolume !== undefined;
+  const source = i.source !== undefined;
+  if (i.capacity === undefined && !backing && !source) {
     f.push({
       property: "capacity",
       reason: `is required for an empty volume (${SIZE_HINT}); it defaults to the image's size only with source or backingVolume`,
@@ -168,7 +131,31 @@ export async function checkVolumeInputs(
   if (i.backingFormat !== undefined && !backing) {
     f.push({ property: "backingFormat", reason: "only applies together with backingVolume" });
   }
+  return f;
+}
 
+/** The inputs before the source is read: `format` is still the given one. */
+type KnownInputs = Omit<VolumeInputs, "format"> & { format?: "qcow2" | "raw" };
+
+const checkKnown = inputChecker(volumeSpec, {
+  crossField: crossFieldFailures,
+  normalize: (i): KnownInputs => {
+    const capacity = i.capacity === undefined ? undefined : capacityBytes(i.capacity);
+    return { ...(i as KnownInputs), capacity: typeof capacity === "number" ? capacity : undefined };
+  },
+});
+
+/**
+ * Validates and normalizes Volume inputs (resource/check.ts), then reads the
+ * upload source. With unknowns (a preview), only the known inputs are checked
+ * and `inputs` stays unset: the format's default depends on the source, which is
+ * read only once everything is known. `olds`: the previous inputs or outputs; an
+ * unchanged source is not read again.
+ */
+export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Record<string, unknown>): Promise<Checked<VolumeInputs>> {
+  const { inputs: i, failures, unknownKeys } = checkKnown(news);
+  if (!i || unknownKeys.size > 0) return { failures, unknownKeys };
+  const f: CheckFailure[] = [];
   let format = i.format;
   const sourceAlreadyUploaded = i.source !== undefined && olds?.source === i.source && (olds.format === "qcow2" || olds.format === "raw");
   if (sourceAlreadyUploaded) {
@@ -187,24 +174,17 @@ export async function checkVolumeInputs(
         });
       }
       format ??= image.format;
-      if (capacity !== undefined && capacity < image.virtualSize) {
+      if (i.capacity !== undefined && i.capacity < image.virtualSize) {
         f.push({
           property: "capacity",
-          reason: `${formatSize(capacity)} is smaller than the source image (${formatSize(image.virtualSize)}); leave capacity out to use the image's size`,
+          reason: `${formatSize(i.capacity)} is smaller than the source image (${formatSize(image.virtualSize)}); leave capacity out to use the image's size`,
         });
       }
     }
   }
-  if (f.length > 0 || unknownKeys.size > 0) return { failures: f };
-  return {
-    failures: [],
-    inputs: {
-      ...i,
-      name: i.name!,
-      pool: i.pool!,
-      capacity,
-      format: format ?? "qcow2",
-      deleteSnapshotDataOnDestroy: i.deleteSnapshotDataOnDestroy ?? false,
-    },
-  };
+  if (f.length > 0) return { failures: f, unknownKeys };
+  return { failures: [], unknownKeys, inputs: { ...i, format: format ?? "qcow2" } };
 }
+
+/** The zod object of every Volume input (each optional), as check parses them. */
+export const volumeInputSchema = inputSchema(volumeSpec);

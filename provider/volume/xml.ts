@@ -2,7 +2,7 @@
 // back; and the pure questions asked of other objects' XML before a volume is
 // deleted: which domains' disks use it, which volumes it backs.
 import { buildXml, child, compact, many, parseXml, text, type XmlNode, type XmlValue } from "../xml/xml";
-import { parseSize } from "./size";
+import { parseSize } from "../storage/size";
 
 export interface VolumeSpec {
   name: string;

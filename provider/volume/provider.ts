@@ -1,0 +1,406 @@
+// The Volume resource provider: check / diff / create / read / update / delete.
+import { execFile } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { withConnection, type Connection } from "../libvirt/connection";
+import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/storage";
+import { uploadFile } from "../libvirt/stream";
+import { isLibvirtError } from "../libvirt/errors";
+import { virErrorNumber } from "../libvirt/libvirt.gen";
+import { defineProvider } from "../resource/provider";
+import { TeardownRefusedError } from "../teardown/refused";
+import type { ProviderHooks } from "../hooks";
+import { withoutUndefined } from "../state-values";
+import { inspectSourceImage, isLocalUri } from "../storage/image-probe";
+import { formatSize } from "../storage/size";
+import {
+  effectiveVolumeOptions,
+  planVolumeDelete,
+  planVolumeDeleteWithoutPool,
+  planVolumeReplace,
+  planVolumeResize,
+  poolMissingAdvice,
+  type VolumeFacts,
+} from "../teardown/volume";
+import { freshSurroundings, gatherVolumeFacts } from "./facts";
+import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./inputs";
+import { buildVolumeXml, parseVolumeXml } from "./xml";
+import { volumeSpec } from "./spec";
+
+const execFileAsync = promisify(execFile);
+
+export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format"> {
+  /** The URI libvirt reported for the connection. */
+  uri: string;
+  /** libvirt's key of the volume (its path, for directory pools); also the Pulumi ID. */
+  key: string;
+  path: string;
+  /** Bytes the guest sees, as libvirt reports them now. */
+  capacity: number;
+  /** Bytes the image takes on the host now. */
+  allocation: number;
+  /** The image format the volume was made as ("qcow2", "raw"); see probedFormat. */
+  format: string;
+  /** The backing file of an overlay, as libvirt reports it (never for a raw volume). */
+  backingPath?: string;
+  /** What libvirt now guesses the content to be, when that differs from `format` (the format the volume was made as). */
+  probedFormat?: string;
+  /**
+   * Set by a refresh that found the volume's pool gone (undefined outside Pulumi) while
+   * its file may still exist: the volume is kept, and the next update says what to do.
+   */
+  poolMissing?: boolean;
+}
+
+/** Whether the file is known to be gone: only ENOENT/ENOTDIR on a local hypervisor; anything else (remote, EACCES) may still hold data. */
+async function fileGone(uri: string, path: string | undefined): Promise<boolean> {
+  if (!path || !isLocalUri(uri)) return false;
+  try {
+    await stat(path);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR";
+  }
+}
+
+/** Reports upload progress for sources at least this large. */
+const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
+
+/** An input that turned out wrong only once the hypervisor was asked; nothing was created. */
+class VolumeInputError extends Error {
+  constructor(property: string, reason: string) {
+    super(`invalid Volume input ${property}: ${reason} (nothing was created)`);
+    this.name = "VolumeInputError";
+  }
+}
+
+/** Runs fn with the named pool, which must exist and run. */
+async function withActivePool<T>(conn: Connection, name: string, fn: (pool: StoragePoolHandle) => Promise<T>, rescan = true): Promise<T> {
+  return withPool(conn, name, async (pool) => {
+    if (!pool) throw new VolumeInputError("pool", `storage pool "${name}" does not exist on ${conn.uri}`);
+    if (!(await pool.isActive())) {
+      throw new Error(
+        `storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`,
+      );
+    }
+    // libvirt's view of a directory pool is a snapshot of its last scan: rescan.
+    if (rescan) await pool.refresh();
+    return fn(pool);
+  });
+}
+
+interface BackingImage {
+  format: string;
+  capacity: number;
+}
+
+/** Format and size of the backing image: from libvirt when a pool holds it, else from qemu-img on a local hypervisor. */
+async function resolveBacking(conn: Connection, path: string): Promise<BackingImage> {
+  const vol = await conn.lookupVolumeByPath(path);
+  if (vol) {
+    try {
+      const v = parseVolumeXml(await vol.xml());
+      return { format: v.format, capacity: v.capacity };
+    } finally {
+      vol.free();
+    }
+  }
+  if (isLocalUri(conn.uri)) {
+    try {
+      const { stdout } = await execFileAsync("qemu-img", ["info", "-U", "--output=json", path]);
+      const info = JSON.parse(stdout) as { format: string; "virtual-size": number };
+      return { format: info.format, capacity: info["virtual-size"] };
+    } catch (err) {
+      throw new VolumeInputError(
+        "backingVolume",
+        `${path} is neither a volume in an active pool on ${conn.uri} nor a readable image file (${(err as Error).message.split("\n")[0]})`,
+      );
+    }
+  }
+  throw new VolumeInputError("backingVolume", `${path} is not a volume in any active storage pool on ${conn.uri}`);
+}
+
+async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
+  let capacity = i.capacity;
+  let backing: { path: string; format: "qcow2" | "raw" } | undefined;
+  if (i.backingVolume !== undefined) {
+    const image = await resolveBacking(conn, i.backingVolume);
+    if (image.format !== "qcow2" && image.format !== "raw") {
+      throw new VolumeInputError("backingVolume", `${i.backingVolume} is a ${image.format} image; a backing image must be qcow2 or raw`);
+    }
+    if (i.backingFormat !== undefined && i.backingFormat !== image.format) {
+      throw new VolumeInputError(
+        "backingFormat",
+        `is "${i.backingFormat}" but the backing volume ${i.backingVolume} is a ${image.format} image; set backingFormat: "${image.format}" or leave it out`,
+      );
+    }
+    if (capacity !== undefined && capacity < image.capacity) {
+      throw new VolumeInputError(
+        "capacity",
+        `${formatSize(capacity)} is smaller than the backing volume (${formatSize(image.capacity)}); leave capacity out to use its size`,
+      );
+    }
+    capacity ??= image.capacity;
+    backing = { path: i.backingVolume, format: image.format };
+  }
+  const xml = buildVolumeXml({ name: i.name, capacity: capacity!, format: i.format, backing });
+  sent();
+  return pool.createVolume(xml, 0, `"${i.name}"`);
+}
+
+/** An empty volume, then the source streamed into it, then grown to the requested capacity. */
+async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
+  const source = i.source!;
+  // Read again: the file may have changed since check.
+  const image = await inspectSourceImage(source);
+  const problem = sourceImageProblem(source, image, i.format);
+  if (problem) throw new VolumeInputError(problem.property, problem.reason);
+  if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${source} is now a ${image.format} image`);
+  // Upload writes over the file without truncating it: start from an empty file.
+  sent();
+  const vol = await pool.createVolume(buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
+  try {
+    const report = image.fileSize >= PROGRESS_MIN_BYTES;
+    await uploadFile(vol, source, {
+      onProgress: report
+        ? (sent, total, pct) => console.error(`uploading ${source} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`)
+        : undefined,
+    });
+    await pool.refresh(); // libvirt re-reads the image: its format and size are the uploaded file's
+    // What libvirt now makes of the uploaded bytes is what domains will get: exactly the
+    // format asked for, referring to no other file (the source may have changed meanwhile).
+    const seen = parseVolumeXml(await vol.xml());
+    if (seen.format !== i.format || seen.backingPath !== undefined) {
+      throw new Error(
+        `invalid Volume input source: ${source} was uploaded, but libvirt reads the volume as a ${seen.format} image${seen.backingPath !== undefined ? ` with backing file ${seen.backingPath}` : ""}, ` +
+          `not as the self-contained ${i.format} image that check found; was the file changed meanwhile? Flatten it (\`qemu-img convert -O qcow2 ${source} flat.qcow2\`) and use that`,
+      );
+    }
+    if (i.capacity !== undefined && i.capacity > image.virtualSize) await vol.resize(i.capacity);
+    return vol;
+  } catch (err) {
+    try {
+      await vol.delete(0);
+      (err as Error).message += " (the partly created volume was removed)";
+    } catch (cleanupErr) {
+      (err as Error).message +=
+        ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
+    }
+    vol.free();
+    throw err;
+  }
+}
+
+async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
+  const v = parseVolumeXml(await vol.xml());
+  // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
+  // writes what it likes at the start of a raw disk: a qcow2 header naming a host file there
+  // would make libvirt report the volume as qcow2 with that backing file, and a Domain that
+  // takes its disk format from the Volume would then open the host file. So the format stays
+  // what the volume was made as (checked after the upload); libvirt's guess is only reported.
+  const made = saved.format === "raw" || saved.format === "qcow2" ? saved.format : undefined;
+  const format = made ?? v.format;
+  if (made !== undefined && v.format !== made) {
+    console.error(
+      `volume "${v.name}" in storage pool "${saved.pool}" was made as ${made}, but libvirt now reads its content as a ${v.format} image` +
+        `${v.backingPath ? ` with backing file ${v.backingPath}` : ""}; its format stays ${made} (output probedFormat says what libvirt reads). ` +
+        (made === "raw"
+          ? "A guest can write such a header into its own raw disk: never use this volume as anything but raw"
+          : "Was the file replaced outside Pulumi?"),
+    );
+  }
+  return withoutUndefined({
+    ...saved,
+    name: v.name || saved.name!,
+    pool: saved.pool!,
+    deleteSnapshotDataOnDestroy: !!saved.deleteSnapshotDataOnDestroy,
+    uri: conn.uri,
+    key: v.key || vol.key(),
+    path: v.path,
+    capacity: v.capacity,
+    allocation: v.allocation,
+    format,
+    // A raw volume has no backing file, whatever its content looks like.
+    backingPath: format === "raw" ? undefined : v.backingPath,
+    probedFormat: v.format !== format ? v.format : undefined,
+    poolMissing: undefined,
+  });
+}
+
+/** For diff: the facts a delete of this volume would be decided on now (fresh), or undefined when the delete itself decides. Reads only. */
+async function deleteFactsNow(conn: Connection, olds: VolumeOutputs): Promise<VolumeFacts | undefined> {
+  return withPool(conn, olds.pool, async (pool) => {
+    if (!pool || !(await pool.isActive())) return undefined; // the delete itself refuses then, before changing anything
+    const vol = await pool.lookupVolume(olds.name);
+    if (!vol) return undefined;
+    try {
+      return await gatherVolumeFacts(conn, olds.pool, vol, await freshSurroundings(conn));
+    } finally {
+      vol.free();
+    }
+  });
+}
+
+/** The Volume provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
+export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
+  defineProvider<VolumeInputs, VolumeOutputs>({
+    spec: volumeSpec,
+    check: (news, olds) => checkVolumeInputs(news, olds as Record<string, unknown> | undefined),
+    // A flag saved before it had a default counts as false.
+    sameAsSaved: (key, next, olds) => key === "deleteSnapshotDataOnDestroy" && !!olds.deleteSnapshotDataOnDestroy === !!next,
+    // The key, also for a volume recorded by pool and name after a create with an unknown outcome.
+    idAfterRead: (outs, id) => outs.key || id,
+
+    async diff({ olds, inputs, unknownKeys, replaces }) {
+      // A replacement deletes the old volume (first, or once the new one exists): decide now, in
+      // the preview, what that delete would refuse, before the engine creates, updates or deletes
+      // anything for it. Only for a replacement that is certain: an unknown value is checked again
+      // when it is known, before anything of this volume is done.
+      const certain = replaces.filter((k) => !unknownKeys.has(k));
+      if (certain.length > 0 && olds.path && !olds.poolMissing) {
+        const facts = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => deleteFactsNow(conn, olds));
+        const decision = facts && planVolumeReplace(facts, effectiveVolumeOptions(olds), certain);
+        if (decision && !decision.allowed) throw new TeardownRefusedError(decision.message);
+      }
+      const same = (k: "name" | "pool") => !unknownKeys.has(k) && inputs[k] === olds[k];
+      return {
+        replaces,
+        // Same pool and name: the same file, so the old volume must go first.
+        deleteBeforeReplace: replaces.length > 0 && same("name") && same("pool"),
+        // A volume whose pool went missing: the update says what to do (or clears the mark once the pool is back).
+        changes: olds.poolMissing === true,
+      };
+    },
+
+    async create(inputs, { recordPartlyCreated }) {
+      return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
+        withActivePool(
+          conn,
+          inputs.pool,
+          async (pool) => {
+            const existing = await pool.lookupVolume(inputs.name);
+            if (existing) {
+              existing.free();
+              throw new VolumeInputError(
+                "name",
+                `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`,
+              );
+            }
+            // The key (the ID) is the file's path, which only libvirt knows for certain: until
+            // `pulumi refresh` reads it, a partly created volume is known by pool and name.
+            const partial = () => ({
+              id: `${inputs.pool}/${inputs.name}`,
+              props: withoutUndefined({ ...inputs, uri: conn.uri, deleteSnapshotDataOnDestroy: !!inputs.deleteSnapshotDataOnDestroy }),
+            });
+            return recordPartlyCreated(`volume "${inputs.name}" in storage pool "${inputs.pool}"`, partial, async (sent) => {
+              let vol: StorageVolHandle;
+              try {
+                vol = inputs.source !== undefined ? await createFromSource(pool, inputs, sent) : await createOverlayOrEmpty(conn, pool, inputs, sent);
+              } catch (err) {
+                // A file libvirt has not scanned yet: libvirt refuses to overwrite it (VIR_ERR_OPERATION_INVALID).
+                if (isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID) && /already exists/.test(err.libvirtMessage)) {
+                  throw new VolumeInputError(
+                    "name",
+                    `a file named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`,
+                  );
+                }
+                throw err;
+              }
+              try {
+                await hooks.pause?.("afterCreate");
+                const outs = await describe(conn, vol, inputs);
+                return { id: outs.key, outs };
+              } finally {
+                vol.free();
+              }
+            });
+          },
+          false,
+        ),
+      );
+    },
+
+    async read(_id, saved) {
+      const props = saved as VolumeOutputs;
+      return withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withPool(conn, props.pool, async (pool) => {
+          if (!pool) {
+            // Undefining a pool leaves its files: forget the volume only when its file is known to be gone.
+            if (await fileGone(conn.uri, props.path)) return undefined;
+            console.error(poolMissingAdvice(props, conn.uri));
+            return { ...props, poolMissing: true };
+          }
+          if (!(await pool.isActive()))
+            throw new Error(`storage pool "${props.pool}" on ${conn.uri} is not active: start it to read volume "${props.name}"`);
+          await pool.refresh();
+          const vol = await pool.lookupVolume(props.name);
+          if (!vol) return undefined; // deleted outside Pulumi
+          try {
+            return await describe(conn, vol, { ...props, format: props.format as VolumeInputs["format"] });
+          } finally {
+            vol.free();
+          }
+        }),
+      );
+    },
+
+    async update(_id, olds, inputs) {
+      // The new credentials: an update is how a changed password gets recorded.
+      return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, async (conn) => {
+        if (olds.poolMissing) {
+          const back = await withPool(conn, olds.pool, async (p) => !!p);
+          if (!back) throw new Error(`cannot update volume "${olds.name}": ${poolMissingAdvice(olds, conn.uri)}`);
+        }
+        return withActivePool(conn, olds.pool, async (pool) => {
+          const vol = await pool.lookupVolume(olds.name);
+          if (!vol)
+            throw new Error(
+              `volume "${olds.name}" no longer exists in storage pool "${olds.pool}"; run \`pulumi refresh\` to forget it, then \`pulumi up\` to create it again`,
+            );
+          try {
+            const current = parseVolumeXml(await vol.xml()).capacity;
+            const resize = planVolumeResize(olds.name, current, inputs.capacity);
+            if (!resize.allowed) throw new TeardownRefusedError(resize.message);
+            for (const step of resize.steps) if (step.call === "resize") await vol.resize(step.capacity);
+            return await describe(conn, vol, { ...inputs, uri: olds.uri });
+          } finally {
+            vol.free();
+          }
+        });
+      });
+    },
+
+    async delete(_id, props) {
+      // Only the saved outputs are known here; the environment can allow deleting snapshot data for this destroy.
+      const opts = effectiveVolumeOptions(props);
+      await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+        withPool(conn, props.pool, async (pool) => {
+          if (!pool) {
+            // Undefining a pool leaves its files: without the pool, libvirt can neither check nor delete the volume.
+            const decision = planVolumeDeleteWithoutPool(props, conn.uri, await fileGone(conn.uri, props.path));
+            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+            return;
+          }
+          if (!(await pool.isActive())) {
+            throw new Error(
+              `storage pool "${props.pool}" on ${conn.uri} is not active, so volume "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`,
+            );
+          }
+          await pool.refresh();
+          const vol = await pool.lookupVolume(props.name);
+          if (!vol) return; // already gone
+          try {
+            const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
+            const decision = planVolumeDelete(facts, opts);
+            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+            for (const step of decision.steps) if (step.call === "delete") await vol.delete(0);
+          } finally {
+            vol.free();
+          }
+        }),
+      );
+    },
+  });
+
+export const volumeProvider = makeVolumeProvider();

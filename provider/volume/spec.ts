@@ -1,0 +1,128 @@
+// The Volume resource: every input and output, once. check, diff, the SDK's
+// VolumeArgs and output list (sdk/generated/volume.ts) and the README's option
+// table are derived from this (scripts/gen-from-spec.mjs).
+import { z } from "zod";
+import { absolutePath, credentials, flag, hypervisorUri, objectName, oneOf } from "../validation";
+import { defineSpec } from "../resource/spec";
+import { SIZE_HINT } from "../storage/size";
+import { DELETE_SNAPSHOT_DATA_ENV } from "../teardown/volume";
+
+export const volumeSpec = defineSpec({
+  name: "Volume",
+  inputs: {
+    name: {
+      schema: objectName("name"),
+      required: 'is required: the volume\'s file name in the pool, such as "web.qcow2" (the SDK defaults it to the resource name)',
+      defaultDoc: "the resource name",
+      change: "replace",
+      // A volume's key and path are its pool's directory and its name.
+      flowsInto: ["key", "path"],
+      doc: "the file name in the pool; no `/`, no leading `.`",
+      sdkDoc:
+        'The volume\'s file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. Not a secret: it is part of the ID (the path).',
+      output: { type: "string" },
+    },
+    pool: {
+      schema: objectName("pool"),
+      required: "is required: a Pool resource or the name of a pool on the hypervisor",
+      defaultDoc: "required",
+      change: "replace",
+      doc: "a `Pool` (its name and uri are used) or a pool name",
+      sdkDoc: "The pool: a Pool resource (its name and uri are used) or the name of a pool on the hypervisor. Changing it replaces the volume.",
+      sdkArg: "Pool | pulumi.Input<string>",
+      sdkRequired: true,
+      output: { type: "string" },
+    },
+    uri: {
+      schema: hypervisorUri,
+      defaultDoc: "the Pool's, else the default",
+      change: "replace",
+      unsetKeepsSaved: true,
+      doc: "the URI libvirt reports is saved in the output `uri` and used by later operations",
+      sdkDoc: "Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default.",
+      output: { type: "string" },
+    },
+    auth: {
+      schema: credentials,
+      defaultDoc: "the Pool resource's, else none",
+      change: "record",
+      doc: "`{ username, password }`, a secret",
+      sdkDoc:
+        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing. Default: the Pool resource's.",
+      sdkType: "AuthArgs",
+      output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret." },
+    },
+    capacity: {
+      schema: z.union([z.number(), z.string()], { error: `must be ${SIZE_HINT}` }),
+      defaultDoc: "with `source`/`backingVolume`: that image's size; else required",
+      change: "update",
+      unsetKeepsSaved: true,
+      doc:
+        'bytes (number) or a size string: `"10GiB"`, `"512MiB"`, `"10G"` (K/M/G/T and KiB/MiB/GiB/TiB = powers of 1024), `"20GB"` (KB/MB/GB/TB = powers of 1000); ' +
+        "whole 512-byte sectors. Growing resizes in place (`virStorageVolResize`); shrinking is refused",
+      sdkDoc:
+        'Size the guest sees: bytes (a number) or a size string such as "10GiB", "512MiB" or "20GB" (K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB powers of 1000); a whole number of 512-byte sectors. Required for an empty volume; default with `source` or `backingVolume`: that image\'s size. Growing it resizes in place; shrinking is refused.',
+      sdkType: "number | string",
+      output: { type: "number", doc: "Bytes the guest sees." },
+    },
+    format: {
+      schema: oneOf(["qcow2", "raw"]),
+      defaultDoc: '`"qcow2"`; with `source`, the source\'s format',
+      change: "replace",
+      doc: '`"qcow2"` or `"raw"`: what the volume is made as, and what the `format` output stays (see `probedFormat`)',
+      sdkDoc: 'Default: "qcow2"; with `source`, the source image\'s format. Changing it replaces the volume.',
+      output: { type: "string" },
+    },
+    backingVolume: {
+      schema: absolutePath("backingVolume"),
+      defaultDoc: "none",
+      change: "replace",
+      flowsInto: ["backingPath"],
+      doc: "a `Volume` or an absolute path on the hypervisor host: the new volume is a qcow2 overlay on it",
+      sdkDoc:
+        "Make a qcow2 overlay (copy-on-write) on a base image: a Volume, or the absolute path of an image on the hypervisor host. Changing it replaces the volume.",
+      sdkArg: "Volume | pulumi.Input<string>",
+    },
+    backingFormat: {
+      schema: oneOf(["qcow2", "raw"]),
+      defaultDoc: "what libvirt (or qemu-img) says the image is",
+      change: "replace",
+      doc: "checked against the image; the SDK fills it from a `Volume`'s `format`",
+      sdkDoc: "The backing image's format; checked against the image. Default: what libvirt or qemu-img says it is.",
+    },
+    source: {
+      schema: absolutePath("source"),
+      defaultDoc: "none",
+      change: "replace",
+      doc:
+        "a local image file (on the machine that runs Pulumi) copied into the volume; read only at creation, so it may be removed afterwards. " +
+        "**Refused** if it names another host file: a qcow2 with a backing file (absolute or relative) or an external data file " +
+        '(`qemu-img convert -O qcow2 src flat.qcow2` makes it self-contained); refused with `format: "raw"` if its bytes begin with a qcow2 header, ' +
+        "and always if they begin with another image format's header (vmdk, qed, vhdx, vdi, luks, qcow v1), since libvirt and qemu-img recognise images by content",
+      sdkDoc:
+        "A local image file (on the machine running Pulumi) copied into the new volume, streamed through libvirt (virStorageVolUpload), never read whole into memory. Read only when the volume is created. Changing it replaces the volume.",
+    },
+    deleteSnapshotDataOnDestroy: {
+      schema: flag("deleteSnapshotDataOnDestroy"),
+      default: false,
+      change: "record",
+      doc: `see below; also \`${DELETE_SNAPSHOT_DATA_ENV}=1\` for one destroy`,
+      sdkDoc: `Allow deleting the volume although its image holds internal snapshots (snapshot contents a domain's deleteSnapshotsOnDestroy kept in the disk). Default: false (delete is refused, naming them). Also allowed for one destroy by ${DELETE_SNAPSHOT_DATA_ENV}=1.`,
+      output: { type: "boolean" },
+    },
+  },
+  outputs: {
+    key: { type: "string", doc: "libvirt's key of the volume (its path, for directory pools); also the Pulumi ID." },
+    path: { type: "string", doc: "The image file on the hypervisor host: use it as a Domain disk's `file`." },
+    allocation: { type: "number", doc: "Bytes the image takes on the host." },
+    backingPath: { type: "string | undefined", doc: "The backing file of an overlay." },
+    probedFormat: {
+      type: "string | undefined",
+      doc: "What libvirt now guesses the image's content to be, when that differs from `format` (the format it was made as).",
+    },
+    poolMissing: {
+      type: "boolean | undefined",
+      doc: "A refresh found the volume's pool undefined outside Pulumi while its file may still exist; the next update says what to do.",
+    },
+  },
+});
