@@ -1,5 +1,5 @@
 // Removes what an interrupted earlier run left behind: domains and image
-// directories named with the test prefix. Uses virsh, not the provider, so a
+// directories named with the test prefix, and networks. Uses virsh, not the provider, so a
 // provider bug cannot hide leftovers.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -31,6 +31,12 @@ export default function sweep(): void {
   const pools = virshTry(QEMU_URI, "pool-list", "--all", "--name");
   for (const pool of (pools.ok ? pools.out.split("\n") : []).map((n) => n.trim()).filter(isLeftover)) {
     removePool(QEMU_URI, pool);
+  }
+  // Networks (after the domains, whose interfaces would keep them).
+  const networks = virshTry(QEMU_URI, "net-list", "--all", "--name");
+  for (const net of (networks.ok ? networks.out.split("\n") : []).map((n) => n.trim()).filter(isLeftover)) {
+    virshTry(QEMU_URI, "net-destroy", net);
+    virshTry(QEMU_URI, "net-undefine", net);
   }
   for (const entry of readdirSync("/var/lib/libvirt/images").filter(isLeftover)) {
     rmSync(join("/var/lib/libvirt/images", entry), { recursive: true, force: true });
