@@ -6,6 +6,11 @@ import { makePoolProvider } from "./pool/provider";
 import { makeVolumeProvider } from "./volume/provider";
 import { makeSnapshotProvider } from "./snapshot/provider";
 import { makeNetworkProvider } from "./network/provider";
+import { tuneProcess } from "./libvirt/native";
+
+// On load, before any libvirt call: libuv fixes its pool size when the first call starts it (docs/performance.md).
+tuneProcess();
+
 // What leaves a provider never repeats a URI password (provider/redacting.ts; defineProvider applies it).
 // The factories build a provider with injected hooks (provider/hooks.ts), for tests.
 export { makeDomainProvider, makePoolProvider, makeSnapshotProvider, makeVolumeProvider, makeNetworkProvider };

@@ -1,7 +1,20 @@
 // Domain XML: built from the typed inputs (or the user's raw XML with name and
 // UUID filled in), and read back into the facts the provider reports.
-import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { buildXml, child, compact, exactChildText, many, parseXml, text, type XmlNode } from "../xml/xml";
+import {
+  buildXml,
+  child,
+  compact,
+  editElement,
+  exactChildText,
+  many,
+  orderedChildren,
+  parseOrdered,
+  parseXml,
+  setChildText,
+  text,
+  type OrderedNode,
+  type XmlNode,
+} from "../xml/xml";
 import type { DefinedDisk } from "./disk-chain";
 import type { DiskInput, DomainInputs, NetworkInterfaceInput } from "./inputs";
 
@@ -145,18 +158,8 @@ export function buildDomainXml(i: DomainInputs, ctx: BuildContext): string {
   });
 }
 
-// Raw XML keeps its element order (device order matters to guests), so it is
-// edited with the order-preserving form of the parser.
-const orderedParser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "@",
-  parseTagValue: false,
-  trimValues: false,
-});
-const orderedBuilder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: "@", suppressEmptyNode: true });
-
-type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
+// Raw XML keeps its element order (device order matters to guests): it is
+// edited in the order-preserving form (provider/xml/xml.ts).
 
 /**
  * Puts a kept disk's chain (type, format, source, backing store) into a raw xml
@@ -167,8 +170,8 @@ function keepChain(disk: OrderedNode, kept: DefinedDisk): void {
   disk[":@"] = { ...disk[":@"], "@type": kept.type };
   const driver = children.find((n) => "driver" in n);
   if (kept.format && driver) driver[":@"] = { ...driver[":@"], "@type": kept.format };
-  const chain = orderedParser.parse(`<chain>${buildXml(compact({ source: kept.source, backingStore: kept.backingStore }))}</chain>`) as OrderedNode[];
-  const replacement = (chain.find((n) => "chain" in n)!.chain as OrderedNode[]).filter((n) => !("#text" in n));
+  const chain = parseOrdered(`<chain>${buildXml(compact({ source: kept.source, backingStore: kept.backingStore }))}</chain>`);
+  const replacement = orderedChildren(chain, "chain")!.filter((n) => !("#text" in n));
   const at = children.findIndex((n) => "source" in n);
   const rest = children.filter((n) => !("source" in n) && !("backingStore" in n));
   rest.splice(at < 0 ? rest.length : Math.min(at, rest.length), 0, ...replacement);
@@ -176,25 +179,15 @@ function keepChain(disk: OrderedNode, kept: DefinedDisk): void {
 }
 
 function withIdentity(xml: string, name: string, uuid: string | undefined, keptDisks?: Array<DefinedDisk | undefined>): string {
-  const doc = orderedParser.parse(xml) as OrderedNode[];
-  const domain = doc.find((n) => "domain" in n);
-  if (!domain) throw new Error("xml: not a <domain> document");
-  const body = domain.domain as OrderedNode[];
-  if (keptDisks?.some(Boolean)) {
-    // The n-th <disk> with a target, as definedDisks counts them.
-    const disks = ((body.find((n) => "devices" in n)?.devices as OrderedNode[] | undefined) ?? []).filter(
-      (n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c),
-    );
-    disks.forEach((d, n) => keptDisks[n] && keepChain(d, keptDisks[n]!));
-  }
-  const set = (tag: string, value: string) => {
-    const existing = body.find((n) => tag in n);
-    if (existing) existing[tag] = [{ "#text": value }];
-    else body.unshift({ [tag]: [{ "#text": value }] });
-  };
-  if (uuid) set("uuid", uuid);
-  set("name", name);
-  return orderedBuilder.build(doc) as string;
+  return editElement(xml, "domain", (body) => {
+    if (keptDisks?.some(Boolean)) {
+      // The n-th <disk> with a target, as definedDisks counts them.
+      const disks = (orderedChildren(body, "devices") ?? []).filter((n) => "disk" in n && (n.disk as OrderedNode[]).some((c) => "target" in c));
+      disks.forEach((d, n) => keptDisks[n] && keepChain(d, keptDisks[n]!));
+    }
+    if (uuid) setChildText(body, "uuid", uuid, { keepAttributes: true });
+    setChildText(body, "name", name, { keepAttributes: true });
+  });
 }
 
 /** What the provider reports from a domain's XML. */

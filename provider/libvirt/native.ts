@@ -8,27 +8,7 @@ import { LibvirtFunctionUnavailableError } from "./errors";
 
 export type { Ptr } from "./libvirt.gen";
 
-// Every `.async` call runs on libuv's threadpool, 4 threads unless UV_THREADPOOL_SIZE
-// says otherwise, and holds a thread for as long as libvirt blocks (starting or
-// stopping a guest: seconds). With 4, a fifth concurrent operation waits even for a
-// trivial lookup. Give each pooled connection a thread, plus 4 for Node's own fs/dns
-// work. libuv reads the variable when the pool first starts, so this applies only when
-// nothing used the pool before the provider was loaded (true in Pulumi's provider host).
 export const THREADPOOL_ENV = "UV_THREADPOOL_SIZE";
-if (!process.env[THREADPOOL_ENV]) {
-  process.env[THREADPOOL_ENV] = String((Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16) + 4);
-}
-
-// glibc's malloc keeps freed memory resident: each thread that allocates gets an
-// arena of its own (up to 8 per CPU), and after a large block is freed the mmap
-// and trim thresholds rise (up to 32 MiB), so later large blocks come from the
-// arenas and stay there. Every libuv thread running a libvirt call allocates
-// libvirt's RPC buffers and the XML it returns, so at 64 lifecycles 16 arenas held
-// 11 MiB at the peak and the main heap kept 3.5 MiB it could return
-// (docs/performance.md). The provider therefore caps the arenas and fixes both
-// thresholds, before libuv's threads first allocate (the pool starts only when the
-// first call is queued, as above). glibc reads its own MALLOC_* variables when the
-// process starts; a setting the user made there is left alone.
 export const MALLOC_ENV = { arenaMax: "LIBVIRT_PULUMI_MALLOC_ARENA_MAX", threshold: "LIBVIRT_PULUMI_MALLOC_THRESHOLD" } as const;
 export const MALLOC_DEFAULTS = { arenaMax: 2, threshold: 128 * 1024 } as const;
 const M_TRIM_THRESHOLD = -1;
@@ -52,18 +32,32 @@ export function mallocSettings(env: NodeJS.ProcessEnv): { arenaMax: number; thre
 
 /** What the provider applied in this process (0: left to glibc). */
 export const mallocTuning = { arenaMax: 0, threshold: 0 };
-if (isMainThread && process.platform === "linux") {
+let tuned = false;
+
+/**
+ * Sizes libuv's thread pool for libvirt calls (UV_THREADPOOL_SIZE, when unset) and
+ * tunes glibc's malloc (LIBVIRT_PULUMI_MALLOC_*, unless the user set glibc's own
+ * MALLOC_* variables); why, and the measurements: docs/performance.md, "Process
+ * tuning". Once per process, on the main thread, before the first libvirt call:
+ * provider/index.ts calls it when loaded. Later calls do nothing.
+ */
+export function tuneProcess(): void {
+  if (tuned || !isMainThread) return;
+  tuned = true;
+  if (!process.env[THREADPOOL_ENV]) {
+    process.env[THREADPOOL_ENV] = String((Number(process.env.LIBVIRT_PULUMI_MAX_CONNECTIONS) || 16) + 4);
+  }
+  if (process.platform !== "linux") return;
   const wanted = mallocSettings(process.env);
-  if (wanted.arenaMax || wanted.threshold) {
-    try {
-      const mallopt = koffi.load("libc.so.6").func("int mallopt(int param, int value)");
-      if (wanted.arenaMax && mallopt(M_ARENA_MAX, wanted.arenaMax) === 1) mallocTuning.arenaMax = wanted.arenaMax;
-      if (wanted.threshold && mallopt(M_MMAP_THRESHOLD, wanted.threshold) === 1 && mallopt(M_TRIM_THRESHOLD, wanted.threshold) === 1) {
-        mallocTuning.threshold = wanted.threshold;
-      }
-    } catch {
-      // Not glibc (musl has neither arenas nor these thresholds): nothing to tune.
+  if (!wanted.arenaMax && !wanted.threshold) return;
+  try {
+    const mallopt = koffi.load("libc.so.6").func("int mallopt(int param, int value)");
+    if (wanted.arenaMax && mallopt(M_ARENA_MAX, wanted.arenaMax) === 1) mallocTuning.arenaMax = wanted.arenaMax;
+    if (wanted.threshold && mallopt(M_MMAP_THRESHOLD, wanted.threshold) === 1 && mallopt(M_TRIM_THRESHOLD, wanted.threshold) === 1) {
+      mallocTuning.threshold = wanted.threshold;
     }
+  } catch {
+    // Not glibc (musl has neither arenas nor these thresholds): nothing to tune.
   }
 }
 

@@ -1,8 +1,7 @@
 // Snapshot XML (<domainsnapshot>): built from the typed inputs (or the user's
 // raw XML with the name filled in), edited for a redefine (description), and
 // read back into the facts the provider reports.
-import { XMLBuilder, XMLParser } from "fast-xml-parser";
-import { buildXml, child, compact, exactChildText, many, parseXml, text, type XmlNode } from "../xml/xml";
+import { buildXml, child, compact, editElement, exactChildText, many, parseXml, setChildText, text, type XmlNode } from "../xml/xml";
 import type { SnapshotInputs } from "./inputs";
 
 /** libvirt's spelling of the modes: our "none" is its "no". */
@@ -35,57 +34,18 @@ export function buildSnapshotXml(i: SnapshotInputs): string {
 }
 
 // Raw and libvirt-returned XML keep their element order when edited (the
-// embedded <domain> has order-sensitive devices), so edits use the
-// order-preserving form of the parser.
-const orderedParser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "@",
-  parseTagValue: false,
-  trimValues: false,
-  processEntities: true,
-  htmlEntities: false,
-});
-const orderedBuilder = new XMLBuilder({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "@",
-  suppressEmptyNode: true,
-  processEntities: true,
-});
-
-type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
-
-function editTopLevel(xml: string, edit: (body: OrderedNode[]) => void): string {
-  const doc = orderedParser.parse(xml) as OrderedNode[];
-  const snap = doc.find((n) => "domainsnapshot" in n);
-  if (!snap) throw new Error("xml: not a <domainsnapshot> document");
-  edit(snap.domainsnapshot as OrderedNode[]);
-  return orderedBuilder.build(doc) as string;
-}
-
-function setChild(body: OrderedNode[], tag: string, value: string | undefined, after?: string): void {
-  const at = body.findIndex((n) => tag in n);
-  if (value === undefined) {
-    if (at >= 0) body.splice(at, 1);
-    return;
-  }
-  const node = { [tag]: [{ "#text": value }] };
-  if (at >= 0) body[at] = node;
-  else {
-    const anchor = after === undefined ? -1 : body.findIndex((n) => after in n);
-    body.splice(anchor + 1, 0, node);
-  }
-}
+// embedded <domain> has order-sensitive devices): provider/xml/xml.ts's editElement.
 
 /** The user's raw XML with <name> set to the resource's snapshot name. */
 function withName(xml: string, name: string): string {
-  return editTopLevel(xml, (body) => setChild(body, "name", name));
+  return editElement(xml, "domainsnapshot", (body) => setChildText(body, "name", name));
 }
 
 /** A snapshot's XML (as libvirt returned it) with a new description, for VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE. */
 export function withDescription(xml: string, description: string | undefined): string {
-  return editTopLevel(xml, (body) => setChild(body, "description", description === "" ? undefined : description, "name"));
+  return editElement(xml, "domainsnapshot", (body) =>
+    setChildText(body, "description", description === "" ? undefined : description, { after: "name" }),
+  );
 }
 
 export type SnapshotKind = "internal" | "external" | "disk-only";

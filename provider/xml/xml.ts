@@ -86,3 +86,77 @@ const untrimmed = new XMLParser({
 export function exactChildText(xml: string, root: string, tag: string): string | undefined {
   return text(child(child(untrimmed.parse(xml, true) as XmlNode, root), tag));
 }
+
+// Raw and libvirt-returned XML keep their element order when edited (device
+// order matters to guests, and a snapshot embeds a <domain>), so edits use the
+// order-preserving form of the parser: an element is `{ tag: children, ":@": attributes }`.
+export type OrderedNode = Record<string, unknown> & { ":@"?: Record<string, string> };
+
+const orderedParser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+});
+const orderedBuilder = new XMLBuilder({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  suppressEmptyNode: true,
+  processEntities: true,
+});
+
+export function parseOrdered(xml: string): OrderedNode[] {
+  return orderedParser.parse(xml) as OrderedNode[];
+}
+
+export function buildOrdered(doc: OrderedNode[]): string {
+  return orderedBuilder.build(doc) as string;
+}
+
+/** The children of the first `<tag>` among `nodes`. */
+export function orderedChildren(nodes: OrderedNode[], tag: string): OrderedNode[] | undefined {
+  return nodes.find((n) => tag in n)?.[tag] as OrderedNode[] | undefined;
+}
+
+/**
+ * `xml` with the children of its `<root>` element edited in place by `edit`; the
+ * rest (order, attributes, text) stays as written. Throws when it is not a `<root>` document.
+ */
+export function editElement(xml: string, root: string, edit: (body: OrderedNode[]) => void): string {
+  const doc = parseOrdered(xml);
+  const body = orderedChildren(doc, root);
+  if (!body) throw new Error(`xml: not a <${root}> document`);
+  edit(body);
+  return buildOrdered(doc);
+}
+
+/**
+ * Sets the text of the first `<tag>` in an element's children, or removes it when
+ * `value` is undefined. A missing one goes right after the first `<after>` (first
+ * of all without `after`, or when there is none). An existing one keeps its
+ * attributes only with `keepAttributes`.
+ */
+export function setChildText(
+  body: OrderedNode[],
+  tag: string,
+  value: string | undefined,
+  opts: { after?: string; keepAttributes?: boolean } = {},
+): void {
+  const at = body.findIndex((n) => tag in n);
+  if (value === undefined) {
+    if (at >= 0) body.splice(at, 1);
+    return;
+  }
+  const content = [{ "#text": value }];
+  if (at >= 0) {
+    if (opts.keepAttributes) body[at][tag] = content;
+    else body[at] = { [tag]: content };
+  } else {
+    const anchor = opts.after === undefined ? -1 : body.findIndex((n) => opts.after! in n);
+    body.splice(anchor + 1, 0, { [tag]: content });
+  }
+}

@@ -4,6 +4,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomain } from "../helpers/domains";
 import { QEMU_URI, domainState, makeImageDir, removeDomain, uniqueName } from "../helpers/host";
 
 const { domainProvider, withConnection, closeAllConnections } = provider;
@@ -19,10 +20,7 @@ beforeAll(async () => {
   images = makeImageDir("concurrency");
   name = uniqueName("concurrency");
   const disk = images.qcow2(`${name}.qcow2`);
-  const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, running: false, disks: [{ file: disk }] });
-  expect(checked.failures).toEqual([]);
-  inputs = checked.inputs;
-  ({ id } = await domainProvider.create!(inputs));
+  ({ id, inputs } = await createDomain(name, { running: false, disks: [{ file: disk }] }, undefined, name));
 });
 
 afterAll(async () => {

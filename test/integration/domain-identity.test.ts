@@ -2,10 +2,10 @@
 // works as printed; MAC addresses stay with their interface, not its position;
 // disks beyond vdz get vdaa, vdab, ... The provider acts; virsh says what is there.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomain, defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, removeDomain, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider: dp } = provider;
@@ -25,20 +25,11 @@ afterAll(async () => {
 });
 
 async function create(name: string, extra: Outs): Promise<{ id: string; outs: Outs; inputs: Outs }> {
-  const typed = extra.xml === undefined ? { memoryMiB: 64 } : {};
-  const checked = await dp.check!({}, { name, uri: QEMU_URI, running: false, ...typed, ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await dp.create!(checked.inputs);
-  return { id, outs, inputs: checked.inputs };
+  return createDomain(name, { running: false, ...extra }, undefined, name);
 }
 
 function defineByHand(name: string, uuid?: string): void {
-  const xml = join(images.dir, `${name}.xml`);
-  writeFileSync(
-    xml,
-    `<domain type='qemu'><name>${name}</name>${uuid ? `<uuid>${uuid}</uuid>` : ""}<memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`,
-  );
-  virsh(QEMU_URI, "define", xml);
+  defineDomainByHand(name, { uuid }, undefined, name);
 }
 
 /** The commands a message puts in backquotes that start with `virsh`. */

@@ -4,10 +4,9 @@
 // exactly as it does for a symbol the loaded libvirt.so.0 lacks, in a fresh provider
 // process; everything else is the real binding on qemu:///system.
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sdkPath } from "../helpers/lib";
+import { defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, domainNames, makeImageDir, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 let images: ReturnType<typeof makeImageDir>;
@@ -24,15 +23,7 @@ afterAll(() => {
 
 function defineByHand(label: string): { name: string; uuid: string } {
   const name = uniqueName(label);
-  made.push(name);
-  const disk = images.qcow2(`${name}.qcow2`);
-  const xml = join(images.dir, `${name}.xml`);
-  writeFileSync(
-    xml,
-    `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>
-    <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>`,
-  );
-  virsh(QEMU_URI, "define", xml);
+  defineDomainByHand(label, { disks: [{ file: images.qcow2(`${name}.qcow2`) }] }, made, name);
   return { name, uuid: virsh(QEMU_URI, "domuuid", name) };
 }
 

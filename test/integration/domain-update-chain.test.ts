@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomain } from "../helpers/domains";
 import { QEMU_URI, domainState, makeImageDir, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider: dp } = provider;
@@ -34,12 +35,7 @@ interface Made {
 }
 
 async function create(label: string, extra: Outs): Promise<Made> {
-  const name = uniqueName(label);
-  domains.push(name);
-  const checked = await dp.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await dp.create!(checked.inputs);
-  return { id, name, outs, inputs: checked.inputs };
+  return createDomain(label, extra, domains);
 }
 
 /** What `pulumi up` does with changed inputs: check against the saved outputs, then update. */

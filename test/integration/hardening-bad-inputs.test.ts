@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomain } from "../helpers/domains";
 import { QEMU_URI, TEST_PREFIX, makeImageDir, removeDomain, removePool, testRunId, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider, snapshotProvider, poolProvider, volumeProvider } = provider;
@@ -50,9 +51,7 @@ beforeAll(async () => {
   virsh(QEMU_URI, "pool-define-as", idlePoolName, "dir", "--target", idlePoolDir);
   // A shut-off domain with one snapshot.
   const disk = images.qcow2("dom.qcow2");
-  const checked = await domainProvider.check!({}, { name: domName, uri: QEMU_URI, memoryMiB: 64, running: false, disks: [{ file: disk }] });
-  expect(checked.failures).toEqual([]);
-  const created = await domainProvider.create!(checked.inputs);
+  const created = await createDomain(domName, { running: false, disks: [{ file: disk }] }, undefined, domName);
   domUuid = created.id;
   domOuts = created.outs;
   virsh(QEMU_URI, "snapshot-create-as", domName, "pre");

@@ -3,6 +3,7 @@
 // virsh and qemu-img check every step independently.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { createDomain } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
 
 const { domainProvider: dp, snapshotProvider: sp, TeardownRefusedError } = provider;
@@ -26,9 +27,7 @@ describe("Domain + Snapshots as one stack on qemu:///system", () => {
   it("a destroy refuses while a hand-made snapshot exists; the cascade removes the domain and keeps that snapshot's data", async () => {
     // pulumi up: the Domain, then both Snapshots (independent of each other: at the same time).
     const disk = images.qcow2(`${name}.qcow2`);
-    const dc = await dp.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }] });
-    expect(dc.failures).toEqual([]);
-    const dom = await dp.create!(dc.inputs);
+    const dom = await createDomain(name, { disks: [{ file: disk }] }, undefined, name);
     // What the SDK passes for `domain: vm`: the Domain's resolved uuid and uri.
     const snaps = await Promise.all(
       ["before-upgrade", "after-upgrade"].map(async (s) => {

@@ -4,9 +4,10 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, domainNames, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, uniqueName, virsh } from "../helpers/host";
+import { createDomainOnImage } from "../helpers/domains";
+import { QEMU_URI, domainNames, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh } from "../helpers/host";
 
-const { domainProvider: dp, snapshotProvider: sp, SnapshotOptionError } = provider;
+const { snapshotProvider: sp, SnapshotOptionError } = provider;
 type Outs = Record<string, any>;
 
 let images: ReturnType<typeof makeImageDir>;
@@ -32,12 +33,7 @@ interface Dom {
 }
 
 async function makeDomain(label: string, running = true): Promise<Dom> {
-  const name = uniqueName(label);
-  made.push(name);
-  const disk = images.qcow2(`${name}.qcow2`);
-  const checked = await dp.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], running });
-  expect(checked.failures).toEqual([]);
-  const { outs } = await dp.create!(checked.inputs);
+  const { name, outs, disk } = await createDomainOnImage(images, label, { running }, made);
   return { name, uuid: outs.uuid, disk };
 }
 

@@ -4,11 +4,12 @@
 // paths are compared as real paths (symlinks, `..`). virsh and
 // `qemu-img info --backing-chain` say independently that nothing was deleted.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, chmodSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, chmodSync, rmSync, symlinkSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
+import { defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh, virshTry, volumeNames } from "../helpers/host";
 
 const { poolProvider, volumeProvider } = provider;
@@ -55,20 +56,8 @@ async function makeVolume(pool: string, name: string, extra: Record<string, unkn
 
 /** A domain defined by hand (virsh), as one not managed by this stack: its disk exactly as given. */
 function defineDomain(label: string, disk: string, start = false): string {
-  const name = uniqueName(label);
-  made.domains.add(name);
-  const xml = join(IMAGES, `${name}.xml`);
-  writeFileSync(
-    xml,
-    `<domain type="${existsSync("/dev/kvm") ? "kvm" : "qemu"}"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
-      `<devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk>` +
-      `<graphics type="vnc" listen="127.0.0.1"/></devices></domain>`,
-  );
-  try {
-    virsh(QEMU_URI, "define", xml);
-  } finally {
-    rmSync(xml);
-  }
+  const type = existsSync("/dev/kvm") ? "kvm" : "qemu";
+  const name = defineDomainByHand(label, { type, disks: [{ file: disk }], devices: `<graphics type='vnc' listen='127.0.0.1'/>` }, made.domains);
   if (start) virsh(QEMU_URI, "start", name);
   return name;
 }

@@ -2,11 +2,12 @@
 // exactly when the delete it implies would be refused, and lets the others through.
 // The CLI-level test is e2e/storage-replace.test.ts.
 import { execFileSync } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { failing } from "../helpers/failure";
+import { defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, makeImageDir, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
 
 const { poolProvider, volumeProvider } = provider;
@@ -38,19 +39,7 @@ async function setup(label: string, poolExtra: Record<string, unknown> = {}) {
   };
 }
 function defineOn(disk: string): string {
-  const name = uniqueName("rdiff");
-  domains.add(name);
-  const xml = join("/var/lib/libvirt/images", `${name}.xml`);
-  writeFileSync(
-    xml,
-    `<domain type="qemu"><name>${name}</name><memory unit="MiB">64</memory><os><type>hvm</type></os><devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${disk}"/><target dev="vda" bus="virtio"/></disk></devices></domain>`,
-  );
-  try {
-    virsh(QEMU_URI, "define", xml);
-  } finally {
-    rmSync(xml);
-  }
-  return name;
+  return defineDomainByHand("rdiff", { disks: [{ file: disk }] }, domains);
 }
 
 describe("diff of a storage replacement runs the delete's rules", () => {

@@ -19,6 +19,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { built, provider } from "../helpers/lib";
+import { createDomain, defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
 const { poolProvider, volumeProvider, domainProvider } = provider;
@@ -92,12 +93,8 @@ async function makeVolume(pool: string, name: string, extra: Record<string, unkn
 }
 
 async function makeDomain(label: string, disk: string, extra: Record<string, unknown> = {}): Promise<Made & { name: string }> {
-  const name = uniqueName(label);
-  made.domains.add(name);
-  const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk, format: "qcow2" }], ...extra });
-  expect(checked.failures).toEqual([]);
-  const { id, outs } = await domainProvider.create!(checked.inputs);
-  return { id, outs: outs as Outs, inputs: checked.inputs, name };
+  const { id, outs, inputs, name } = await createDomain(label, { disks: [{ file: disk, format: "qcow2" }], ...extra }, made.domains);
+  return { id, outs: outs as Outs, inputs, name };
 }
 
 describe("Pool", () => {
@@ -352,19 +349,7 @@ describe("Volume", () => {
     await domainProvider.delete!(dom.id, dom.outs);
 
     // A domain defined by hand, never started, referring to the volume by pool and name.
-    const other = uniqueName("vol-byhand");
-    made.domains.add(other);
-    const xmlFile = join(dir, "..", `${other}.xml`);
-    writeFileSync(
-      xmlFile,
-      `<domain type="qemu"><name>${other}</name><memory unit="MiB">64</memory><os><type>hvm</type></os>` +
-        `<devices><disk type="volume" device="disk"><driver name="qemu" type="qcow2"/><source pool="${poolName()}" volume="boot.qcow2"/><target dev="vda" bus="virtio"/></disk></devices></domain>`,
-    );
-    try {
-      virsh(QEMU_URI, "define", xmlFile);
-    } finally {
-      rmSync(xmlFile);
-    }
+    const other = defineDomainByHand("vol-byhand", { disks: [{ pool: poolName(), volume: "boot.qcow2" }] }, made.domains);
     await expect(volumeProvider.delete!(v.id, v.outs)).rejects.toThrow(new RegExp(`1 domain still uses it as a disk \\("${other}"\\)`));
     virsh(QEMU_URI, "undefine", other);
     await volumeProvider.delete!(v.id, v.outs);

@@ -64,16 +64,21 @@ describe("loading libvirt", () => {
 });
 
 describe("malloc tuning (glibc)", () => {
-  // In a fresh process: the provider tunes malloc when its binding module loads, on the main thread.
-  const nativeModule = require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] }).replace(/index\.js$/, "libvirt/native.js");
+  // In a fresh process: the provider tunes malloc when it loads (tuneProcess), on the main thread.
+  const providerModule = require.resolve("libvirt-pulumi/provider", { paths: [sdkPath] });
+  const nativeModule = providerModule.replace(/index\.js$/, "libvirt/native.js");
   const tuning = (env: Record<string, string>) => {
     const clean = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !k.startsWith("MALLOC_") && !k.startsWith("LIBVIRT_PULUMI_MALLOC_")),
     );
-    const r = spawnSync("node", ["-e", `console.log(JSON.stringify(require(${JSON.stringify(nativeModule)}).mallocTuning))`], {
-      env: { ...clean, ...env },
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      "node",
+      ["-e", `require(${JSON.stringify(providerModule)}); console.log(JSON.stringify(require(${JSON.stringify(nativeModule)}).mallocTuning))`],
+      {
+        env: { ...clean, ...env },
+        encoding: "utf8",
+      },
+    );
     return JSON.parse(r.stdout);
   };
 

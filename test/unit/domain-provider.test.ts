@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { built, provider } from "../helpers/lib";
+import { createDomain } from "../helpers/domains";
 import type { DomainOutputs } from "../../provider/domain/provider";
 
 const { domainProvider, withConnection, DomainHandle, closeAllConnections, TeardownRefusedError } = provider;
@@ -81,12 +82,8 @@ interface Made {
 }
 
 async function makeDomain(label: string, extra: Record<string, unknown> = {}): Promise<Made> {
-  const name = uniqueName(label);
-  created.push(name);
-  const { inputs, failures } = await domainProvider.check!({}, { name, uri: URI, memoryMiB: 64, ...extra });
-  expect(failures).toEqual([]);
-  const { id, outs } = await domainProvider.create!(inputs);
-  return { id, name, outs, inputs };
+  const { id, name, outs, inputs } = await createDomain(label, { uri: URI, ...extra }, created, uniqueName(label));
+  return { id, name, outs: outs as DomainOutputs, inputs };
 }
 
 describe("create", () => {
