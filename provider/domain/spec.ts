@@ -3,8 +3,9 @@
 // table are derived from this (scripts/gen-from-spec.mjs; a unit test fails when
 // they are stale). Adding an input: an entry here, its XML mapping in xml.ts, a test.
 import { z } from "zod";
-import { absolutePath, credentials, flag, hypervisorUri, objectName, oneOf } from "../validation";
+import { absolutePath, flag, objectName, oneOf } from "../validation";
 import { defineSpec, type InputSpec } from "../resource/spec";
+import { authInput, uriInput } from "../resource/connection-inputs";
 
 const diskSchema = z
   .object({
@@ -74,25 +75,11 @@ export const domainSpec = defineSpec({
       sdkDoc: "Domain name. Default: the resource name. Changing it replaces the domain.",
       output: { type: "string" },
     },
-    uri: {
-      schema: hypervisorUri,
-      defaultDoc: "`LIBVIRT_DEFAULT_URI`, else libvirt's default",
-      change: "replace",
-      unsetKeepsSaved: true,
-      doc: "the URI libvirt reports is saved in the output `uri` and used by later operations. Must not embed a password (use `auth`)",
-      sdkDoc: "Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the domain.",
-      output: { type: "string", doc: "The URI libvirt reported for the connection: later operations use it." },
-    },
-    auth: {
-      schema: credentials,
-      defaultDoc: "none",
-      change: "record",
+    uri: uriInput("domain"),
+    auth: authInput({
       doc: "`{ username, password }` for a hypervisor that asks for them (SASL); always a secret. See [Remote hypervisors and credentials](#remote-hypervisors-and-credentials)",
-      sdkDoc:
-        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing.",
-      sdkType: "AuthArgs",
       output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret (a Snapshot of this domain uses them too)." },
-    },
+    }),
     type: machine({
       schema: oneOf(["kvm", "qemu"]),
       defaultDoc: "`kvm` where the hypervisor offers it, else `qemu`",

@@ -5,8 +5,9 @@
 // input: an entry here, its XML in xml.ts, a rule in inputs.ts if it combines
 // with others, a test.
 import { z } from "zod";
-import { credentials, flag, hypervisorUri, objectName, oneOf } from "../validation";
+import { flag, objectName, oneOf } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { authInput, uriInput } from "../resource/connection-inputs";
 import { parseCidr, parseIp } from "./address";
 
 /** A zod string checked by one of address.ts's parsers: the failure is the parser's own reason. */
@@ -91,25 +92,8 @@ export const networkSpec = defineSpec({
         "Network name. Default: the resource name. Changing it replaces the network (the old one is deleted first; refused while domains have interfaces on it).",
       output: { type: "string" },
     },
-    uri: {
-      schema: hypervisorUri,
-      defaultDoc: "`LIBVIRT_DEFAULT_URI`, else libvirt's default",
-      change: "replace",
-      unsetKeepsSaved: true,
-      doc: "the URI libvirt reports is saved in the output `uri` and used by later operations. Must not embed a password (use `auth`)",
-      sdkDoc: "Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the network.",
-      output: { type: "string", doc: "The URI libvirt reported for the connection: later operations use it." },
-    },
-    auth: {
-      schema: credentials,
-      defaultDoc: "none",
-      change: "record",
-      doc: "`{ username, password }` for a hypervisor that asks for them (SASL); always a secret",
-      sdkDoc:
-        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing.",
-      sdkType: "AuthArgs",
-      output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret." },
-    },
+    uri: uriInput("network"),
+    auth: authInput(),
     mode: {
       schema: oneOf(MODES),
       default: "nat",

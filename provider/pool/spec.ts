@@ -1,8 +1,9 @@
 // The Pool resource (directory pools): every input and output, once. check, diff,
 // the SDK's PoolArgs and output list (sdk/generated/pool.ts) and the README's
 // option table are derived from this (scripts/gen-from-spec.mjs).
-import { absolutePath, credentials, flag, hypervisorUri, objectName } from "../validation";
+import { absolutePath, flag, objectName } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { authInput, uriInput } from "../resource/connection-inputs";
 import { DELETE_VOLUMES_ENV } from "../teardown/pool";
 
 export const poolSpec = defineSpec({
@@ -28,25 +29,14 @@ export const poolSpec = defineSpec({
       sdkRequired: true,
       output: { type: "string" },
     },
-    uri: {
-      schema: hypervisorUri,
-      defaultDoc: "`LIBVIRT_DEFAULT_URI`, else libvirt's default",
-      change: "replace",
-      unsetKeepsSaved: true,
+    uri: uriInput("pool", {
       doc: "the URI libvirt reports is saved in the output `uri` and used by later operations and the pool's volumes",
-      sdkDoc: "Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the pool.",
       output: { type: "string", doc: "The URI libvirt reported for the connection: later operations and the pool's volumes use it." },
-    },
-    auth: {
-      schema: credentials,
-      defaultDoc: "none",
-      change: "record",
+    }),
+    auth: authInput({
       doc: "`{ username, password }`, a secret. Volumes in the Pool resource use it",
-      sdkDoc:
-        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing. Volumes in this Pool resource use them unless they have their own.",
-      sdkType: "AuthArgs",
-      output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret." },
-    },
+      sdkDocMore: "Volumes in this Pool resource use them unless they have their own.",
+    }),
     autostart: {
       schema: flag("autostart"),
       default: false,

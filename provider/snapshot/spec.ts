@@ -4,8 +4,9 @@
 // they are stale). Adding an input: an entry here, its XML or flag in xml.ts /
 // provider.ts, a test.
 import { z } from "zod";
-import { absolutePath, credentials, flag, hasControlCharacters, hypervisorUri, objectName, oneOf } from "../validation";
+import { absolutePath, flag, hasControlCharacters, objectName, oneOf } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { authInput, uriInput } from "../resource/connection-inputs";
 
 const snapshotMode = oneOf(["internal", "external", "none"]);
 
@@ -52,26 +53,16 @@ export const snapshotSpec = defineSpec({
       sdkRequired: true,
       output: { type: "string", doc: "The domain as given: a name or UUID (a Domain resource is given by its UUID)." },
     },
-    uri: {
-      schema: hypervisorUri,
-      defaultDoc: "`LIBVIRT_DEFAULT_URI`, else libvirt's default",
-      change: "replace",
-      unsetKeepsSaved: true,
+    uri: uriInput("snapshot", {
       doc: "only with a name/UUID (a `Domain` brings its own); the URI libvirt reports is saved in the output `uri`",
       sdkDoc:
         "Hypervisor URI, only with a domain name/UUID (a `Domain` brings its own). Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the snapshot.",
-      output: { type: "string", doc: "The URI libvirt reported for the connection: later operations use it." },
-    },
-    auth: {
-      schema: credentials,
+    }),
+    auth: authInput({
       defaultDoc: "a `Domain` resource's, else none",
-      change: "record",
       doc: "`{ username, password }`, always a secret",
-      sdkDoc:
-        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing. Default: the Domain resource's.",
-      sdkType: "AuthArgs",
-      output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret." },
-    },
+      sdkDocMore: "Default: the Domain resource's.",
+    }),
     name: {
       schema: objectName("name"),
       required: "is required (the SDK's Snapshot defaults it to the resource name)",

@@ -2,8 +2,9 @@
 // VolumeArgs and output list (sdk/generated/volume.ts) and the README's option
 // table are derived from this (scripts/gen-from-spec.mjs).
 import { z } from "zod";
-import { absolutePath, credentials, flag, hypervisorUri, objectName, oneOf } from "../validation";
+import { absolutePath, flag, objectName, oneOf } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { authInput, uriInput } from "../resource/connection-inputs";
 import { SIZE_HINT } from "../storage/size";
 import { DELETE_SNAPSHOT_DATA_ENV } from "../teardown/volume";
 
@@ -33,25 +34,17 @@ export const volumeSpec = defineSpec({
       sdkRequired: true,
       output: { type: "string" },
     },
-    uri: {
-      schema: hypervisorUri,
+    uri: uriInput("volume", {
       defaultDoc: "the Pool's, else the default",
-      change: "replace",
-      unsetKeepsSaved: true,
       doc: "the URI libvirt reports is saved in the output `uri` and used by later operations",
       sdkDoc: "Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default.",
       output: { type: "string" },
-    },
-    auth: {
-      schema: credentials,
+    }),
+    auth: authInput({
       defaultDoc: "the Pool resource's, else none",
-      change: "record",
       doc: "`{ username, password }`, a secret",
-      sdkDoc:
-        "Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system). Always stored as a secret; a plain password is made one. A change is recorded in place (the next operations use it), it replaces nothing. Default: the Pool resource's.",
-      sdkType: "AuthArgs",
-      output: { type: "object", sdkType: "AuthOutput", doc: "The credentials, a secret." },
-    },
+      sdkDocMore: "Default: the Pool resource's.",
+    }),
     capacity: {
       schema: z.union([z.number(), z.string()], { error: `must be ${SIZE_HINT}` }),
       defaultDoc: "with `source`/`backingVolume`: that image's size; else required",
