@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { rememberAuth, secretAuth, withSecretAuth } from "./auth";
+import { secretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
+import { registration } from "./registration";
 import { DOMAIN_OUTPUT_KEYS, DOMAIN_SECRET_FLOWS, DomainResource, type DiskArgs, type DomainArgs } from "./generated/domain";
 import { Volume } from "./volume";
 
@@ -38,20 +38,18 @@ function diskInput(disk: pulumi.Unwrap<DiskArgs>): pulumi.Output<unknown> | unkn
  */
 export class Domain extends DomainResource {
   constructor(name: string, args: DomainArgs, opts?: pulumi.CustomResourceOptions) {
-    // Every output must be a registered property, or it stays undefined on the
-    // resource when it was not also an input (uri resolved from the default, say).
-    const outputs = Object.fromEntries(DOMAIN_OUTPUT_KEYS.map((k) => [k, undefined]));
     const disks = args.disks === undefined ? undefined : pulumi.output(args.disks).apply((list) => list.map(diskInput));
-    const auth = secretAuth(args.auth);
     // A secret input makes every output it flows into secret (inputXml, libvirt's xml, ...).
-    const secrets = withDerivedSecrets({
-      props: { ...outputs, ...args, disks, auth, name: args.name ?? name },
+    const r = registration({
+      props: { ...args, disks, name: args.name ?? name },
+      outputKeys: DOMAIN_OUTPUT_KEYS,
       flows: DOMAIN_SECRET_FLOWS,
       gateKey: "uuid",
-      opts: withSecretAuth(opts),
+      opts,
+      auth: secretAuth(args.auth),
+      sharesAuth: true,
     });
-    super(forwardingProvider("domainProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Domain");
-    rememberAuth(this, auth);
-    rememberSecretOutputs(this, secrets.decision);
+    super(forwardingProvider("domainProvider"), name, r.props, r.opts, "libvirt-pulumi", "Domain");
+    r.registered(this);
   }
 }

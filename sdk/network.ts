@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { rememberAuth, secretAuth, withSecretAuth } from "./auth";
+import { secretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
+import { registration } from "./registration";
 import { NETWORK_OUTPUT_KEYS, NETWORK_SECRET_FLOWS, NetworkResource, type NetworkArgs } from "./generated/network";
 
 export type { NetworkArgs, NetworkDhcpArgs, NetworkDhcpHostArgs, NetworkDhcpRangeArgs, NetworkDnsHostArgs } from "./generated/network";
@@ -25,18 +25,16 @@ export type { NetworkArgs, NetworkDhcpArgs, NetworkDhcpHostArgs, NetworkDhcpRang
  */
 export class Network extends NetworkResource {
   constructor(name: string, args: NetworkArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    // Every output must be a registered property, or it stays undefined on the
-    // resource when it was not also an input (bridgeName picked by libvirt, say).
-    const outputs = Object.fromEntries(NETWORK_OUTPUT_KEYS.map((k) => [k, undefined]));
-    const auth = secretAuth(args.auth);
-    const secrets = withDerivedSecrets({
-      props: { ...outputs, ...args, auth, name: args.name ?? name },
+    const r = registration({
+      props: { ...args, name: args.name ?? name },
+      outputKeys: NETWORK_OUTPUT_KEYS,
       flows: NETWORK_SECRET_FLOWS,
       gateKey: "uuid",
-      opts: withSecretAuth(opts),
+      opts,
+      auth: secretAuth(args.auth),
+      sharesAuth: true,
     });
-    super(forwardingProvider("networkProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Network");
-    rememberAuth(this, auth);
-    rememberSecretOutputs(this, secrets.decision);
+    super(forwardingProvider("networkProvider"), name, r.props, r.opts, "libvirt-pulumi", "Network");
+    r.registered(this);
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { rememberAuth, secretAuth, withSecretAuth } from "./auth";
+import { secretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { rememberSecretOutputs, withDerivedSecrets } from "./secret-outputs";
+import { registration } from "./registration";
 import { POOL_OUTPUT_KEYS, POOL_SECRET_FLOWS, PoolResource, type PoolArgs } from "./generated/pool";
 
 export type { PoolArgs } from "./generated/pool";
@@ -17,19 +17,17 @@ export type { PoolArgs } from "./generated/pool";
  */
 export class Pool extends PoolResource {
   constructor(name: string, args: PoolArgs, opts?: pulumi.CustomResourceOptions) {
-    // Every output must be a registered property, or it stays undefined on the
-    // resource when it was not also an input (uri resolved from the default, say).
-    const outputs = Object.fromEntries(POOL_OUTPUT_KEYS.map((k) => [k, undefined]));
-    const auth = secretAuth(args.auth);
-    const secrets = withDerivedSecrets({
-      props: { ...outputs, ...args, auth, name: args.name ?? name },
+    const r = registration({
+      props: { ...args, name: args.name ?? name },
+      outputKeys: POOL_OUTPUT_KEYS,
       flows: POOL_SECRET_FLOWS,
       gateKey: "uuid",
-      opts: withSecretAuth(opts),
+      opts,
+      auth: secretAuth(args.auth),
+      sharesAuth: true,
     });
-    super(forwardingProvider("poolProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Pool");
-    rememberAuth(this, auth);
+    super(forwardingProvider("poolProvider"), name, r.props, r.opts, "libvirt-pulumi", "Pool");
     // A Volume in this pool: its ID (its path) is inside this pool's path, which must then not be a secret.
-    rememberSecretOutputs(this, secrets.decision);
+    r.registered(this);
   }
 }

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { authGivenTo, secretAuth, withSecretAuth } from "./auth";
+import { authGivenTo, secretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { CROSS_RESOURCE_FLOWS, ID_INPUTS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { registration } from "./registration";
+import { CROSS_RESOURCE_FLOWS, ID_INPUTS, secretOutputsOf } from "./secret-outputs";
 import { SNAPSHOT_OUTPUT_KEYS, SNAPSHOT_SECRET_FLOWS, SnapshotResource, type SnapshotArgs } from "./generated/snapshot";
 
 export type { SnapshotArgs, SnapshotDiskArgs } from "./generated/snapshot";
@@ -46,18 +47,18 @@ export class Snapshot extends SnapshotResource {
     } else {
       domain = args.domain as pulumi.Input<string>;
     }
-    // A dynamic resource exposes only the properties it registers: every output is listed.
-    const outputsOnly = Object.fromEntries(SNAPSHOT_OUTPUT_KEYS.map((k) => [k, undefined]));
     // The snapshot XML embeds the domain's definition: a Domain whose xml output is secret makes this one's secret too.
-    const secrets = withDerivedSecrets({
-      props: { ...outputsOnly, ...args, domain, uri, auth, name: args.name ?? name },
+    const r = registration({
+      props: { ...args, domain, uri, name: args.name ?? name },
+      outputKeys: SNAPSHOT_OUTPUT_KEYS,
       flows: SNAPSHOT_SECRET_FLOWS,
       gateKey: "domainUuid",
-      opts: withSecretAuth(opts),
+      opts,
+      auth,
       upstream: isDomainLike(args.domain) ? { outputs: secretOutputsOf(args.domain), flows: CROSS_RESOURCE_FLOWS.snapshotOfDomain } : undefined,
       id: { what: `Snapshot "${name}"`, inputs: ID_INPUTS.Snapshot },
     });
-    super(forwardingProvider("snapshotProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Snapshot");
-    rememberSecretOutputs(this, secrets.decision);
+    super(forwardingProvider("snapshotProvider"), name, r.props, r.opts, "libvirt-pulumi", "Snapshot");
+    r.registered(this);
   }
 }

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Pool } from "./pool";
-import { authGivenTo, secretAuth, withSecretAuth } from "./auth";
+import { authGivenTo, secretAuth } from "./auth";
 import { forwardingProvider } from "./serializable";
-import { ID_INPUTS, rememberSecretOutputs, secretOutputsOf, withDerivedSecrets } from "./secret-outputs";
+import { registration } from "./registration";
+import { ID_INPUTS, secretOutputsOf } from "./secret-outputs";
 import { VOLUME_OUTPUT_KEYS, VOLUME_SECRET_FLOWS, VolumeResource, type VolumeArgs } from "./generated/volume";
 
 export { Pool, type PoolArgs } from "./pool";
@@ -31,19 +32,17 @@ export class Volume extends VolumeResource {
       backingVolume instanceof Volume
         ? { backingVolume: backingVolume.path, backingFormat: args.backingFormat ?? (backingVolume.format as pulumi.Output<"qcow2" | "raw">) }
         : { backingVolume };
-    // Every output must be a registered property, or it stays undefined on the
-    // resource when it was not also an input (uri resolved from the Pool's, say).
-    const outputs = Object.fromEntries(VOLUME_OUTPUT_KEYS.map((k) => [k, undefined]));
-    const auth = args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined;
-    const secrets = withDerivedSecrets({
-      props: { ...outputs, ...rest, ...fromPool, ...fromBacking, auth, name: args.name ?? name },
+    const r = registration({
+      props: { ...rest, ...fromPool, ...fromBacking, name: args.name ?? name },
+      outputKeys: VOLUME_OUTPUT_KEYS,
       flows: VOLUME_SECRET_FLOWS,
       gateKey: "key",
-      opts: withSecretAuth(opts),
+      opts,
+      auth: args.auth !== undefined ? secretAuth(args.auth) : pool instanceof Pool ? authGivenTo(pool) : undefined,
       upstream: pool instanceof Pool ? { outputs: secretOutputsOf(pool), flows: {}, idInputs: ID_INPUTS.volumeInPool, what: "Pool" } : undefined,
       id: { what: `Volume "${name}"`, inputs: ID_INPUTS.Volume },
     });
-    super(forwardingProvider("volumeProvider"), name, secrets.props, secrets.opts, "libvirt-pulumi", "Volume");
-    rememberSecretOutputs(this, secrets.decision);
+    super(forwardingProvider("volumeProvider"), name, r.props, r.opts, "libvirt-pulumi", "Volume");
+    r.registered(this);
   }
 }
