@@ -2,7 +2,7 @@
 // inputs themselves (schemas, defaults, change rules) are in spec.ts; `check`
 // runs this; everything after check may rely on the normalized shape.
 import { parseXml, child, text } from "../xml/xml";
-import { inputChecker } from "../resource/check";
+import { emptyDescriptionAsNone, inputChecker } from "../resource/check";
 import { groupKeys, inputSchema, type ParsedInputs } from "../resource/spec";
 import type { CheckFailure } from "../validation";
 import { domainSpec } from "./spec";
@@ -107,11 +107,7 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
  */
 export const checkDomainInputs = inputChecker(domainSpec, {
   crossField: crossFieldFailures,
-  normalize: (i): DomainInputs => ({
-    ...(i as DomainInputs),
-    // libvirt cannot hold an empty description (it drops the element): "" means none.
-    description: i.description === "" ? undefined : i.description,
-  }),
+  normalize: (i) => emptyDescriptionAsNone(i as DomainInputs),
 });
 
 /** The zod object of every Domain input (each optional), as check parses them. */

@@ -43,3 +43,8 @@ export function inputChecker<S extends ResourceSpec, I>(spec: S, rules: CheckRul
     return { failures: [], unknownKeys, inputs: rules.normalize({ ...defaultsFor(spec, raw), ...parsed.data, ...unknown }) };
   };
 }
+
+/** libvirt cannot hold an empty description (it drops the element): "" means none. */
+export function emptyDescriptionAsNone<T extends { description?: unknown }>(inputs: T): T {
+  return inputs.description === "" ? { ...inputs, description: undefined } : inputs;
+}

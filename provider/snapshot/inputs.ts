@@ -2,7 +2,7 @@
 // inputs themselves (schemas, defaults, change rules) are in spec.ts; `check`
 // runs this; everything after check may rely on the normalized shape.
 import { child, parseXml, text } from "../xml/xml";
-import { inputChecker } from "../resource/check";
+import { emptyDescriptionAsNone, inputChecker } from "../resource/check";
 import { groupKeys, inputSchema, type ParsedInputs } from "../resource/spec";
 import type { CheckFailure } from "../validation";
 import { snapshotSpec } from "./spec";
@@ -129,11 +129,7 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
  */
 export const checkSnapshotInputs = inputChecker(snapshotSpec, {
   crossField: crossFieldFailures,
-  normalize: (i): SnapshotInputs => ({
-    ...(i as SnapshotInputs),
-    // libvirt cannot hold an empty description (it drops the element): "" means none.
-    description: i.description === "" ? undefined : i.description,
-  }),
+  normalize: (i) => emptyDescriptionAsNone(i as SnapshotInputs),
 });
 
 /** The zod object of every Snapshot input (each optional), as check parses them. */

@@ -24,25 +24,15 @@ import {
 } from "../teardown/volume";
 import { freshSurroundings, gatherVolumeFacts } from "./facts";
 import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./inputs";
-import { buildVolumeXml, parseVolumeXml } from "./xml";
+import { buildVolumeXml, parseVolumeXml, type ObservedVolume } from "./xml";
 import { volumeSpec } from "./spec";
 
 const execFileAsync = promisify(execFile);
 
-export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format"> {
+/** The inputs as given, and the volume as libvirt describes it (its capacity and format win); see probedFormat. */
+export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format">, Omit<ObservedVolume, "name" | "backingFormat"> {
   /** The URI libvirt reported for the connection. */
   uri: string;
-  /** libvirt's key of the volume (its path, for directory pools); also the Pulumi ID. */
-  key: string;
-  path: string;
-  /** Bytes the guest sees, as libvirt reports them now. */
-  capacity: number;
-  /** Bytes the image takes on the host now. */
-  allocation: number;
-  /** The image format the volume was made as ("qcow2", "raw"); see probedFormat. */
-  format: string;
-  /** The backing file of an overlay, as libvirt reports it (never for a raw volume). */
-  backingPath?: string;
   /** What libvirt now guesses the content to be, when that differs from `format` (the format the volume was made as). */
   probedFormat?: string;
   /**

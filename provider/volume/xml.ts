@@ -24,13 +24,19 @@ export function buildVolumeXml(v: VolumeSpec): string {
   });
 }
 
+/** A volume as libvirt describes it (virStorageVolGetXMLDesc). */
 export interface ObservedVolume {
   name: string;
+  /** libvirt's key of the volume (its path, for directory pools); also the Pulumi ID. */
   key: string;
   path: string;
+  /** Bytes the guest sees, as libvirt reports them now. */
   capacity: number;
+  /** Bytes the image takes on the host now. */
   allocation: number;
+  /** The image format the volume was made as ("qcow2", "raw"). */
   format: string;
+  /** The backing file of an overlay, as libvirt reports it (never for a raw volume). */
   backingPath?: string;
   backingFormat?: string;
 }
