@@ -1,5 +1,6 @@
 // Typed wrapper of a libvirt domain (virDomainPtr). Every method that may reach
 // the daemon goes through Connection.call (worker thread, per-connection error).
+import { withLookedUp } from "./handle";
 import type { Connection } from "./connection";
 import { isFunctionUnavailable, isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
@@ -164,11 +165,5 @@ export class DomainHandle {
 }
 
 /** Runs fn with the domain looked up by UUID or name, freeing it afterwards; null when it does not exist. */
-export async function withDomain<T>(conn: Connection, idOrName: string, fn: (dom: DomainHandle | null) => Promise<T>): Promise<T> {
-  const dom = await conn.lookupDomain(idOrName);
-  try {
-    return await fn(dom);
-  } finally {
-    dom?.free();
-  }
-}
+export const withDomain = <T>(conn: Connection, idOrName: string, fn: (dom: DomainHandle | null) => Promise<T>): Promise<T> =>
+  withLookedUp(conn.lookupDomain(idOrName), fn);

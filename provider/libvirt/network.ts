@@ -2,6 +2,7 @@
 // and the listing are on its owner, the connection (conn.lookupNetwork,
 // defineNetwork, listNetworks). Every call that may reach the daemon goes through
 // Connection.call (worker thread, per-connection error).
+import { withLookedUp } from "./handle";
 import type { Connection } from "./connection";
 import { virNetworkXMLFlags, type virNetworkUpdateCommand, type virNetworkUpdateFlags, type virNetworkUpdateSection } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
@@ -95,11 +96,5 @@ export class NetworkHandle {
 }
 
 /** Runs fn with the network looked up by UUID or name (null when absent), freeing it afterwards. */
-export async function withNetwork<T>(conn: Connection, idOrName: string, fn: (net: NetworkHandle | null) => Promise<T>): Promise<T> {
-  const net = await conn.lookupNetwork(idOrName);
-  try {
-    return await fn(net);
-  } finally {
-    net?.free();
-  }
-}
+export const withNetwork = <T>(conn: Connection, idOrName: string, fn: (net: NetworkHandle | null) => Promise<T>): Promise<T> =>
+  withLookedUp(conn.lookupNetwork(idOrName), fn);

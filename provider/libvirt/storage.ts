@@ -2,6 +2,7 @@
 // (virStorageVolPtr), and the listing of every domain's XML that the volume
 // refusal rules need. Every call that may reach the daemon goes through
 // Connection.call (worker thread, per-connection error).
+import { withLookedUp } from "./handle";
 import type { Connection } from "./connection";
 import { isNoDomain, isNoSnapshot, isNotRunning, isNoVolume, isPoolBusy, orNull } from "./errors";
 import { whileJobBusy } from "./job-wait";
@@ -187,14 +188,8 @@ export class StorageVolHandle {
 }
 
 /** Runs fn with a pool looked up by UUID or name (null when absent), freeing it afterwards. */
-export async function withPool<T>(conn: Connection, idOrName: string, fn: (pool: StoragePoolHandle | null) => Promise<T>): Promise<T> {
-  const pool = await conn.lookupPool(idOrName);
-  try {
-    return await fn(pool);
-  } finally {
-    pool?.free();
-  }
-}
+export const withPool = <T>(conn: Connection, idOrName: string, fn: (pool: StoragePoolHandle | null) => Promise<T>): Promise<T> =>
+  withLookedUp(conn.lookupPool(idOrName), fn);
 
 export interface DomainDefinitions {
   name: string;
