@@ -3,7 +3,7 @@
 // runs this; everything after check may rely on the normalized shape.
 import { parseXml, child, text } from "../xml/xml";
 import { emptyDescriptionAsNone, inputChecker } from "../resource/check";
-import { groupKeys, inputSchema, type ParsedInputs } from "../resource/spec";
+import { groupKeys, inputSchema, type CheckedInputs, type ParsedInputs } from "../resource/spec";
 import type { CheckFailure } from "../validation";
 import { domainSpec } from "./spec";
 
@@ -20,17 +20,7 @@ export type DiskInput = NonNullable<Parsed["disks"]>[number];
 export type NetworkInterfaceInput = NonNullable<Parsed["networkInterfaces"]>[number];
 
 /** Inputs after check: defaults applied where they need no hypervisor. */
-export type DomainInputs = Parsed & {
-  name: string;
-  running: boolean;
-  persistent: boolean;
-  autostart: boolean;
-  deleteSnapshotsOnDestroy: boolean;
-  deleteSnapshotDataOnDestroy: boolean;
-  deleteManagedSaveOnDestroy: boolean;
-  deleteCheckpointsOnDestroy: boolean;
-  keepNvramOnDestroy: boolean;
-};
+export type DomainInputs = CheckedInputs<typeof domainSpec>;
 
 function crossFieldFailures(i: Parsed): CheckFailure[] {
   const f: CheckFailure[] = [];

@@ -1,11 +1,11 @@
 // Pool inputs: the normalized shape. The inputs themselves (schemas, defaults,
 // change rules) are in spec.ts; a directory pool has no rules that combine fields.
 import { inputChecker } from "../resource/check";
-import { inputSchema, type ParsedInputs } from "../resource/spec";
+import { inputSchema, type CheckedInputs } from "../resource/spec";
 import { poolSpec } from "./spec";
 
 /** Inputs after check: defaults applied, the path as libvirt reports it. */
-export type PoolInputs = ParsedInputs<typeof poolSpec> & { name: string; path: string; autostart: boolean; deleteVolumesOnDestroy: boolean };
+export type PoolInputs = CheckedInputs<typeof poolSpec>;
 
 /** Validates and normalizes Pool inputs (resource/check.ts: a preview's unknown inputs stay unknown). */
 export const checkPoolInputs = inputChecker(poolSpec, {

@@ -84,6 +84,18 @@ export type InputShape<S extends ResourceSpec> = { [K in keyof S["inputs"]]: z.Z
 /** The inputs as check parses them (each optional; defaults are filled in after parsing). */
 export type ParsedInputs<S extends ResourceSpec> = z.infer<z.ZodObject<InputShape<S>>>;
 
+/** The inputs check always fills in: the required ones, and those with a default that always applies. */
+type AlwaysPresent<S extends ResourceSpec> = {
+  [K in keyof S["inputs"]]: S["inputs"][K] extends { required: string } | { default: string | number | boolean; noDefaultWith?: undefined }
+    ? K
+    : never;
+}[keyof S["inputs"]];
+
+/** The inputs after check: what `AlwaysPresent` names is no longer optional. */
+export type CheckedInputs<S extends ResourceSpec> = ParsedInputs<S> & {
+  [K in AlwaysPresent<S> & keyof ParsedInputs<S>]-?: NonNullable<ParsedInputs<S>[K]>;
+};
+
 /** The zod object of all inputs, each optional; required ones are reported by check with their own reason. */
 export function inputSchema<S extends ResourceSpec>(spec: S): z.ZodObject<InputShape<S>> {
   const shape = Object.fromEntries(Object.entries(spec.inputs).map(([k, i]) => [k, i.schema.optional()]));

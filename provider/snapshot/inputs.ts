@@ -3,7 +3,7 @@
 // runs this; everything after check may rely on the normalized shape.
 import { child, parseXml, text } from "../xml/xml";
 import { emptyDescriptionAsNone, inputChecker } from "../resource/check";
-import { groupKeys, inputSchema, type ParsedInputs } from "../resource/spec";
+import { groupKeys, inputSchema, type CheckedInputs, type ParsedInputs } from "../resource/spec";
 import type { CheckFailure } from "../validation";
 import { snapshotSpec } from "./spec";
 
@@ -14,16 +14,7 @@ type Parsed = ParsedInputs<typeof snapshotSpec>;
 export type SnapshotDiskInput = NonNullable<Parsed["disks"]>[number];
 
 /** Inputs after check: defaults applied where they need no hypervisor. */
-export type SnapshotInputs = Parsed & {
-  domain: string;
-  name: string;
-  atomic: boolean;
-  diskOnly: boolean;
-  quiesce: boolean;
-  live: boolean;
-  halt: boolean;
-  deleteDataOnDestroy: boolean;
-};
+export type SnapshotInputs = CheckedInputs<typeof snapshotSpec>;
 
 function rawXmlFailures(i: Parsed): CheckFailure[] {
   const f: CheckFailure[] = [];
