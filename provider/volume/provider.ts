@@ -161,7 +161,7 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
     // What libvirt now makes of the uploaded bytes is what domains will get: exactly the
     // format asked for, referring to no other file (the source may have changed meanwhile).
     const seen = parseVolumeXml(await vol.xml());
-    if (seen.format !== i.format || seen.backingPath !== undefined) {
+    if (!readsAsMade(i.format, seen.format) || seen.backingPath !== undefined) {
       throw new Error(
         `invalid Volume input source: ${source} was uploaded, but libvirt reads the volume as a ${seen.format} image${seen.backingPath !== undefined ? ` with backing file ${seen.backingPath}` : ""}, ` +
           `not as the self-contained ${i.format} image that check found; was the file changed meanwhile? Flatten it (\`qemu-img convert -O qcow2 ${source} flat.qcow2\`) and use that`,
@@ -182,6 +182,15 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
   }
 }
 
+/**
+ * Whether libvirt's reading of the content is the format the volume was made as. An
+ * ISO 9660 image (a cloud-init seed, an installer) is raw bytes that libvirt names
+ * "iso" by its content; it refers to no other file.
+ */
+function readsAsMade(made: string, probed: string): boolean {
+  return probed === made || (made === "raw" && probed === "iso");
+}
+
 async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
   // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
@@ -191,7 +200,7 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
   // what the volume was made as (checked after the upload); libvirt's guess is only reported.
   const made = saved.format === "raw" || saved.format === "qcow2" ? saved.format : undefined;
   const format = made ?? v.format;
-  if (made !== undefined && v.format !== made) {
+  if (made !== undefined && !readsAsMade(made, v.format)) {
     console.error(
       `volume "${v.name}" in storage pool "${saved.pool}" was made as ${made}, but libvirt now reads its content as a ${v.format} image` +
         `${v.backingPath ? ` with backing file ${v.backingPath}` : ""}; its format stays ${made} (output probedFormat says what libvirt reads). ` +

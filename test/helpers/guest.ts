@@ -1,0 +1,57 @@
+// The real Linux guest of the tests (scripts/guest-image.sh: built once from
+// Debian packages, cached outside the clone by its recipe) and what it takes to
+// talk to it from outside: the QEMU guest agent through libvirt.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { virshTry } from "./host";
+
+const root = join(__dirname, "../..");
+
+export interface GuestImage {
+  dir: string;
+  disk: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+}
+
+/** Builds the image on first use (about a minute, with progress on stderr), else returns the cached one. */
+export function guestImage(): GuestImage {
+  const out = execFileSync("bash", [join(root, "scripts/guest-image.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 15 * 60_000,
+  });
+  const dir = out.trim().split("\n").pop()!;
+  const cmdline = execFileSync("cat", [join(dir, "cmdline")], { encoding: "utf8" }).trim();
+  return { dir, disk: join(dir, "disk.qcow2"), kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline };
+}
+
+/** One guest-agent command through libvirt (virsh qemu-agent-command); undefined while the agent does not answer. */
+export function agentCommand(uri: string, domain: string, command: object): unknown {
+  const { ok, out } = virshTry(uri, "qemu-agent-command", domain, JSON.stringify(command));
+  return ok ? (JSON.parse(out) as { return: unknown }).return : undefined;
+}
+
+/** Polls `probe` every 2 s (without blocking the event loop) until it returns a value, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<{ value: T; seconds: number }> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return { value, seconds: (Date.now() - start) / 1000 };
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: nothing after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** The contents of a file inside the guest, read through the agent (guest-file-open/read/close). */
+export function readGuestFile(uri: string, domain: string, path: string): string | undefined {
+  const handle = agentCommand(uri, domain, { execute: "guest-file-open", arguments: { path, mode: "r" } });
+  if (typeof handle !== "number") return undefined;
+  try {
+    const read = agentCommand(uri, domain, { execute: "guest-file-read", arguments: { handle, count: 65536 } }) as { "buf-b64"?: string } | undefined;
+    return read?.["buf-b64"] === undefined ? undefined : Buffer.from(read["buf-b64"], "base64").toString("utf8");
+  } finally {
+    agentCommand(uri, domain, { execute: "guest-file-close", arguments: { handle } });
+  }
+}
