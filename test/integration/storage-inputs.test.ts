@@ -175,3 +175,23 @@ it("the pool and its base volume made for these cases are as created", () => {
     "virtual-size": 32 * MiB,
   });
 });
+
+describe("Volume sources that libvirt names by their content", () => {
+  it("an ISO 9660 image (a cloud-init seed) uploads as a raw volume and stays raw on refresh", async () => {
+    const iso = join(srcDir, "seed.iso");
+    execFileSync("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", join(srcDir, "a-directory")]);
+    const checked = await volumeProvider.check!({}, volume({ name: "seed.iso", source: iso, format: "raw", capacity: undefined }));
+    expect(checked.failures).toEqual([]);
+    const made = await volumeProvider.create!(checked.inputs);
+    try {
+      expect(made.outs.format).toBe("raw");
+      // libvirt's own reading: an iso, which is raw bytes naming no other file.
+      expect(virsh(QEMU_URI, "vol-dumpxml", "--pool", poolName, "seed.iso")).toMatch(/<format type='iso'\/>/);
+      const read = await volumeProvider.read!(made.id, made.outs);
+      expect(read.props?.format).toBe("raw");
+      expect(read.props?.backingPath).toBeUndefined();
+    } finally {
+      await volumeProvider.delete!(made.id, made.outs);
+    }
+  });
+});
