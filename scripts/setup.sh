@@ -9,7 +9,8 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # sasl2-bin (saslpasswd2) and libsasl2-modules (DIGEST-MD5): the SASL listener of the remote-authentication tests.
-DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules)
+# genisoimage: builds CloudInitDisk seed ISOs (and its isoinfo reads them back in the tests).
+DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
