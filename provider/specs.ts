@@ -30,6 +30,7 @@ export const SDK_IMPORTS: Readonly<Record<string, string>> = {
   AuthArgs: "../auth",
   AuthOutput: "../auth",
   Volume: "../volume",
+  CloudInitDisk: "../cloudinitdisk",
   Pool: "../volume",
   Domain: "../domain",
   DomainLike: "../snapshot",

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { afterAll, describe, expect, it } from "vitest";
 import { provider, sdkPath } from "../helpers/lib";
-import { defineDomainByHand } from "../helpers/domains";
+import { createDomain, defineDomainByHand } from "../helpers/domains";
 import { failing } from "../helpers/failure";
 import { QEMU_URI, makeImageDir, removeDomain, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
@@ -155,5 +155,26 @@ describe("CloudInitDisk on qemu:///system", () => {
     expect(volumeNames(QEMU_URI, pool)).toEqual([]);
     expect(existsSync(b.path)).toBe(false);
     expect(await cp.read!(id!, b)).toEqual({});
+  });
+
+  it("as a Domain's cdrom volume (the SDK's disks: [{ volume: seed }]): the domain's XML names it, and its delete is refused until the domain is gone", async () => {
+    const pool = await makePool("ci-domain");
+    const s = await makeSeed(pool, { userData: "#cloud-config\n{}\n" });
+    // What the SDK's Domain registers for { volume: seed } (test/unit/cloudinit-disk-sdk.test.ts); never started.
+    const vm = await createDomain(
+      "ci-dom",
+      { running: false, disks: [{ volume: { pool, name: "seed.iso" }, format: "raw", device: "cdrom" }] },
+      domains,
+    );
+    const xml = virsh(QEMU_URI, "dumpxml", "--inactive", vm.name);
+    expect(xml).toMatch(/<disk type='volume' device='cdrom'>/);
+    expect(xml).toContain(`<source pool='${pool}' volume='seed.iso'/>`);
+    const refused = await failing(() => cp.delete!(s.id, s.outs));
+    expect(refused.err.message).toMatch(new RegExp(`refusing to delete volume "seed.iso".*still uses it as a disk \\("${vm.name}"\\)`));
+    expect(volumeNames(QEMU_URI, pool)).toEqual(["seed.iso"]);
+    await provider.domainProvider.delete!(vm.id, vm.outs);
+    domains.delete(vm.name);
+    await cp.delete!(s.id, s.outs);
+    expect(volumeNames(QEMU_URI, pool)).toEqual([]);
   });
 });

@@ -61,4 +61,14 @@ describe("CloudInitDisk (SDK)", () => {
     await value(seed.urn);
     expect(sent.get("meta-seed")).toEqual(["auth", "instanceId", "metaData", "size", "userData", "vendorData"]);
   });
+
+  it("is a Domain disk as a volume: a raw cdrom unless the disk says otherwise", async () => {
+    const seed = new sdk.CloudInitDisk("dom-seed", { pool: "default", name: "dom-seed.iso", userData: "x" });
+    const vm = new sdk.Domain("dom-with-seed", { memoryMiB: 64, disks: [{ volume: seed }, { volume: seed, device: "disk", target: "vdb" }] });
+    await value(vm.urn);
+    expect(registered.get("dom-with-seed")!.disks).toEqual([
+      { volume: { pool: "default", name: "dom-seed.iso" }, format: "raw", device: "cdrom" },
+      { volume: { pool: "default", name: "dom-seed.iso" }, format: "raw", device: "disk", target: "vdb" },
+    ]);
+  });
 });
