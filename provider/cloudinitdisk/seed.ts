@@ -113,7 +113,8 @@ export async function withSeedIso<T>(seed: SeedContent, use: (iso: string, bytes
     await mkdir(content, { mode: 0o700 });
     for (const [name, text] of files) await writeFile(join(content, name), text, { mode: 0o600 });
     const iso = join(dir, "seed.iso");
-    const args = ["-output", iso, "-volid", "cidata", "-joliet", "-rock", "-input-charset", "utf-8", "-quiet", content];
+    // -V volume label, -J Joliet, -R Rock Ridge: the short spellings both genisoimage and xorriso's mkisofs take.
+    const args = ["-o", iso, "-V", "cidata", "-J", "-R", "-input-charset", "utf-8", "-quiet", content];
     let ran = false;
     for (const tool of TOOLS) {
       try {

@@ -11,8 +11,11 @@ import { authInput, uriInput } from "../resource/connection-inputs";
 const yamlDocument = (what: string) =>
   z.union([z.string(), z.record(z.string(), z.unknown())], { error: `${what} must be a string or an object (serialized as YAML)` });
 
-/** The outputs the seed's content decides (not its place): a secret content input makes them secret. */
-const CONTENT_FLOWS = ["instanceId", "size"] as const;
+/**
+ * The outputs the seed's content decides (not its place): a secret content input makes them secret.
+ * meta-data holds the instance-id, which by default is a hash of every document.
+ */
+const CONTENT_FLOWS = ["instanceId", "metaData", "size"] as const;
 
 export const cloudInitDiskSpec = defineSpec({
   name: "CloudInitDisk",

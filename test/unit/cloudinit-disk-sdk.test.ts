@@ -52,7 +52,7 @@ describe("CloudInitDisk (SDK)", () => {
       metaData: { "local-hostname": "h" },
     });
     await value(seed.urn);
-    expect(sent.get("plain-seed")).toEqual(["auth", "instanceId", "size", "userData", "vendorData"]);
+    expect(sent.get("plain-seed")).toEqual(["auth", "instanceId", "metaData", "size", "userData", "vendorData"]);
     expect(await pulumi.isSecret(seed.userData)).toBe(true);
   });
 

@@ -3,7 +3,9 @@
 // genisoimage's package: the label, the Rock Ridge and Joliet names, the
 // contents). No failure may quote user-data (it often holds passwords).
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { built, provider } from "../helpers/lib";
 
@@ -120,6 +122,25 @@ describe("CloudInitDisk ISO", () => {
     await seedLib.withSeedIso(seedLib.seedContent({ userData: "x" }), async (iso) => {
       expect(isoinfo("-R", "-f", "-i", iso).trim().split("\n").sort()).toEqual(["/meta-data", "/user-data"]);
     });
+  });
+
+  const xorriso = ["/usr/bin/xorriso", "/usr/local/bin/xorriso"].find((f) => existsSync(f));
+  it.skipIf(!xorriso)("falls back to xorriso -as mkisofs without genisoimage (skipped when xorriso is not installed)", async () => {
+    const bin = mkdtempSync(join(tmpdir(), "lvp-ci-bin-"));
+    symlinkSync(xorriso!, join(bin, "xorriso"));
+    const path = process.env.PATH;
+    process.env.PATH = bin;
+    try {
+      await seedLib.withSeedIso(seedLib.seedContent({ userData: "x", networkConfig: "version: 2\n" }), async (iso) => {
+        process.env.PATH = path;
+        expect(isoinfo("-d", "-i", iso)).toMatch(/^Volume id: cidata$/m);
+        expect(isoinfo("-J", "-f", "-i", iso).trim().split("\n").sort()).toEqual(["/meta-data", "/network-config", "/user-data"]);
+        expect(isoinfo("-R", "-x", "/user-data", "-i", iso)).toBe("x");
+      });
+    } finally {
+      process.env.PATH = path;
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it("says what to install when neither genisoimage nor xorriso is there", async () => {
