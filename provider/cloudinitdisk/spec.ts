@@ -68,7 +68,7 @@ export const cloudInitDiskSpec = defineSpec({
       schema: yamlDocument("metaData"),
       defaultDoc: "`{ instance-id }`",
       change: "replace",
-      flowsInto: CONTENT_FLOWS,
+      flowsInto: ["instanceId", "size"],
       doc: "the `meta-data` file (an object or a YAML mapping): `instance-id` defaults to a stable hash of the whole content, `local-hostname` and the rest pass through",
       sdkDoc:
         "The meta-data file: an object or a YAML mapping. `instance-id` defaults to a stable hash of the seed's whole content (so any change gives a new one); `local-hostname` and every other key pass through. Changing it replaces the disk.",

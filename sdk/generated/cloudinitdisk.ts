@@ -79,4 +79,4 @@ export abstract class CloudInitDiskResource extends pulumi.dynamic.Resource {
 export const CLOUD_INIT_DISK_OUTPUT_KEYS = ["name","pool","uri","auth","userData","metaData","networkConfig","vendorData","key","path","instanceId","size"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const CLOUD_INIT_DISK_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"userData":["userData","instanceId","metaData","size"],"metaData":["metaData","instanceId","metaData","size"],"networkConfig":["networkConfig","instanceId","metaData","size"],"vendorData":["vendorData","instanceId","metaData","size"]};
+export const CLOUD_INIT_DISK_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"userData":["userData","instanceId","metaData","size"],"metaData":["metaData","instanceId","size"],"networkConfig":["networkConfig","instanceId","metaData","size"],"vendorData":["vendorData","instanceId","metaData","size"]};

@@ -11,6 +11,8 @@ import { built, provider } from "../helpers/lib";
 
 const seedLib = built<typeof import("../../provider/cloudinitdisk/seed")>("provider/cloudinitdisk/seed");
 const { UNKNOWN } = built<typeof import("../../provider/unknowns")>("provider/unknowns");
+const { cloudInitDiskInputSchema } = built<typeof import("../../provider/cloudinitdisk/inputs")>("provider/cloudinitdisk/inputs");
+const { CLOUD_INIT_DISK_SECRET_FLOWS } = built<typeof import("../../sdk/generated/cloudinitdisk")>("sdk/generated/cloudinitdisk");
 const p = provider.cloudInitDiskProvider;
 const SECRET = "s3cr3t-Pa55-" + Math.random().toString(36).slice(2, 10);
 
@@ -23,6 +25,16 @@ const checked = async (inputs: Record<string, unknown>) => {
   return r.inputs as Record<string, any>;
 };
 const isoinfo = (...args: string[]) => execFileSync("isoinfo", args, { encoding: "utf8" });
+
+describe("CloudInitDisk: the secret flow table", () => {
+  it("has an entry for every input, each listing its own output; content reaches every output it decides (what the provider writes: test/integration/cloudinit-disk.test.ts)", () => {
+    const inputs = Object.keys(cloudInitDiskInputSchema.shape).sort();
+    expect(Object.keys(CLOUD_INIT_DISK_SECRET_FLOWS).sort()).toEqual(inputs);
+    for (const input of inputs) expect(CLOUD_INIT_DISK_SECRET_FLOWS[input], input).toContain(input);
+    for (const doc of ["userData", "metaData", "networkConfig", "vendorData"])
+      expect([...CLOUD_INIT_DISK_SECRET_FLOWS[doc]].sort(), doc).toEqual([...new Set([doc, "instanceId", "metaData", "size"])].sort());
+  });
+});
 
 describe("CloudInitDisk check", () => {
   it("requires pool, name and userData", async () => {
