@@ -6,6 +6,7 @@ import { makePoolProvider } from "./pool/provider";
 import { makeVolumeProvider } from "./volume/provider";
 import { makeSnapshotProvider } from "./snapshot/provider";
 import { makeNetworkProvider } from "./network/provider";
+import { makeCloudInitDiskProvider } from "./cloudinitdisk/provider";
 import { tuneProcess } from "./libvirt/native";
 
 // On load, before any libvirt call: libuv fixes its pool size when the first call starts it (docs/performance.md).
@@ -13,13 +14,14 @@ tuneProcess();
 
 // What leaves a provider never repeats a URI password (provider/redacting.ts; defineProvider applies it).
 // The factories build a provider with injected hooks (provider/hooks.ts), for tests.
-export { makeDomainProvider, makePoolProvider, makeSnapshotProvider, makeVolumeProvider, makeNetworkProvider };
+export { makeDomainProvider, makePoolProvider, makeSnapshotProvider, makeVolumeProvider, makeNetworkProvider, makeCloudInitDiskProvider };
 export type { ProviderHooks, PausePoint } from "./hooks";
 export const domainProvider = makeDomainProvider();
 export const poolProvider = makePoolProvider();
 export const volumeProvider = makeVolumeProvider();
 export const snapshotProvider = makeSnapshotProvider();
 export const networkProvider = makeNetworkProvider();
+export const cloudInitDiskProvider = makeCloudInitDiskProvider();
 export type { DomainOutputs } from "./domain/provider";
 export type { DomainInputs } from "./domain/inputs";
 export type { PoolOutputs } from "./pool/provider";
@@ -38,3 +40,5 @@ export { SnapshotOptionError, type SnapshotOutputs } from "./snapshot/provider";
 export type { SnapshotInputs, SnapshotDiskInput } from "./snapshot/inputs";
 export type { NetworkOutputs } from "./network/provider";
 export type { NetworkInputs } from "./network/inputs";
+export type { CloudInitDiskOutputs } from "./cloudinitdisk/provider";
+export type { CloudInitDiskInputs } from "./cloudinitdisk/inputs";

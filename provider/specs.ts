@@ -5,6 +5,7 @@ import { snapshotSpec } from "./snapshot/spec";
 import { poolSpec } from "./pool/spec";
 import { volumeSpec } from "./volume/spec";
 import { networkSpec } from "./network/spec";
+import { cloudInitDiskSpec } from "./cloudinitdisk/spec";
 import type { ResourceSpec } from "./resource/spec";
 
 export interface GeneratedFrom {
@@ -21,6 +22,7 @@ export const GENERATED: readonly GeneratedFrom[] = [
   { spec: poolSpec, sdkModule: "sdk/generated/pool.ts", readmeSection: "Pool:inputs" },
   { spec: volumeSpec, sdkModule: "sdk/generated/volume.ts", readmeSection: "Volume:inputs" },
   { spec: networkSpec, sdkModule: "sdk/generated/network.ts", readmeSection: "Network:inputs" },
+  { spec: cloudInitDiskSpec, sdkModule: "sdk/generated/cloudinitdisk.ts", readmeSection: "CloudInitDisk:inputs" },
 ];
 
 /** Where the SDK types a generated module may name come from (relative to sdk/generated/). */
@@ -28,6 +30,7 @@ export const SDK_IMPORTS: Readonly<Record<string, string>> = {
   AuthArgs: "../auth",
   AuthOutput: "../auth",
   Volume: "../volume",
+  CloudInitDisk: "../cloudinitdisk",
   Pool: "../volume",
   Domain: "../domain",
   DomainLike: "../snapshot",

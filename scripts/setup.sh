@@ -9,8 +9,9 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # sasl2-bin (saslpasswd2) and libsasl2-modules (DIGEST-MD5): the SASL listener of the remote-authentication tests.
-# genisoimage (and its isoinfo): cloud-init seed images. scripts/guest-image.sh installs what it needs itself.
-DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage)
+# genisoimage builds CloudInitDisk seed ISOs (its isoinfo reads them back in the tests); xorriso is the
+# fallback the provider uses where genisoimage is missing, tested too. scripts/guest-image.sh installs what it needs itself.
+DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage xorriso)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

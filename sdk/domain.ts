@@ -4,12 +4,21 @@ import { forwardingProvider } from "./serializable";
 import { registration } from "./registration";
 import { DOMAIN_OUTPUT_KEYS, DOMAIN_SECRET_FLOWS, DomainResource, type DiskArgs, type DomainArgs } from "./generated/domain";
 import { Volume } from "./volume";
+import { CloudInitDisk } from "./cloudinitdisk";
 
 export type { DiskArgs, DomainArgs, NetworkInterfaceArgs } from "./generated/domain";
 
-/** A disk as the provider takes it: a Volume resource becomes its pool and name (and format). */
+/**
+ * A disk as the provider takes it: a Volume resource becomes its pool and name (and format);
+ * a CloudInitDisk its pool and name, a raw image, a cdrom unless `device` says otherwise.
+ */
 function diskInput(disk: pulumi.Unwrap<DiskArgs>): pulumi.Output<unknown> | unknown {
   const volume = disk.volume as unknown;
+  if (volume instanceof CloudInitDisk) {
+    return pulumi
+      .all([volume.pool, volume.name])
+      .apply(([pool, seedName]) => ({ ...disk, volume: { pool, name: seedName }, format: disk.format ?? "raw", device: disk.device ?? "cdrom" }));
+  }
   if (!(volume instanceof Volume)) return disk;
   return pulumi
     .all([volume.pool, volume.name, volume.format])

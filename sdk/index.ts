@@ -11,3 +11,4 @@ export {
   type NetworkDhcpRangeArgs,
   type NetworkDnsHostArgs,
 } from "./network";
+export { CloudInitDisk, type CloudInitDiskArgs } from "./cloudinitdisk";

@@ -4,7 +4,7 @@
 // time, so no native handle, connection or local module path is serialized.
 import type * as pulumi from "@pulumi/pulumi";
 
-export type ProviderName = "domainProvider" | "snapshotProvider" | "poolProvider" | "volumeProvider" | "networkProvider";
+export type ProviderName = "domainProvider" | "snapshotProvider" | "poolProvider" | "volumeProvider" | "networkProvider" | "cloudInitDiskProvider";
 
 const made = new Map<ProviderName, pulumi.dynamic.ResourceProvider>();
 

@@ -15,9 +15,9 @@ const diskSchema = z
       .strict()
       .optional()
       .describe(
-        "A storage volume: a `Volume` resource (the domain then depends on it) or `{ pool, name }`. Set this or `file`. The format defaults to the Volume's.",
+        "A storage volume: a `Volume` or `CloudInitDisk` resource (the domain then depends on it) or `{ pool, name }`. Set this or `file`. The format defaults to the Volume's; a CloudInitDisk is a raw cdrom unless `device` says otherwise.",
       )
-      .meta({ sdkType: "Volume | pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string> }>" }),
+      .meta({ sdkType: "Volume | CloudInitDisk | pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string> }>" }),
     format: oneOf(["raw", "qcow2"]).optional().describe('Image format. Default: "qcow2" for a `.qcow2` file, else "raw".'),
     target: z
       .string()

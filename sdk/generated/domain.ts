@@ -2,15 +2,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AuthArgs, AuthOutput } from "../auth";
 import type { Volume } from "../volume";
+import type { CloudInitDisk } from "../cloudinitdisk";
 
 export interface DiskArgs {
   /** Absolute path of the image file on the hypervisor host. Set this or `volume`. */
   file?: pulumi.Input<string>;
   /**
-   * A storage volume: a `Volume` resource (the domain then depends on it) or `{ pool, name }`. Set
-   * this or `file`. The format defaults to the Volume's.
+   * A storage volume: a `Volume` or `CloudInitDisk` resource (the domain then depends on it) or `{
+   * pool, name }`. Set this or `file`. The format defaults to the Volume's; a CloudInitDisk is a
+   * raw cdrom unless `device` says otherwise.
    */
-  volume?: Volume | pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string> }>;
+  volume?: Volume | CloudInitDisk | pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string> }>;
   /** Image format. Default: "qcow2" for a `.qcow2` file, else "raw". */
   format?: pulumi.Input<"raw" | "qcow2">;
   /** Guest device name ("vda", "sdb"). Default: the next free name for the bus. */
