@@ -9,7 +9,12 @@ import { domainSpec } from "./spec";
 
 /** The delete options (saved in the outputs: Pulumi's delete sees only those). */
 export const TEARDOWN_KEYS = groupKeys(domainSpec, "teardown") as ReadonlyArray<
-  "deleteSnapshotsOnDestroy" | "deleteSnapshotDataOnDestroy" | "deleteManagedSaveOnDestroy" | "deleteCheckpointsOnDestroy" | "keepNvramOnDestroy"
+  | "deleteSnapshotsOnDestroy"
+  | "deleteSnapshotDataOnDestroy"
+  | "deleteManagedSaveOnDestroy"
+  | "deleteCheckpointsOnDestroy"
+  | "keepNvramOnDestroy"
+  | "archiveSecretsOnDestroy"
 >;
 
 /** Inputs that describe the machine; with `xml` none of them may be set. */

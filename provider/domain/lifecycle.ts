@@ -4,6 +4,9 @@ import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
 import { planLateDrop, type DomainFacts, type DropExpectations, type TeardownDecision, type TeardownStep } from "../teardown/domain";
 import { parseDomainXml } from "./xml";
+import { definedDisks } from "./disk-chain";
+import { writeArchive } from "./archive";
+import { isLocal } from "../libvirt/connection";
 import type { ProviderHooks } from "../hooks";
 import { TeardownRefusedError } from "../teardown/refused";
 
@@ -22,15 +25,39 @@ export async function gatherFacts(dom: DomainHandle): Promise<DomainFacts> {
   const persistent = await dom.isPersistent();
   const active = await dom.isActive();
   const xml = await dom.xml({ inactive: persistent });
+  const snapshots = await dom.snapshotNames();
   return {
     name: dom.name(),
     persistent,
     active,
-    snapshots: await dom.snapshotNames(),
+    snapshots,
     hasManagedSave: await unsupportedAs(false, () => dom.hasManagedSave()),
     checkpoints: await unsupportedAs(0, () => dom.checkpointCount()),
     hasNvram: parseDomainXml(xml).hasNvram,
+    // Only the snapshot archive needs these: read when there are snapshots.
+    ...(snapshots.length > 0 ? await archiveFacts(dom, xml) : {}),
   };
+}
+
+/** Where the snapshot archive could go (../teardown/domain.ts decides): the first disk image, its pool, the hypervisor's place. */
+async function archiveFacts(
+  dom: DomainHandle,
+  xml: string,
+): Promise<Pick<DomainFacts, "firstDisk" | "localHypervisor" | "archiveStamp" | "inMemoryDriver">> {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const facts = { localHypervisor: isLocal(dom.conn.uri), archiveStamp: stamp, inMemoryDriver: /^test(\+[a-z0-9.-]+)?:/i.test(dom.conn.uri) };
+  const disk = definedDisks(xml).find((d) => (d.element?.["@device"] ?? "disk") === "disk" && (d.type === "volume" || d.type === "file") && d.source);
+  if (!disk) return facts;
+  if (disk.type === "volume") return { ...facts, firstDisk: { pool: String(disk.source!["@pool"]) } };
+  const file = disk.source!["@file"] === undefined ? undefined : String(disk.source!["@file"]);
+  if (file === undefined) return facts;
+  // A file libvirt knows as a volume: its pool takes the archive (reachable over a remote connection too).
+  if (facts.localHypervisor) return { ...facts, firstDisk: { file } };
+  const pool = await poolOfFile(dom, file).catch(() => undefined);
+  return { ...facts, firstDisk: pool === undefined ? { file } : { file, pool } };
 }
 
 /** Lists again right before a domain-wide drop of metadata and throws the late refusal (../teardown/domain.ts). */
@@ -46,6 +73,15 @@ async function refuseNewSince(dom: DomainHandle, step: DropExpectations, verb: "
 
 async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHooks): Promise<void> {
   switch (step.call) {
+    case "archiveSnapshots": {
+      const where = await writeArchive(dom, step.to, step.snapshots, step.secure);
+      // Pulumi's delete has no outputs: the engine shows what the provider prints.
+      console.error(
+        `domain "${dom.name()}": archived the domain XML and ${step.snapshots.length === 1 ? "its snapshot's" : `its ${step.snapshots.length} snapshots'`} XML ` +
+          `to ${where} before removing libvirt's snapshot metadata (the contents stay in the disk images; \`virsh snapshot-create --redefine\` takes each one back)`,
+      );
+      return;
+    }
     case "deleteSnapshots":
       for (const name of step.names) {
         const snap = await dom.lookupSnapshot(name);
@@ -83,4 +119,25 @@ async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHoo
 export async function carryOut(dom: DomainHandle, decision: TeardownDecision, hooks: ProviderHooks): Promise<void> {
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
   for (const step of decision.steps) await runStep(dom, step, hooks);
+}
+
+/** The running pool that holds `file` as a volume (virStorageVolLookupByPath, then the pool whose volume of that name has its key). */
+async function poolOfFile(dom: DomainHandle, file: string): Promise<string | undefined> {
+  const vol = await dom.conn.lookupVolumeByPath(file);
+  if (!vol) return undefined;
+  const pools = await dom.conn.listPools();
+  try {
+    for (const pool of pools) {
+      if (!(await pool.isActive())) continue;
+      const same = await pool.lookupVolume(vol.name());
+      if (!same) continue;
+      const match = same.key() === vol.key();
+      same.free();
+      if (match) return pool.name();
+    }
+    return undefined;
+  } finally {
+    vol.free();
+    pools.forEach((p) => p.free());
+  }
 }

@@ -248,6 +248,11 @@ export const domainSpec = defineSpec({
       "keep the NVRAM file of an EFI domain when deleting it (by default it is removed); see the teardown rules",
       "Keep the NVRAM file of an EFI domain when deleting it. Default: false (removed).",
     ),
+    archiveSecretsOnDestroy: teardownOption(
+      "archiveSecretsOnDestroy",
+      "the snapshot archive that the metadata-only cascade writes before it removes libvirt's snapshot metadata holds libvirt's secure XML (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`: with the passwords the plain XML hides); by default the plain XML; see the teardown rules",
+      "Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the plain XML hides. Default: false (plain XML).",
+    ),
   },
   outputs: {
     uuid: { type: "string", doc: "libvirt's UUID of the domain; also the Pulumi ID." },

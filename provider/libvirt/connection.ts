@@ -312,7 +312,7 @@ export function maxConnectionsPerHypervisor(): number {
 }
 
 /** A URI without a host (qemu:///system, test:///default, qemu+unix:///...) or libvirt's default: the daemon is on this machine. */
-function isLocal(uri: string | null): boolean {
+export function isLocal(uri: string | null): boolean {
   if (uri === null) return true;
   const m = /^[a-z0-9.-]+(?:\+([a-z0-9.-]+))?:\/\/([^/?#]*)/i.exec(uri);
   return !!m && (m[2] === "" || m[1]?.toLowerCase() === "unix");

@@ -5,6 +5,7 @@
 // the plan out.
 import { orFlags } from "../libvirt/flags";
 import { virDomainUndefineFlagsValues as U } from "../libvirt/libvirt.gen";
+import { posix } from "node:path";
 import { isTruthyEnv } from "./env";
 import { nameList, plural, type Decision } from "./shared";
 
@@ -19,6 +20,22 @@ export interface DomainFacts {
   checkpoints: number;
   /** The persistent definition has an NVRAM file (EFI firmware). */
   hasNvram: boolean;
+  /**
+   * Where the snapshot archive can go: the first disk image of the definition.
+   * `pool` for a volume disk (then no `file`), and for a file disk that libvirt
+   * knows as a volume of a pool (looked up on a remote hypervisor only: on this
+   * machine the archive goes beside the file). Absent when the domain has no disk image.
+   */
+  firstDisk?: { file?: string; pool?: string };
+  /** The hypervisor is on this machine (a file beside the image can be written directly). */
+  localHypervisor?: boolean;
+  /**
+   * The hypervisor keeps no images on any disk (libvirt's test driver, test:///):
+   * there are no snapshot contents to keep, so no archive is written.
+   */
+  inMemoryDriver?: boolean;
+  /** The time stamp in the archive's name (UTC, `20261202T170000Z`), so that no archive overwrites an older one. */
+  archiveStamp?: string;
 }
 
 export interface TeardownOptions {
@@ -27,6 +44,8 @@ export interface TeardownOptions {
   deleteManagedSaveOnDestroy: boolean;
   deleteCheckpointsOnDestroy: boolean;
   keepNvramOnDestroy: boolean;
+  /** Archive the snapshot and domain XML in libvirt's secure form (with the passwords it hides otherwise). */
+  archiveSecretsOnDestroy: boolean;
 }
 
 export const DEFAULT_TEARDOWN_OPTIONS: TeardownOptions = {
@@ -35,12 +54,27 @@ export const DEFAULT_TEARDOWN_OPTIONS: TeardownOptions = {
   deleteManagedSaveOnDestroy: false,
   deleteCheckpointsOnDestroy: false,
   keepNvramOnDestroy: false,
+  archiveSecretsOnDestroy: false,
 };
 
 /** The environment variable that allows the snapshot cascade for one `pulumi destroy`. */
 export const DELETE_SNAPSHOTS_ENV = "LIBVIRT_PULUMI_DELETE_SNAPSHOTS_ON_DESTROY";
 
+/** Where the snapshot archive is written: a volume of a storage pool, or a file on the hypervisor host. */
+export type ArchiveLocation = { kind: "volume"; pool: string; name: string } | { kind: "file"; path: string };
+
+/** How a message names an archive location. */
+export function describeArchive(to: ArchiveLocation): string {
+  return to.kind === "volume" ? `volume "${to.name}" of storage pool "${to.pool}"` : `file ${to.path}`;
+}
+
 export type TeardownStep =
+  /**
+   * Before libvirt's snapshot metadata goes (the metadata-only cascade): the domain
+   * XML and every snapshot's XML, parents before children, written to `to` and read
+   * back; the delete is refused if that fails. `secure`: libvirt's secure XML.
+   */
+  | { call: "archiveSnapshots"; to: ArchiveLocation; snapshots: string[]; secure: boolean }
   /** virDomainSnapshotDelete on each, in this order (children before parents), deleting data too. */
   | { call: "deleteSnapshots"; names: string[] }
   /**
@@ -119,12 +153,55 @@ function undefineFlags(facts: DomainFacts, opts: TeardownOptions): { flags: U; f
     : { flags: orFlags(flags, nvram), fallbackFlags: flags };
 }
 
+/** The archive's name: the domain's, the time stamp, `.snapshots.json`. */
+export function archiveName(facts: DomainFacts): string {
+  return `${facts.name}.snapshots-${facts.archiveStamp ?? "archive"}.json`;
+}
+
+/**
+ * Where the metadata-only cascade archives the snapshots: a file beside the first
+ * disk image when that is a file and the hypervisor is on this machine, else a
+ * volume in the first disk's pool (uploaded through libvirt: works on a remote
+ * hypervisor too); a string says why there is no place.
+ */
+function archiveLocation(facts: DomainFacts): ArchiveLocation | string {
+  const disk = facts.firstDisk;
+  const name = archiveName(facts);
+  if (disk?.file !== undefined && facts.localHypervisor) return { kind: "file", path: posix.join(posix.dirname(disk.file), name) };
+  if (disk?.pool !== undefined) return { kind: "volume", pool: disk.pool, name };
+  const why = `its first disk is the file ${disk?.file}, which is in no storage pool, and the hypervisor is remote, so no file can be written beside it`;
+  return (
+    `its ${plural(facts.snapshots.length, "snapshot")} (${nameList(facts.snapshots)}) would lose their libvirt metadata, which is archived first, ` +
+    `but there is nowhere to write the archive: ${why}. Put the disk images in a storage pool (a \`Volume\`, or \`{ pool, name }\` disks; ` +
+    `a storage pool of type dir over the image's directory is enough, then \`pulumi up\`), or save the metadata yourself ` +
+    `(\`virsh snapshot-dumpxml\`) and delete the snapshots (\`virsh snapshot-delete --metadata\`), or, keeping deleteSnapshotsOnDestroy: true, add deleteSnapshotDataOnDestroy: true to delete the contents too (nothing is left to archive for then)`
+  );
+}
+
+/** The metadata-only cascade (an undefine's flag, or libvirt's own drop when a transient domain stops) archives first: where, or why nowhere; undefined without it. */
+function archiveTarget(facts: DomainFacts, opts: TeardownOptions): ArchiveLocation | string | undefined {
+  const dropsMetadata = facts.snapshots.length > 0 && opts.deleteSnapshotsOnDestroy && !opts.deleteSnapshotDataOnDestroy;
+  // Without a disk image (or on the in-memory test driver) no snapshot contents stay behind to be recovered: nothing to archive.
+  const contentsStay = facts.firstDisk !== undefined && !facts.inMemoryDriver;
+  return dropsMetadata && contentsStay ? archiveLocation(facts) : undefined;
+}
+
+/** Why the delete is refused: the blockers, else a cascade with nowhere to archive. */
+function deleteReasons(facts: DomainFacts, opts: TeardownOptions): string[] {
+  const reasons = blockers(facts, opts);
+  const to = reasons.length === 0 ? archiveTarget(facts, opts) : undefined;
+  return typeof to === "string" ? [to] : reasons;
+}
+
 /** Deleting the domain: undefine (and destroy first when it runs), or for a transient domain, destroy. */
 export function planDomainDelete(facts: DomainFacts, opts: TeardownOptions): TeardownDecision {
-  const reasons = blockers(facts, opts);
+  const reasons = deleteReasons(facts, opts);
   if (reasons.length > 0) return refusal("delete", facts, reasons);
 
   const steps: TeardownStep[] = [];
+  const to = archiveTarget(facts, opts);
+  if (to && typeof to !== "string")
+    steps.push({ call: "archiveSnapshots", to, snapshots: [...facts.snapshots], secure: opts.archiveSecretsOnDestroy });
   if (facts.snapshots.length > 0 && opts.deleteSnapshotDataOnDestroy) {
     steps.push({ call: "deleteSnapshots", names: [...facts.snapshots].reverse() });
   }
@@ -168,7 +245,7 @@ export function planDomainReplace(
   const decision = planDomainDelete(facts, opts);
   if (decision.allowed) return decision;
   // The delete's advice, said for an up: how the option must be recorded follows below.
-  const reasons = blockers(facts, opts).map((r) => r.replace(" (and run `pulumi up`)", "").replace("for this destroy", "for this `pulumi up`"));
+  const reasons = deleteReasons(facts, opts).map((r) => r.replace(" (and run `pulumi up`)", "").replace("for this destroy", "for this `pulumi up`"));
   const keys = replacedBy.map((k) => `\`${k}\``).join(", ");
   const optionsNow = (Object.keys(newOpts) as Array<keyof TeardownOptions>).filter((k) => newOpts[k] === true && !opts[k]);
   const pending =

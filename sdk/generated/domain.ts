@@ -115,6 +115,12 @@ export interface DomainArgs {
   deleteCheckpointsOnDestroy?: pulumi.Input<boolean>;
   /** Keep the NVRAM file of an EFI domain when deleting it. Default: false (removed). */
   keepNvramOnDestroy?: pulumi.Input<boolean>;
+  /**
+   * Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot
+   * metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the
+   * plain XML hides. Default: false (plain XML).
+   */
+  archiveSecretsOnDestroy?: pulumi.Input<boolean>;
 }
 
 /** The outputs of a Domain: every one is registered, so that each is set even when it was no input. */
@@ -137,6 +143,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly deleteManagedSaveOnDestroy: pulumi.Output<boolean>;
   declare public readonly deleteCheckpointsOnDestroy: pulumi.Output<boolean>;
   declare public readonly keepNvramOnDestroy: pulumi.Output<boolean>;
+  declare public readonly archiveSecretsOnDestroy: pulumi.Output<boolean>;
   /** libvirt's UUID of the domain; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
   /** libvirt's state name: "running", "shutoff", "paused", ... */
@@ -147,7 +154,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly pendingRestart: pulumi.Output<boolean>;
 }
 
-export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","uuid","state","snapshots","pendingRestart"] as const;
+export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","archiveSecretsOnDestroy","uuid","state","snapshots","pendingRestart"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"guestAgent":["guestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"guestAgent":["guestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"]};

@@ -154,6 +154,7 @@ describe("Domain check accepts good inputs", () => {
       deleteManagedSaveOnDestroy: false,
       deleteCheckpointsOnDestroy: false,
       keepNvramOnDestroy: false,
+      archiveSecretsOnDestroy: false,
     });
   });
 

@@ -12,6 +12,7 @@ import {
   effectiveTeardownOptions,
   DEFAULT_TEARDOWN_OPTIONS,
   DELETE_SNAPSHOTS_ENV,
+  type ArchiveLocation,
   type DomainFacts,
   type TeardownDecision,
   type TeardownOptions,
@@ -311,6 +312,116 @@ const rows: Row[] = [
   },
 ];
 
+// The snapshot archive (README's teardown rules): the metadata-only cascade first
+// writes the domain's and every snapshot's XML next to the images. The facts say
+// where the first disk image is; the rows above have no disk image, so no archive.
+const STAMP = "20261202T170000Z";
+const localFile = { firstDisk: { file: "/var/lib/libvirt/images/web.qcow2" }, localHypervisor: true, archiveStamp: STAMP };
+const fileArchive = `/var/lib/libvirt/images/web.snapshots-${STAMP}.json`;
+const archive = (to: ArchiveLocation, snapshots: string[], secure = false): TeardownStep => ({ call: "archiveSnapshots", to, snapshots, secure });
+const NOWHERE = [
+  /^refusing to delete domain "web" \(nothing was changed on this domain\)/,
+  /2 snapshots \("before-upgrade", "after-upgrade"\) would lose their libvirt metadata, which is archived first, but there is nowhere to write the archive/,
+  /first disk is the file \/srv\/web\.qcow2, which is in no storage pool, and the hypervisor is remote/,
+  /Put the disk images in a storage pool/,
+  /deleteSnapshotDataOnDestroy: true/,
+];
+const remoteFile = { firstDisk: { file: "/srv/web.qcow2" }, localHypervisor: false, archiveStamp: STAMP };
+
+rows.push(
+  {
+    row: "archive: inactive persistent on a local file image + deleteSnapshotsOnDestroy: archive beside the image, then undefine",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, ...localFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "file", path: fileArchive }, twoSnaps), undefine(SNAP | NVRAM, SNAP, twoSnaps)],
+  },
+  {
+    row: "archive: running persistent on a pool volume: a volume in that pool, before the destroy",
+    plan: "delete",
+    facts: facts({ snapshots: ["s1"], active: true, firstDisk: { pool: "images" }, localHypervisor: true, archiveStamp: STAMP }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "volume", pool: "images", name: `web.snapshots-${STAMP}.json` }, ["s1"]), destroy, undefine(SNAP | NVRAM, SNAP, ["s1"])],
+  },
+  {
+    row: "archive: a remote hypervisor with a file image that a pool holds: a volume in that pool",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, firstDisk: { file: "/srv/web.qcow2", pool: "srv" }, localHypervisor: false, archiveStamp: STAMP }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "volume", pool: "srv", name: `web.snapshots-${STAMP}.json` }, twoSnaps), undefine(SNAP | NVRAM, SNAP, twoSnaps)],
+  },
+  {
+    row: "archive: a remote hypervisor with a file image in no pool: refused, naming what to do",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, ...remoteFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    refused: NOWHERE,
+  },
+  {
+    row: "archive: nowhere to write it, running: refused before the stop",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, active: true, ...remoteFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    refused: [/^refusing to delete domain "web" \(it is still running and nothing was changed on this domain\)/, /nowhere to write the archive/],
+  },
+  {
+    row: "archive: archiveSecretsOnDestroy writes libvirt's secure XML",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, ...localFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, archiveSecretsOnDestroy: true }),
+    steps: [archive({ kind: "file", path: fileArchive }, twoSnaps, true), undefine(SNAP | NVRAM, SNAP, twoSnaps)],
+  },
+  {
+    row: "archive: a running transient domain (libvirt drops the metadata as it stops): archived before the destroy",
+    plan: "delete",
+    facts: facts({ snapshots: ["t1"], persistent: false, active: true, ...localFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "file", path: fileArchive }, ["t1"]), destroyTransient(["t1"])],
+  },
+  {
+    row: "archive: stopping a transient domain is its delete, so archived too",
+    plan: "stop",
+    facts: facts({ snapshots: ["t1"], persistent: false, active: true, ...localFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "file", path: fileArchive }, ["t1"]), destroyTransient(["t1"])],
+  },
+  {
+    row: "archive: stopping a transient domain with nowhere to archive: refused",
+    plan: "stop",
+    facts: facts({ snapshots: ["t1"], persistent: false, active: true, ...remoteFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    refused: [/^refusing to stop transient domain "web" \(it is still running/, /nowhere to write the archive/],
+  },
+  {
+    row: "archive: an inactive persistent domain made transient is a delete, so archived too",
+    plan: "makeTransient",
+    facts: facts({ snapshots: twoSnaps, ...localFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [archive({ kind: "file", path: fileArchive }, twoSnaps), undefine(SNAP | NVRAM, SNAP, twoSnaps)],
+  },
+  {
+    row: "archive: not with deleteSnapshotDataOnDestroy (the contents go too: nothing is left to archive for)",
+    plan: "delete",
+    facts: facts({ snapshots: ["b", "a"].reverse(), ...remoteFile }),
+    opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, undefine(NVRAM, 0)],
+  },
+  {
+    row: "archive: not on libvirt's in-memory test driver (no images on any disk)",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, ...localFile, inMemoryDriver: true }),
+    opts: opts({ deleteSnapshotsOnDestroy: true }),
+    steps: [undefine(SNAP | NVRAM, SNAP, twoSnaps)],
+  },
+  {
+    row: "archive: not without the cascade option (the delete is refused for the snapshots first)",
+    plan: "delete",
+    facts: facts({ snapshots: twoSnaps, ...remoteFile }),
+    opts: opts(),
+    refused: [OPTION],
+  },
+);
+
 function expectDecision(decision: TeardownDecision, row: Row): void {
   if (row.steps) {
     expect(decision).toEqual({ allowed: true, steps: row.steps });
@@ -360,6 +471,7 @@ describe("effectiveTeardownOptions", () => {
       deleteManagedSaveOnDestroy: false,
       deleteCheckpointsOnDestroy: false,
       keepNvramOnDestroy: false,
+      archiveSecretsOnDestroy: false,
     });
   });
 
@@ -453,6 +565,26 @@ describe("planDomainReplace: a replacement deletes the domain first, so the dele
       deleteManagedSaveOnDestroy: false,
     });
     expect((d as { message: string }).message).toMatch(/The new deleteSnapshotsOnDestroy: true does not apply to this replacement/);
+  });
+
+  it("a delete with nowhere to write the snapshot archive refuses the replacement, saying why", () => {
+    const d = planDomainReplace(
+      facts({ snapshots: ["s"], firstDisk: { file: "/srv/web.qcow2" }, localHypervisor: false }),
+      opts({ deleteSnapshotsOnDestroy: true }),
+      ["machine"],
+    );
+    expect(d.allowed).toBe(false);
+    expect((d as { message: string }).message).toMatch(
+      /^refusing to replace domain "web" .*that delete would be refused: \(1\) its 1 snapshot \("s"\) would lose their libvirt metadata, which is archived first, but there is nowhere to write the archive/,
+    );
+  });
+
+  it("an allowed replacement archives first, like the delete", () => {
+    const f = facts({ snapshots: ["s"], ...localFile });
+    expect(planDomainReplace(f, opts({ deleteSnapshotsOnDestroy: true }), ["machine"])).toEqual(
+      planDomainDelete(f, opts({ deleteSnapshotsOnDestroy: true })),
+    );
+    expect((planDomainDelete(f, opts({ deleteSnapshotsOnDestroy: true })) as { steps: TeardownStep[] }).steps[0].call).toBe("archiveSnapshots");
   });
 });
 
