@@ -1,20 +1,19 @@
 // A real Linux guest, booted by the provider and configured by cloud-init: the
 // image of scripts/guest-image.sh as a base Volume, an overlay Volume on it, a
-// NoCloud seed (user-data, meta-data) as an IDE cdrom, direct kernel boot under
+// CloudInitDisk (NoCloud user-data, meta-data) as an IDE cdrom, direct kernel boot under
 // TCG (type "qemu": KVM cannot boot a Linux kernel on these nested hosts), the
 // guest agent's channel. Cloud-init's effect is checked from outside through the
 // agent: the hostname it set and a file its runcmd wrote. The guest has no
 // network interface: no traffic leaves it.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
 import { agentCommand, guestImage, readGuestFile, waitFor, type GuestImage } from "../helpers/guest";
 
-const { domainProvider, poolProvider, volumeProvider } = provider;
+const { cloudInitDiskProvider, domainProvider, poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
 const BOOT_TIMEOUT_MS = 10 * 60_000;
 
@@ -30,21 +29,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function create(p: typeof poolProvider, inputs: Record<string, unknown>): Promise<{ id: string; outs: Record<string, any> }> {
+/** A resource made through its provider as the engine would: check, then create. */
+type MakesResources = { check?: (olds: any, news: any) => Promise<any>; create?: (inputs: any) => Promise<any> };
+
+async function create(p: MakesResources, inputs: Record<string, unknown>): Promise<{ id: string; outs: Record<string, any> }> {
   const checked = await p.check!({}, { uri: QEMU_URI, ...inputs });
   expect(checked.failures).toEqual([]);
   const { id, outs } = await p.create!(checked.inputs);
   return { id: id!, outs };
-}
-
-/** A NoCloud seed: an ISO 9660 image labelled cidata with user-data and meta-data (Rock Ridge and Joliet names). */
-function seedIso(hostname: string, marker: string): string {
-  const work = mkdtempSync(join(tmpdir(), "lvp-seed-"));
-  writeFileSync(join(work, "meta-data"), `instance-id: ${name}\nlocal-hostname: ${hostname}\n`);
-  writeFileSync(join(work, "user-data"), `#cloud-config\nruncmd:\n  - [sh, -c, "echo ${marker} > /run/lvp-marker"]\n`);
-  const iso = join(work, "seed.iso");
-  execFileSync("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", join(work, "user-data"), join(work, "meta-data")]);
-  return iso;
 }
 
 describe("a real guest on a base + overlay volume, configured by cloud-init", () => {
@@ -73,7 +65,12 @@ describe("a real guest on a base + overlay volume, configured by cloud-init", ()
       });
       const hostname = `lvp-${process.pid}`;
       const marker = `cloud-init-ran-${Date.now()}`;
-      const seed = await create(volumeProvider, { pool: pool.outs.name, name: "seed.iso", source: seedIso(hostname, marker), format: "raw" });
+      const seed = await create(cloudInitDiskProvider, {
+        pool: pool.outs.name,
+        name: "seed.iso",
+        metaData: { "local-hostname": hostname },
+        userData: { runcmd: [["sh", "-c", `echo ${marker} > /run/lvp-marker`]] },
+      });
 
       made.domain = true;
       const vm = await create(domainProvider, {
@@ -114,7 +111,8 @@ describe("a real guest on a base + overlay volume, configured by cloud-init", ()
       await domainProvider.delete!(vm.id, vm.outs);
       made.domain = false;
       expect(virsh(QEMU_URI, "list", "--all", "--name")).not.toContain(name);
-      for (const v of [seed, overlay, base]) await volumeProvider.delete!(v.id, v.outs);
+      await cloudInitDiskProvider.delete!(seed.id, seed.outs);
+      for (const v of [overlay, base]) await volumeProvider.delete!(v.id, v.outs);
       await poolProvider.delete!(pool.id, pool.outs);
       made.pool = false;
     },
