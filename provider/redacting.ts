@@ -2,7 +2,10 @@
 // provider (libvirt's text, our own messages, a partly created resource's reasons)
 // has every URI password replaced by "***" (see libvirt/uri.ts). Inputs carrying one
 // are refused at check; this covers texts that reach a message any other way.
+// An error raised on purpose also leaves without the host's echo of it on stderr
+// (deliberate.ts), so that `pulumi` prints it once, on the resource.
 import type * as pulumi from "@pulumi/pulumi";
+import { quietHostEcho } from "./deliberate";
 import { redactUri } from "./libvirt/uri";
 
 /** redactUri for any text (an empty one stays empty). */
@@ -17,7 +20,7 @@ function redacted(err: unknown): unknown {
   return err;
 }
 
-/** The same provider, each method's errors redacted. */
+/** The same provider, each method's errors redacted (and a deliberate one not echoed by the host). */
 export function redactingErrors<P extends pulumi.dynamic.ResourceProvider>(provider: P): P {
   const wrapped: Record<string, unknown> = { ...(provider as object) };
   for (const [key, method] of Object.entries(provider)) {
@@ -26,7 +29,7 @@ export function redactingErrors<P extends pulumi.dynamic.ResourceProvider>(provi
       try {
         return await (method as (...a: unknown[]) => Promise<unknown>).apply(provider, args);
       } catch (err) {
-        throw redacted(err);
+        throw quietHostEcho(redacted(err));
       }
     };
   }

@@ -5,13 +5,15 @@
 // - diff: unknown inputs count as changed, the saved values stand in for them so
 //   that the rest is normalized and compared as usual (diff.ts); the spec's
 //   change rules give the replacements; the resource may refine or refuse;
-// - create/update: inputs normalized by the same check, or one clear failure;
+// - create/update: inputs normalized by the same check, or one clear failure
+//   (an InvalidInputsError: deliberate, no stack trace, see deliberate.ts);
 // - read: `undefined` from the resource means libvirt said "not found" (gone,
 //   Pulumi forgets it); any other failure (a daemon that is down) is an error;
 // - every error leaving the provider has URI passwords redacted (redacting.ts).
 import type * as pulumi from "@pulumi/pulumi";
 import { withoutUndefined } from "../state-values";
 import { redactingErrors } from "../redacting";
+import { InvalidInputsError } from "../deliberate";
 import type { Checked } from "./check";
 import { changedInputs, withStandIns } from "./diff";
 import { recordPartlyCreated } from "./partly-created";
@@ -70,7 +72,7 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
     const { inputs, failures, unknownKeys } = await life.check(raw, olds);
     if (inputs && unknownKeys.size === 0) return inputs;
     const reasons = failures.map((f) => `${f.property} ${f.reason}`).join("; ");
-    throw new Error(`invalid ${what} inputs: ${reasons || `${[...unknownKeys].join(", ")} still unknown`}`);
+    throw new InvalidInputsError(`invalid ${what} inputs: ${reasons || `${[...unknownKeys].join(", ")} still unknown`}`);
   };
 
   return redactingErrors<pulumi.dynamic.ResourceProvider<Raw, O>>({

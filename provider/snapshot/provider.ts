@@ -8,6 +8,7 @@ import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, v
 import type { SnapshotHandle } from "../libvirt/snapshot";
 import { withoutUndefined } from "../state-values";
 import { defineProvider } from "../resource/provider";
+import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, type SnapshotInputs } from "./inputs";
@@ -38,15 +39,14 @@ export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   inputXml?: string;
 }
 
-/** A snapshot operation refused because of an option: `option` names the input to change. */
-export class SnapshotOptionError extends Error {
+/** A snapshot operation refused because of an option: `option` names the input to change (deliberate: no stack trace). */
+export class SnapshotOptionError extends DeliberateError {
   constructor(
     readonly option: string,
     message: string,
     readonly libvirt?: LibvirtError,
   ) {
     super(message);
-    this.name = "SnapshotOptionError";
   }
 }
 

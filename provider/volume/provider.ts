@@ -9,6 +9,7 @@ import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { defineProvider } from "../resource/provider";
 import { TeardownRefusedError } from "../teardown/refused";
+import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
 import { withoutUndefined } from "../state-values";
 import { inspectSourceImage, isLocalUri } from "../storage/image-probe";
@@ -57,11 +58,10 @@ async function fileGone(uri: string, path: string | undefined): Promise<boolean>
 /** Reports upload progress for sources at least this large. */
 const PROGRESS_MIN_BYTES = 16 * 1024 * 1024;
 
-/** An input that turned out wrong only once the hypervisor was asked; nothing was created. */
-class VolumeInputError extends Error {
+/** An input that turned out wrong only once the hypervisor was asked; nothing was created (deliberate: no stack trace). */
+class VolumeInputError extends DeliberateError {
   constructor(property: string, reason: string) {
     super(`invalid Volume input ${property}: ${reason} (nothing was created)`);
-    this.name = "VolumeInputError";
   }
 }
 

@@ -40,6 +40,19 @@ describe("examples/guarded-destroy with the pulumi CLI", () => {
     const refused = await project.run(["destroy", "--yes"]);
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(/refusing to delete domain/);
+    // Issue 13 item 7: the refusal is reported once, on the Domain, and not again under the Stack (the provider
+    // host's stderr echo of it was). Pulumi's non-interactive progress repeats a row's latest diagnostic on
+    // each line it prints for the row; the Diagnostics section holds each diagnostic once.
+    const text = `refusing to delete domain "${domain}"`;
+    const [progress, diagnostics = ""] = refused.output.split("\nDiagnostics:\n");
+    const blocks = diagnostics.split(/\n(?= {2}\S)/).filter((b) => b.includes(text));
+    expect(
+      blocks.map((b) => [b.split("\n")[0], b.split(text).length - 1]),
+      refused.output,
+    ).toEqual([["  pulumi-nodejs:dynamic/libvirt-pulumi:Domain (vm):", 1]]);
+    const progressRows = progress.split("\n").filter((l) => l.includes(text));
+    expect(progressRows.length).toBeGreaterThan(0);
+    for (const row of progressRows) expect(row).toMatch(/^ - {2}pulumi-nodejs:dynamic\/libvirt-pulumi:Domain vm .*error: refusing/);
     expect(domainState(QEMU_URI, domain)).toBe("running");
     expect(snapshotNames(QEMU_URI, domain)).toEqual(["by-hand"]);
 
