@@ -5,14 +5,15 @@
 // first (its name in the pool is fixed). Deleting or replacing it follows the
 // Volume teardown rules: refused while a domain uses it (a cdrom counts).
 import { withConnection, type Connection } from "../libvirt/connection";
-import { withPool, type StoragePoolHandle, type StorageVolHandle } from "../libvirt/storage";
+import { withPool, type StorageVolHandle } from "../libvirt/storage";
 import { uploadFile } from "../libvirt/stream";
 import { defineProvider } from "../resource/provider";
+import { volumeFactsNow, withActivePool } from "../volume/in-pool";
+import { freshSurroundings, gatherVolumeFacts } from "../volume/facts";
 import { TeardownRefusedError } from "../teardown/refused";
-import { planVolumeDelete, planVolumeDeleteWithoutPool, planVolumeReplace, poolMissingAdvice, type VolumeFacts } from "../teardown/volume";
+import { planVolumeDelete, planVolumeDeleteWithoutPool, planVolumeReplace, poolMissingAdvice } from "../teardown/volume";
 import type { ProviderHooks } from "../hooks";
 import { withoutUndefined } from "../state-values";
-import { freshSurroundings, gatherVolumeFacts } from "../volume/facts";
 import { buildVolumeXml, parseVolumeXml } from "../volume/xml";
 import { checkCloudInitDiskInputs, type CloudInitDiskInputs } from "./inputs";
 import { metaDataObject, withSeedIso } from "./seed";
@@ -39,23 +40,12 @@ class CloudInitDiskInputError extends Error {
   }
 }
 
+const poolMissing = (reason: string) => new CloudInitDiskInputError("pool", reason);
+
 const instanceIdOf = (metaData: string): string => {
   const meta = metaDataObject(metaData);
   return "problem" in meta ? "" : String(meta["instance-id"] ?? "");
 };
-
-async function withActivePool<T>(conn: Connection, name: string, fn: (pool: StoragePoolHandle) => Promise<T>): Promise<T> {
-  return withPool(conn, name, async (pool) => {
-    if (!pool) throw new CloudInitDiskInputError("pool", `storage pool "${name}" does not exist on ${conn.uri}`);
-    if (!(await pool.isActive())) {
-      throw new Error(
-        `storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`,
-      );
-    }
-    await pool.refresh();
-    return fn(pool);
-  });
-}
 
 async function describe(conn: Connection, vol: StorageVolHandle, saved: CloudInitDiskInputs): Promise<CloudInitDiskOutputs> {
   const v = parseVolumeXml(await vol.xml());
@@ -70,19 +60,6 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: CloudIni
   });
 }
 
-async function deleteFactsNow(conn: Connection, olds: CloudInitDiskOutputs): Promise<VolumeFacts | undefined> {
-  return withPool(conn, olds.pool, async (pool) => {
-    if (!pool || !(await pool.isActive())) return undefined; // the delete itself refuses then
-    const vol = await pool.lookupVolume(olds.name);
-    if (!vol) return undefined;
-    try {
-      return await gatherVolumeFacts(conn, olds.pool, vol, await freshSurroundings(conn));
-    } finally {
-      vol.free();
-    }
-  });
-}
-
 /** The CloudInitDisk provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<CloudInitDiskInputs, CloudInitDiskOutputs>({
@@ -94,7 +71,7 @@ export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
       // The replacement deletes the old volume first: decide at preview what that delete would refuse.
       const certain = replaces.filter((k) => !unknownKeys.has(k));
       if (certain.length > 0 && olds.path) {
-        const facts = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => deleteFactsNow(conn, olds));
+        const facts = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => volumeFactsNow(conn, olds.pool, olds.name));
         const decision = facts && planVolumeReplace(facts, ISO_TEARDOWN, certain);
         if (decision && !decision.allowed) throw new TeardownRefusedError(decision.message);
       }
@@ -107,7 +84,7 @@ export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
       const seed = { ...inputs, instanceId: instanceIdOf(inputs.metaData) };
       return withSeedIso(seed, (iso) =>
         withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, (conn) =>
-          withActivePool(conn, inputs.pool, async (pool) => {
+          withActivePool(conn, inputs.pool, poolMissing, async (pool) => {
             const existing = await pool.lookupVolume(inputs.name);
             if (existing) {
               existing.free();
@@ -172,7 +149,7 @@ export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
     async update(_id, olds, inputs) {
       // Only auth changes in place (recorded: the next operations use it); the content replaces.
       return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
-        withActivePool(conn, olds.pool, async (pool) => {
+        withActivePool(conn, olds.pool, poolMissing, async (pool) => {
           const vol = await pool.lookupVolume(olds.name);
           if (!vol)
             throw new Error(

@@ -8,6 +8,8 @@ import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { defineProvider } from "../resource/provider";
+import { volumeFactsNow, withActivePool } from "./in-pool";
+import { freshSurroundings, gatherVolumeFacts } from "./facts";
 import { TeardownRefusedError } from "../teardown/refused";
 import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
@@ -21,9 +23,7 @@ import {
   planVolumeReplace,
   planVolumeResize,
   poolMissingAdvice,
-  type VolumeFacts,
 } from "../teardown/volume";
-import { freshSurroundings, gatherVolumeFacts } from "./facts";
 import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./inputs";
 import { buildVolumeXml, parseVolumeXml, type ObservedVolume } from "./xml";
 import { volumeSpec } from "./spec";
@@ -65,20 +65,7 @@ class VolumeInputError extends DeliberateError {
   }
 }
 
-/** Runs fn with the named pool, which must exist and run. */
-async function withActivePool<T>(conn: Connection, name: string, fn: (pool: StoragePoolHandle) => Promise<T>, rescan = true): Promise<T> {
-  return withPool(conn, name, async (pool) => {
-    if (!pool) throw new VolumeInputError("pool", `storage pool "${name}" does not exist on ${conn.uri}`);
-    if (!(await pool.isActive())) {
-      throw new Error(
-        `storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`,
-      );
-    }
-    // libvirt's view of a directory pool is a snapshot of its last scan: rescan.
-    if (rescan) await pool.refresh();
-    return fn(pool);
-  });
-}
+const poolMissing = (reason: string) => new VolumeInputError("pool", reason);
 
 interface BackingImage {
   format: string;
@@ -227,20 +214,6 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
   });
 }
 
-/** For diff: the facts a delete of this volume would be decided on now (fresh), or undefined when the delete itself decides. Reads only. */
-async function deleteFactsNow(conn: Connection, olds: VolumeOutputs): Promise<VolumeFacts | undefined> {
-  return withPool(conn, olds.pool, async (pool) => {
-    if (!pool || !(await pool.isActive())) return undefined; // the delete itself refuses then, before changing anything
-    const vol = await pool.lookupVolume(olds.name);
-    if (!vol) return undefined;
-    try {
-      return await gatherVolumeFacts(conn, olds.pool, vol, await freshSurroundings(conn));
-    } finally {
-      vol.free();
-    }
-  });
-}
-
 /** The Volume provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<VolumeInputs, VolumeOutputs>({
@@ -258,7 +231,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
       // when it is known, before anything of this volume is done.
       const certain = replaces.filter((k) => !unknownKeys.has(k));
       if (certain.length > 0 && olds.path && !olds.poolMissing) {
-        const facts = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => deleteFactsNow(conn, olds));
+        const facts = await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) => volumeFactsNow(conn, olds.pool, olds.name));
         const decision = facts && planVolumeReplace(facts, effectiveVolumeOptions(olds), certain);
         if (decision && !decision.allowed) throw new TeardownRefusedError(decision.message);
       }
@@ -277,6 +250,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
         withActivePool(
           conn,
           inputs.pool,
+          poolMissing,
           async (pool) => {
             const existing = await pool.lookupVolume(inputs.name);
             if (existing) {
@@ -351,7 +325,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
           const back = await withPool(conn, olds.pool, async (p) => !!p);
           if (!back) throw new Error(`cannot update volume "${olds.name}": ${poolMissingAdvice(olds, conn.uri)}`);
         }
-        return withActivePool(conn, olds.pool, async (pool) => {
+        return withActivePool(conn, olds.pool, poolMissing, async (pool) => {
           const vol = await pool.lookupVolume(olds.name);
           if (!vol)
             throw new Error(

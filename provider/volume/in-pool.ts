@@ -1,0 +1,45 @@
+// Working on a volume inside its pool, for every resource that is a volume (Volume,
+// CloudInitDisk): the pool must exist and be running, and the teardown facts are
+// read fresh, right before a delete.
+import type { Connection } from "../libvirt/connection";
+import { withPool, type StoragePoolHandle } from "../libvirt/storage";
+import type { VolumeFacts } from "../teardown/volume";
+import { freshSurroundings, gatherVolumeFacts } from "./facts";
+
+/**
+ * Runs fn with the named pool, which must exist (else `missing(reason)` is thrown:
+ * the resource's input error naming `pool`) and be active. libvirt's view of a
+ * directory pool is a snapshot of its last scan: it is rescanned unless `rescan` is false.
+ */
+export async function withActivePool<T>(
+  conn: Connection,
+  name: string,
+  missing: (reason: string) => Error,
+  fn: (pool: StoragePoolHandle) => Promise<T>,
+  rescan = true,
+): Promise<T> {
+  return withPool(conn, name, async (pool) => {
+    if (!pool) throw missing(`storage pool "${name}" does not exist on ${conn.uri}`);
+    if (!(await pool.isActive())) {
+      throw new Error(
+        `storage pool "${name}" on ${conn.uri} is not active: start it (\`virsh pool-start ${name}\`, or \`pulumi up\` with its Pool resource) and retry`,
+      );
+    }
+    if (rescan) await pool.refresh();
+    return fn(pool);
+  });
+}
+
+/** The teardown facts of volume `name` in `poolName` now; undefined when the pool is gone or stopped, or the volume is (the delete itself decides then). */
+export async function volumeFactsNow(conn: Connection, poolName: string, name: string): Promise<VolumeFacts | undefined> {
+  return withPool(conn, poolName, async (pool) => {
+    if (!pool || !(await pool.isActive())) return undefined;
+    const vol = await pool.lookupVolume(name);
+    if (!vol) return undefined;
+    try {
+      return await gatherVolumeFacts(conn, poolName, vol, await freshSurroundings(conn));
+    } finally {
+      vol.free();
+    }
+  });
+}
