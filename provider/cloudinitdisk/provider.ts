@@ -8,10 +8,9 @@ import { withConnection, type Connection } from "../libvirt/connection";
 import { withPool, type StorageVolHandle } from "../libvirt/storage";
 import { uploadFile } from "../libvirt/stream";
 import { defineProvider } from "../resource/provider";
-import { volumeFactsNow, withActivePool } from "../volume/in-pool";
-import { freshSurroundings, gatherVolumeFacts } from "../volume/facts";
+import { deleteVolumeInPool, volumeFactsNow, withActivePool } from "../volume/in-pool";
 import { TeardownRefusedError } from "../teardown/refused";
-import { planVolumeDelete, planVolumeDeleteWithoutPool, planVolumeReplace, poolMissingAdvice } from "../teardown/volume";
+import { planVolumeReplace, poolMissingAdvice } from "../teardown/volume";
 import type { ProviderHooks } from "../hooks";
 import { withoutUndefined } from "../state-values";
 import { buildVolumeXml, parseVolumeXml } from "../volume/xml";
@@ -165,30 +164,9 @@ export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
     },
 
     async delete(_id, props) {
+      // A seed's file is never known gone without its pool: a local stat would not see a remote host's.
       await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
-        withPool(conn, props.pool, async (pool) => {
-          if (!pool) {
-            const decision = planVolumeDeleteWithoutPool(props, conn.uri, false);
-            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-            return;
-          }
-          if (!(await pool.isActive())) {
-            throw new Error(
-              `storage pool "${props.pool}" on ${conn.uri} is not active, so cloud-init disk "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`,
-            );
-          }
-          await pool.refresh();
-          const vol = await pool.lookupVolume(props.name);
-          if (!vol) return; // already gone
-          try {
-            const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
-            const decision = planVolumeDelete(facts, ISO_TEARDOWN);
-            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-            for (const step of decision.steps) if (step.call === "delete") await vol.delete(0);
-          } finally {
-            vol.free();
-          }
-        }),
+        deleteVolumeInPool(conn, props, "cloud-init disk", ISO_TEARDOWN, async () => false),
       );
     },
   });

@@ -4,8 +4,8 @@
 // the SDK's CloudInitDiskArgs and output list (sdk/generated/cloudinitdisk.ts)
 // and the README's input table are derived from this (scripts/gen-from-spec.mjs).
 import { z } from "zod";
-import { objectName } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { poolInput, volumeNameInput } from "../volume/volume-inputs";
 import { authInput, uriInput } from "../resource/connection-inputs";
 
 const yamlDocument = (what: string) =>
@@ -20,28 +20,8 @@ const CONTENT_FLOWS = ["instanceId", "metaData", "size"] as const;
 export const cloudInitDiskSpec = defineSpec({
   name: "CloudInitDisk",
   inputs: {
-    name: {
-      schema: objectName("name"),
-      required: 'is required: the seed volume\'s file name in the pool, such as "web-seed.iso" (the SDK defaults it to the resource name)',
-      defaultDoc: "the resource name",
-      change: "replace",
-      flowsInto: ["key", "path"],
-      doc: "the file name in the pool; no `/`, no leading `.`",
-      sdkDoc:
-        'The seed volume\'s file name in the pool ("web-seed.iso"). Default: the resource name. Changing it replaces the disk. Not a secret: it is part of the ID (the path).',
-      output: { type: "string" },
-    },
-    pool: {
-      schema: objectName("pool"),
-      required: "is required: a Pool resource or the name of a pool on the hypervisor",
-      defaultDoc: "required",
-      change: "replace",
-      doc: "a `Pool` (its name and uri are used) or a pool name",
-      sdkDoc: "The pool: a Pool resource (its name and uri are used) or the name of a pool on the hypervisor. Changing it replaces the disk.",
-      sdkArg: "Pool | pulumi.Input<string>",
-      sdkRequired: true,
-      output: { type: "string" },
-    },
+    name: volumeNameInput("seed volume", "web-seed.iso", "disk"),
+    pool: poolInput("disk"),
     uri: uriInput("disk", {
       defaultDoc: "the Pool's, else the default",
       sdkDoc: "Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the disk.",

@@ -3,7 +3,8 @@
 // read fresh, right before a delete.
 import type { Connection } from "../libvirt/connection";
 import { withPool, type StoragePoolHandle } from "../libvirt/storage";
-import type { VolumeFacts } from "../teardown/volume";
+import { TeardownRefusedError } from "../teardown/refused";
+import { planVolumeDelete, planVolumeDeleteWithoutPool, type SavedVolume, type VolumeFacts } from "../teardown/volume";
 import { freshSurroundings, gatherVolumeFacts } from "./facts";
 
 /**
@@ -38,6 +39,44 @@ export async function volumeFactsNow(conn: Connection, poolName: string, name: s
     if (!vol) return undefined;
     try {
       return await gatherVolumeFacts(conn, poolName, vol, await freshSurroundings(conn));
+    } finally {
+      vol.free();
+    }
+  });
+}
+
+/**
+ * A resource's delete of its volume: the pool gone (undefining a pool leaves its
+ * files, so libvirt can neither check nor delete the volume) or stopped is decided
+ * by the plan or refused; else the volume is deleted as the teardown plan allows.
+ * `what` names the resource in messages ("volume", "cloud-init disk").
+ */
+export async function deleteVolumeInPool(
+  conn: Connection,
+  props: SavedVolume & { pool: string; name: string },
+  what: string,
+  opts: { deleteSnapshotDataOnDestroy: boolean },
+  fileGone: () => Promise<boolean>,
+): Promise<void> {
+  await withPool(conn, props.pool, async (pool) => {
+    if (!pool) {
+      const decision = planVolumeDeleteWithoutPool(props, conn.uri, await fileGone());
+      if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+      return;
+    }
+    if (!(await pool.isActive())) {
+      throw new Error(
+        `storage pool "${props.pool}" on ${conn.uri} is not active, so ${what} "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`,
+      );
+    }
+    await pool.refresh();
+    const vol = await pool.lookupVolume(props.name);
+    if (!vol) return; // already gone
+    try {
+      const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
+      const decision = planVolumeDelete(facts, opts);
+      if (!decision.allowed) throw new TeardownRefusedError(decision.message);
+      for (const step of decision.steps) if (step.call === "delete") await vol.delete(0);
     } finally {
       vol.free();
     }

@@ -8,22 +8,14 @@ import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { defineProvider } from "../resource/provider";
-import { volumeFactsNow, withActivePool } from "./in-pool";
-import { freshSurroundings, gatherVolumeFacts } from "./facts";
+import { deleteVolumeInPool, volumeFactsNow, withActivePool } from "./in-pool";
 import { TeardownRefusedError } from "../teardown/refused";
 import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
 import { withoutUndefined } from "../state-values";
 import { inspectSourceImage, isLocalUri } from "../storage/image-probe";
 import { formatSize } from "../storage/size";
-import {
-  effectiveVolumeOptions,
-  planVolumeDelete,
-  planVolumeDeleteWithoutPool,
-  planVolumeReplace,
-  planVolumeResize,
-  poolMissingAdvice,
-} from "../teardown/volume";
+import { effectiveVolumeOptions, planVolumeReplace, planVolumeResize, poolMissingAdvice } from "../teardown/volume";
 import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./inputs";
 import { buildVolumeXml, parseVolumeXml, type ObservedVolume } from "./xml";
 import { volumeSpec } from "./spec";
@@ -348,30 +340,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
       // Only the saved outputs are known here; the environment can allow deleting snapshot data for this destroy.
       const opts = effectiveVolumeOptions(props);
       await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
-        withPool(conn, props.pool, async (pool) => {
-          if (!pool) {
-            // Undefining a pool leaves its files: without the pool, libvirt can neither check nor delete the volume.
-            const decision = planVolumeDeleteWithoutPool(props, conn.uri, await fileGone(conn.uri, props.path));
-            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-            return;
-          }
-          if (!(await pool.isActive())) {
-            throw new Error(
-              `storage pool "${props.pool}" on ${conn.uri} is not active, so volume "${props.name}" cannot be checked or deleted: start it (\`virsh pool-start ${props.pool}\`) and retry`,
-            );
-          }
-          await pool.refresh();
-          const vol = await pool.lookupVolume(props.name);
-          if (!vol) return; // already gone
-          try {
-            const facts = await gatherVolumeFacts(conn, props.pool, vol, await freshSurroundings(conn));
-            const decision = planVolumeDelete(facts, opts);
-            if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-            for (const step of decision.steps) if (step.call === "delete") await vol.delete(0);
-          } finally {
-            vol.free();
-          }
-        }),
+        deleteVolumeInPool(conn, props, "volume", opts, () => fileGone(conn.uri, props.path)),
       );
     },
   });

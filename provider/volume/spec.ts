@@ -2,8 +2,9 @@
 // VolumeArgs and output list (sdk/generated/volume.ts) and the README's option
 // table are derived from this (scripts/gen-from-spec.mjs).
 import { z } from "zod";
-import { absolutePath, flag, objectName, oneOf } from "../validation";
+import { absolutePath, flag, oneOf } from "../validation";
 import { defineSpec } from "../resource/spec";
+import { poolInput, volumeNameInput } from "./volume-inputs";
 import { authInput, uriInput } from "../resource/connection-inputs";
 import { SIZE_HINT } from "../storage/size";
 import { DELETE_SNAPSHOT_DATA_ENV } from "../teardown/volume";
@@ -11,29 +12,8 @@ import { DELETE_SNAPSHOT_DATA_ENV } from "../teardown/volume";
 export const volumeSpec = defineSpec({
   name: "Volume",
   inputs: {
-    name: {
-      schema: objectName("name"),
-      required: 'is required: the volume\'s file name in the pool, such as "web.qcow2" (the SDK defaults it to the resource name)',
-      defaultDoc: "the resource name",
-      change: "replace",
-      // A volume's key and path are its pool's directory and its name.
-      flowsInto: ["key", "path"],
-      doc: "the file name in the pool; no `/`, no leading `.`",
-      sdkDoc:
-        'The volume\'s file name in the pool ("web.qcow2"). Default: the resource name. Changing it replaces the volume. Not a secret: it is part of the ID (the path).',
-      output: { type: "string" },
-    },
-    pool: {
-      schema: objectName("pool"),
-      required: "is required: a Pool resource or the name of a pool on the hypervisor",
-      defaultDoc: "required",
-      change: "replace",
-      doc: "a `Pool` (its name and uri are used) or a pool name",
-      sdkDoc: "The pool: a Pool resource (its name and uri are used) or the name of a pool on the hypervisor. Changing it replaces the volume.",
-      sdkArg: "Pool | pulumi.Input<string>",
-      sdkRequired: true,
-      output: { type: "string" },
-    },
+    name: volumeNameInput("volume", "web.qcow2", "volume"),
+    pool: poolInput("volume"),
     uri: uriInput("volume", {
       defaultDoc: "the Pool's, else the default",
       doc: "the URI libvirt reports is saved in the output `uri` and used by later operations",
