@@ -8,7 +8,7 @@ import { withConnection, type Connection } from "../libvirt/connection";
 import { withPool, type StorageVolHandle } from "../libvirt/storage";
 import { uploadFile } from "../libvirt/stream";
 import { defineProvider } from "../resource/provider";
-import { deleteVolumeInPool, volumeFactsNow, withActivePool } from "../volume/in-pool";
+import { deleteVolumeInPool, removePartlyCreatedVolume, volumeFactsNow, withActivePool } from "../volume/in-pool";
 import { TeardownRefusedError } from "../teardown/refused";
 import { planVolumeReplace, poolMissingAdvice } from "../teardown/volume";
 import type { ProviderHooks } from "../hooks";
@@ -102,14 +102,7 @@ export const makeCloudInitDiskProvider = (hooks: ProviderHooks = {}) =>
                   await uploadFile(vol, iso);
                   await pool.refresh();
                 } catch (err) {
-                  try {
-                    await vol.delete(0);
-                    (err as Error).message += " (the partly created volume was removed)";
-                  } catch (cleanupErr) {
-                    (err as Error).message +=
-                      ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
-                  }
-                  throw err;
+                  throw await removePartlyCreatedVolume(vol, err);
                 }
                 await hooks.pause?.("afterCreate");
                 const outs = await describe(conn, vol, inputs);

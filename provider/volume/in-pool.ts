@@ -2,7 +2,7 @@
 // CloudInitDisk): the pool must exist and be running, and the teardown facts are
 // read fresh, right before a delete.
 import type { Connection } from "../libvirt/connection";
-import { withPool, type StoragePoolHandle } from "../libvirt/storage";
+import { withPool, type StoragePoolHandle, type StorageVolHandle } from "../libvirt/storage";
 import { TeardownRefusedError } from "../teardown/refused";
 import { planVolumeDelete, planVolumeDeleteWithoutPool, type SavedVolume, type VolumeFacts } from "../teardown/volume";
 import { freshSurroundings, gatherVolumeFacts } from "./facts";
@@ -81,4 +81,15 @@ export async function deleteVolumeInPool(
       vol.free();
     }
   });
+}
+
+/** A create that failed while the connection stands removes the volume it made; the error says so, or how to remove it by hand. */
+export async function removePartlyCreatedVolume(vol: StorageVolHandle, err: unknown): Promise<unknown> {
+  try {
+    await vol.delete(0);
+    (err as Error).message += " (the partly created volume was removed)";
+  } catch (cleanupErr) {
+    (err as Error).message += ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
+  }
+  return err;
 }

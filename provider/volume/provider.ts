@@ -8,7 +8,7 @@ import { uploadFile } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { defineProvider } from "../resource/provider";
-import { deleteVolumeInPool, volumeFactsNow, withActivePool } from "./in-pool";
+import { deleteVolumeInPool, removePartlyCreatedVolume, volumeFactsNow, withActivePool } from "./in-pool";
 import { TeardownRefusedError } from "../teardown/refused";
 import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
@@ -149,13 +149,7 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
     if (i.capacity !== undefined && i.capacity > image.virtualSize) await vol.resize(i.capacity);
     return vol;
   } catch (err) {
-    try {
-      await vol.delete(0);
-      (err as Error).message += " (the partly created volume was removed)";
-    } catch (cleanupErr) {
-      (err as Error).message +=
-        ` (removing the partly created volume also failed: ${(cleanupErr as Error).message}; remove it with virsh vol-delete)`;
-    }
+    await removePartlyCreatedVolume(vol, err);
     vol.free();
     throw err;
   }
