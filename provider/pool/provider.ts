@@ -13,7 +13,7 @@ import { withoutUndefined } from "../state-values";
 import { isLocalUri } from "../storage/image-probe";
 import { checkPoolInputs, type PoolInputs } from "./inputs";
 import { buildPoolXml, parsePoolXml } from "./xml";
-import { effectivePoolOptions, planPoolCascade, planPoolDelete, planPoolReplace, type PoolDecision } from "../teardown/pool";
+import { effectivePoolOptions, planPoolCascade, planPoolDelete, planPoolReplace, keptArchives, type PoolDecision } from "../teardown/pool";
 import type { VolumeFacts } from "../teardown/volume";
 import { poolSpec } from "./spec";
 import { gatherVolumeFacts, surroundings } from "../volume/facts";
@@ -343,6 +343,12 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
             try {
               if (!decision.allowed) throw new TeardownRefusedError(decision.message);
               for (const step of decision.steps) if (step.call === "deleteVolumes") await deleteHeldVolumes(conn, pool, step.names);
+              const archives = keptArchives(facts);
+              if (archives.length > 0) {
+                console.error(
+                  `storage pool "${name}": keeping the snapshot archives ${archives.map((a) => `${props.path}/${a}`).join(", ")} in its directory`,
+                );
+              }
             } catch (err) {
               if (startedForCheck) await pool.destroy().catch(() => undefined);
               throw err;

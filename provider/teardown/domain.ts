@@ -158,6 +158,9 @@ export function archiveName(facts: DomainFacts): string {
   return `${facts.name}.snapshots-${facts.archiveStamp ?? "archive"}.json`;
 }
 
+/** Whether a file (a volume in a pool) is such an archive: the pool rules keep it (teardown/pool.ts). */
+export const isSnapshotArchive = (fileName: string): boolean => /\.snapshots-[^/]+\.json$/.test(fileName);
+
 /**
  * Where the metadata-only cascade archives the snapshots: a file beside the first
  * disk image when that is a file and the hypervisor is on this machine, else a

@@ -3,6 +3,7 @@
 import { isTruthyEnv } from "./env";
 import { nameList, plural, type Decision } from "./shared";
 import { keepAsTheyWere, volumeBlockers, type VolumeFacts } from "./volume";
+import { isSnapshotArchive } from "./domain";
 
 /** Allows deleting a pool's remaining volumes with it, for one destroy. */
 export const DELETE_VOLUMES_ENV = "LIBVIRT_PULUMI_DELETE_VOLUMES_ON_DESTROY";
@@ -28,11 +29,19 @@ export interface PoolFacts {
   preexisting: string[];
 }
 
-/** The volumes a pool delete is about: everything except the files that were there before the pool. */
+/**
+ * The volumes a pool delete is about: everything except the files that were there
+ * before the pool, and the snapshot archives a Domain delete wrote (teardown/domain.ts):
+ * those are kept in the directory (a pool's undefine leaves its files), never a reason
+ * to refuse and never deleted by the cascade.
+ */
 export function heldVolumes(f: PoolFacts): string[] {
   const before = new Set(f.preexisting);
-  return f.volumes.filter((v) => !before.has(v));
+  return f.volumes.filter((v) => !before.has(v) && !isSnapshotArchive(v));
 }
+
+/** The snapshot archives the pool's directory keeps when the pool is deleted. */
+export const keptArchives = (f: PoolFacts): string[] => f.volumes.filter(isSnapshotArchive);
 
 /**
  * First step of a pool delete: may the pool go, given the volumes it still holds?

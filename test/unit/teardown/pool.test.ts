@@ -1,7 +1,7 @@
 // The Pool rules: held volumes block the delete (pre-existing files never do); the cascade
 // (deleteVolumesOnDestroy) vets each held volume by the Volume rules, overlays first.
 import { describe, expect, it } from "vitest";
-import { heldVolumes, overlaysFirst, planPoolCascade, planPoolDelete } from "../../../provider/teardown/pool";
+import { heldVolumes, overlaysFirst, planPoolCascade, planPoolDelete, keptArchives } from "../../../provider/teardown/pool";
 import type { VolumeFacts } from "../../../provider/teardown/volume";
 
 const vol = (name: string, over: Partial<VolumeFacts> = {}): { name: string; facts: VolumeFacts } => ({
@@ -85,5 +85,20 @@ describe("planPoolDelete", () => {
     expect(order.indexOf("/top")).toBeLessThan(order.indexOf("/mid"));
     expect(order.indexOf("/mid")).toBeLessThan(order.indexOf("/b"));
     expect(order).toHaveLength(4);
+  });
+});
+
+describe("snapshot archives a Domain delete wrote into the pool", () => {
+  const facts = { name: "p", path: "/images/p", volumes: ["vm.snapshots-20261202T174323Z.json"], preexisting: [] };
+  it("never block the pool's delete and are never cascaded away: the directory keeps them", () => {
+    expect(planPoolDelete(facts, { deleteVolumesOnDestroy: false })).toEqual({ allowed: true, steps: [] });
+    expect(planPoolDelete(facts, { deleteVolumesOnDestroy: true })).toEqual({ allowed: true, steps: [] });
+    expect(keptArchives(facts)).toEqual(["vm.snapshots-20261202T174323Z.json"]);
+  });
+  it("other volumes still do", () => {
+    const withDisk = { ...facts, volumes: [...facts.volumes, "disk.qcow2"] };
+    const refused = planPoolDelete(withDisk, { deleteVolumesOnDestroy: false });
+    expect(refused.allowed).toBe(false);
+    expect(refused.allowed === false && refused.message).toMatch(/1 volume \("disk\.qcow2"\)/);
   });
 });
