@@ -11,7 +11,8 @@ root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # sasl2-bin (saslpasswd2) and libsasl2-modules (DIGEST-MD5): the SASL listener of the remote-authentication tests.
 # genisoimage builds CloudInitDisk seed ISOs (its isoinfo reads them back in the tests); xorriso is the
 # fallback the provider uses where genisoimage is missing, tested too. scripts/guest-image.sh installs what it needs itself.
-DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage xorriso)
+# dnsmasq-base serves libvirt networks' DHCP and DNS; iproute2 (ip netns) holds the daemon's network namespace.
+DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage xorriso dnsmasq-base iproute2)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -63,12 +64,27 @@ start_virtlogd() {
   without_inherited_fds sudo_if_needed virtlogd -d
 }
 
+# The network namespace of the daemon whose PID /run/libvirtd.pid holds ("" if unknown).
+daemon_netns() {
+  local pid
+  pid=$(cat /run/libvirtd.pid 2>/dev/null) || return 0
+  [ -n "$pid" ] && stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null || true
+}
+
 start_libvirtd() {
+  local ns=${LIBVIRT_PULUMI_NETNS:-lvp-test}
   # Whether it answers is what counts, not whether a process of that name exists.
-  if virsh -c qemu:///system version >/dev/null 2>&1; then say "libvirtd running"; return; fi
+  if virsh -c qemu:///system version >/dev/null 2>&1; then
+    if [ "$ns" != none ] && [ "$(daemon_netns)" != "$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" ]; then
+      say "libvirtd running, but not in network namespace $ns: the tests of DHCP networks need it there (stop it: kill \$(cat /run/libvirtd.pid); then run this again)"
+    else
+      say "libvirtd running"
+    fi
+    return
+  fi
   if daemon_alive libvirtd; then say "libvirtd is starting up"; return; fi
-  say "starting libvirtd -d"
-  without_inherited_fds sudo_if_needed libvirtd -d
+  if [ "$ns" = none ]; then say "starting libvirtd -d"; else say "starting libvirtd -d in network namespace $ns"; fi
+  sudo_if_needed "$root_dir/scripts/start-libvirtd.sh"
 }
 
 wait_for_libvirtd() {

@@ -7,7 +7,8 @@
 // Synchronous on purpose: sasl-daemon.ts restores the daemon from a process
 // "exit" handler, where nothing asynchronous runs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { QEMU_URI } from "./host";
 
 /** Where `libvirtd -d` run as root writes its PID. */
@@ -50,28 +51,37 @@ export function stopLibvirtd(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): void {
   if (alive(pid)) throw new Error(`libvirtd (pid ${pid}) did not exit within 10 s of ${signal}; stop it by hand and run \`libvirtd -d\``);
 }
 
-/**
- * Runs a command with only stdin/stdout/stderr open. A daemon keeps every
- * descriptor it inherits: started with a caller's flock descriptor open, it
- * would hold that lock for as long as it runs, and later test runs would wait forever.
- */
-const WITHOUT_INHERITED_FDS = 'for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null; fi; done; exec "$@"';
+/** scripts/start-libvirtd.sh: `libvirtd -d` in the test network namespace, as scripts/setup.sh starts it. */
+const START_SCRIPT = join(__dirname, "../../scripts/start-libvirtd.sh");
+
+/** The network namespace the tests' libvirtd runs in (scripts/start-libvirtd.sh). */
+export const TEST_NETNS = process.env.LIBVIRT_PULUMI_NETNS || "lvp-test";
 
 /**
- * Starts `libvirtd -d` (as scripts/setup.sh does; `args` and `env` for a special
- * configuration) unless a daemon answers already, and waits until it answers.
+ * Starts libvirtd (scripts/start-libvirtd.sh; `args` and `env` for a special
+ * configuration, `hostNetwork` for a TCP listener the host must reach) unless a
+ * daemon answers already, and waits until it answers.
  */
-export function startLibvirtd(opts: { args?: string[]; env?: NodeJS.ProcessEnv; what?: string } = {}): void {
+export function startLibvirtd(opts: { args?: string[]; env?: NodeJS.ProcessEnv; what?: string; hostNetwork?: boolean } = {}): void {
   if (libvirtdAnswers()) return;
-  execFileSync("bash", ["-c", WITHOUT_INHERITED_FDS, "bash", "libvirtd", "-d", ...(opts.args ?? [])], {
-    env: opts.env ?? process.env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const env = { ...(opts.env ?? process.env), ...(opts.hostNetwork ? { LIBVIRT_PULUMI_NETNS: "none" } : {}) };
+  execFileSync(START_SCRIPT, opts.args ?? [], { env, stdio: ["ignore", "ignore", "pipe"] });
   for (let i = 0; i < 300; i++) {
     if (libvirtdAnswers()) return;
     sleep(100);
   }
   throw new Error(`${opts.what ?? "starting libvirtd"}: libvirtd did not answer on ${QEMU_URI} within 30 s; see /var/log/libvirt/libvirtd.log`);
+}
+
+/** Whether the running libvirtd is inside the test network namespace (where networks with host-side addresses may be made). */
+export function libvirtdInTestNetns(): boolean {
+  const pid = daemonPid();
+  if (!pid) return false;
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${TEST_NETNS}`).ino;
+  } catch {
+    return false;
+  }
 }
 
 export function restartLibvirtd(): void {

@@ -112,6 +112,8 @@ export function startSaslDaemon(): SaslDaemon {
     startLibvirtd({
       args: ["--listen", "-f", join(dir, "libvirtd.conf")],
       env: { ...process.env, SASL_CONF_PATH: dir },
+      // Its TCP listener is on the host's loopback, where the tests connect from.
+      hostNetwork: true,
       what: "starting libvirtd with a SASL listener",
     });
     for (let i = 0; i < 100 && !tcpListening(SASL_PORT); i++) sleep(50);
