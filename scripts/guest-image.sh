@@ -40,6 +40,20 @@ if [ -f "$out/manifest.json" ] && [ -f "$out/disk.qcow2" ]; then
   exit 0
 fi
 
+# One build at a time (test files, the demo and a bench may ask at once): wait for
+# a build in progress, then use its result.
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  say "another build of the guest image is running; waiting for it"
+  flock 9
+fi
+if [ -f "$out/manifest.json" ] && [ -f "$out/disk.qcow2" ]; then
+  say "guest image present: $out"
+  echo "$out"
+  exit 0
+fi
+
 need=()
 for p in mmdebstrap e2fsprogs qemu-utils; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
