@@ -53,6 +53,8 @@ const FUNCTIONS = [
   "virDomainSetAutostart",
   "virDomainFree",
   "virDomainListAllCheckpoints",
+  "virDomainInterfaceAddresses",
+  "virDomainInterfaceFree",
   // snapshot
   "virDomainSnapshotCreateXML",
   "virDomainSnapshotLookupByName",
@@ -139,6 +141,9 @@ const ENUM_GROUPS = [
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
+  // addresses (virDomainInterfaceAddresses: where they come from, what they are)
+  "virDomainInterfaceAddressesSource",
+  "virIPAddrType",
   // networks (virNetworkUpdate's command and section; its flags are in FLAG_GROUPS)
   "virNetworkUpdateCommand",
   "virNetworkUpdateSection",
@@ -160,6 +165,7 @@ const FLAG_GROUPS = {
   virDomainGetState: null,
   virDomainHasManagedSaveImage: null,
   virDomainListAllCheckpoints: "virDomainCheckpointListFlags",
+  virDomainInterfaceAddresses: null,
   virDomainSnapshotCreateXML: "virDomainSnapshotCreateFlags",
   virDomainSnapshotLookupByName: null,
   virDomainSnapshotGetXMLDesc: "virDomainSnapshotXMLFlags",
@@ -197,7 +203,7 @@ const ARG_TYPES = {
 };
 
 // In declaration order: virConnectAuth's callback takes a virConnectCredential array.
-const STRUCTS = ["virError", "virConnectCredential", "virConnectAuth"];
+const STRUCTS = ["virError", "virConnectCredential", "virConnectAuth", "virDomainIPAddress", "virDomainInterface"];
 
 // Struct fields whose C type says less than their use: libvirt frees `result` itself,
 // so the caller sets it to memory from malloc (a pointer, not a JS string); the

@@ -63,6 +63,25 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
     if ((nic.network === undefined) === (nic.bridge === undefined)) {
       f.push({ property: `networkInterfaces[${n}]`, reason: "set exactly one of network (a libvirt network name) or bridge (a host bridge name)" });
     }
+    if (nic.waitForAddress === "agent" && !i.qemuGuestAgent) {
+      f.push({
+        property: `networkInterfaces[${n}].waitForAddress`,
+        reason:
+          'is "agent", which needs the guest agent\'s channel: set qemuGuestAgent: true (and run qemu-guest-agent in the guest), or wait for "lease"',
+      });
+    }
+    if (nic.waitForAddress === "lease" && nic.bridge !== undefined) {
+      f.push({
+        property: `networkInterfaces[${n}].waitForAddress`,
+        reason: `is "lease", but a host bridge has no libvirt DHCP leases (only a libvirt network's dnsmasq hands them out): wait for "agent" (with qemuGuestAgent: true)`,
+      });
+    }
+    if (nic.waitForAddress === "any" && nic.bridge !== undefined && !i.qemuGuestAgent) {
+      f.push({
+        property: `networkInterfaces[${n}].waitForAddress`,
+        reason: `is "any", but on a host bridge only the guest agent can report an address: set qemuGuestAgent: true`,
+      });
+    }
   });
   const targets = new Map<string, number>();
   i.disks?.forEach((d, n) => {

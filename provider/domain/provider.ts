@@ -17,6 +17,8 @@ import { domainSpec } from "./spec";
 import { carryOut, gatherFacts } from "./lifecycle";
 import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
 import { buildDomainXml, parseDomainXml } from "./xml";
+import { firstIpv4, observeInterfaces, waitForAddresses, type InterfaceReport } from "./addresses";
+import { NotReadyError } from "../resource/not-ready";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   /** libvirt's UUID of the domain; also the Pulumi ID. */
@@ -33,6 +35,9 @@ export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   inputXml?: string;
   /** The persistent definition changed while the domain ran: the change applies at its next start. */
   pendingRestart: boolean;
+  /** The interfaces and the addresses libvirt knows for them (addresses.ts). */
+  interfaces: InterfaceReport[];
+  ipAddress?: string;
 }
 
 /** What an operation knows of the inputs: the checked ones, or those saved in the outputs (whose `type` is libvirt's). */
@@ -121,6 +126,8 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainRecor
   const xml = await dom.xml({ inactive: persistent });
   const observed = parseDomainXml(xml);
   const typed = inputs.xml === undefined;
+  const active = await dom.isActive();
+  const interfaces = await observeInterfaces(dom, active ? await dom.xml() : xml, active);
   return {
     ...inputs,
     inputXml: inputs.xml,
@@ -135,13 +142,15 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainRecor
     // Active, as the update decides it: a pmsuspended or crashed domain is still
     // active, and no start would change it, so reporting running: false there
     // would be a change on every diff that the update never applies.
-    running: await dom.isActive(),
+    running: active,
     persistent,
     autostart: persistent ? await dom.autostart() : false,
     state,
     snapshots: await dom.snapshotNames(),
     xml,
     pendingRestart: pendingRestart && state !== "shutoff",
+    interfaces,
+    ipAddress: firstIpv4(interfaces),
   };
 }
 
@@ -162,6 +171,7 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
     snapshots: [],
     xml: "",
     pendingRestart: false,
+    interfaces: [],
   };
 }
 
@@ -185,7 +195,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
     },
 
     async create(inputs, { recordPartlyCreated }) {
-      return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
+      const made = await withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
         const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
         const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
         // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
@@ -220,6 +230,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
           }
         });
       });
+      return { id: made.id, outs: await withAddresses(made.id, inputs, made.outs, hooks) };
     },
 
     async read(id, props) {
@@ -236,7 +247,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
     async update(id, olds, inputs) {
       const opts = effectiveTeardownOptions(inputs);
       // The new credentials: an update is how a changed password gets recorded.
-      return withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
+      const outs = await withConnection({ uri: olds.uri, auth: inputs.auth, hooks }, (conn) =>
         withDomain(conn, id, async (dom) => {
           if (!dom)
             throw new Error(
@@ -279,6 +290,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
           return describe(conn, dom, inputs, pendingRestart);
         }),
       );
+      return withAddresses(id, inputs, outs, hooks);
     },
 
     async delete(id, props) {
@@ -294,6 +306,32 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
   });
 
 export const domainProvider = makeDomainProvider();
+
+/**
+ * Waits for the addresses that the interfaces' waitForAddress asks for, then reads
+ * the domain again. The domain exists by now: any failure from here records it, as
+ * not ready, rather than forgetting a VM that runs.
+ */
+async function withAddresses(id: string, inputs: DomainInputs, outs: DomainOutputs, hooks: ProviderHooks): Promise<DomainOutputs> {
+  if (!outs.running || !inputs.networkInterfaces?.some((n) => n.waitForAddress)) return outs;
+  const connect = { uri: outs.uri, auth: inputs.auth, hooks };
+  let failure: Error | undefined;
+  let seconds: number | undefined;
+  try {
+    seconds = await waitForAddresses(connect, id, outs.name, inputs.networkInterfaces, inputs.waitForAddressTimeoutSeconds);
+  } catch (err) {
+    failure = err as Error;
+  }
+  const fresh = await withConnection(connect, (conn) =>
+    withDomain(conn, id, async (dom) => (dom ? describe(conn, dom, inputs, outs.pendingRestart) : outs)),
+  ).catch(() => outs);
+  if (failure) throw new NotReadyError(id, fresh, failure.message);
+  // Pulumi shows what the provider prints: the time a boot took is worth knowing.
+  console.error(
+    `domain "${outs.name}": address ${fresh.ipAddress ?? fresh.interfaces.flatMap((i) => i.addresses)[0]?.address} after ${seconds!.toFixed(1)} s`,
+  );
+  return fresh;
+}
 
 /**
  * The update's disk-chain refusal, made in diff already so that the preview shows

@@ -134,7 +134,7 @@ function devicesNode(i: DomainInputs, ctx: BuildContext): XmlNode {
     serial: i.serialConsole ? { "@type": "pty", target: { "@port": "0" } } : undefined,
     console: i.serialConsole ? { "@type": "pty", target: { "@type": "serial", "@port": "0" } } : undefined,
     // libvirt picks the host-side socket path (under its channel directory) itself.
-    channel: i.guestAgent ? { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } } : undefined,
+    channel: i.qemuGuestAgent ? { "@type": "unix", target: { "@type": "virtio", "@name": "org.qemu.guest_agent.0" } } : undefined,
   });
 }
 
@@ -199,6 +199,8 @@ export interface ObservedDomain {
   vcpus?: number;
   description?: string;
   hasNvram: boolean;
+  /** The QEMU guest agent's virtio channel (org.qemu.guest_agent.0) is defined. */
+  hasAgentChannel: boolean;
   macs: Array<string | undefined>;
   interfaces: ObservedInterface[];
 }
@@ -241,6 +243,7 @@ export function parseDomainXml(xml: string): ObservedDomain {
     vcpus: text(domain.vcpu) === undefined ? undefined : Number(text(domain.vcpu)),
     description: domain.description === undefined ? undefined : exactChildText(xml, "domain", "description"),
     hasNvram: !!os && (os.nvram !== undefined || os["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash"),
+    hasAgentChannel: many(child(domain, "devices")?.channel).some((c) => child(c, "target")?.["@name"] === "org.qemu.guest_agent.0"),
     macs: many(child(domain, "devices")?.interface).map((nic) => child(nic, "mac")?.["@address"] as string | undefined),
     interfaces: many(child(domain, "devices")?.interface).map((nic) => {
       const source = child(nic, "source");

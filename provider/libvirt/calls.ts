@@ -9,8 +9,8 @@
 
 const READ_ONLY =
   /^vir(?:Connect|Domain|DomainSnapshot|DomainCheckpoint|StoragePool|StorageVol|Network|Secret|Interface|NodeDevice|NWFilter)(?:Lookup|Get|List|Is|Has|NumOf)[A-Z]/;
-/** Read-only calls whose names do not say so: a local stream object, and reading a volume's data. */
-const ALSO_READ_ONLY = new Set(["virStreamNew", "virStorageVolDownload", "virStreamRecv"]);
+/** Read-only calls whose names do not say so: a local stream object, reading a volume's data, a domain's addresses. */
+const ALSO_READ_ONLY = new Set(["virStreamNew", "virStorageVolDownload", "virStreamRecv", "virDomainInterfaceAddresses"]);
 
 /** True when `fn` may change state on the hypervisor (define, create, start, delete, set, upload, ...). */
 export function changesState(fn: string): boolean {

@@ -7,6 +7,8 @@ import { whileJobBusy } from "./job-wait";
 import { orFlags } from "./flags";
 import {
   virDomainState,
+  virDomainInterfaceAddressesSource,
+  virIPAddrType,
   virDomainXMLFlags,
   virDomainSnapshotCreateFlags,
   virDomainSnapshotListFlags,
@@ -15,6 +17,16 @@ import {
 } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 import { SnapshotHandle } from "./snapshot";
+
+/** Where an interface's addresses come from: the network's DHCP leases, or the guest agent inside the guest. */
+export type AddressSource = "lease" | "agent";
+
+export interface GuestInterface {
+  /** The guest's name for it (agent) or the host-side device (lease: vnet0). */
+  name: string;
+  mac: string;
+  addresses: Array<{ type: "ipv4" | "ipv6"; address: string; prefix: number }>;
+}
 
 export type DomainStateName = "nostate" | "running" | "blocked" | "paused" | "shutdown" | "shutoff" | "crashed" | "pmsuspended";
 
@@ -129,6 +141,35 @@ export class DomainHandle {
       if (isFunctionUnavailable(err, "virDomainListAllCheckpoints")) return 0;
       throw err;
     }
+  }
+
+  /** virDomainInterfaceAddresses: the interfaces' addresses as `source` knows them. */
+  async interfaceAddresses(source: AddressSource): Promise<GuestInterface[]> {
+    const out: [unknown] = [null];
+    const code =
+      source === "agent"
+        ? virDomainInterfaceAddressesSource.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
+        : virDomainInterfaceAddressesSource.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE;
+    const count = await this.conn.call(this.op(`reading the ${source} addresses of`), "virDomainInterfaceAddresses", this.ptr, out, code, 0);
+    const lib = native();
+    return lib.takePointerArray(out[0], count).map((p) => {
+      try {
+        const i = lib.decodeInterface(p);
+        return {
+          name: i.name ?? "",
+          mac: (i.hwaddr ?? "").toLowerCase(),
+          addresses: i.addrs
+            .filter((a) => a.addr)
+            .map((a) => ({
+              type: a.type === virIPAddrType.VIR_IP_ADDR_TYPE_IPV6 ? ("ipv6" as const) : ("ipv4" as const),
+              address: a.addr!,
+              prefix: a.prefix,
+            })),
+        };
+      } finally {
+        lib.sync.virDomainInterfaceFree(p as Ptr<"virDomainInterface">);
+      }
+    });
   }
 
   async hasManagedSave(): Promise<boolean> {

@@ -1420,6 +1420,39 @@ export const virConnectListAllDomainsFlags = {
 } as const;
 export type virConnectListAllDomainsFlags = Flags<"virConnectListAllDomainsFlags">;
 
+/** libvirt enum `virDomainInterfaceAddressesSource`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainInterfaceAddressesSource */
+export const virDomainInterfaceAddressesSource = {
+  /**
+   * Query qemu guest agent
+   * @since libvirt 1.2.14
+   */
+  VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT: 1,
+  /**
+   * Query ARP tables
+   * @since libvirt 4.2.0
+   */
+  VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP: 2,
+  /**
+   * Parse DHCP lease file
+   * @since libvirt 1.2.14
+   */
+  VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE: 0,
+} as const;
+export type virDomainInterfaceAddressesSource = (typeof virDomainInterfaceAddressesSource)[keyof typeof virDomainInterfaceAddressesSource];
+
+/** libvirt enum `virIPAddrType`: https://libvirt.org/html/libvirt-libvirt-network.html#virIPAddrType */
+export const virIPAddrType = {
+  /**
+   * @since libvirt 1.2.6
+   */
+  VIR_IP_ADDR_TYPE_IPV4: 0,
+  /**
+   * @since libvirt 1.2.6
+   */
+  VIR_IP_ADDR_TYPE_IPV6: 1,
+} as const;
+export type virIPAddrType = (typeof virIPAddrType)[keyof typeof virIPAddrType];
+
 /** libvirt enum `virNetworkUpdateCommand`: https://libvirt.org/html/libvirt-libvirt-network.html#virNetworkUpdateCommand */
 export const virNetworkUpdateCommand = {
   /**
@@ -1960,6 +1993,17 @@ export const STRUCTS = {
     cb: "virConnectAuthCallback *",
     cbdata: "void *",
   },
+  virDomainIPAddress: {
+    type: "int",
+    addr: "const char *",
+    prefix: "unsigned int",
+  },
+  virDomainInterface: {
+    name: "const char *",
+    hwaddr: "const char *",
+    naddrs: "unsigned int",
+    addrs: "void *",
+  },
 } as const;
 
 /** What a caller passes for a `virConnectAuth *` (koffi encodes the struct). */
@@ -2003,6 +2047,8 @@ export const FUNCTIONS = {
   virDomainSetAutostart: { decl: "int virDomainSetAutostart(virDomain * domain, int autostart)", since: "0.2.1" },
   virDomainFree: { decl: "int virDomainFree(virDomain * domain)", since: "0.0.3" },
   virDomainListAllCheckpoints: { decl: "int virDomainListAllCheckpoints(virDomain * domain, _Out_ void ** checkpoints, unsigned int flags)", since: "5.6.0" },
+  virDomainInterfaceAddresses: { decl: "int virDomainInterfaceAddresses(virDomain * dom, _Out_ void ** ifaces, unsigned int source, unsigned int flags)", since: "1.2.14" },
+  virDomainInterfaceFree: { decl: "void virDomainInterfaceFree(virDomainInterface * iface)", since: "1.2.14" },
   virDomainSnapshotCreateXML: { decl: "virDomainSnapshot * virDomainSnapshotCreateXML(virDomain * domain, const char * xmlDesc, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotLookupByName: { decl: "virDomainSnapshot * virDomainSnapshotLookupByName(virDomain * domain, const char * name, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotGetXMLDesc: { decl: "HeapString virDomainSnapshotGetXMLDesc(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.8.0" },
@@ -2231,6 +2277,16 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainListAllCheckpoints
    */
   virDomainListAllCheckpoints(domain: Ptr<"virDomain"> | null, checkpoints: [unknown] | null, flags: virDomainCheckpointListFlags | 0): number;
+  /**
+   * Return a pointer to the allocated array of pointers to interfaces present in given domain along with their IP and MAC addresses. Note that single interface can have multiple or even 0 IP addresses.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainInterfaceAddresses
+   */
+  virDomainInterfaceAddresses(dom: Ptr<"virDomain"> | null, ifaces: [unknown] | null, source: number, flags: 0): number;
+  /**
+   * Free the interface object. The data structure is freed and should not be used thereafter. If @iface is NULL, then this method has no effect.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainInterfaceFree
+   */
+  virDomainInterfaceFree(iface: Ptr<"virDomainInterface"> | null): void;
   /**
    * Creates a new snapshot of a domain based on the snapshot xml contained in xmlDesc, with a top-level element <domainsnapshot>.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateXML

@@ -88,7 +88,15 @@ export interface Native {
   addressOf(ptr: unknown): bigint;
   /** Reads `count` pointers from a libvirt-allocated array and frees the array itself. */
   takePointerArray(array: unknown, count: number): unknown[];
+  /** Reads a `virDomainInterface *` (and its address array) into plain objects. */
+  decodeInterface(ptr: unknown): DomainInterfaceFields;
   readonly koffi: typeof koffi;
+}
+
+export interface DomainInterfaceFields {
+  name: string | null;
+  hwaddr: string | null;
+  addrs: Array<{ type: number; addr: string | null; prefix: number }>;
 }
 
 export interface VirErrorFields {
@@ -165,6 +173,8 @@ export function native(): Native {
   koffi.struct("virConnectCredential", STRUCTS.virConnectCredential);
   koffi.proto("int virConnectAuthCallback(virConnectCredential *cred, unsigned int ncred, void *cbdata)");
   koffi.struct("virConnectAuth", STRUCTS.virConnectAuth);
+  koffi.struct("virDomainIPAddress", STRUCTS.virDomainIPAddress);
+  koffi.struct("virDomainInterface", STRUCTS.virDomainInterface);
 
   const { sync, async: asyncFns } = bindFunctions((decl) => lib.func(decl), path);
 
@@ -194,6 +204,11 @@ export function native(): Native {
       return koffi.decode(cell, "virConnect *") as Ptr<"virConnect">;
     },
     addressOf: (ptr) => koffi.address(ptr),
+    decodeInterface(ptr) {
+      const i = koffi.decode(ptr, "virDomainInterface") as { name: string | null; hwaddr: string | null; naddrs: number; addrs: unknown };
+      const addrs = i.naddrs > 0 && i.addrs ? (koffi.decode(i.addrs, "virDomainIPAddress", i.naddrs) as DomainInterfaceFields["addrs"]) : [];
+      return { name: i.name, hwaddr: i.hwaddr, addrs: addrs.map((a) => ({ type: a.type, addr: a.addr, prefix: a.prefix })) };
+    },
     takePointerArray(array, count) {
       if (!array) return [];
       const pointers = count > 0 ? (koffi.decode(array, "void *", count) as unknown[]) : [];

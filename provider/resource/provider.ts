@@ -17,6 +17,7 @@ import { InvalidInputsError } from "../deliberate";
 import type { Checked } from "./check";
 import { changedInputs, withStandIns } from "./diff";
 import { recordPartlyCreated } from "./partly-created";
+import { NotReadyError } from "./not-ready";
 import { replaceKeys, type ResourceSpec } from "./spec";
 
 /** What a resource's diff hook sees: the decision so far, for it to refine. */
@@ -65,6 +66,16 @@ export interface Lifecycle<I, O extends object> {
   delete(id: string, olds: O): Promise<void>;
 }
 
+/** A made-but-not-ready object is recorded with the provider key: without it Pulumi could not call this provider for it again. */
+async function withProviderKey<T>(raw: Raw, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof NotReadyError) err.properties = withoutUndefined({ ...err.properties, __provider: raw.__provider }) as Record<string, unknown>;
+    throw err;
+  }
+}
+
 /** A Pulumi dynamic provider for the resource, typed by its outputs. */
 export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulumi.dynamic.ResourceProvider<Raw, O> {
   const what = life.spec.name;
@@ -95,9 +106,11 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
 
     async create(raw) {
       const inputs = await inputsOrThrow(raw);
-      const { id, outs } = await life.create(inputs, {
-        recordPartlyCreated: (whatIsMade, partial, create) => recordPartlyCreated(raw, whatIsMade, partial, create),
-      });
+      const { id, outs } = await withProviderKey(raw, () =>
+        life.create(inputs, {
+          recordPartlyCreated: (whatIsMade, partial, create) => recordPartlyCreated(raw, whatIsMade, partial, create),
+        }),
+      );
       return { id, outs: withoutUndefined(outs) };
     },
 
@@ -107,7 +120,8 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
     },
 
     async update(id, olds, news) {
-      return { outs: withoutUndefined(await life.update(id, olds, await inputsOrThrow(news, olds))) };
+      const inputs = await inputsOrThrow(news, olds);
+      return { outs: withoutUndefined(await withProviderKey(news, () => life.update(id, olds, inputs))) };
     },
 
     async delete(id, props) {

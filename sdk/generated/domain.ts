@@ -34,6 +34,13 @@ export interface NetworkInterfaceArgs {
   mac?: pulumi.Input<string>;
   /** Default: "virtio". */
   model?: pulumi.Input<"virtio" | "e1000" | "e1000e" | "rtl8139">;
+  /**
+   * Wait in create and update until this interface has an address: "lease" (the libvirt network's
+   * DHCP lease), "agent" (reported by the guest agent; needs qemuGuestAgent), "any" (the first of
+   * both). Default: no wait. Only while the domain runs; the limit is
+   * waitForAddressTimeoutSeconds.
+   */
+  waitForAddress?: pulumi.Input<"lease" | "agent" | "any">;
 }
 
 export interface DomainArgs {
@@ -86,11 +93,17 @@ export interface DomainArgs {
    * guest (qemu-guest-agent): its addresses, a clean shutdown, quiesced snapshots. Default: false.
    * Changes in place.
    */
-  guestAgent?: pulumi.Input<boolean>;
+  qemuGuestAgent?: pulumi.Input<boolean>;
   /** kept exactly, spaces included; `""` is no description (libvirt drops an empty element) */
   description?: pulumi.Input<string>;
   /** A complete domain XML instead of the typed inputs above (not combinable with them). */
   xml?: pulumi.Input<string>;
+  /**
+   * Seconds that create and update wait for the addresses networkInterfaces[].waitForAddress asks
+   * for. Default: 300. On timeout the domain stays, recorded in the stack, and the next `pulumi
+   * up` waits again.
+   */
+  waitForAddressTimeoutSeconds?: pulumi.Input<number>;
   /** Default: true. false stops (destroys) the domain, true starts it. */
   running?: pulumi.Input<boolean>;
   /** Default: true. false makes a transient domain (exists only while running). */
@@ -152,9 +165,21 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly snapshots: pulumi.Output<string[]>;
   /** The definition changed while running; it applies at the next start. */
   declare public readonly pendingRestart: pulumi.Output<boolean>;
+  /**
+   * Each network interface of the running domain, in order, with the addresses libvirt knows for
+   * it (virDomainInterfaceAddresses: the network's DHCP leases, and the guest agent's report when
+   * the domain has qemuGuestAgent). Empty addresses while it is shut off. `pulumi refresh` updates
+   * them; a change of address is no change of the inputs.
+   */
+  declare public readonly interfaces: pulumi.Output<Array<{ mac: string; network?: string; bridge?: string; addresses: Array<{ type: "ipv4" | "ipv6"; address: string; prefix: number; source: "lease" | "agent" }> }>>;
+  /**
+   * The first IPv4 address of the first interface that has one (link-local addresses left out);
+   * undefined while there is none.
+   */
+  declare public readonly ipAddress: pulumi.Output<string | undefined>;
 }
 
-export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","archiveSecretsOnDestroy","uuid","state","snapshots","pendingRestart"] as const;
+export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","archiveSecretsOnDestroy","uuid","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"guestAgent":["guestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"]};

@@ -1,4 +1,4 @@
-// The guestAgent input on qemu:///system: the QEMU guest agent's virtio channel
+// The qemuGuestAgent input on qemu:///system: the QEMU guest agent's virtio channel
 // is in the definition libvirt keeps, gets its host socket when the domain runs,
 // and goes again when the input is turned off (in place: same UUID, applied at the
 // next start). The provider acts; virsh says what is there.
@@ -24,9 +24,9 @@ function agentChannels(xml: string): Array<[string, string | undefined]> {
   ]);
 }
 
-describe("guestAgent", () => {
+describe("qemuGuestAgent", () => {
   it("adds the agent channel; a running domain has its socket; turning it off removes it in place", async () => {
-    const { id, outs, inputs, name } = await createDomain("agent", { running: false, guestAgent: true }, made);
+    const { id, outs, inputs, name } = await createDomain("agent", { running: false, qemuGuestAgent: true }, made);
     expect(agentChannels(virsh(QEMU_URI, "dumpxml", "--inactive", name))).toEqual([["org.qemu.guest_agent.0", undefined]]);
 
     const started = await dp.update!(id, outs, { ...inputs, running: true });
@@ -37,7 +37,7 @@ describe("guestAgent", () => {
     expect(live[0][1]).toMatch(/org\.qemu\.guest_agent\.0$/);
     expect(existsSync(live[0][1]!), `socket ${live[0][1]}`).toBe(true);
 
-    const checked = await dp.check!({}, { ...inputs, running: true, guestAgent: false });
+    const checked = await dp.check!({}, { ...inputs, running: true, qemuGuestAgent: false });
     const diff = await dp.diff!(id, started.outs, checked.inputs);
     expect(diff).toMatchObject({ changes: true, replaces: [] });
     const off = await dp.update!(id, started.outs, checked.inputs);
@@ -49,7 +49,7 @@ describe("guestAgent", () => {
   });
 
   it("is refused with a message that names it when it is not a boolean", async () => {
-    const { failures } = await dp.check!({}, { name: "agent-bad", uri: QEMU_URI, memoryMiB: 64, guestAgent: "yes" });
-    expect(failures).toEqual([{ property: "guestAgent", reason: "guestAgent must be true or false" }]);
+    const { failures } = await dp.check!({}, { name: "agent-bad", uri: QEMU_URI, memoryMiB: 64, qemuGuestAgent: "yes" });
+    expect(failures).toEqual([{ property: "qemuGuestAgent", reason: "qemuGuestAgent must be true or false" }]);
   });
 });

@@ -87,7 +87,7 @@ describe("a real guest on a base + overlay volume, configured by cloud-init", ()
           { volume: { pool: pool.outs.name, name: seed.outs.name }, device: "cdrom", bus: "ide", format: "raw" },
         ],
         serialConsole: true,
-        guestAgent: true,
+        qemuGuestAgent: true,
       });
       expect(domainState(QEMU_URI, name)).toBe("running");
       const disks = virsh(QEMU_URI, "domblklist", name);

@@ -139,13 +139,14 @@ describe("Domain check refuses bad inputs", () => {
 });
 
 describe("Domain check accepts good inputs", () => {
-  it("applies the defaults: running, persistent, 1 vcpu, no autostart, every teardown option off", async () => {
+  it("applies the defaults: running, persistent, 1 vcpu, no autostart, a 300 s address wait, every teardown option off", async () => {
     const { inputs, failures } = await domainProvider.check!({}, base);
     expect(failures).toEqual([]);
     expect(inputs).toEqual({
       name: "web",
       memoryMiB: 64,
       vcpus: 1,
+      waitForAddressTimeoutSeconds: 300,
       running: true,
       persistent: true,
       autostart: false,

@@ -129,22 +129,22 @@ describe("disk defaults", () => {
   });
 });
 
-describe("guestAgent", () => {
+describe("qemuGuestAgent", () => {
   const channels = (xml: string) => ((domainOf(xml).devices as Node[])[0].channel ?? []) as Array<Record<string, any>>;
 
   it("adds one unix channel named org.qemu.guest_agent.0 (libvirt picks its socket path); none without it", () => {
-    const withAgent = channels(buildDomainXml(inputs({ guestAgent: true }), { type: "qemu" }));
+    const withAgent = channels(buildDomainXml(inputs({ qemuGuestAgent: true }), { type: "qemu" }));
     expect(withAgent.map((c) => [c["@type"], c.target[0]["@type"], c.target[0]["@name"], c.source])).toEqual([
       ["unix", "virtio", "org.qemu.guest_agent.0", undefined],
     ]);
-    expect(channels(buildDomainXml(inputs({ guestAgent: false }), { type: "qemu" }))).toEqual([]);
+    expect(channels(buildDomainXml(inputs({ qemuGuestAgent: false }), { type: "qemu" }))).toEqual([]);
     expect(channels(buildDomainXml(inputs(), { type: "qemu" }))).toEqual([]);
   });
 
   it("is a typed machine input: refused together with xml", () => {
     const xml = "<domain type='test'><name>web</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>";
-    expect(checkDomainInputs({ name: "web", xml, guestAgent: true }).failures).toEqual([
-      { property: "guestAgent", reason: expect.stringMatching(/cannot be combined with xml/) },
+    expect(checkDomainInputs({ name: "web", xml, qemuGuestAgent: true }).failures).toEqual([
+      { property: "qemuGuestAgent", reason: expect.stringMatching(/cannot be combined with xml/) },
     ]);
   });
 });
@@ -348,6 +348,7 @@ describe("parseDomainXml", () => {
       vcpus: 2,
       description: "primary",
       hasNvram: false,
+      hasAgentChannel: false,
       macs: ["52:54:00:8a:4b:01", undefined],
       interfaces: [
         { type: "network", source: "default", model: undefined, mac: "52:54:00:8a:4b:01" },
