@@ -76,8 +76,8 @@ export async function observeInterfaces(dom: DomainHandle, xml: string, active: 
       const report = reports.find((r) => r.mac !== "" && r.mac === guestIface.mac);
       if (!report) continue; // the guest's loopback, or a device the definition does not hold
       for (const a of guestIface.addresses) {
-        if (report.addresses.some((known) => known.address === a.address)) continue; // both sources know it: the lease is listed
-        report.addresses.push({ ...a, source });
+        // Listed once per source that knows it: a wait for "agent" needs the agent's word.
+        if (!report.addresses.some((known) => known.address === a.address && known.source === source)) report.addresses.push({ ...a, source });
       }
     }
   }

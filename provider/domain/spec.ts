@@ -280,7 +280,7 @@ export const domainSpec = defineSpec({
     pendingRestart: { type: "boolean", doc: "The definition changed while running; it applies at the next start." },
     interfaces: {
       type: 'Array<{ mac: string; network?: string; bridge?: string; addresses: Array<{ type: "ipv4" | "ipv6"; address: string; prefix: number; source: "lease" | "agent" }> }>',
-      doc: "Each network interface of the running domain, in order, with the addresses libvirt knows for it (virDomainInterfaceAddresses: the network's DHCP leases, and the guest agent's report when the domain has qemuGuestAgent). Empty addresses while it is shut off. `pulumi refresh` updates them; a change of address is no change of the inputs.",
+      doc: "Each network interface of the running domain, in order, with the addresses libvirt knows for it (virDomainInterfaceAddresses: the network's DHCP leases, and the guest agent's report when the domain has qemuGuestAgent). An address both sources know is listed once for each. Empty addresses while it is shut off. `pulumi refresh` updates them; a change of address is no change of the inputs.",
     },
     ipAddress: {
       type: "string | undefined",
