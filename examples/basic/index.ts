@@ -30,6 +30,8 @@ const disk = new libvirt.Volume("disk", {
 });
 
 const vm = new libvirt.Domain("web", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: config.get("domainName") ?? `${prefix}-web`,
   uri,
   auth,

@@ -26,6 +26,8 @@ const machines = Array.from({ length: count }, (_, i) => {
     deleteSnapshotDataOnDestroy: config.getBoolean("deleteVolumeSnapshotData") ?? false,
   });
   const vm = new libvirt.Domain(`vm-${i}`, {
+    // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+    shutdownTimeoutSeconds: 0,
     name,
     uri,
     memoryMiB: config.getNumber("memoryMiB") ?? 64,

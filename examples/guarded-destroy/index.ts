@@ -22,6 +22,8 @@ const disk = new libvirt.Volume("disk", {
 });
 
 const vm = new libvirt.Domain("vm", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-vm`,
   uri,
   memoryMiB: 128,

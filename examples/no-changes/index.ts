@@ -41,6 +41,8 @@ const scratch = new libvirt.Volume("scratch", {
 });
 
 const vm = new libvirt.Domain("vm", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-vm`,
   uri,
   memoryMiB: 96,
@@ -67,6 +69,8 @@ const idleDisk = new libvirt.Volume("idle-disk", {
 });
 
 const idle = new libvirt.Domain("idle", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-idle`,
   uri,
   memoryMiB: 64,

@@ -35,6 +35,8 @@ const typedDisk = new libvirt.Volume("typed-disk", { pool, name: `${prefix}-type
 const rawDisk = new libvirt.Volume("raw-disk", { pool, name: `${prefix}-raw.qcow2`, capacity: "16MiB", format: "qcow2" });
 
 const typed = new libvirt.Domain("typed", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-typed`,
   uri,
   auth,
@@ -47,6 +49,8 @@ const typed = new libvirt.Domain("typed", {
 });
 
 const raw = new libvirt.Domain("raw", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-raw`,
   uri,
   auth,

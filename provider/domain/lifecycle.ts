@@ -2,6 +2,7 @@
 // ../teardown/domain.ts decides on, and carries out the plan it returns.
 import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
+import { virDomainShutdownFlagValues } from "../libvirt/libvirt.gen";
 import { planLateDrop, type DomainFacts, type DropExpectations, type TeardownDecision, type TeardownStep } from "../teardown/domain";
 import { parseDomainXml } from "./xml";
 import { definedDisks } from "./disk-chain";
@@ -34,6 +35,8 @@ export async function gatherFacts(dom: DomainHandle): Promise<DomainFacts> {
     hasManagedSave: await unsupportedAs(false, () => dom.hasManagedSave()),
     checkpoints: await unsupportedAs(0, () => dom.checkpointCount()),
     hasNvram: parseDomainXml(xml).hasNvram,
+    // From the XML, whatever input put the channel there (or the user's own xml).
+    guestAgent: /<target\b[^>]*\bname=["']org\.qemu\.guest_agent\.0["']/.test(xml),
     // Only the snapshot archive needs these: read when there are snapshots.
     ...(snapshots.length > 0 ? await archiveFacts(dom, xml) : {}),
   };
@@ -71,8 +74,70 @@ async function refuseNewSince(dom: DomainHandle, step: DropExpectations, verb: "
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
 }
 
-async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHooks): Promise<void> {
+const POLL_MS = 300;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What the steps so far left behind: a graceful shutdown that stopped the domain leaves the hard stop nothing to do. */
+interface StepState {
+  /** A shutdown step ran (the domain may have stopped by itself since). */
+  asked: boolean;
+}
+
+/** The ACPI power button; a driver that rejects the flag (the test driver) gets its own default shutdown. */
+async function pressPowerButton(dom: DomainHandle, acpi: virDomainShutdownFlagValues): Promise<void> {
+  try {
+    await dom.shutdown(acpi);
+  } catch (err) {
+    if (isUnsupported(err)) await dom.shutdown(0);
+    else throw err;
+  }
+}
+
+/**
+ * Asks the guest to shut down (the agent, falling back to the ACPI power button
+ * when the agent does not answer) and polls until the domain stops or the time is up.
+ * Says which happened; the hard stop after a timeout is the destroy step's.
+ */
+async function gracefulShutdown(dom: DomainHandle, step: Extract<TeardownStep, { call: "shutdown" }>, state: StepState): Promise<void> {
+  const { VIR_DOMAIN_SHUTDOWN_GUEST_AGENT: AGENT, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN: ACPI } = virDomainShutdownFlagValues;
+  let how = "ACPI power button";
+  state.asked = true;
+  const started = Date.now();
+  if (step.via === "agent") {
+    try {
+      await dom.shutdown(AGENT);
+      how = "guest agent";
+    } catch (err) {
+      console.error(
+        `domain "${dom.name()}": the guest agent did not take the shutdown request (${(err as Error).message}); pressing the ACPI power button instead`,
+      );
+      await pressPowerButton(dom, ACPI);
+    }
+  } else {
+    await pressPowerButton(dom, ACPI);
+  }
+  const deadline = started + step.timeoutSeconds * 1000;
+  for (;;) {
+    if (!(await dom.isActive())) {
+      console.error(`domain "${dom.name()}": shut down cleanly (${how}) in ${seconds(Date.now() - started)}`);
+      return;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+  }
+  console.error(
+    `domain "${dom.name()}": did not shut down within ${step.timeoutSeconds} s of the ${how} request; powering it off (hard stop). ` +
+      `To stop it cleanly, have the guest act on ACPI (acpid, systemd-logind) or run qemu-guest-agent; shutdownTimeoutSeconds: 0 skips the wait`,
+  );
+}
+
+async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHooks, state: StepState): Promise<void> {
   switch (step.call) {
+    case "shutdown":
+      await hooks.pause?.("beforeShutdown");
+      await gracefulShutdown(dom, step, state);
+      return;
     case "archiveSnapshots": {
       const where = await writeArchive(dom, step.to, step.snapshots, step.secure);
       // Pulumi's delete has no outputs: the engine shows what the provider prints.
@@ -99,6 +164,8 @@ async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHoo
         // A transient domain: libvirt drops its metadata as it stops.
         await refuseNewSince(dom, step, "stop transient");
       }
+      // After a graceful shutdown that worked there is nothing left to power off.
+      if (state.asked && !(await dom.isActive())) return;
       await dom.destroy();
       return;
     case "undefine":
@@ -118,7 +185,8 @@ async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHoo
 /** Carries out an allowed decision, or throws the refusal before touching anything; `hooks` pause at its race windows. */
 export async function carryOut(dom: DomainHandle, decision: TeardownDecision, hooks: ProviderHooks): Promise<void> {
   if (!decision.allowed) throw new TeardownRefusedError(decision.message);
-  for (const step of decision.steps) await runStep(dom, step, hooks);
+  const state: StepState = { asked: false };
+  for (const step of decision.steps) await runStep(dom, step, hooks, state);
 }
 
 /** The running pool that holds `file` as a volume (virStorageVolLookupByPath, then the pool whose volume of that name has its key). */

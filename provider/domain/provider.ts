@@ -429,6 +429,6 @@ async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: Doma
 }
 
 /** The delete options among saved outputs or inputs. */
-function teardownOptionsOf(props: Partial<Record<(typeof TEARDOWN_KEYS)[number], boolean>>) {
-  return Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k]]));
+function teardownOptionsOf(props: Partial<Record<(typeof TEARDOWN_KEYS)[number], boolean>> & { shutdownTimeoutSeconds?: number }) {
+  return { ...Object.fromEntries(TEARDOWN_KEYS.map((k) => [k, props[k]])), shutdownTimeoutSeconds: props.shutdownTimeoutSeconds };
 }

@@ -267,6 +267,19 @@ export const domainSpec = defineSpec({
       "keep the NVRAM file of an EFI domain when deleting it (by default it is removed); see the teardown rules",
       "Keep the NVRAM file of an EFI domain when deleting it. Default: false (removed).",
     ),
+    shutdownTimeoutSeconds: {
+      schema: z
+        .number({ error: "must be a number of seconds" })
+        .int({ error: "must be a whole number of seconds" })
+        .min(0, { error: "must be at least 0 (0: hard stop at once)" })
+        .max(3600, { error: "must be at most 3600 seconds (an hour)" }),
+      default: 60,
+      change: "record",
+      doc: "how long `running: false`, a delete and a replacement of a running persistent domain wait for the guest to shut down cleanly (the guest agent when the domain has its channel, else the ACPI power button) before powering it off (hard stop); 0: hard stop at once. Recorded in the outputs, because Pulumi's delete sees only those; see the teardown rules",
+      sdkDoc:
+        "Seconds that running: false, a delete and a replacement of a running persistent domain wait for a clean shutdown (the guest agent when qemuGuestAgent, else the ACPI power button) before the hard stop. Default: 60. 0: hard stop at once (for a VM that boots no OS, which ignores ACPI).",
+      output: { type: "number" },
+    },
     archiveSecretsOnDestroy: teardownOption(
       "archiveSecretsOnDestroy",
       "the snapshot archive that the metadata-only cascade writes before it removes libvirt's snapshot metadata holds libvirt's secure XML (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`: with the passwords the plain XML hides); by default the plain XML; see the teardown rules",

@@ -13,6 +13,7 @@ import {
   virDomainSnapshotCreateFlags,
   virDomainSnapshotListFlags,
   type virDomainDestroyFlagsValues,
+  type virDomainShutdownFlagValues,
   type virDomainUndefineFlagsValues,
 } from "./libvirt.gen";
 import { native, type Ptr } from "./native";
@@ -188,6 +189,11 @@ export class DomainHandle {
 
   async start(): Promise<void> {
     await this.conn.call(this.op("starting"), "virDomainCreate", this.ptr);
+  }
+
+  /** virDomainShutdownFlags: asks the guest to shut down (ACPI power button, or the guest agent) and returns at once. */
+  async shutdown(flags: virDomainShutdownFlagValues | 0 = 0): Promise<void> {
+    await this.conn.call(this.op("asking to shut down"), "virDomainShutdownFlags", this.ptr, flags);
   }
 
   async destroy(flags: virDomainDestroyFlagsValues | 0 = 0): Promise<void> {

@@ -1588,6 +1588,41 @@ export const virDomainDestroyFlagsValues = {
 } as const;
 export type virDomainDestroyFlagsValues = Flags<"virDomainDestroyFlagsValues">;
 
+/** libvirt flag group `virDomainShutdownFlagValues`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlagValues */
+export const virDomainShutdownFlagValues = {
+  /**
+   * Send ACPI event
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN: 1 as Flags<"virDomainShutdownFlagValues">,
+  /**
+   * hypervisor choice
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_SHUTDOWN_DEFAULT: 0 as Flags<"virDomainShutdownFlagValues">,
+  /**
+   * Use guest agent
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_SHUTDOWN_GUEST_AGENT: 2 as Flags<"virDomainShutdownFlagValues">,
+  /**
+   * Use initctl
+   * @since libvirt 1.0.1
+   */
+  VIR_DOMAIN_SHUTDOWN_INITCTL: 4 as Flags<"virDomainShutdownFlagValues">,
+  /**
+   * Use paravirt guest control
+   * @since libvirt 1.2.5
+   */
+  VIR_DOMAIN_SHUTDOWN_PARAVIRT: 16 as Flags<"virDomainShutdownFlagValues">,
+  /**
+   * Send a signal
+   * @since libvirt 1.0.1
+   */
+  VIR_DOMAIN_SHUTDOWN_SIGNAL: 8 as Flags<"virDomainShutdownFlagValues">,
+} as const;
+export type virDomainShutdownFlagValues = Flags<"virDomainShutdownFlagValues">;
+
 /** libvirt flag group `virDomainCheckpointListFlags`: https://libvirt.org/html/libvirt-libvirt-domain-checkpoint.html#virDomainCheckpointListFlags */
 export const virDomainCheckpointListFlags = {
   /**
@@ -2035,6 +2070,7 @@ export const FUNCTIONS = {
   virDomainCreateXML: { decl: "virDomain * virDomainCreateXML(virConnect * conn, const char * xmlDesc, unsigned int flags)", since: "0.5.0" },
   virDomainCreate: { decl: "int virDomainCreate(virDomain * domain)", since: "0.1.1" },
   virDomainDestroyFlags: { decl: "int virDomainDestroyFlags(virDomain * domain, unsigned int flags)", since: "0.9.4" },
+  virDomainShutdownFlags: { decl: "int virDomainShutdownFlags(virDomain * domain, unsigned int flags)", since: "0.9.10" },
   virDomainUndefineFlags: { decl: "int virDomainUndefineFlags(virDomain * domain, unsigned int flags)", since: "0.9.4" },
   virDomainGetXMLDesc: { decl: "HeapString virDomainGetXMLDesc(virDomain * domain, unsigned int flags)", since: "0.0.3" },
   virDomainGetState: { decl: "int virDomainGetState(virDomain * domain, _Out_ int * state, _Out_ int * reason, unsigned int flags)", since: "0.9.2" },
@@ -2217,6 +2253,11 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainDestroyFlags
    */
   virDomainDestroyFlags(domain: Ptr<"virDomain"> | null, flags: virDomainDestroyFlagsValues | 0): number;
+  /**
+   * Shutdown a domain, the domain object is still usable thereafter but the domain OS is being stopped. Note that the guest OS may ignore the request. Additionally, the hypervisor may check and support the domain 'on_poweroff' XML setting resulting in a domain that reboots instead of shutting down. For guests that react to a shutdown request, the differences from virDomainDestroy() are that the guest's disk storage will be in a stable state rather than having the (virtual) power cord pulled, and this command returns as soon as the shutdown request is issued rather than blocking until the guest is no longer running.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainShutdownFlags
+   */
+  virDomainShutdownFlags(domain: Ptr<"virDomain"> | null, flags: virDomainShutdownFlagValues | 0): number;
   /**
    * Undefine a domain. If the domain is running, it's converted to transient domain, without stopping it. If the domain is inactive, the domain configuration is removed.
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainUndefineFlags

@@ -20,6 +20,8 @@ export interface DomainFacts {
   checkpoints: number;
   /** The persistent definition has an NVRAM file (EFI firmware). */
   hasNvram: boolean;
+  /** The domain has the QEMU guest agent's channel (org.qemu.guest_agent.0): a graceful stop asks the agent first. */
+  guestAgent?: boolean;
   /**
    * Where the snapshot archive can go: the first disk image of the definition.
    * `pool` for a volume disk (then no `file`), and for a file disk that libvirt
@@ -46,7 +48,15 @@ export interface TeardownOptions {
   keepNvramOnDestroy: boolean;
   /** Archive the snapshot and domain XML in libvirt's secure form (with the passwords it hides otherwise). */
   archiveSecretsOnDestroy: boolean;
+  /**
+   * How long a stop, delete or replacement of a running persistent domain waits
+   * for the guest to shut down (ACPI, or the agent) before the hard stop; 0: hard stop at once.
+   */
+  shutdownTimeoutSeconds: number;
 }
+
+/** The default graceful wait, in seconds. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 60;
 
 export const DEFAULT_TEARDOWN_OPTIONS: TeardownOptions = {
   deleteSnapshotsOnDestroy: false,
@@ -55,6 +65,7 @@ export const DEFAULT_TEARDOWN_OPTIONS: TeardownOptions = {
   deleteCheckpointsOnDestroy: false,
   keepNvramOnDestroy: false,
   archiveSecretsOnDestroy: false,
+  shutdownTimeoutSeconds: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
 };
 
 /** The environment variable that allows the snapshot cascade for one `pulumi destroy`. */
@@ -77,6 +88,13 @@ export type TeardownStep =
   | { call: "archiveSnapshots"; to: ArchiveLocation; snapshots: string[]; secure: boolean }
   /** virDomainSnapshotDelete on each, in this order (children before parents), deleting data too. */
   | { call: "deleteSnapshots"; names: string[] }
+  /**
+   * virDomainShutdownFlags (the guest agent when the domain has its channel, else
+   * the ACPI power button; the agent falls back to ACPI when it does not answer),
+   * then waits up to `timeoutSeconds` for the domain to stop. The `destroy` step
+   * that follows powers it off if it still runs (the hard stop), and does nothing if not.
+   */
+  | { call: "shutdown"; timeoutSeconds: number; via: "agent" | "acpi" }
   /**
    * virDomainDestroyFlags: stop the running domain. For a transient domain libvirt
    * drops its snapshot and checkpoint metadata as it stops: `expectSnapshots` /
@@ -196,6 +214,13 @@ function deleteReasons(facts: DomainFacts, opts: TeardownOptions): string[] {
   return typeof to === "string" ? [to] : reasons;
 }
 
+/** The graceful shutdown before the hard stop of a running persistent domain; none with a timeout of 0. */
+function gracefulStop(facts: DomainFacts, opts: TeardownOptions): TeardownStep[] {
+  const timeoutSeconds = opts.shutdownTimeoutSeconds ?? DEFAULT_SHUTDOWN_TIMEOUT_SECONDS;
+  if (timeoutSeconds <= 0) return [];
+  return [{ call: "shutdown", timeoutSeconds, via: facts.guestAgent ? "agent" : "acpi" }];
+}
+
 /** Deleting the domain: undefine (and destroy first when it runs), or for a transient domain, destroy. */
 export function planDomainDelete(facts: DomainFacts, opts: TeardownOptions): TeardownDecision {
   const reasons = deleteReasons(facts, opts);
@@ -212,7 +237,8 @@ export function planDomainDelete(facts: DomainFacts, opts: TeardownOptions): Tea
   const remaining = opts.deleteSnapshotDataOnDestroy ? [] : [...facts.snapshots];
   if (facts.active) {
     // Stopping a transient domain deletes it, and libvirt drops its metadata without asking.
-    steps.push(facts.persistent ? { call: "destroy" } : { call: "destroy", expectSnapshots: remaining, expectCheckpoints: facts.checkpoints });
+    if (facts.persistent) steps.push(...gracefulStop(facts, opts), { call: "destroy" });
+    else steps.push({ call: "destroy", expectSnapshots: remaining, expectCheckpoints: facts.checkpoints });
   }
   if (facts.persistent) {
     const flags = undefineFlags(facts, opts);
@@ -276,7 +302,7 @@ export function planDomainStop(facts: DomainFacts, opts: TeardownOptions): Teard
     const decision = planDomainDelete(facts, opts);
     return decision.allowed ? decision : { allowed: false, message: decision.message.replace("refusing to delete", "refusing to stop transient") };
   }
-  return { allowed: true, steps: [{ call: "destroy" }] };
+  return { allowed: true, steps: [...gracefulStop(facts, opts), { call: "destroy" }] };
 }
 
 /**

@@ -221,7 +221,7 @@ const n = config.requireNumber("n");
 for (let i = 0; i < n; i++) {
   const name = \`\${prefix}\${String(i).padStart(2, "0")}\`;
   const disk = new libvirt.Volume(\`disk-\${i}\`, { pool, uri, name: \`\${name}.qcow2\`, capacity: "16MiB", format: "qcow2" });
-  const vm = new libvirt.Domain(\`vm-\${i}\`, { name, uri, type: "kvm", memoryMiB: 64, vcpus: 1, disks: [{ volume: disk }] });
+  const vm = new libvirt.Domain(\`vm-\${i}\`, { name, uri, type: "kvm", memoryMiB: 64, vcpus: 1, shutdownTimeoutSeconds: 0, disks: [{ volume: disk }] });
   new libvirt.Snapshot(\`snap-\${i}\`, { domain: vm, name: "bench", description: "taken by the benchmark" });
 }
 `;

@@ -111,7 +111,15 @@ export function specs(prefix, n, pool, uri) {
     return {
       name,
       volume: { pool, name: `${name}.qcow2`, capacity: "16MiB", format: "qcow2", uri },
-      domain: { name, uri, type: "kvm", memoryMiB: 64, vcpus: 1, disks: [{ volume: { pool, name: `${name}.qcow2` }, format: "qcow2" }] },
+      domain: {
+        name,
+        uri,
+        type: "kvm",
+        memoryMiB: 64,
+        vcpus: 1,
+        shutdownTimeoutSeconds: 0,
+        disks: [{ volume: { pool, name: `${name}.qcow2` }, format: "qcow2" }],
+      },
       snapshot: { name: "bench", description: "taken by the benchmark" },
     };
   });

@@ -129,6 +129,13 @@ export interface DomainArgs {
   /** Keep the NVRAM file of an EFI domain when deleting it. Default: false (removed). */
   keepNvramOnDestroy?: pulumi.Input<boolean>;
   /**
+   * Seconds that running: false, a delete and a replacement of a running persistent domain wait
+   * for a clean shutdown (the guest agent when qemuGuestAgent, else the ACPI power button) before
+   * the hard stop. Default: 60. 0: hard stop at once (for a VM that boots no OS, which ignores
+   * ACPI).
+   */
+  shutdownTimeoutSeconds?: pulumi.Input<number>;
+  /**
    * Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot
    * metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the
    * plain XML hides. Default: false (plain XML).
@@ -156,6 +163,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly deleteManagedSaveOnDestroy: pulumi.Output<boolean>;
   declare public readonly deleteCheckpointsOnDestroy: pulumi.Output<boolean>;
   declare public readonly keepNvramOnDestroy: pulumi.Output<boolean>;
+  declare public readonly shutdownTimeoutSeconds: pulumi.Output<number>;
   declare public readonly archiveSecretsOnDestroy: pulumi.Output<boolean>;
   /** libvirt's UUID of the domain; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
@@ -180,7 +188,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly ipAddress: pulumi.Output<string | undefined>;
 }
 
-export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","archiveSecretsOnDestroy","uuid","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
+export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","shutdownTimeoutSeconds","archiveSecretsOnDestroy","uuid","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"shutdownTimeoutSeconds":["shutdownTimeoutSeconds"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"]};

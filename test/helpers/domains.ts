@@ -26,13 +26,14 @@ function remember(made: MadeNames | undefined, name: string): void {
 
 /**
  * Creates a domain named after `label` (test prefix and run) on qemu:///system with
- * 64 MiB (unless `inputs` say otherwise, or give raw `xml`), after `check` found no
+ * 64 MiB and shutdownTimeoutSeconds: 0 (unless `inputs` say otherwise, or give raw `xml`), after `check` found no
  * failures. `made`, when given, collects the name for the file's afterAll.
  */
 export async function createDomain(label: string, inputs: Record<string, unknown>, made?: MadeNames, name = uniqueName(label)): Promise<MadeDomain> {
   remember(made, name);
   const typed = inputs.xml === undefined ? { memoryMiB: 64 } : {};
-  const checked = await provider.domainProvider.check!({}, { name, uri: QEMU_URI, ...typed, ...inputs });
+  // Test domains boot no OS and ignore the ACPI request: hard stop at once unless a test asks otherwise.
+  const checked = await provider.domainProvider.check!({}, { name, uri: QEMU_URI, shutdownTimeoutSeconds: 0, ...typed, ...inputs });
   expect(checked.failures).toEqual([]);
   const { id, outs } = await provider.domainProvider.create!(checked.inputs);
   return { id: id!, outs, inputs: checked.inputs, name };

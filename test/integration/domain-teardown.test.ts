@@ -187,7 +187,10 @@ describe("teardown rules on qemu:///system", () => {
 
   it("a create that fails halfway leaves no domain behind", async () => {
     const name = uniqueName("halfway");
-    const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: `${images.dir}/missing.qcow2` }] });
+    const checked = await domainProvider.check!(
+      {},
+      { name, uri: QEMU_URI, memoryMiB: 64, shutdownTimeoutSeconds: 0, disks: [{ file: `${images.dir}/missing.qcow2` }] },
+    );
     await expect(domainProvider.create!(checked.inputs)).rejects.toThrow(
       /starting domain.*(No such file|Cannot access).*partly created domain was removed/s,
     );

@@ -102,7 +102,10 @@ describe("libvirtd killed during a create", () => {
     const name = uniqueName("killed-dom");
     made.domains.push(name);
     const disk = images.qcow2(`${name}.qcow2`);
-    const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, disks: [{ file: disk }], running: true });
+    const checked = await domainProvider.check!(
+      {},
+      { name, uri: QEMU_URI, memoryMiB: 64, shutdownTimeoutSeconds: 0, disks: [{ file: disk }], running: true },
+    );
     const inputs = { ...checked.inputs, __provider: PROVIDER_KEY };
 
     const err = await killedDuringCreate(

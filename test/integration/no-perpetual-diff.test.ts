@@ -189,7 +189,10 @@ describe("Snapshot: no change after create and after refresh, for every input", 
     ] as const) {
       const name = domainName(label);
       const disk = images.qcow2(`${name}.qcow2`);
-      const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, running: run, disks: [{ file: disk }] });
+      const checked = await domainProvider.check!(
+        {},
+        { name, uri: QEMU_URI, memoryMiB: 64, shutdownTimeoutSeconds: 0, running: run, disks: [{ file: disk }] },
+      );
       await domainProvider.create!(checked.inputs);
       if (run) running = { name, disk };
       else stopped = { name };

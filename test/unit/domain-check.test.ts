@@ -156,6 +156,7 @@ describe("Domain check accepts good inputs", () => {
       deleteCheckpointsOnDestroy: false,
       keepNvramOnDestroy: false,
       archiveSecretsOnDestroy: false,
+      shutdownTimeoutSeconds: 60,
     });
   });
 

@@ -49,6 +49,9 @@ const undefine = (flags: number, fallbackFlags = flags, expectSnapshots?: string
   ...(expectCheckpoints !== undefined ? { expectCheckpoints } : {}),
 });
 const destroy: TeardownStep = { call: "destroy" };
+/** A running persistent domain is asked to shut down (ACPI, the default 60 s) before the hard stop. */
+const shutdown = (timeoutSeconds = 60, via: "agent" | "acpi" = "acpi"): TeardownStep => ({ call: "shutdown", timeoutSeconds, via });
+const gracefulStop: TeardownStep[] = [shutdown(), destroy];
 /** Stopping a transient domain drops its metadata: the step carries what the check allowed to go. */
 const destroyTransient = (expectSnapshots: string[], expectCheckpoints = 0): TeardownStep => ({
   call: "destroy",
@@ -98,7 +101,7 @@ const rows: Row[] = [
     plan: "delete",
     facts: facts({ active: true, snapshots: ["s1"] }),
     opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [destroy, undefine(SNAP | NVRAM, SNAP, ["s1"])],
+    steps: [...gracefulStop, undefine(SNAP | NVRAM, SNAP, ["s1"])],
   },
   // delete / stop a transient domain that has snapshots
   {
@@ -201,7 +204,7 @@ const rows: Row[] = [
     plan: "delete",
     facts: facts({ active: true, snapshots: ["a", "b"] }),
     opts: opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
-    steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, destroy, undefine(NVRAM, 0)],
+    steps: [{ call: "deleteSnapshots", names: ["b", "a"] }, ...gracefulStop, undefine(NVRAM, 0)],
   },
   {
     row: "deleteSnapshotDataOnDestroy without the cascade option: still refused",
@@ -216,7 +219,7 @@ const rows: Row[] = [
     plan: "stop",
     facts: facts({ active: true, snapshots: twoSnaps, hasManagedSave: false, checkpoints: 3 }),
     opts: opts(),
-    steps: [destroy],
+    steps: gracefulStop,
   },
   {
     row: "stop an already stopped domain: nothing to do",
@@ -288,7 +291,7 @@ const rows: Row[] = [
     plan: "delete",
     facts: facts({ active: true, snapshots: ["s"], hasManagedSave: true, checkpoints: 1, hasNvram: true }),
     opts: opts({ deleteSnapshotsOnDestroy: true, deleteManagedSaveOnDestroy: true, deleteCheckpointsOnDestroy: true }),
-    steps: [destroy, undefine(SNAP | MSAVE | CKPT | NVRAM, SNAP | MSAVE | CKPT | NVRAM, ["s"], 1)],
+    steps: [...gracefulStop, undefine(SNAP | MSAVE | CKPT | NVRAM, SNAP | MSAVE | CKPT | NVRAM, ["s"], 1)],
   },
   // combined refusals
   {
@@ -341,7 +344,11 @@ rows.push(
     plan: "delete",
     facts: facts({ snapshots: ["s1"], active: true, firstDisk: { pool: "images" }, localHypervisor: true, archiveStamp: STAMP }),
     opts: opts({ deleteSnapshotsOnDestroy: true }),
-    steps: [archive({ kind: "volume", pool: "images", name: `web.snapshots-${STAMP}.json` }, ["s1"]), destroy, undefine(SNAP | NVRAM, SNAP, ["s1"])],
+    steps: [
+      archive({ kind: "volume", pool: "images", name: `web.snapshots-${STAMP}.json` }, ["s1"]),
+      ...gracefulStop,
+      undefine(SNAP | NVRAM, SNAP, ["s1"]),
+    ],
   },
   {
     row: "archive: a remote hypervisor with a file image that a pool holds: a volume in that pool",
@@ -472,6 +479,7 @@ describe("effectiveTeardownOptions", () => {
       deleteCheckpointsOnDestroy: false,
       keepNvramOnDestroy: false,
       archiveSecretsOnDestroy: false,
+      shutdownTimeoutSeconds: 60,
     });
   });
 
@@ -621,5 +629,61 @@ describe("planLateDrop: the second line of defence, right before a domain-wide d
   ];
   it.each(lateRows)("%s", (_label, args, message) => {
     expect(planLateDrop(...args)).toEqual(message === null ? { allowed: true, steps: [] } : { allowed: false, message });
+  });
+});
+
+describe("graceful stop (shutdownTimeoutSeconds)", () => {
+  const running = facts({ active: true });
+  it("stop, delete and replacement of a running persistent domain shut it down (ACPI, 60 s) before the hard stop", () => {
+    expect(planDomainStop(running, opts())).toEqual({ allowed: true, steps: [shutdown(60, "acpi"), destroy] });
+    expect(planDomainDelete(running, opts())).toEqual({ allowed: true, steps: [shutdown(60, "acpi"), destroy, undefine(NVRAM, 0)] });
+    expect(planDomainReplace(running, opts(), ["memoryMiB"])).toEqual({ allowed: true, steps: [shutdown(60, "acpi"), destroy, undefine(NVRAM, 0)] });
+  });
+
+  it("asks the guest agent when the domain has its channel", () => {
+    expect(planDomainStop(facts({ active: true, guestAgent: true }), opts({ shutdownTimeoutSeconds: 5 }))).toEqual({
+      allowed: true,
+      steps: [shutdown(5, "agent"), destroy],
+    });
+  });
+
+  it("0: the hard stop at once, exactly as without the option (no shutdown step)", () => {
+    expect(planDomainStop(running, opts({ shutdownTimeoutSeconds: 0 }))).toEqual({ allowed: true, steps: [destroy] });
+    expect(planDomainDelete(running, opts({ shutdownTimeoutSeconds: 0 }))).toEqual({ allowed: true, steps: [destroy, undefine(NVRAM, 0)] });
+  });
+
+  it("a domain that is not running gets no shutdown step", () => {
+    expect(planDomainStop(facts(), opts())).toEqual({ allowed: true, steps: [] });
+    expect(planDomainDelete(facts(), opts())).toEqual({ allowed: true, steps: [undefine(NVRAM, 0)] });
+  });
+
+  it("a transient domain is stopped hard (stopping deletes it) and with snapshots refused before any shutdown", () => {
+    const transient = facts({ persistent: false, active: true });
+    expect(planDomainDelete(transient, opts())).toEqual({ allowed: true, steps: [destroyTransient([], 0)] });
+    const refused = planDomainStop(facts({ persistent: false, active: true, snapshots: ["t1"] }), opts());
+    expect(refused.allowed).toBe(false);
+    expect(refused).not.toHaveProperty("steps");
+  });
+
+  it("the refusals (snapshots, managed save, checkpoints) come before any shutdown", () => {
+    for (const over of [{ snapshots: ["s1"] }, { hasManagedSave: true }, { checkpoints: 1 }]) {
+      const d = planDomainDelete(facts({ active: true, ...over }), opts());
+      expect(d.allowed).toBe(false);
+      expect((d as { message: string }).message).toContain("it is still running and nothing was changed");
+      expect(planDomainReplace(facts({ active: true, ...over }), opts(), ["memoryMiB"]).allowed).toBe(false);
+    }
+  });
+
+  it("the data cascade deletes the snapshots first, then shuts down, then stops hard and undefines", () => {
+    const d = planDomainDelete(
+      facts({ active: true, snapshots: ["a"] }),
+      opts({ deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: true }),
+    );
+    expect(d).toEqual({ allowed: true, steps: [{ call: "deleteSnapshots", names: ["a"] }, shutdown(), destroy, undefine(NVRAM, 0)] });
+  });
+
+  it("a stored timeout is kept by effectiveTeardownOptions, an undefined one is the default", () => {
+    expect(effectiveTeardownOptions({ shutdownTimeoutSeconds: 0 }, {}).shutdownTimeoutSeconds).toBe(0);
+    expect(effectiveTeardownOptions({ shutdownTimeoutSeconds: undefined }, {}).shutdownTimeoutSeconds).toBe(60);
   });
 });

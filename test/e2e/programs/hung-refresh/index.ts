@@ -24,6 +24,8 @@ function stack(label: string, uri: string, count: number, description?: string, 
   return Array.from({ length: count }, (_, i) => {
     const disk = new libvirt.Volume(`${label}-disk-${i}`, { pool, name: `${label}-${i}.qcow2`, capacity: "1MiB", format: "qcow2" });
     const vm = new libvirt.Domain(`${label}-vm-${i}`, {
+      // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+      shutdownTimeoutSeconds: 0,
       name: `${prefix}-${label}-vm-${i}`,
       uri,
       memoryMiB: 32,

@@ -14,6 +14,8 @@ const format = (config.get("diskFormat") ?? "qcow2") as "qcow2" | "raw";
 const disk = new libvirt.Volume("disk", { pool, name: config.get("diskName") ?? `${prefix}-disk.img`, capacity: "16MiB", format });
 
 const vm = new libvirt.Domain("vm", {
+  // The VM boots no OS, so it would ignore the ACPI request: hard stop at once.
+  shutdownTimeoutSeconds: 0,
   name: `${prefix}-vm`,
   uri,
   memoryMiB: 64,
