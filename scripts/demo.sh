@@ -109,9 +109,18 @@ show virsh -c "$uri" vol-list "$prefix-pool"
 step "cleaning up: allow deleting the image with its snapshot data for this destroy"
 show env LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY=1 pulumi destroy --yes --suppress-outputs
 pulumi stack rm --yes "$stack" >/dev/null
+pooldir="/var/lib/libvirt/images/$prefix-pool"
+if ls "$pooldir"/*.snapshots-*.json >/dev/null 2>&1; then
+  echo "The snapshot archive the cascade wrote outlives the pool (a pool's delete never removes it):"
+  show ls "$pooldir"
+  echo "The snapshot's contents went with the image just now, so the demo removes its archive too."
+  rm -f "$pooldir"/*.snapshots-*.json
+  rmdir "$pooldir" 2>/dev/null || true
+fi
 
 step "done: nothing left"
 show virsh -c "$uri" list --all --name
 virsh -c "$uri" net-info "$prefix-net" >/dev/null 2>&1 && echo "network $prefix-net is still defined" || echo "network $prefix-net: gone"
 virsh -c "$uri" pool-info "$prefix-pool" >/dev/null 2>&1 && echo "pool $prefix-pool is still defined" || echo "pool $prefix-pool: gone"
 [ -e "$disk" ] && echo "image $disk still exists" || echo "image $disk: gone"
+[ -e "$pooldir" ] && echo "directory $pooldir still exists" || echo "directory $pooldir: gone"
