@@ -98,6 +98,16 @@ wait_for_libvirtd() {
 
 install_node_modules() {
   cd "$root_dir"
+  # A worktree that links node_modules to another checkout's: npm ci here would empty
+  # that shared directory through the link (the other checkout's modules gone too).
+  if [ -L node_modules ]; then
+    if [ -d node_modules/koffi ] && [ -d node_modules/@pulumi/pulumi ]; then
+      say "node modules present (node_modules links to $(readlink -f node_modules); not reinstalled through the link)"
+      return
+    fi
+    say "node_modules links to $(readlink -f node_modules), which lacks koffi or @pulumi/pulumi: run npm ci there"
+    exit 1
+  fi
   if [ -d node_modules/koffi ] && [ -d node_modules/@pulumi/pulumi ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "node modules present"
   else
