@@ -121,3 +121,11 @@ export const absolutePath = (what: string) =>
 export const hasControlCharacters = (s: string): boolean => /[\0-\x1f]/.test(s);
 
 export const flag = (what: string) => z.boolean({ error: `${what} must be true or false` });
+
+/** A whole number of `unit` within [min, max]; each bound carries its own message (what the bound means). */
+export const wholeNumber = (unit: string, min: { value: number; error: string }, max: { value: number; error: string }) =>
+  z
+    .number({ error: `must be a number of ${unit}` })
+    .int({ error: `must be a whole number of ${unit}` })
+    .min(min.value, { error: min.error })
+    .max(max.value, { error: max.error });

@@ -3,7 +3,7 @@
 // table are derived from this (scripts/gen-from-spec.mjs; a unit test fails when
 // they are stale). Adding an input: an entry here, its XML mapping in xml.ts, a test.
 import { z } from "zod";
-import { absolutePath, flag, objectName, oneOf } from "../validation";
+import { absolutePath, flag, objectName, oneOf, wholeNumber } from "../validation";
 import { defineSpec, type InputSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
 
@@ -95,11 +95,11 @@ export const domainSpec = defineSpec({
       output: { type: "string" },
     }),
     memoryMiB: machine({
-      schema: z
-        .number({ error: "must be a number of MiB" })
-        .int({ error: "must be a whole number of MiB" })
-        .min(1, { error: "must be at least 1 MiB" })
-        .max(16 * 1024 * 1024, { error: "must be at most 16 TiB (16777216 MiB)" }),
+      schema: wholeNumber(
+        "MiB",
+        { value: 1, error: "must be at least 1 MiB" },
+        { value: 16 * 1024 * 1024, error: "must be at most 16 TiB (16777216 MiB)" },
+      ),
       defaultDoc: "required (unless `xml`)",
       change: "update",
       doc: "the guest's memory in MiB; a running domain gets it at its next start",
@@ -207,11 +207,11 @@ export const domainSpec = defineSpec({
       output: { type: "string", doc: "The persistent definition as libvirt returns it." },
     },
     waitForAddressTimeoutSeconds: {
-      schema: z
-        .number({ error: "must be a number of seconds" })
-        .int({ error: "must be a whole number of seconds" })
-        .min(1, { error: "must be at least 1 second" })
-        .max(86400, { error: "must be at most 86400 seconds (a day)" }),
+      schema: wholeNumber(
+        "seconds",
+        { value: 1, error: "must be at least 1 second" },
+        { value: 86400, error: "must be at most 86400 seconds (a day)" },
+      ),
       default: 300,
       change: "record",
       doc: "how long create and update wait for the addresses that `networkInterfaces[].waitForAddress` asks for; on timeout the domain stays (running, recorded in the stack) and the error says what to check; the next `pulumi up` waits again",
@@ -268,11 +268,11 @@ export const domainSpec = defineSpec({
       "Keep the NVRAM file of an EFI domain when deleting it. Default: false (removed).",
     ),
     shutdownTimeoutSeconds: {
-      schema: z
-        .number({ error: "must be a number of seconds" })
-        .int({ error: "must be a whole number of seconds" })
-        .min(0, { error: "must be at least 0 (0: hard stop at once)" })
-        .max(3600, { error: "must be at most 3600 seconds (an hour)" }),
+      schema: wholeNumber(
+        "seconds",
+        { value: 0, error: "must be at least 0 (0: hard stop at once)" },
+        { value: 3600, error: "must be at most 3600 seconds (an hour)" },
+      ),
       default: 60,
       change: "record",
       doc: "how long `running: false`, a delete and a replacement of a running persistent domain wait for the guest to shut down cleanly (the guest agent when the domain has its channel, else the ACPI power button) before powering it off (hard stop); 0: hard stop at once. Recorded in the outputs, because Pulumi's delete sees only those; see the teardown rules",

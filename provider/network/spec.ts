@@ -5,7 +5,7 @@
 // input: an entry here, its XML in xml.ts, a rule in inputs.ts if it combines
 // with others, a test.
 import { z } from "zod";
-import { flag, objectName, oneOf } from "../validation";
+import { flag, objectName, oneOf, wholeNumber } from "../validation";
 import { defineSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
 import { parseCidr, parseIp } from "./address";
@@ -162,11 +162,7 @@ export const networkSpec = defineSpec({
       output: { type: "Array<{ ip: string; hostnames: string[] }>" },
     },
     mtu: {
-      schema: z
-        .number({ error: "must be a number of bytes" })
-        .int({ error: "must be a whole number of bytes" })
-        .min(68, { error: "must be at least 68 (the IPv4 minimum)" })
-        .max(65535, { error: "must be at most 65535" }),
+      schema: wholeNumber("bytes", { value: 68, error: "must be at least 68 (the IPv4 minimum)" }, { value: 65535, error: "must be at most 65535" }),
       defaultDoc: "libvirt's (1500)",
       change: "replace",
       flowsInto: ["xml"],

@@ -2,6 +2,7 @@
 // Debian packages, cached outside the clone by its recipe) and what it takes to
 // talk to it from outside: the QEMU guest agent through libvirt.
 import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { virshTry } from "./host";
 
@@ -25,6 +26,41 @@ export function guestImage(): GuestImage {
   const dir = out.trim().split("\n").pop()!;
   const cmdline = execFileSync("cat", [join(dir, "cmdline")], { encoding: "utf8" }).trim();
   return { dir, disk: join(dir, "disk.qcow2"), kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline };
+}
+
+/**
+ * The image, with its kernel and initrd copied to `dir`/boot: QEMU runs as
+ * libvirt-qemu, which cannot enter /root where the image is cached.
+ */
+export function stageGuestBoot(dir: string): GuestImage {
+  const image = guestImage();
+  mkdirSync(join(dir, "boot"), { recursive: true });
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, "boot"), 0o755);
+  copyFileSync(image.kernel, join(dir, "boot/vmlinuz"));
+  copyFileSync(image.initrd, join(dir, "boot/initrd.img"));
+  return image;
+}
+
+/**
+ * Domain inputs that boot the real guest staged in `dir` (stageGuestBoot): TCG
+ * (type "qemu": KVM cannot boot a Linux kernel on these nested hosts), machine
+ * "pc" (its IDE bus takes a cloud-init cdrom), direct kernel boot, a serial
+ * console and the agent's channel. `extra` adds disks and the rest.
+ */
+export function guestDomainInputs(name: string, dir: string, image: GuestImage, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name,
+    type: "qemu",
+    machine: "pc",
+    memoryMiB: 512,
+    kernel: join(dir, "boot/vmlinuz"),
+    initrd: join(dir, "boot/initrd.img"),
+    cmdline: image.cmdline,
+    serialConsole: true,
+    qemuGuestAgent: true,
+    ...extra,
+  };
 }
 
 /** One guest-agent command through libvirt (virsh qemu-agent-command); undefined while the agent does not answer. */

@@ -3,13 +3,13 @@
 // channel, else the ACPI power button) and hard-stop only after shutdownTimeoutSeconds.
 // A domain that boots no OS ignores ACPI: the fallback. The real guest shuts down
 // cleanly: libvirt's log of the domain says "reason=shutdown", not "reason=destroyed".
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { provider } from "../helpers/lib";
 import { createDomain } from "../helpers/domains";
 import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
-import { agentCommand, guestImage, waitFor } from "../helpers/guest";
+import { agentCommand, guestDomainInputs, stageGuestBoot, waitFor, type GuestImage } from "../helpers/guest";
 
 const { domainProvider, poolProvider, volumeProvider } = provider;
 const made: string[] = [];
@@ -90,15 +90,9 @@ describe("graceful stop of a real guest (the guest agent)", () => {
   const dir = join(IMAGES, name);
   let poolMade = false;
   beforeAll(() => {
-    const image = guestImage();
-    mkdirSync(join(dir, "boot"), { recursive: true });
-    chmodSync(dir, 0o755);
-    chmodSync(join(dir, "boot"), 0o755);
-    copyFileSync(image.kernel, join(dir, "boot/vmlinuz"));
-    copyFileSync(image.initrd, join(dir, "boot/initrd.img"));
-    Object.assign(ctx, { image });
+    ctx.image = stageGuestBoot(dir);
   }, 20 * 60_000);
-  const ctx: { image?: ReturnType<typeof guestImage> } = {};
+  const ctx: { image?: GuestImage } = {};
   afterAll(() => {
     removeDomain(QEMU_URI, name);
     if (poolMade) removePool(QEMU_URI, name);
@@ -129,19 +123,13 @@ describe("graceful stop of a real guest (the guest agent)", () => {
         backingFormat: "qcow2",
         format: "qcow2",
       });
-      const vm = await mk(domainProvider, {
-        name,
-        type: "qemu",
-        machine: "pc",
-        memoryMiB: 512,
-        kernel: join(dir, "boot/vmlinuz"),
-        initrd: join(dir, "boot/initrd.img"),
-        cmdline: image.cmdline,
-        disks: [{ volume: { pool: name, name: overlay.outs.name }, format: "qcow2" }],
-        serialConsole: true,
-        qemuGuestAgent: true,
-        shutdownTimeoutSeconds: 120,
-      });
+      const vm = await mk(
+        domainProvider,
+        guestDomainInputs(name, dir, image, {
+          disks: [{ volume: { pool: name, name: overlay.outs.name }, format: "qcow2" }],
+          shutdownTimeoutSeconds: 120,
+        }),
+      );
       console.log(`[graceful-stop] guest booted (agent answers) after ${(await booted()).seconds.toFixed(0)} s`);
 
       const stop = await printed(() => domainProvider.update!(vm.id, vm.outs, { ...vm.inputs, running: false }));

@@ -6,12 +6,12 @@
 // agent: the hostname it set and a file its runcmd wrote. The guest has no
 // network interface: no traffic leaves it.
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
 import { QEMU_URI, domainState, removeDomain, removePool, uniqueName, virsh } from "../helpers/host";
-import { agentCommand, guestImage, readGuestFile, waitFor, type GuestImage } from "../helpers/guest";
+import { agentCommand, guestDomainInputs, readGuestFile, stageGuestBoot, waitFor, type GuestImage } from "../helpers/guest";
 
 const { cloudInitDiskProvider, domainProvider, poolProvider, volumeProvider } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -41,13 +41,7 @@ async function create(p: MakesResources, inputs: Record<string, unknown>): Promi
 
 describe("a real guest on a base + overlay volume, configured by cloud-init", () => {
   beforeAll(() => {
-    image = guestImage();
-    // QEMU runs as libvirt-qemu, which cannot enter /root: the kernel and initrd go beside the pool.
-    mkdirSync(join(dir, "boot"), { recursive: true });
-    chmodSync(dir, 0o755);
-    chmodSync(join(dir, "boot"), 0o755);
-    copyFileSync(image.kernel, join(dir, "boot/vmlinuz"));
-    copyFileSync(image.initrd, join(dir, "boot/initrd.img"));
+    image = stageGuestBoot(dir);
   }, 20 * 60_000);
 
   it(
@@ -73,22 +67,16 @@ describe("a real guest on a base + overlay volume, configured by cloud-init", ()
       });
 
       made.domain = true;
-      const vm = await create(domainProvider, {
-        name,
-        type: "qemu",
-        machine: "pc",
-        memoryMiB: 512,
-        kernel: join(dir, "boot/vmlinuz"),
-        initrd: join(dir, "boot/initrd.img"),
-        cmdline: image.cmdline,
-        disks: [
-          { volume: { pool: pool.outs.name, name: overlay.outs.name }, format: "qcow2" },
-          // The Debian cloud kernel has no AHCI: the seed goes on IDE (machine "pc").
-          { volume: { pool: pool.outs.name, name: seed.outs.name }, device: "cdrom", bus: "ide", format: "raw" },
-        ],
-        serialConsole: true,
-        qemuGuestAgent: true,
-      });
+      const vm = await create(
+        domainProvider,
+        guestDomainInputs(name, dir, image, {
+          disks: [
+            { volume: { pool: pool.outs.name, name: overlay.outs.name }, format: "qcow2" },
+            // The Debian cloud kernel has no AHCI: the seed goes on IDE (machine "pc").
+            { volume: { pool: pool.outs.name, name: seed.outs.name }, device: "cdrom", bus: "ide", format: "raw" },
+          ],
+        }),
+      );
       expect(domainState(QEMU_URI, name)).toBe("running");
       const disks = virsh(QEMU_URI, "domblklist", name);
       expect(disks).toMatch(/vda\s+web\.qcow2/);
