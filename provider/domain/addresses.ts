@@ -4,6 +4,7 @@
 // polls with a fresh connection lease each time and sleeps on a timer: it never
 // blocks the event loop, nor holds a connection while it sleeps, so many domains
 // can wait at once.
+import { setTimeout as delay } from "node:timers/promises";
 import { isConnectionLost, isLibvirtError } from "../libvirt/errors";
 import { withConnection, type ConnectOptions } from "../libvirt/connection";
 import { withDomain, type AddressSource, type DomainHandle, type GuestInterface } from "../libvirt/domain";
@@ -114,7 +115,7 @@ export async function waitForAddresses(
 ): Promise<number | undefined> {
   const wants: Want[] = (nics ?? []).flatMap((n, index) => (n.waitForAddress ? [{ index, source: n.waitForAddress }] : []));
   if (wants.length === 0) return undefined;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? delay;
   const started = Date.now();
 
   for (;;) {

@@ -1,5 +1,6 @@
 // Side-effecting half of the teardown rules: gathers the facts that
 // ../teardown/domain.ts decides on, and carries out the plan it returns.
+import { setTimeout as delay } from "node:timers/promises";
 import type { DomainHandle } from "../libvirt/domain";
 import { isUnsupported } from "../libvirt/errors";
 import { virDomainShutdownFlagValues } from "../libvirt/libvirt.gen";
@@ -75,7 +76,6 @@ async function refuseNewSince(dom: DomainHandle, step: DropExpectations, verb: "
 }
 
 const POLL_MS = 300;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** What the steps so far left behind: a graceful shutdown that stopped the domain leaves the hard stop nothing to do. */
@@ -124,7 +124,7 @@ async function gracefulShutdown(dom: DomainHandle, step: Extract<TeardownStep, {
       return;
     }
     if (Date.now() >= deadline) break;
-    await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
+    await delay(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
   }
   console.error(
     `domain "${dom.name()}": did not shut down within ${step.timeoutSeconds} s of the ${how} request; powering it off (hard stop). ` +

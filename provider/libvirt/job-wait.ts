@@ -5,6 +5,7 @@
 // Nothing was done when that happens, so the call can simply be made again.
 // Pulumi runs independent resources at the same time (8 snapshots of one
 // domain, say): this helper retries such calls, with backoff, for a bounded time.
+import { setTimeout as wait } from "node:timers/promises";
 import { isJobBusy, LibvirtError } from "./errors";
 
 /** Total time (ms) to keep retrying a call while the domain's job lock is held. */
@@ -55,7 +56,7 @@ export class JobBusyTimeoutError extends Error {
  */
 export async function whileJobBusy<T>(what: string, op: () => Promise<T>, opts: JobWaitOptions = {}): Promise<T> {
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? wait;
   const limit = opts.limitMs ?? jobWaitLimitMs();
   const maxDelay = opts.maxDelayMs ?? 5_000;
   let delay = opts.initialDelayMs ?? 200;
