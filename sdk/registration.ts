@@ -5,6 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { rememberAuth, withSecretAuth } from "./auth";
 import { rememberSecretOutputs, withDerivedSecrets, type SecretFlows } from "./secret-outputs";
+import { stackDefaults } from "./stack-config";
 
 export interface RegistrationArgs {
   /** The inputs as the provider takes them (resources already resolved to their outputs). */
@@ -25,8 +26,13 @@ export interface RegistrationArgs {
 /** The props and options for super(), and `registered(this)` to call after it. */
 export function registration(args: RegistrationArgs) {
   const outputs = Object.fromEntries(args.outputKeys.map((k) => [k, undefined]));
+  // The stack's default hypervisor: sent beside the inputs; the provider uses it only when the
+  // resource has no uri (one brought by a Domain or Pool resource counts as its own).
+  const stack = "uri" in outputs ? stackDefaults() : {};
+  const ownUri = args.props.uri !== undefined;
+  const auth = args.auth ?? (ownUri ? undefined : stack.auth);
   const secrets = withDerivedSecrets({
-    props: { ...outputs, ...args.props, auth: args.auth },
+    props: { ...outputs, ...args.props, auth, ...(stack.uri !== undefined ? { __stackUri: stack.uri } : {}) },
     flows: args.flows,
     gateKey: args.gateKey,
     opts: withSecretAuth(args.opts),
@@ -37,7 +43,7 @@ export function registration(args: RegistrationArgs) {
     props: secrets.props,
     opts: secrets.opts,
     registered(resource: pulumi.Resource): void {
-      if (args.sharesAuth) rememberAuth(resource, args.auth);
+      if (args.sharesAuth) rememberAuth(resource, auth);
       rememberSecretOutputs(resource, secrets.decision);
     },
   };

@@ -24,7 +24,8 @@ export const cloudInitDiskSpec = defineSpec({
     pool: poolInput("disk"),
     uri: uriInput("disk", {
       defaultDoc: "the Pool's, else the default",
-      sdkDoc: "Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the disk.",
+      sdkDoc:
+        "Hypervisor URI. Default: the Pool's, else the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the disk.",
     }),
     auth: authInput({
       defaultDoc: "the Pool resource's, else none",

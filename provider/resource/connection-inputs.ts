@@ -13,11 +13,11 @@ const AUTH_SDK_DOC =
 export const uriInput = <const O extends Overrides>(resource: string, overrides?: O) =>
   ({
     schema: hypervisorUri,
-    defaultDoc: "`LIBVIRT_DEFAULT_URI`, else libvirt's default",
+    defaultDoc: "the stack's `libvirt-pulumi:uri`, else `LIBVIRT_DEFAULT_URI`, else libvirt's default",
     change: "replace",
     unsetKeepsSaved: true,
-    doc: "the URI libvirt reports is saved in the output `uri` and used by later operations. Must not embed a password (use `auth`)",
-    sdkDoc: `Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the ${resource}.`,
+    doc: "the URI libvirt reports is saved in the output `uri` and used by later operations; a later change of the stack default never moves the resource. Must not embed a password (use `auth`)",
+    sdkDoc: `Hypervisor URI. Default: the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default (resolved when the ${resource} is created; a later change of the stack default does not move it). Changing it replaces the ${resource}.`,
     output: { type: "string", doc: "The URI libvirt reported for the connection: later operations use it." },
     ...overrides,
   }) as const;

@@ -1,6 +1,7 @@
 // The skeleton every resource provider shares; each resource fills in a
 // Lifecycle. The kit owns what must be the same everywhere:
-// - check: the resource's spec check; a preview's unknown inputs stay unknown and
+// - check: the stack's default URI where a resource gives none (stack-default.ts),
+//   then the resource's spec check; a preview's unknown inputs stay unknown and
 //   the known rest gets its defaults, so the preview does not show them removed;
 // - diff: unknown inputs count as changed, the saved values stand in for them so
 //   that the rest is normalized and compared as usual (diff.ts); the spec's
@@ -19,6 +20,7 @@ import { changedInputs, withStandIns } from "./diff";
 import { recordPartlyCreated } from "./partly-created";
 import { NotReadyError } from "./not-ready";
 import { replaceKeys, type ResourceSpec } from "./spec";
+import { withStackDefaultUri } from "./stack-default";
 
 /** What a resource's diff hook sees: the decision so far, for it to refine. */
 export interface DiffContext<I, O> {
@@ -88,8 +90,9 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
 
   return redactingErrors<pulumi.dynamic.ResourceProvider<Raw, O>>({
     async check(olds, news) {
-      const { inputs, failures } = await life.check(news, olds);
-      return { inputs: inputs && failures.length === 0 ? withoutUndefined(inputs) : news, failures };
+      const resolved = life.spec.inputs.uri ? withStackDefaultUri(what, news, olds) : news;
+      const { inputs, failures } = await life.check(resolved, olds);
+      return { inputs: inputs && failures.length === 0 ? withoutUndefined(inputs) : resolved, failures };
     },
 
     async diff(id, olds, news) {

@@ -56,7 +56,7 @@ export const snapshotSpec = defineSpec({
     uri: uriInput("snapshot", {
       doc: "only with a name/UUID (a `Domain` brings its own); the URI libvirt reports is saved in the output `uri`",
       sdkDoc:
-        "Hypervisor URI, only with a domain name/UUID (a `Domain` brings its own). Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the snapshot.",
+        "Hypervisor URI, only with a domain name/UUID (a `Domain` brings its own). Default: the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the snapshot.",
     }),
     auth: authInput({
       defaultDoc: "a `Domain` resource's, else none",

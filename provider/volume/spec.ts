@@ -17,7 +17,7 @@ export const volumeSpec = defineSpec({
     uri: uriInput("volume", {
       defaultDoc: "the Pool's, else the default",
       doc: "the URI libvirt reports is saved in the output `uri` and used by later operations",
-      sdkDoc: "Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default.",
+      sdkDoc: "Hypervisor URI. Default: the Pool's, else the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default.",
       output: { type: "string" },
     }),
     auth: authInput({

@@ -16,8 +16,8 @@ export interface CloudInitDiskArgs {
    */
   pool: Pool | pulumi.Input<string>;
   /**
-   * Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default.
-   * Changing it replaces the disk.
+   * Hypervisor URI. Default: the Pool's, else the stack config libvirt-pulumi:uri, else
+   * LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the disk.
    */
   uri?: pulumi.Input<string>;
   /**

@@ -47,8 +47,9 @@ export interface DomainArgs {
   /** Domain name. Default: the resource name. Changing it replaces the domain. */
   name?: pulumi.Input<string>;
   /**
-   * Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the
-   * domain.
+   * Hypervisor URI. Default: the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else
+   * libvirt's default (resolved when the domain is created; a later change of the stack default
+   * does not move it). Changing it replaces the domain.
    */
   uri?: pulumi.Input<string>;
   /**

@@ -42,8 +42,9 @@ export interface NetworkArgs {
    */
   name?: pulumi.Input<string>;
   /**
-   * Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the
-   * network.
+   * Hypervisor URI. Default: the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else
+   * libvirt's default (resolved when the network is created; a later change of the stack default
+   * does not move it). Changing it replaces the network.
    */
   uri?: pulumi.Input<string>;
   /**

@@ -13,8 +13,9 @@ export interface PoolArgs {
    */
   path: pulumi.Input<string>;
   /**
-   * Hypervisor URI. Default: LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the
-   * pool.
+   * Hypervisor URI. Default: the stack config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else
+   * libvirt's default (resolved when the pool is created; a later change of the stack default does
+   * not move it). Changing it replaces the pool.
    */
   uri?: pulumi.Input<string>;
   /**

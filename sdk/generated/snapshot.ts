@@ -27,8 +27,9 @@ export interface SnapshotArgs {
    */
   domain: pulumi.Input<string> | DomainLike;
   /**
-   * Hypervisor URI, only with a domain name/UUID (a `Domain` brings its own). Default:
-   * LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it replaces the snapshot.
+   * Hypervisor URI, only with a domain name/UUID (a `Domain` brings its own). Default: the stack
+   * config libvirt-pulumi:uri, else LIBVIRT_DEFAULT_URI, else libvirt's default. Changing it
+   * replaces the snapshot.
    */
   uri?: pulumi.Input<string>;
   /**

@@ -15,7 +15,10 @@ export interface VolumeArgs {
    * Changing it replaces the volume.
    */
   pool: Pool | pulumi.Input<string>;
-  /** Hypervisor URI. Default: the Pool's, else LIBVIRT_DEFAULT_URI, else libvirt's default. */
+  /**
+   * Hypervisor URI. Default: the Pool's, else the stack config libvirt-pulumi:uri, else
+   * LIBVIRT_DEFAULT_URI, else libvirt's default.
+   */
   uri?: pulumi.Input<string>;
   /**
    * Credentials for a hypervisor that asks for them (a SASL listener on qemu+tcp://host/system).
