@@ -12,9 +12,8 @@ import { canonicalEqual } from "../equality";
 import { NotReadyError } from "../resource/not-ready";
 import { revertRequested } from "../teardown/revert";
 import { SnapshotOptionError } from "./errors";
-import { carryOutRevert, planRevertNow, RevertFailedError } from "./revert";
+import { carryOutRevert, diskTargets, planRevertNow, RevertFailedError } from "./revert";
 import type { ProviderHooks } from "../hooks";
-import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, type SnapshotInputs } from "./inputs";
 import { snapshotSpec } from "./spec";
 import { defaultsFor } from "../resource/spec";
@@ -125,8 +124,7 @@ function stateConflict(i: SnapshotInputs, active: boolean, state: string, domain
 /** A disks[n].target that is not a disk of the domain. */
 async function unknownDisk(dom: DomainHandle, i: SnapshotInputs, domainName: string): Promise<SnapshotOptionError | undefined> {
   if (!i.disks?.length) return undefined;
-  const devices = child(child(parseXml(await dom.xml()), "domain"), "devices");
-  const targets = many(devices?.disk).map((d) => String(child(d, "target")?.["@dev"] ?? ""));
+  const targets = await diskTargets(dom);
   const n = i.disks.findIndex((d) => !targets.includes(d.target));
   if (n < 0) return undefined;
   return new SnapshotOptionError(

@@ -9,8 +9,9 @@ import { virDomainSnapshotCreateFlags as C, virErrorNumber as E } from "../libvi
 import type { SnapshotHandle } from "../libvirt/snapshot";
 import type { ProviderHooks } from "../hooks";
 import { planRevert, type RevertStep } from "../teardown/revert";
-import { buildXml, compact } from "../xml/xml";
-import { parseSnapshotXml } from "./xml";
+import { child, many, parseXml } from "../xml/xml";
+import type { SnapshotInputs } from "./inputs";
+import { buildSnapshotXml, parseSnapshotXml } from "./xml";
 import { SnapshotOptionError } from "./errors";
 
 /** The revert failed after the snapshot of the current state was taken: nothing is lost, and `preRevert` says where it is. */
@@ -26,6 +27,12 @@ export class RevertFailedError extends Error {
 
 const libvirtText = (err: unknown) =>
   isLibvirtError(err) ? `${(err as LibvirtError).libvirtMessage} [${(err as LibvirtError).codeName}]` : String(err);
+
+/** The guest device names of the domain's disks now. */
+export async function diskTargets(dom: DomainHandle): Promise<string[]> {
+  const devices = child(child(parseXml(await dom.xml()), "domain"), "devices");
+  return many(devices?.disk).map((d) => String(child(d, "target")?.["@dev"] ?? ""));
+}
 
 /** Refuses (SnapshotOptionError on revertTrigger) or returns the steps, from facts read now. */
 export async function planRevertNow(conn: Connection, dom: DomainHandle, snap: SnapshotHandle, discardStateOnRevert: boolean): Promise<RevertStep[]> {
@@ -60,13 +67,13 @@ export async function carryOutRevert(
   let preRevert: string | undefined;
   for (const step of steps) {
     if (step.kind === "preRevertSnapshot") {
-      const xml = buildXml({
-        domainsnapshot: compact({
-          name: step.name,
-          description: `The state of domain "${dom.name()}" before libvirt-pulumi reverted it to snapshot "${snap.name()}" (revertTrigger changed)`,
-          memory: step.memory ? { "@snapshot": "internal" } : undefined,
-        }),
-      });
+      // Memory said explicitly either way: a domain started since the plan makes libvirt refuse rather than save what the plan did not expect.
+      const xml = buildSnapshotXml({
+        name: step.name,
+        description: `The state of domain "${dom.name()}" before libvirt-pulumi reverted it to snapshot "${snap.name()}" (revertTrigger changed)`,
+        memory: step.memory ? "internal" : "none",
+      } as SnapshotInputs);
+      await hooks.pause?.("beforePreRevertSnapshot");
       try {
         (await dom.createSnapshot(xml, C.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC, `"${step.name}"`)).free();
       } catch (err) {

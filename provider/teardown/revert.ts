@@ -39,7 +39,7 @@ export interface RevertFacts {
 }
 
 export type RevertStep =
-  /** A snapshot of the current state, before anything changes; `memory`: also the running guest's memory. */
+  /** A snapshot of the current state (every disk, libvirt's default), before anything changes; `memory`: also the running guest's memory. */
   | { kind: "preRevertSnapshot"; name: string; memory: boolean }
   /** virDomainRevertToSnapshot without flags (never VIR_DOMAIN_SNAPSHOT_REVERT_FORCE). */
   | { kind: "revert" };

@@ -2,6 +2,7 @@
 // loses nothing. Markers are written into the qcow2 image with qemu-io while the
 // domain is shut off; qemu-io, qemu-img and virsh say independently what the
 // reverted disk and the automatic pre-revert snapshot hold.
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
@@ -163,6 +164,62 @@ describe("revertTrigger on qemu:///system", () => {
     );
     expect(snapshotNames(QEMU_URI, name)).toEqual(names);
     expect(virsh(QEMU_URI, "domblklist", name)).toContain(overlay);
+  });
+
+  it("a pre-revert snapshot libvirt cannot take (a raw disk added since): nothing changes, the error names discardStateOnRevert; with it the revert goes ahead", async () => {
+    const raw = join(images.dir, "data.raw");
+    execFileSync("qemu-img", ["create", "-q", "-f", "raw", raw, "1M"]);
+    const { name, outs: d, disk } = await createDomainOnImage(images, "rev-raw", { running: false }, made);
+    writeMarker(disk, A);
+    const base = { name: "one-disk", domain: d.uuid };
+    const { id, outs } = (await sp.create(await checked({ ...base, revertTrigger: "1" }))) as { id: string; outs: Outs };
+    writeMarker(disk, B);
+    // A raw second disk, added by hand after the snapshot: it can hold no internal snapshot.
+    virsh(QEMU_URI, "attach-disk", name, raw, "vdb", "--config", "--driver", "qemu", "--subdriver", "raw", "--targetbus", "virtio");
+    const err = await sp.update!(id, outs, await checked({ ...base, revertTrigger: "2" }, outs)).catch((e) => e);
+    expect(err).toBeInstanceOf(SnapshotOptionError);
+    expect(err.option).toBe("discardStateOnRevert");
+    expect(err.message).toMatch(
+      new RegExp(
+        `cannot revert domain "${name}" to snapshot "one-disk": the snapshot of its current state \\("pre-revert-\\d{8}T\\d{6}Z"\\) could not be taken: .*\\[VIR_ERR_\\w+\\]\\. Nothing was changed\\. .*set discardStateOnRevert: true to revert without keeping it`,
+      ),
+    );
+    expect(snapshotNames(QEMU_URI, name)).toEqual(["one-disk"]);
+    expect(qcow2Snapshots(disk)).toEqual(["one-disk"]);
+    expect(holdsMarker(disk, B)).toBe(true);
+    expect(virsh(QEMU_URI, "domblklist", name)).toContain(raw);
+
+    // discardStateOnRevert: the revert throws B away and restores the definition saved with the snapshot (vda only).
+    const { outs: o } = (await sp.update!(id, outs, await checked({ ...base, revertTrigger: "2", discardStateOnRevert: true }, outs))) as {
+      outs: Outs;
+    };
+    expect(o.preRevertSnapshots).toEqual([]);
+    expect(holdsMarker(disk, A)).toBe(true);
+    expect(snapshotNames(QEMU_URI, name)).toEqual(["one-disk"]);
+    expect(virsh(QEMU_URI, "domblklist", name)).not.toContain(raw);
+  });
+
+  it("a pre-revert snapshot libvirt refuses (the guest started after the check): nothing changes, the error names discardStateOnRevert", async () => {
+    const { name, outs: d, disk } = await createDomainOnImage(images, "rev-race", { running: false }, made);
+    const base = { name: "cold2", domain: d.uuid };
+    const { id, outs } = (await sp.create(await checked({ ...base, revertTrigger: "1" }))) as { id: string; outs: Outs };
+    const starting = provider.makeSnapshotProvider({
+      pause: async (point) => {
+        if (point === "beforePreRevertSnapshot") virsh(QEMU_URI, "start", name);
+      },
+    });
+    const err = await starting.update!(id, outs, await checked({ ...base, revertTrigger: "2" }, outs)).catch((e) => e);
+    expect(err).toBeInstanceOf(SnapshotOptionError);
+    expect(err.option).toBe("discardStateOnRevert");
+    expect(err.message).toMatch(
+      new RegExp(
+        `cannot revert domain "${name}" to snapshot "cold2": the snapshot of its current state \\("pre-revert-\\d{8}T\\d{6}Z"\\) could not be taken: .*Nothing was changed`,
+      ),
+    );
+    expect(snapshotNames(QEMU_URI, name)).toEqual(["cold2"]);
+    expect(qcow2Snapshots(disk)).toEqual(["cold2"]);
+    expect(domainState(QEMU_URI, name)).toBe("running");
+    virsh(QEMU_URI, "destroy", name);
   });
 
   it("a revert that fails after the pre-revert snapshot: nothing is lost, the error names that snapshot, which the outputs record", async () => {
