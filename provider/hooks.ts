@@ -5,7 +5,7 @@
 // observers. The exported providers are built with none.
 import type { CallHooks } from "./libvirt/connection";
 
-export type PausePoint = "beforeUndefine" | "beforeShutdown" | "beforeDestroy" | "afterCreate";
+export type PausePoint = "beforeUndefine" | "beforeShutdown" | "beforeDestroy" | "afterCreate" | "beforePreRevertSnapshot" | "beforeRevert";
 
 export interface ProviderHooks extends CallHooks {
   /** Awaited at `point`; a test acts inside the window it opens. */

@@ -68,6 +68,7 @@ const FUNCTIONS = [
   "virDomainSnapshotListAllChildren",
   "virDomainSnapshotGetParent",
   "virDomainSnapshotHasMetadata",
+  "virDomainRevertToSnapshot",
   // storage: pools, volumes, upload/download streams, and listing every domain (which domains use a volume)
   "virConnectListAllDomains",
   "virConnectListAllStoragePools",
@@ -177,6 +178,7 @@ const FLAG_GROUPS = {
   virDomainSnapshotListAllChildren: "virDomainSnapshotListFlags",
   virDomainSnapshotGetParent: null,
   virDomainSnapshotHasMetadata: null,
+  virDomainRevertToSnapshot: "virDomainSnapshotRevertFlags",
   virConnectListAllDomains: "virConnectListAllDomainsFlags",
   virConnectListAllStoragePools: "virConnectListAllStoragePoolsFlags",
   virStoragePoolDefineXML: "virStoragePoolDefineFlags",

@@ -104,6 +104,13 @@ export class Connection {
     return (await this.call("reading hypervisor capabilities", "virConnectGetCapabilities", this.ptr))!;
   }
 
+  /** The libvirt version of the hypervisor side (virConnectGetLibVersion): major * 1000000 + minor * 1000 + release. */
+  async libVersion(): Promise<number> {
+    const out: [number] = [0];
+    await this.call("reading the libvirt version", "virConnectGetLibVersion", this.ptr, out);
+    return out[0];
+  }
+
   // Lookups and listings of the objects a connection owns (as on libvirt-go-module's Connect).
   // The handles hold this connection; the caller frees them.
 

@@ -1671,6 +1671,31 @@ export const virDomainSnapshotXMLFlags = {
 } as const;
 export type virDomainSnapshotXMLFlags = Flags<"virDomainSnapshotXMLFlags">;
 
+/** libvirt flag group `virDomainSnapshotRevertFlags`: https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotRevertFlags */
+export const virDomainSnapshotRevertFlags = {
+  /**
+   * Allow risky reverts
+   * @since libvirt 0.9.7
+   */
+  VIR_DOMAIN_SNAPSHOT_REVERT_FORCE: 4 as Flags<"virDomainSnapshotRevertFlags">,
+  /**
+   * Pause after revert
+   * @since libvirt 0.9.5
+   */
+  VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED: 2 as Flags<"virDomainSnapshotRevertFlags">,
+  /**
+   * Re-initialize NVRAM from template
+   * @since libvirt 8.1.0
+   */
+  VIR_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM: 8 as Flags<"virDomainSnapshotRevertFlags">,
+  /**
+   * Run after revert
+   * @since libvirt 0.9.5
+   */
+  VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING: 1 as Flags<"virDomainSnapshotRevertFlags">,
+} as const;
+export type virDomainSnapshotRevertFlags = Flags<"virDomainSnapshotRevertFlags">;
+
 /** libvirt flag group `virConnectListAllStoragePoolsFlags`: https://libvirt.org/html/libvirt-libvirt-storage.html#virConnectListAllStoragePoolsFlags */
 export const virConnectListAllStoragePoolsFlags = {
   /**
@@ -2096,6 +2121,7 @@ export const FUNCTIONS = {
   virDomainSnapshotListAllChildren: { decl: "int virDomainSnapshotListAllChildren(virDomainSnapshot * snapshot, _Out_ void ** snaps, unsigned int flags)", since: "0.9.13" },
   virDomainSnapshotGetParent: { decl: "virDomainSnapshot * virDomainSnapshotGetParent(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.9.7" },
   virDomainSnapshotHasMetadata: { decl: "int virDomainSnapshotHasMetadata(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.9.13" },
+  virDomainRevertToSnapshot: { decl: "int virDomainRevertToSnapshot(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.8.0" },
   virConnectListAllDomains: { decl: "int virConnectListAllDomains(virConnect * conn, _Out_ void ** domains, unsigned int flags)", since: "0.9.13" },
   virConnectListAllStoragePools: { decl: "int virConnectListAllStoragePools(virConnect * conn, _Out_ void ** pools, unsigned int flags)", since: "0.10.2" },
   virStoragePoolDefineXML: { decl: "virStoragePool * virStoragePoolDefineXML(virConnect * conn, const char * xml, unsigned int flags)", since: "0.4.1" },
@@ -2383,6 +2409,11 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotHasMetadata
    */
   virDomainSnapshotHasMetadata(snapshot: Ptr<"virDomainSnapshot"> | null, flags: 0): number;
+  /**
+   * Revert the domain to a given snapshot.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainRevertToSnapshot
+   */
+  virDomainRevertToSnapshot(snapshot: Ptr<"virDomainSnapshot"> | null, flags: virDomainSnapshotRevertFlags | 0): number;
   /**
    * Collect a possibly-filtered list of all domains, and return an allocated array of information for each. This API solves the race inherent in virConnectListDomains() and virConnectListDefinedDomains().
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virConnectListAllDomains

@@ -4,7 +4,12 @@
 import type { Connection } from "./connection";
 import { isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
-import { virDomainSnapshotXMLFlags, type virDomainSnapshotDeleteFlags, type virDomainSnapshotListFlags } from "./libvirt.gen";
+import {
+  virDomainSnapshotXMLFlags,
+  type virDomainSnapshotDeleteFlags,
+  type virDomainSnapshotListFlags,
+  type virDomainSnapshotRevertFlags,
+} from "./libvirt.gen";
 import { native, type Ptr } from "./native";
 
 export class SnapshotHandle {
@@ -75,6 +80,17 @@ export class SnapshotHandle {
   async delete(flags: virDomainSnapshotDeleteFlags | 0): Promise<void> {
     const what = this.op("deleting");
     await whileJobBusy(what, () => this.conn.call(what, "virDomainSnapshotDelete", this.ptr, flags));
+  }
+
+  /**
+   * virDomainRevertToSnapshot: the domain goes back to this snapshot (its disks,
+   * its definition and, for a snapshot with memory, the running guest), throwing
+   * away whatever happened since. Retried while another job holds the domain.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainRevertToSnapshot
+   */
+  async revert(flags: virDomainSnapshotRevertFlags | 0): Promise<void> {
+    const what = this.op("reverting to");
+    await whileJobBusy(what, () => this.conn.call(what, "virDomainRevertToSnapshot", this.ptr, flags));
   }
 
   free(): void {

@@ -8,9 +8,12 @@ import { virDomainSnapshotCreateFlags as C, virDomainSnapshotDeleteFlags as D, v
 import type { SnapshotHandle } from "../libvirt/snapshot";
 import { withoutUndefined } from "../state-values";
 import { defineProvider } from "../resource/provider";
-import { DeliberateError } from "../deliberate";
+import { canonicalEqual } from "../equality";
+import { NotReadyError } from "../resource/not-ready";
+import { revertRequested } from "../teardown/revert";
+import { SnapshotOptionError } from "./errors";
+import { carryOutRevert, diskTargets, planRevertNow, RevertFailedError } from "./revert";
 import type { ProviderHooks } from "../hooks";
-import { child, many, parseXml } from "../xml/xml";
 import { checkSnapshotInputs, type SnapshotInputs } from "./inputs";
 import { snapshotSpec } from "./spec";
 import { defaultsFor } from "../resource/spec";
@@ -37,18 +40,11 @@ export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   xml: string;
   /** The raw `xml` input, as given (the `xml` output is libvirt's document). */
   inputXml?: string;
+  /** The snapshots of the domain's state taken before each revert (revertTrigger), oldest first; not managed by Pulumi. */
+  preRevertSnapshots: string[];
 }
 
-/** A snapshot operation refused because of an option: `option` names the input to change (deliberate: no stack trace). */
-export class SnapshotOptionError extends DeliberateError {
-  constructor(
-    readonly option: string,
-    message: string,
-    readonly libvirt?: LibvirtError,
-  ) {
-    super(message);
-  }
-}
+export { SnapshotOptionError };
 
 /** libvirt's ways of saying "this driver / this configuration cannot do that". */
 const CANNOT_CODES = [
@@ -128,8 +124,7 @@ function stateConflict(i: SnapshotInputs, active: boolean, state: string, domain
 /** A disks[n].target that is not a disk of the domain. */
 async function unknownDisk(dom: DomainHandle, i: SnapshotInputs, domainName: string): Promise<SnapshotOptionError | undefined> {
   if (!i.disks?.length) return undefined;
-  const devices = child(child(parseXml(await dom.xml()), "domain"), "devices");
-  const targets = many(devices?.disk).map((d) => String(child(d, "target")?.["@dev"] ?? ""));
+  const targets = await diskTargets(dom);
   const n = i.disks.findIndex((d) => !targets.includes(d.target));
   if (n < 0) return undefined;
   return new SnapshotOptionError(
@@ -178,12 +173,19 @@ function explainCreateFailure(err: unknown, i: SnapshotInputs, active: boolean, 
   );
 }
 
-async function describe(conn: Connection, dom: DomainHandle, snap: SnapshotHandle, inputs: SnapshotInputs): Promise<SnapshotOutputs> {
+async function describe(
+  conn: Connection,
+  dom: DomainHandle,
+  snap: SnapshotHandle,
+  inputs: SnapshotInputs,
+  preRevertSnapshots: string[] = [],
+): Promise<SnapshotOutputs> {
   const xml = await snap.xml();
   const observed = parseSnapshotXml(xml);
   const { xml: inputXml, ...rest } = inputs;
   return {
     ...rest,
+    preRevertSnapshots,
     name: snap.name(),
     domainUuid: dom.uuid(),
     uri: conn.uri,
@@ -213,6 +215,7 @@ function partlyCreated(inputs: SnapshotInputs, domainUuid: string, uri: string):
     kind: inputs.diskOnly ? "disk-only" : "internal",
     xml: "",
     inputXml,
+    preRevertSnapshots: [],
   });
 }
 
@@ -268,7 +271,10 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
     check: checkSnapshotInputs,
 
     // The domain may be given by name or by UUID: either spelling of the saved one is no change.
-    sameAsSaved: (key, next, olds) => key === "domain" && (next === olds.domain || next === olds.domainUuid),
+    // A state saved before discardStateOnRevert existed behaves as its default: no change either.
+    sameAsSaved: (key, next, olds) =>
+      (key === "domain" && (next === olds.domain || next === olds.domainUuid)) ||
+      (key === "discardStateOnRevert" && next === false && olds.discardStateOnRevert === undefined),
 
     async diff({ olds, inputs, unknownKeys, replaces }) {
       const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");
@@ -344,7 +350,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
           const snap = await dom.lookupSnapshot(name);
           if (!snap) return undefined; // deleted outside Pulumi
           try {
-            return await describe(conn, dom, snap, storedInputs(props, domainUuid, name));
+            return await describe(conn, dom, snap, storedInputs(props, domainUuid, name), props.preRevertSnapshots ?? []);
           } finally {
             snap.free();
           }
@@ -363,7 +369,11 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
             throw new Error(
               `updating snapshot "${name}" of domain "${dom.name()}": it no longer exists; run \`pulumi refresh\` to forget it, then \`pulumi up\` to take it again`,
             );
+          const revert = revertRequested(olds.revertTrigger, inputs.revertTrigger, canonicalEqual);
+          const before = olds.preRevertSnapshots ?? [];
           try {
+            // Every refusal is decided before the first change (the description's redefine included).
+            const steps = revert ? await planRevertNow(conn, dom, snap, inputs.discardStateOnRevert) : [];
             if (inputs.xml === undefined) {
               // The secure form keeps what the plain form hides (passwords in the domain XML), so the redefine loses nothing.
               const current = await snap.xml({ secure: true });
@@ -373,7 +383,25 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
                 snap = redefined;
               }
             }
-            return await describe(conn, dom, snap, { ...inputs, name });
+            if (!revert) return await describe(conn, dom, snap, { ...inputs, name }, before);
+            let preRevert: string | undefined;
+            try {
+              preRevert = await carryOutRevert(dom, snap, steps, hooks);
+            } catch (err) {
+              if (!(err instanceof RevertFailedError)) throw err;
+              // Recorded with the old trigger, so that the next `up` tries again, and with the snapshot just taken.
+              const kept = err.preRevert ? [...before, err.preRevert] : before;
+              const outs = await describe(conn, dom, snap, { ...inputs, name, revertTrigger: olds.revertTrigger }, kept).catch(() => ({
+                ...olds,
+                preRevertSnapshots: kept,
+              }));
+              throw new NotReadyError(id, withoutUndefined(outs), err.message);
+            }
+            console.error(
+              `snapshot "${name}": domain "${dom.name()}" reverted to it` +
+                (preRevert ? `; its state before is kept in snapshot "${preRevert}"` : " (discardStateOnRevert: the state before was not kept)"),
+            );
+            return await describe(conn, dom, snap, { ...inputs, name }, preRevert ? [...before, preRevert] : before);
           } finally {
             snap.free();
           }

@@ -28,6 +28,15 @@ const diskSchema = z
   .strict()
   .meta({ sdkName: "SnapshotDiskArgs" });
 
+/** A value Pulumi can store as it is: JSON (null inside arrays and objects included). */
+function isJsonValue(v: unknown): boolean {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJsonValue);
+  if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v as object).every(isJsonValue);
+  return false;
+}
+
 /** A creation flag: it decides how the snapshot is taken, so a change replaces it. */
 const creationFlag = (key: string, defaultDoc: string, doc: string, sdkDoc: string) =>
   ({ schema: flag(key), default: false, defaultDoc, change: "replace", doc, sdkDoc, output: { type: "boolean" } }) as const;
@@ -172,8 +181,45 @@ export const snapshotSpec = defineSpec({
         "Deleting the resource deletes the snapshot with its data (virDomainSnapshotDelete). false removes only libvirt's metadata and keeps the data in the disk images (VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY). Children are never deleted. Default: true. Changes in place (recorded for the delete); LIBVIRT_PULUMI_KEEP_SNAPSHOT_DATA_ON_DESTROY=1 keeps the data for one destroy.",
       output: { type: "boolean" },
     },
+    revertTrigger: {
+      // null is unset, as for every input (validation.ts's userInputs).
+      schema: z.unknown().refine(isJsonValue, { error: "must be a JSON value: a string, number, boolean, array or object of those" }),
+      defaultDoc: "none",
+      change: "update",
+      group: "revert",
+      doc:
+        "any value; when it changes from one value to another, the next `up` reverts the domain to this snapshot (`virDomainRevertToSnapshot`), " +
+        "first keeping its current state in a snapshot `pre-revert-<UTC time>` (output `preRevertSnapshots`) unless `discardStateOnRevert`. " +
+        "Setting it at creation, setting it for the first time or removing it reverts nothing. See [Reverting to a snapshot](#reverting-to-a-snapshot)",
+      sdkDoc:
+        "Any value. When it changes from one value to another, the next `pulumi up` reverts the domain to this snapshot (virDomainRevertToSnapshot), " +
+        "first keeping the domain's current state in a new snapshot named pre-revert-<UTC time> (listed in preRevertSnapshots; not managed by " +
+        "Pulumi) unless discardStateOnRevert is true. Setting it at creation, setting it for the first time or removing it reverts nothing. " +
+        "A revert that would stop a running guest (a snapshot without memory state) or that libvirt cannot do (an external snapshot before " +
+        "libvirt 9.9) is refused, changing nothing. Changes in place.",
+      sdkType: "string | number | boolean | object",
+      output: { type: "unknown", doc: "The trigger as last applied (a failed revert keeps the one before, so the next `pulumi up` tries again)." },
+    },
+    discardStateOnRevert: {
+      schema: flag("discardStateOnRevert"),
+      default: false,
+      defaultDoc: "`false`",
+      change: "record",
+      group: "revert",
+      doc: "`true`: a revert throws the domain's current state away instead of keeping it in a `pre-revert-<UTC time>` snapshot first",
+      sdkDoc:
+        "true: a revert (revertTrigger) throws the domain's current state away instead of first keeping it in a pre-revert-<UTC time> " +
+        "snapshot. Default: false. Changes in place (only recorded).",
+      output: { type: "boolean" },
+    },
   },
   outputs: {
+    preRevertSnapshots: {
+      type: "string[]",
+      doc:
+        "Names of the snapshots of the domain's state taken before each revert this resource made, oldest first. They are not managed " +
+        "by Pulumi: delete them yourself (virsh snapshot-delete) when no longer needed; until then the Domain's teardown rules count them.",
+    },
     domainUuid: { type: "string", doc: "The UUID of the domain the snapshot belongs to." },
     parent: { type: "string | undefined", doc: "The parent snapshot's name; undefined for a root snapshot. Refreshed by `pulumi refresh`." },
     children: { type: "string[]", doc: "Names of the direct children. Refreshed by `pulumi refresh`." },

@@ -4,6 +4,7 @@ export * from "./snapshot";
 export * from "./volume";
 export * from "./pool";
 export * from "./network";
+export * from "./revert";
 export { nameList, type Decision } from "./shared";
 export { isTruthyEnv } from "./env";
 export { TeardownRefusedError } from "./refused";

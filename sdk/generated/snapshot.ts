@@ -104,6 +104,21 @@ export interface SnapshotArgs {
    * data for one destroy.
    */
   deleteDataOnDestroy?: pulumi.Input<boolean>;
+  /**
+   * Any value. When it changes from one value to another, the next `pulumi up` reverts the domain
+   * to this snapshot (virDomainRevertToSnapshot), first keeping the domain's current state in a
+   * new snapshot named pre-revert-<UTC time> (listed in preRevertSnapshots; not managed by Pulumi)
+   * unless discardStateOnRevert is true. Setting it at creation, setting it for the first time or
+   * removing it reverts nothing. A revert that would stop a running guest (a snapshot without
+   * memory state) or that libvirt cannot do (an external snapshot before libvirt 9.9) is refused,
+   * changing nothing. Changes in place.
+   */
+  revertTrigger?: pulumi.Input<string | number | boolean | object>;
+  /**
+   * true: a revert (revertTrigger) throws the domain's current state away instead of first keeping
+   * it in a pre-revert-<UTC time> snapshot. Default: false. Changes in place (only recorded).
+   */
+  discardStateOnRevert?: pulumi.Input<boolean>;
 }
 
 /** The outputs of a Snapshot: every one is registered, so that each is set even when it was no input. */
@@ -127,6 +142,18 @@ export abstract class SnapshotResource extends pulumi.dynamic.Resource {
   /** The snapshot XML as libvirt returns it. */
   declare public readonly xml: pulumi.Output<string>;
   declare public readonly deleteDataOnDestroy: pulumi.Output<boolean>;
+  /**
+   * The trigger as last applied (a failed revert keeps the one before, so the next `pulumi up`
+   * tries again).
+   */
+  declare public readonly revertTrigger: pulumi.Output<unknown>;
+  declare public readonly discardStateOnRevert: pulumi.Output<boolean>;
+  /**
+   * Names of the snapshots of the domain's state taken before each revert this resource made,
+   * oldest first. They are not managed by Pulumi: delete them yourself (virsh snapshot-delete)
+   * when no longer needed; until then the Domain's teardown rules count them.
+   */
+  declare public readonly preRevertSnapshots: pulumi.Output<string[]>;
   /** The UUID of the domain the snapshot belongs to. */
   declare public readonly domainUuid: pulumi.Output<string>;
   /** The parent snapshot's name; undefined for a root snapshot. Refreshed by `pulumi refresh`. */
@@ -144,7 +171,7 @@ export abstract class SnapshotResource extends pulumi.dynamic.Resource {
   declare public readonly inputXml: pulumi.Output<string | undefined>;
 }
 
-export const SNAPSHOT_OUTPUT_KEYS = ["domain","uri","auth","name","description","memory","memoryFile","diskOnly","quiesce","atomic","live","halt","disks","xml","deleteDataOnDestroy","domainUuid","parent","children","state","creationTime","isCurrent","kind","inputXml"] as const;
+export const SNAPSHOT_OUTPUT_KEYS = ["domain","uri","auth","name","description","memory","memoryFile","diskOnly","quiesce","atomic","live","halt","disks","xml","deleteDataOnDestroy","revertTrigger","discardStateOnRevert","preRevertSnapshots","domainUuid","parent","children","state","creationTime","isCurrent","kind","inputXml"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const SNAPSHOT_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"domain":["domain","domainUuid","xml"],"uri":["uri"],"auth":["auth"],"name":["name","xml"],"description":["description","xml"],"memory":["memory","xml"],"memoryFile":["memoryFile","xml"],"diskOnly":["diskOnly"],"quiesce":["quiesce"],"atomic":["atomic"],"live":["live"],"halt":["halt"],"disks":["disks","xml"],"xml":["xml","inputXml"],"deleteDataOnDestroy":["deleteDataOnDestroy"]};
+export const SNAPSHOT_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"domain":["domain","domainUuid","xml"],"uri":["uri"],"auth":["auth"],"name":["name","xml"],"description":["description","xml"],"memory":["memory","xml"],"memoryFile":["memoryFile","xml"],"diskOnly":["diskOnly"],"quiesce":["quiesce"],"atomic":["atomic"],"live":["live"],"halt":["halt"],"disks":["disks","xml"],"xml":["xml","inputXml"],"deleteDataOnDestroy":["deleteDataOnDestroy"],"revertTrigger":["revertTrigger"],"discardStateOnRevert":["discardStateOnRevert"]};

@@ -1,6 +1,6 @@
 // Independent views of the hypervisor (virsh, qemu-img) and throw-away disks.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 
@@ -85,6 +85,41 @@ export function qcow2Snapshots(file: string): string[] {
     .slice(2)
     .map((l) => l.trim().split(/\s+/)[1])
     .filter(Boolean);
+}
+
+/** Writes 64 KiB of `byte` at offset 0 of a qcow2 image that no running VM uses (qemu-io): a marker to find again. */
+export function writeMarker(file: string, byte: number): void {
+  execFileSync("qemu-io", ["-f", "qcow2", "-c", `write -P ${byte} 0 64k`, file], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Whether the first 64 KiB of a qcow2 image are all `byte`, as qemu-io reads them (read-only). */
+export function holdsMarker(file: string, byte: number): boolean {
+  try {
+    const out = execFileSync("qemu-io", ["-r", "-f", "qcow2", "-c", `read -P ${byte} 0 64k`, file], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return /read 65536\/65536 bytes/.test(out);
+  } catch (err) {
+    // qemu-io exits 1 when the data differs from the pattern; anything else is a real failure.
+    if (/Pattern verification failed/.test(String((err as { stdout?: string }).stdout))) return false;
+    throw err;
+  }
+}
+
+/**
+ * Whether the image's internal snapshot `snapshot` holds the marker `byte`: the
+ * snapshot is applied (qemu-img snapshot -a) to a copy in `dir`, never to the image.
+ */
+export function snapshotHoldsMarker(file: string, snapshot: string, byte: number, dir: string): boolean {
+  const copy = join(dir, `copy-${randomBytes(3).toString("hex")}.qcow2`);
+  copyFileSync(file, copy);
+  try {
+    execFileSync("qemu-img", ["snapshot", "-a", snapshot, copy]);
+    return holdsMarker(copy, byte);
+  } finally {
+    rmSync(copy, { force: true });
+  }
 }
 
 /** Images live where libvirt's QEMU user may read them (a 0700 mkdtemp dir is not). */
