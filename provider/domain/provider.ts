@@ -20,6 +20,7 @@ import { buildDomainXml, parseDomainXml } from "./xml";
 import { firstIpv4, observeInterfaces, waitForAddresses, type InterfaceReport } from "./addresses";
 import { NotReadyError } from "../resource/not-ready";
 import { prepareRestore, redefineArchived, removeRedefined, type PreparedRestore, type RestoreOutcome } from "./restore";
+import { keepingRestoredMark } from "./restore-mark";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   /** libvirt's UUID of the domain; also the Pulumi ID. */
@@ -286,7 +287,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             const current = parseDomainXml(currentXml);
             const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
             const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
-            (await defineValidated(conn, xml, inputs.name)).free();
+            await keepingRestoredMark(dom, async () => (await defineValidated(conn, xml, inputs.name)).free());
             if (facts.active) pendingRestart = true;
           }
 

@@ -38,6 +38,17 @@ export async function writeRestoredMark(dom: DomainHandle, entries: MarkedSnapsh
   await dom.setMetadata(entries.length === 0 ? null : render(entries), KEY, RESTORE_MARK_NS);
 }
 
+/**
+ * Runs `define` (a redefinition of the domain from the inputs, which has no
+ * <metadata>) and puts the restore mark back, so that an update before the
+ * Snapshot resources adopted their snapshots does not make them refused.
+ */
+export async function keepingRestoredMark(dom: DomainHandle, define: () => Promise<void>): Promise<void> {
+  const entries = parseMark(await dom.metadata(RESTORE_MARK_NS));
+  await define();
+  if (entries.length > 0) await writeRestoredMark(dom, entries);
+}
+
 /** One take at a time per domain in this process: two Snapshot resources of the same name cannot both adopt one snapshot. */
 const queues = new Map<string, Promise<unknown>>();
 

@@ -179,6 +179,12 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     expect(virsh(QEMU_URI, "snapshot-dumpxml", m.name, "other")).toContain("<description>about other</description>");
     // The skipped one's contents stay where they are.
     expect(qcow2Snapshots(m.disk)).toContain("b3");
+    // An update that redefines the domain keeps the restore mark: a Snapshot resource still adopts afterwards.
+    const updated = await domainProvider.update!(again.id, again.outs, { ...again.inputs, vcpus: 2 });
+    expect(updated.outs).toMatchObject({ vcpus: 2, restoredSnapshots: ["b1", "other"] });
+    const other = await snapshotProvider.check!({}, { domain: again.id, uri: QEMU_URI, name: "other" });
+    const adopted = await logged(() => snapshotProvider.create!(other.inputs));
+    expect(adopted.value.outs).toMatchObject({ name: "other", parent: "b1", description: "about other" });
   });
 
   it("a volume disk: the archive volume is read through libvirt ({ pool, name }) and the snapshots come back", async () => {
