@@ -187,6 +187,31 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     expect(adopted.value.outs).toMatchObject({ name: "other", parent: "b1", description: "about other" });
   });
 
+  it("an external overlay that no longer sits on the disk's image: skipped, and the new domain stays on the image its input names", async () => {
+    const m = await createDomainOnImage(images, "rebased", { running: false }, made);
+    const overlay = join(images.dir, `${m.name}-e2.qcow2`);
+    const other = images.qcow2(`${m.name}-other.qcow2`);
+    virsh(QEMU_URI, "snapshot-create-as", m.name, "e1");
+    virsh(QEMU_URI, "snapshot-create-as", m.name, "e2", "--disk-only", "--diskspec", `vda,file=${overlay}`);
+    await logged(() => domainProvider.delete!(m.id, { ...m.outs, deleteSnapshotsOnDestroy: true }));
+    const path = archiveBeside(images.dir, m.name);
+    // Someone rebased the overlay onto another image: e2's contents are not what it recorded.
+    execFileSync("qemu-img", ["rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", other, overlay]);
+
+    const { value: again } = await logged(() =>
+      createDomain("rebased", { running: false, disks: [{ file: m.disk }], restoreSnapshotsFrom: path }, made, m.name),
+    );
+    expect(again.outs.restoredSnapshots).toEqual(["e1"]);
+    expect(again.outs.skippedSnapshots).toEqual([
+      {
+        name: "e2",
+        reason: `the overlay ${overlay} it made for disk vda is backed by ${other}, not by ${m.disk} (the disk's image when the snapshot was taken)`,
+      },
+    ]);
+    expect(snapshotNames(QEMU_URI, m.name)).toEqual(["e1"]);
+    expect(virsh(QEMU_URI, "domblklist", m.name)).toMatch(new RegExp(`vda\\s+${m.disk}`));
+  });
+
   it("a volume disk: the archive volume is read through libvirt ({ pool, name }) and the snapshots come back", async () => {
     const pool = uniqueName("restore-pool");
     pools.push(pool);
