@@ -36,9 +36,18 @@ export type ArchiveSource = string | { pool: string; name: string };
 export const describeSource = (from: ArchiveSource): string =>
   typeof from === "string" ? `file ${from}` : `volume "${from.name}" of storage pool "${from.pool}"`;
 
+/** Larger than any archive (a few KiB per snapshot): a bigger file or volume is not one, and is not read whole. */
+export const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
+
+function refuseSize(bytes: number): void {
+  if (bytes > MAX_ARCHIVE_BYTES)
+    throw new Error(`it is ${bytes} bytes, more than any snapshot archive (at most ${MAX_ARCHIVE_BYTES}); is it the file the delete printed?`);
+}
+
 /** A whole volume's bytes through libvirt (its capacity; a raw archive volume may be padded with NUL bytes). */
 async function downloadVolume(vol: StorageVolHandle): Promise<string> {
   const capacity = Number(/<capacity[^>]*>(\d+)<\/capacity>/.exec(await vol.xml())?.[1] ?? 0);
+  refuseSize(capacity);
   const bytes = await downloadRange(vol, 0, capacity);
   return bytes.toString("utf8").replace(/\0+$/, "");
 }
@@ -46,7 +55,10 @@ async function downloadVolume(vol: StorageVolHandle): Promise<string> {
 /** The archive's text: a local file read directly, a file of a remote host through the pool that holds it, a volume through libvirt. */
 async function readArchiveText(conn: Connection, from: ArchiveSource): Promise<string> {
   if (typeof from === "string") {
-    if (isLocal(conn.uri)) return readFile(from, "utf8");
+    if (isLocal(conn.uri)) {
+      refuseSize((await stat(from)).size);
+      return readFile(from, "utf8");
+    }
     const vol = await conn.lookupVolumeByPath(from);
     if (!vol)
       throw new Error(`the hypervisor is remote and no running storage pool holds ${from}; give the archive as { pool, name } of the pool it is in`);
@@ -80,17 +92,17 @@ function imageOf(d: DefinedDisk | undefined, target: string): ImageRef {
   return { why: `it is a ${d.type} disk, whose image the provider cannot read` };
 }
 
-/** What one snapshot's XML says must be in the images, with each image as its XML names it. */
-export function snapshotNeeds(
-  xml: string,
-): Array<
+/** A need of a snapshot as its XML states it, before the images are resolved to paths (ContentNeed). */
+export type StatedNeed =
   | { kind: "internal"; target: string; image: ImageRef }
   | { kind: "external"; target: string; overlay: ImageRef; base: ImageRef }
-  | { kind: "memory"; path: string }
-> {
+  | { kind: "memory"; path: string };
+
+/** What one snapshot's XML says must be in the images, with each image as its XML names it. */
+export function snapshotNeeds(xml: string): StatedNeed[] {
   const snap = child(parseXml(xml), "domainsnapshot");
   const disks = new Map(snapshotDomainDisks(xml).map((d) => [d.target, d]));
-  const out: ReturnType<typeof snapshotNeeds> = [];
+  const out: StatedNeed[] = [];
   const memory = child(snap, "memory");
   if (memory?.["@snapshot"] === "external" && memory["@file"] !== undefined) out.push({ kind: "memory", path: String(memory["@file"]) });
   for (const d of many(child(snap, "disks")?.disk)) {
@@ -176,7 +188,7 @@ async function missingOf(reader: ImageReader, archive: RestorableArchive): Promi
     const needs: ContentNeed[] = [];
     const images = new Map<string, ImageCheck>();
     let unparsable: string | undefined;
-    let raw: ReturnType<typeof snapshotNeeds> = [];
+    let raw: StatedNeed[] = [];
     try {
       raw = snapshotNeeds(s.xml);
     } catch (err) {
@@ -225,8 +237,8 @@ async function archivedTops(reader: ImageReader, archive: RestorableArchive, dis
     keep.push(undefined);
     if (!top || top.key === undefined || top.key === inputKey(d) || d.device === "cdrom") continue;
     const want = await reader.resolve(d.file !== undefined ? { file: d.file } : { pool: d.volume!.pool, volume: d.volume!.name });
-    let at = await reader.resolve(imageOf(top, top.target));
     if ("why" in want) continue;
+    let at = await reader.resolve(imageOf(top, top.target));
     for (let depth = 0; depth < 16 && !("why" in at); depth++) {
       const img = await reader.check(at.path);
       if ("error" in img || img.backing === undefined) break;
@@ -294,8 +306,15 @@ export async function redefineArchived(dom: DomainHandle, prepared: PreparedRest
   const byName = new Map(archive.snapshots.map((s) => [s.name, s]));
   const identity = { name: dom.name(), uuid: dom.uuid() };
   for (const step of plan.redefine) {
-    const snap = await dom.redefineSnapshot(snapshotXmlFor(byName.get(step.name)!.xml, identity), `"${step.name}"`, { current: step.current });
-    snap.free();
+    try {
+      (await dom.redefineSnapshot(snapshotXmlFor(byName.get(step.name)!.xml, identity), `"${step.name}"`, { current: step.current })).free();
+    } catch (err) {
+      throw new Error(
+        `restoreSnapshotsFrom: libvirt refused to redefine snapshot "${step.name}" from ${describeSource(prepared.from)}: ${(err as Error).message}. ` +
+          `Nothing of the restore is kept; fix or remove that snapshot's entry in the archive (and its descendants'), or drop restoreSnapshotsFrom`,
+        { cause: err },
+      );
+    }
     redefined.push(step.name);
   }
   if (redefined.length > 0) {

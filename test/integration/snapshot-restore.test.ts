@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 import { createDomain, createDomainOnImage } from "../helpers/domains";
 import {
   QEMU_URI,
@@ -25,6 +25,7 @@ import {
 } from "../helpers/host";
 
 const { domainProvider, snapshotProvider } = provider;
+const { imageContents } = built<typeof import("../../provider/storage/image-probe")>("provider/storage/image-probe");
 let images: ReturnType<typeof makeImageDir>;
 const made: string[] = [];
 const pools: string[] = [];
@@ -232,6 +233,11 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     expect(again.outs.restoredSnapshots).toEqual(["v1", "v2"]);
     expect(again.outs.restoreSnapshotsFrom).toEqual({ pool, name: vol });
     expect(treeOf(m.name)).toEqual(before);
+    // What a remote hypervisor's restore reads: the header and snapshot table through libvirt's download, as qemu-img lists them.
+    const image = join(images.dir, "pool", "disk.qcow2");
+    const through = await provider.withConnection({ uri: QEMU_URI }, (conn) => imageContents(false, image, (p) => conn.lookupVolumeByPath(p)));
+    expect(through).toEqual({ format: "qcow2", snapshots: qcow2Snapshots(image), via: "qcow2 header read through libvirt" });
+    expect(through.snapshots).toEqual(["v1", "v2"]);
   });
 
   it("an unreadable or foreign archive fails the create before anything is made", async () => {
@@ -246,6 +252,11 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     writeFileSync(foreign, JSON.stringify({ format: "something-else", version: 1 }));
     const again = await domainProvider.check!({}, { ...checked.inputs, restoreSnapshotsFrom: foreign });
     await expect(domainProvider.create!(again.inputs)).rejects.toThrow(/is not a snapshot archive this provider can restore: its "format" is not/);
+    // A file far larger than any archive (a disk image given by mistake) is not read whole.
+    const big = join(images.dir, "big.json");
+    execFileSync("truncate", ["-s", "65M", big]);
+    const large = await domainProvider.check!({}, { ...checked.inputs, restoreSnapshotsFrom: big });
+    await expect(domainProvider.create!(large.inputs)).rejects.toThrow(/it is 68157440 bytes, more than any snapshot archive .*Nothing was created/);
     expect(exists(name)).toBe(false);
   });
 
@@ -274,7 +285,13 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     );
     const checked = await domainProvider.check!({}, { name, uri: QEMU_URI, memoryMiB: 64, running: false, restoreSnapshotsFrom: archive });
     expect(checked.failures).toEqual([]);
-    await expect(domainProvider.create!(checked.inputs)).rejects.toThrow(/snapshot "second".*\(the partly created domain was removed\)/s);
+    await expect(domainProvider.create!(checked.inputs)).rejects.toThrow(
+      new RegExp(
+        `restoreSnapshotsFrom: libvirt refused to redefine snapshot "second" from file ${archive}: .*bogus.*` +
+          `fix or remove that snapshot's entry in the archive .*\\(the partly created domain was removed\\)`,
+        "s",
+      ),
+    );
     expect(exists(name)).toBe(false);
   });
 });

@@ -1,7 +1,12 @@
 // The restore rules (provider/teardown/restore.ts), pure: the archive's checks,
 // which snapshots are redefined in which order and which are skipped, the
 // contents judgement per need, and the embedded domain's renaming.
-import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { built } from "../../helpers/lib";
 import {
   ARCHIVE_FORMAT,
   describeRestore,
@@ -164,5 +169,29 @@ describe("the restore mark", () => {
     expect(parseMark('<lvp:restored xmlns:lvp="x"><lvp:snapshot name="a" creationTime="5"/></lvp:restored>')).toEqual([
       { name: "a", creationTime: 5 },
     ]);
+  });
+});
+
+describe("imageContents on this host's files (what the restore reads of an image)", () => {
+  const { imageContents } = built<typeof import("../../../provider/storage/image-probe")>("provider/storage/image-probe");
+  const dir = mkdtempSync(join(tmpdir(), "lvp-restore-unit-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const noVolume = async () => null;
+
+  it("lists the internal snapshots qemu-img made, and an overlay's backing file resolved against its directory", async () => {
+    const base = join(dir, "base.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", base, "1M"]);
+    for (const s of ["one", "two"]) execFileSync("qemu-img", ["snapshot", "-c", s, base]);
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", "base.qcow2", join(dir, "top.qcow2")]);
+    writeFileSync(join(dir, "raw.img"), Buffer.alloc(4096));
+    expect(await imageContents(true, base, noVolume)).toEqual({ format: "qcow2", snapshots: ["one", "two"], via: "qcow2 header read from the file" });
+    expect(await imageContents(true, join(dir, "top.qcow2"), noVolume)).toMatchObject({
+      format: "qcow2",
+      snapshots: [],
+      backingFile: { named: "base.qcow2", path: base },
+    });
+    expect(await imageContents(true, join(dir, "raw.img"), noVolume)).toMatchObject({ format: "other", snapshots: [] });
+    await expect(imageContents(true, join(dir, "gone.qcow2"), noVolume)).rejects.toThrow(/ENOENT/);
+    await expect(imageContents(false, base, noVolume)).rejects.toThrow(/no running storage pool of the remote hypervisor holds/);
   });
 });
