@@ -21,6 +21,7 @@ import {
   snapshotNames,
   uniqueName,
   virsh,
+  virshTry,
   volumeNames,
 } from "../helpers/host";
 
@@ -176,6 +177,7 @@ describe("restoreSnapshotsFrom on qemu:///system", () => {
     ]);
     expect(log).toMatch(/skipped 2 snapshots, never redefined blind: "b2" \(.*\); "b3" \(its parent "b2" is skipped\)/);
     expect(log).toContain(`the archive's current snapshot "b3" is skipped, so the domain has no current snapshot`);
+    expect(virshTry(QEMU_URI, "snapshot-current", m.name, "--name")).toMatchObject({ ok: false, out: expect.stringMatching(/no current snapshot/i) });
     expect(virsh(QEMU_URI, "snapshot-list", m.name, "--tree")).toMatch(/^b1\s+\|\s+\+- other$/);
     expect(virsh(QEMU_URI, "snapshot-dumpxml", m.name, "other")).toContain("<description>about other</description>");
     // The skipped one's contents stay where they are.
