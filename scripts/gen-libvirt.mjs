@@ -56,6 +56,9 @@ const FUNCTIONS = [
   "virDomainListAllCheckpoints",
   "virDomainInterfaceAddresses",
   "virDomainInterfaceFree",
+  // the provider's own marks in a domain's <metadata> (snapshots a restore redefined, for the Snapshot resources to adopt)
+  "virDomainSetMetadata",
+  "virDomainGetMetadata",
   // snapshot
   "virDomainSnapshotCreateXML",
   "virDomainSnapshotLookupByName",
@@ -140,6 +143,8 @@ const ENUM_GROUPS = [
   "virDomainSnapshotCreateFlags",
   "virDomainSnapshotDeleteFlags",
   "virDomainSnapshotListFlags",
+  "virDomainModificationImpact",
+  "virDomainMetadataType",
   "virConnectCredentialType",
   // storage
   "virConnectListAllDomainsFlags",
@@ -169,6 +174,8 @@ const FLAG_GROUPS = {
   virDomainHasManagedSaveImage: null,
   virDomainListAllCheckpoints: "virDomainCheckpointListFlags",
   virDomainInterfaceAddresses: null,
+  virDomainSetMetadata: "virDomainModificationImpact",
+  virDomainGetMetadata: "virDomainModificationImpact",
   virDomainSnapshotCreateXML: "virDomainSnapshotCreateFlags",
   virDomainSnapshotLookupByName: null,
   virDomainSnapshotGetXMLDesc: "virDomainSnapshotXMLFlags",

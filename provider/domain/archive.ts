@@ -14,9 +14,10 @@ import { TeardownRefusedError } from "../teardown/refused";
 import { parseSnapshotXml } from "../snapshot/xml";
 import { buildVolumeXml } from "../volume/xml";
 
-/** The archive's format marker and version (bumped on an incompatible change). */
-export const ARCHIVE_FORMAT = "libvirt-pulumi-snapshot-archive";
-export const ARCHIVE_VERSION = 1;
+import { ARCHIVE_FORMAT, ARCHIVE_VERSION } from "../teardown/restore";
+
+/** The archive's format marker and version (bumped on an incompatible change; the restore checks them). */
+export { ARCHIVE_FORMAT, ARCHIVE_VERSION };
 
 export interface ArchivedSnapshot {
   name: string;

@@ -100,16 +100,19 @@ export function definedDisks(xml: string): DefinedDisk[] {
     .filter((d): d is DefinedDisk => !!d);
 }
 
+/** The disks of the domain definition a snapshot's XML embeds (the domain as it was when the snapshot was taken). */
+export function snapshotDomainDisks(snapshotXml: string): DefinedDisk[] {
+  const snap = child(parseXml(snapshotXml), "domainsnapshot");
+  return many(child(child(snap, "domain"), "devices")?.disk)
+    .map(readDisk)
+    .filter((d): d is DefinedDisk => !!d);
+}
+
 /** What one snapshot's XML says about the disks it put an external overlay on. */
 export function externalSnapshotDisks(snapshotXml: string): ExternalSnapshotDisk[] {
   const snap = child(parseXml(snapshotXml), "domainsnapshot");
   const name = String(child(snap, "name")?.["#text"] ?? "");
-  const before = new Map(
-    many(child(child(snap, "domain"), "devices")?.disk)
-      .map(readDisk)
-      .filter((d): d is DefinedDisk => !!d)
-      .map((d) => [d.target, d.key]),
-  );
+  const before = new Map(snapshotDomainDisks(snapshotXml).map((d) => [d.target, d.key]));
   return many(child(snap, "disks")?.disk)
     .filter((d) => d["@snapshot"] === "external")
     .map((d) => {

@@ -105,6 +105,12 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
   if (i.persistent === false && i.autostart === true) {
     f.push({ property: "autostart", reason: "only a persistent domain can autostart; set persistent: true or autostart: false" });
   }
+  if (i.restoreSnapshotsFrom !== undefined && i.persistent === false) {
+    f.push({
+      property: "restoreSnapshotsFrom",
+      reason: "restores snapshot metadata, which libvirt drops when a transient domain stops; set persistent: true (or drop restoreSnapshotsFrom)",
+    });
+  }
   if (i.deleteSnapshotDataOnDestroy && !i.deleteSnapshotsOnDestroy) {
     f.push({
       property: "deleteSnapshotDataOnDestroy",

@@ -19,6 +19,8 @@ import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains,
 import { buildDomainXml, parseDomainXml } from "./xml";
 import { firstIpv4, observeInterfaces, waitForAddresses, type InterfaceReport } from "./addresses";
 import { NotReadyError } from "../resource/not-ready";
+import { prepareRestore, redefineArchived, removeRedefined, type PreparedRestore, type RestoreOutcome } from "./restore";
+import { keepingRestoredMark } from "./restore-mark";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   /** libvirt's UUID of the domain; also the Pulumi ID. */
@@ -38,7 +40,14 @@ export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   /** The interfaces and the addresses libvirt knows for them (addresses.ts). */
   interfaces: InterfaceReport[];
   ipAddress?: string;
+  /** restoreSnapshotsFrom: what the create redefined, and what it skipped with why (restore.ts). */
+  restoredSnapshots?: string[];
+  skippedSnapshots?: RestoreOutcome["skipped"];
 }
+
+/** The restore's outputs, set by the create and kept as they were by every later operation. */
+const restoreOutputs = (o: { restoredSnapshots?: string[]; skippedSnapshots?: RestoreOutcome["skipped"] } | undefined) =>
+  o?.restoredSnapshots === undefined ? {} : { restoredSnapshots: o.restoredSnapshots, skippedSnapshots: o.skippedSnapshots ?? [] };
 
 /** What an operation knows of the inputs: the checked ones, or those saved in the outputs (whose `type` is libvirt's). */
 type DomainRecord = Omit<DomainInputs, "type"> & { type?: string };
@@ -200,22 +209,33 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
         const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
         // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
         const uuid = givenUuid ?? randomUUID();
-        const xml = buildDomainXml(inputs, { type, uuid });
         await refuseExisting(conn, inputs.name, givenUuid);
+        // Everything the restore decides (the archive, each snapshot's contents) is read before anything changes.
+        const restore: PreparedRestore | undefined =
+          inputs.restoreSnapshotsFrom === undefined ? undefined : await prepareRestore(conn, inputs.restoreSnapshotsFrom, inputs);
+        const xml = buildDomainXml(inputs, { type, uuid, keptDisks: restore?.keptDisks });
         const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
         return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
           let dom: DomainHandle;
+          let restored: RestoreOutcome | undefined;
           sent();
           if (inputs.persistent) {
             dom = await defineValidated(conn, xml, inputs.name);
+            const redefined: string[] = [];
             try {
               await hooks.pause?.("afterCreate");
+              if (restore) restored = await redefineArchived(dom, restore, redefined);
               if (inputs.autostart) await dom.setAutostart(true);
               if (inputs.running) await dom.start();
             } catch (err) {
+              // The redefined snapshots' metadata first (the contents stay in the images), or the undefine is refused.
+              const metadata = await removeRedefined(dom, redefined).then(
+                () => "",
+                (e: Error) => `; removing the redefined snapshots' metadata failed (${e.message})`,
+              );
               const cleanup = await removePartlyCreated(dom);
               dom.free();
-              (err as Error).message += ` (${cleanup})`;
+              (err as Error).message += ` (${cleanup}${metadata})`;
               throw err;
             }
           } else {
@@ -223,7 +243,10 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             await hooks.pause?.("afterCreate");
           }
           try {
-            const outs = await describe(conn, dom, inputs, false);
+            const outs = {
+              ...(await describe(conn, dom, inputs, false)),
+              ...restoreOutputs(restored && { restoredSnapshots: restored.restored, skippedSnapshots: restored.skipped }),
+            };
             return { id: outs.uuid, outs };
           } finally {
             dom.free();
@@ -264,7 +287,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             const current = parseDomainXml(currentXml);
             const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
             const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
-            (await defineValidated(conn, xml, inputs.name)).free();
+            await keepingRestoredMark(dom, async () => (await defineValidated(conn, xml, inputs.name)).free());
             if (facts.active) pendingRestart = true;
           }
 
@@ -287,7 +310,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             await carryOut(dom, planDomainStop(facts, opts), hooks);
             pendingRestart = false;
           }
-          return describe(conn, dom, inputs, pendingRestart);
+          return { ...(await describe(conn, dom, inputs, pendingRestart)), ...restoreOutputs(olds) };
         }),
       );
       return withAddresses(id, inputs, outs, hooks);
@@ -323,7 +346,7 @@ async function withAddresses(id: string, inputs: DomainInputs, outs: DomainOutpu
     failure = err as Error;
   }
   const fresh = await withConnection(connect, (conn) =>
-    withDomain(conn, id, async (dom) => (dom ? describe(conn, dom, inputs, outs.pendingRestart) : outs)),
+    withDomain(conn, id, async (dom) => (dom ? { ...(await describe(conn, dom, inputs, outs.pendingRestart)), ...restoreOutputs(outs) } : outs)),
   ).catch(() => outs);
   if (failure) throw new NotReadyError(id, fresh, failure.message);
   // Pulumi shows what the provider prints: the time a boot took is worth knowing.

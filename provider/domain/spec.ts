@@ -285,9 +285,31 @@ export const domainSpec = defineSpec({
       "the snapshot archive that the metadata-only cascade writes before it removes libvirt's snapshot metadata holds libvirt's secure XML (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`: with the passwords the plain XML hides); by default the plain XML; see the teardown rules",
       "Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the plain XML hides. Default: false (plain XML).",
     ),
+    restoreSnapshotsFrom: {
+      schema: z.union([absolutePath("restoreSnapshotsFrom"), z.object({ pool: objectName("pool"), name: objectName("volume name") }).strict()], {
+        error: "must be the absolute path of a snapshot archive on the hypervisor host, or { pool, name } of the archive volume",
+      }),
+      defaultDoc: "none",
+      change: "record",
+      sdkType: "string | { pool: pulumi.Input<string>; name: pulumi.Input<string> }",
+      doc:
+        "a snapshot archive that a delete wrote (the path it printed, or `{ pool, name }` of its volume): `create` redefines the archived snapshots whose contents are still in the images, " +
+        "parents first, the current one current, and reports the rest as skipped; read by create only (persistent domains); see [Restoring snapshots](#restoring-snapshots)",
+      sdkDoc:
+        "A snapshot archive written by an earlier delete (its path on the hypervisor host, or { pool, name } of its volume). Create redefines the archived snapshots whose contents are still in the disk images, parents first, and reports the others in skippedSnapshots. Read by create only; a change later is only recorded. Needs persistent: true.",
+      output: { type: "string | { pool: string; name: string } | undefined" },
+    },
   },
   outputs: {
     uuid: { type: "string", doc: "libvirt's UUID of the domain; also the Pulumi ID." },
+    restoredSnapshots: {
+      type: "string[] | undefined",
+      doc: "With restoreSnapshotsFrom: the archived snapshots the create redefined, parents first.",
+    },
+    skippedSnapshots: {
+      type: "Array<{ name: string; reason: string }> | undefined",
+      doc: "With restoreSnapshotsFrom: the archived snapshots the create did not redefine (contents gone, or a parent skipped), with why.",
+    },
     state: { type: "string", doc: 'libvirt\'s state name: "running", "shutoff", "paused", ...' },
     snapshots: { type: "string[]", doc: "Names of the domain's snapshots, parents before children." },
     pendingRestart: { type: "boolean", doc: "The definition changed while running; it applies at the next start." },

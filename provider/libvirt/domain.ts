@@ -2,7 +2,7 @@
 // the daemon goes through Connection.call (worker thread, per-connection error).
 import { withLookedUp } from "./handle";
 import type { Connection } from "./connection";
-import { isFunctionUnavailable, isNoSnapshot } from "./errors";
+import { isFunctionUnavailable, isNoMetadata, isNoSnapshot } from "./errors";
 import { whileJobBusy } from "./job-wait";
 import { orFlags } from "./flags";
 import {
@@ -12,6 +12,8 @@ import {
   virDomainXMLFlags,
   virDomainSnapshotCreateFlags,
   virDomainSnapshotListFlags,
+  virDomainMetadataType,
+  virDomainModificationImpact,
   type virDomainDestroyFlagsValues,
   type virDomainShutdownFlagValues,
   type virDomainUndefineFlagsValues,
@@ -124,9 +126,14 @@ export class DomainHandle {
     return new SnapshotHandle(this.conn, ptr!, this.name());
   }
 
-  /** Replaces the metadata of an existing snapshot (VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE): its contents are untouched. */
-  async redefineSnapshot(xml: string, label: string): Promise<SnapshotHandle> {
-    return this.createSnapshot(xml, virDomainSnapshotCreateFlags.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE, label);
+  /**
+   * Replaces the metadata of an existing snapshot, or defines it again from its XML
+   * (VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE): its contents are untouched. `current`
+   * makes it the domain's current snapshot (VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT).
+   */
+  async redefineSnapshot(xml: string, label: string, opts: { current?: boolean } = {}): Promise<SnapshotHandle> {
+    const { VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE: REDEFINE, VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT: CURRENT } = virDomainSnapshotCreateFlags;
+    return this.createSnapshot(xml, orFlags(REDEFINE, opts.current ? CURRENT : 0), label);
   }
 
   /**
@@ -171,6 +178,40 @@ export class DomainHandle {
         lib.sync.virDomainInterfaceFree(p as Ptr<"virDomainInterface">);
       }
     });
+  }
+
+  /**
+   * The persistent definition's `<metadata>` element of namespace `uri`
+   * (virDomainGetMetadata); null when it has none (VIR_ERR_NO_DOMAIN_METADATA).
+   */
+  async metadata(uri: string): Promise<string | null> {
+    try {
+      return await this.conn.call(
+        this.op("reading metadata of"),
+        "virDomainGetMetadata",
+        this.ptr,
+        virDomainMetadataType.VIR_DOMAIN_METADATA_ELEMENT,
+        uri,
+        virDomainModificationImpact.VIR_DOMAIN_AFFECT_CONFIG,
+      );
+    } catch (err) {
+      if (isNoMetadata(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Sets (or with `xml` null removes) the persistent definition's `<metadata>` element of namespace `uri`, prefix `key`. */
+  async setMetadata(xml: string | null, key: string, uri: string): Promise<void> {
+    await this.conn.call(
+      this.op("writing metadata of"),
+      "virDomainSetMetadata",
+      this.ptr,
+      virDomainMetadataType.VIR_DOMAIN_METADATA_ELEMENT,
+      xml,
+      xml === null ? null : key,
+      uri,
+      virDomainModificationImpact.VIR_DOMAIN_AFFECT_CONFIG,
+    );
   }
 
   async hasManagedSave(): Promise<boolean> {

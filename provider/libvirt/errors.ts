@@ -81,6 +81,8 @@ export const isNoSnapshot = (err: unknown) => isLibvirtError(err, virErrorNumber
 export const isNoPool = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_POOL);
 export const isNoVolume = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_STORAGE_VOL);
 export const isNoNetwork = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_NETWORK);
+/** virDomainGetMetadata: the definition has no such element. */
+export const isNoMetadata = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_NO_DOMAIN_METADATA);
 /** A domain's live XML asked for after it stopped: VIR_ERR_OPERATION_INVALID ("domain is not running"). */
 export const isNotRunning = (err: unknown) => isLibvirtError(err, virErrorNumber.VIR_ERR_OPERATION_INVALID);
 

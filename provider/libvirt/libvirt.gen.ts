@@ -1301,6 +1301,46 @@ export const virDomainSnapshotListFlags = {
 } as const;
 export type virDomainSnapshotListFlags = Flags<"virDomainSnapshotListFlags">;
 
+/** libvirt flag group `virDomainModificationImpact`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainModificationImpact */
+export const virDomainModificationImpact = {
+  /**
+   * Affect persistent domain state.  1 << 2 is reserved for virTypedParameterFlags
+   * @since libvirt 0.9.2
+   */
+  VIR_DOMAIN_AFFECT_CONFIG: 2 as Flags<"virDomainModificationImpact">,
+  /**
+   * Affect current domain state.
+   * @since libvirt 0.9.2
+   */
+  VIR_DOMAIN_AFFECT_CURRENT: 0 as Flags<"virDomainModificationImpact">,
+  /**
+   * Affect running domain state.
+   * @since libvirt 0.9.2
+   */
+  VIR_DOMAIN_AFFECT_LIVE: 1 as Flags<"virDomainModificationImpact">,
+} as const;
+export type virDomainModificationImpact = Flags<"virDomainModificationImpact">;
+
+/** libvirt enum `virDomainMetadataType`: https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainMetadataType */
+export const virDomainMetadataType = {
+  /**
+   * Operate on <description>
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_METADATA_DESCRIPTION: 0,
+  /**
+   * Operate on <metadata>
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_METADATA_ELEMENT: 2,
+  /**
+   * Operate on <title>
+   * @since libvirt 0.9.10
+   */
+  VIR_DOMAIN_METADATA_TITLE: 1,
+} as const;
+export type virDomainMetadataType = (typeof virDomainMetadataType)[keyof typeof virDomainMetadataType];
+
 /** libvirt enum `virConnectCredentialType`: https://libvirt.org/html/libvirt-libvirt-host.html#virConnectCredentialType */
 export const virConnectCredentialType = {
   /**
@@ -2110,6 +2150,8 @@ export const FUNCTIONS = {
   virDomainListAllCheckpoints: { decl: "int virDomainListAllCheckpoints(virDomain * domain, _Out_ void ** checkpoints, unsigned int flags)", since: "5.6.0" },
   virDomainInterfaceAddresses: { decl: "int virDomainInterfaceAddresses(virDomain * dom, _Out_ void ** ifaces, unsigned int source, unsigned int flags)", since: "1.2.14" },
   virDomainInterfaceFree: { decl: "void virDomainInterfaceFree(virDomainInterface * iface)", since: "1.2.14" },
+  virDomainSetMetadata: { decl: "int virDomainSetMetadata(virDomain * domain, int type, const char * metadata, const char * key, const char * uri, unsigned int flags)", since: "0.9.10" },
+  virDomainGetMetadata: { decl: "HeapString virDomainGetMetadata(virDomain * domain, int type, const char * uri, unsigned int flags)", since: "0.9.10" },
   virDomainSnapshotCreateXML: { decl: "virDomainSnapshot * virDomainSnapshotCreateXML(virDomain * domain, const char * xmlDesc, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotLookupByName: { decl: "virDomainSnapshot * virDomainSnapshotLookupByName(virDomain * domain, const char * name, unsigned int flags)", since: "0.8.0" },
   virDomainSnapshotGetXMLDesc: { decl: "HeapString virDomainSnapshotGetXMLDesc(virDomainSnapshot * snapshot, unsigned int flags)", since: "0.8.0" },
@@ -2354,6 +2396,16 @@ export interface LibvirtFunctions {
    * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainInterfaceFree
    */
   virDomainInterfaceFree(iface: Ptr<"virDomainInterface"> | null): void;
+  /**
+   * Sets the appropriate domain element given by @type to the value of @metadata. A @type of VIR_DOMAIN_METADATA_DESCRIPTION is free-form text; VIR_DOMAIN_METADATA_TITLE is free-form, but no newlines are permitted, and should be short (although the length is not enforced). For these two options @key and @uri are irrelevant and must be set to NULL.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainSetMetadata
+   */
+  virDomainSetMetadata(domain: Ptr<"virDomain"> | null, type: number, metadata: string | null, key: string | null, uri: string | null, flags: virDomainModificationImpact | 0): number;
+  /**
+   * Retrieves the appropriate domain element given by @type. If VIR_DOMAIN_METADATA_ELEMENT is requested parameter @uri must be set to the name of the namespace the requested elements belong to, otherwise must be NULL.
+   * @see https://libvirt.org/html/libvirt-libvirt-domain.html#virDomainGetMetadata
+   */
+  virDomainGetMetadata(domain: Ptr<"virDomain"> | null, type: number, uri: string | null, flags: virDomainModificationImpact | 0): string | null;
   /**
    * Creates a new snapshot of a domain based on the snapshot xml contained in xmlDesc, with a top-level element <domainsnapshot>.
    * @see https://libvirt.org/html/libvirt-libvirt-domain-snapshot.html#virDomainSnapshotCreateXML

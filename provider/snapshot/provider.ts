@@ -20,6 +20,7 @@ import { defaultsFor } from "../resource/spec";
 import { UUID_RE } from "../libvirt/uuid";
 import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
+import { takeRestoredMark } from "../domain/restore-mark";
 
 export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   /** The UUID of the domain the snapshot belongs to. */
@@ -264,6 +265,25 @@ async function refuseDoomedReplace(olds: SnapshotOutputs, inputs: SnapshotInputs
   );
 }
 
+/**
+ * A snapshot of this name that a Domain's restoreSnapshotsFrom redefined is the
+ * one this resource stands for: it is adopted (outputs as for a new one, no new
+ * snapshot) when the domain's restore mark names it with its creation time, and
+ * taken off the mark, so only one resource adopts it. Anything else (a snapshot
+ * made by hand) returns undefined, and the create refuses. Frees `existing`.
+ */
+async function adoptRestored(conn: Connection, dom: DomainHandle, existing: SnapshotHandle, inputs: SnapshotInputs) {
+  try {
+    const { creationTime } = parseSnapshotXml(await existing.xml());
+    if (!(await takeRestoredMark(dom, inputs.name, creationTime))) return undefined;
+    console.error(`snapshot "${inputs.name}" of domain "${dom.name()}": adopted the snapshot the domain's restoreSnapshotsFrom redefined`);
+    const outs = await describe(conn, dom, existing, inputs);
+    return { id: snapshotId(outs.domainUuid, outs.name), outs };
+  } finally {
+    existing.free();
+  }
+}
+
 /** The Snapshot provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<SnapshotInputs, SnapshotOutputs>({
@@ -296,7 +316,8 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
           const domainName = dom.name();
           const existing = await dom.lookupSnapshot(inputs.name);
           if (existing) {
-            existing.free();
+            const adopted = await adoptRestored(conn, dom, existing, inputs);
+            if (adopted) return adopted;
             throw new SnapshotOptionError(
               "name",
               `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`,

@@ -205,3 +205,75 @@ export async function internalSnapshots(
     return viaLibvirt(vol); // not readable by this user: ask libvirt
   }
 }
+
+/** What a restore checks in an image: is it there, which internal snapshots it holds, what it is backed by. */
+export interface ImageContents {
+  /** qcow2 (by its magic and header), or anything else (raw, another format: no internal snapshots, no backing file). */
+  format: "qcow2" | "other";
+  /** The names in its internal snapshot table. */
+  snapshots: string[];
+  /** The backing file as the header stores it, and resolved against the image's directory (absolute). */
+  backingFile?: { named: string; path: string };
+  via: "qcow2 header read from the file" | "qcow2 header read through libvirt";
+}
+
+/** The contents facts of an image, from `read(offset, length)` of its bytes. */
+async function contentsFrom(
+  path: string,
+  read: (offset: number, length: number) => Promise<Buffer>,
+  via: ImageContents["via"],
+): Promise<ImageContents> {
+  const head = await read(0, QCOW2_PROBE_BYTES);
+  const header = parseQcow2Header(head);
+  if (!header) return { format: "other", snapshots: [], via };
+  const refs = parseQcow2References(head);
+  const snapshots =
+    header.snapshotCount === 0
+      ? []
+      : parseSnapshotTable(await read(header.snapshotsOffset, snapshotTableBytes(header.snapshotCount)), header.snapshotCount);
+  const named = refs?.backingFile;
+  const backingFile =
+    named === undefined || named === "(unreadable)"
+      ? undefined
+      : {
+          named,
+          path: posix.normalize(posix.isAbsolute(named.replace(/^file:/, "")) ? named.replace(/^file:/, "") : `${posix.dirname(path)}/${named}`),
+        };
+  return { format: "qcow2", snapshots, ...(backingFile ? { backingFile } : {}), via };
+}
+
+/**
+ * An image's contents facts: read from the file on a hypervisor on this host, else
+ * through libvirt from the volume that a running pool holds at that path
+ * (virStorageVolLookupByPath, virStorageVolDownload). Throws with the reason when
+ * the image is missing or cannot be read either way.
+ */
+export async function imageContents(
+  local: boolean,
+  path: string,
+  volumeByPath: (path: string) => Promise<StorageVolHandle | null>,
+): Promise<ImageContents> {
+  if (local) {
+    const handle = await open(path, "r");
+    try {
+      return await contentsFrom(
+        path,
+        async (offset, length) => {
+          const buf = Buffer.alloc(length);
+          const { bytesRead } = await handle.read(buf, 0, length, offset);
+          return buf.subarray(0, bytesRead);
+        },
+        "qcow2 header read from the file",
+      );
+    } finally {
+      await handle.close();
+    }
+  }
+  const vol = await volumeByPath(path);
+  if (!vol) throw new Error(`no running storage pool of the remote hypervisor holds ${path}, so it cannot be read through libvirt`);
+  try {
+    return await contentsFrom(path, (offset, length) => downloadRange(vol, offset, length), "qcow2 header read through libvirt");
+  } finally {
+    vol.free();
+  }
+}
