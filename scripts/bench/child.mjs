@@ -4,12 +4,14 @@
 //                  (items 1-3), each with its wall time, libvirt call counts and
 //                  event-loop delay;
 //   mode "memory": one fresh process per measurement (item 4): @pulumi/pulumi loaded,
-//                  then nothing ("idle") or N lifecycles; reports VmHWM.
+//                  then nothing ("idle") or N lifecycles; reports VmHWM;
+//   mode "graceful": stopping real guests, gracefully and not (item 6, graceful.mjs).
 import { readFileSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 import { sweep } from "./lib.mjs";
 import { smapsBreakdown } from "./smaps.mjs";
+import { gracefulMode } from "./graceful.mjs";
 import { floorSide, instrument, loadBuild, providerSide, specs } from "./workload.mjs";
 
 const outFile = process.argv[3];
@@ -151,7 +153,8 @@ async function memoryMode() {
   };
 }
 
-const result = plan.mode === "memory" ? await memoryMode() : await abMode();
+const modes = { memory: memoryMode, ab: abMode, graceful: () => gracefulMode(plan) };
+const result = await modes[plan.mode]();
 writeFileSync(outFile, JSON.stringify(result, null, 1));
 // The opener worker and pooled handles are closed; exit without waiting for stragglers.
 process.exit(0);

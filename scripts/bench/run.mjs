@@ -24,7 +24,7 @@ const USAGE = `usage: npm run bench -- [options]
   --parallel P        resource operations at once, as pulumi --parallel (default: the CLI's default)
   --memory-n 64       lifecycles in the memory measurement (item 4)
   --engine-n 16       domains in the pulumi up/destroy measurement (item 5)
-  --skip-memory, --skip-engine
+  --skip-memory, --skip-engine, --skip-graceful
   --source DIR        a tree with provider/ and sdk/ to build and measure (default: this repository)
   --pkg DIR           measure an already built package directory instead (with dist/ and node_modules/)
   --uri URI           hypervisor (default qemu:///system)
@@ -36,7 +36,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 const args = parseArgs(process.argv.slice(2), {
   defaults: { uri: "qemu:///system", rounds: "3", sizes: "1,4,16,64", "memory-n": "64", "engine-n": "16" },
-  flags: ["quick", "skip-memory", "skip-engine", "keep", "help", "cpu-prof"],
+  flags: ["quick", "skip-memory", "skip-engine", "skip-graceful", "keep", "help", "cpu-prof"],
   options: ["out", "sizes", "rounds", "parallel", "memory-n", "engine-n", "source", "pkg", "uri", "wait-for", "table"],
   usage: USAGE,
 });
@@ -422,6 +422,40 @@ async function enginePhase(ctx) {
   }
 }
 
+// ---- item 6: stopping a real guest, gracefully and not ----
+async function gracefulPhase(ctx) {
+  await quietBefore("the real guests");
+  const image = sh("bash", [join(repoRoot, "scripts/guest-image.sh")], { stdio: ["ignore", "pipe", "inherit"] })
+    .split("\n")
+    .at(-1);
+  // QEMU runs as libvirt-qemu, which cannot enter the image cache under /root: a copy in the work directory.
+  const dir = join(work, "guest");
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const f of ["disk.qcow2", "vmlinuz", "initrd.img"]) cpSync(join(image, f), join(dir, f));
+  const guest = {
+    dir,
+    base: join(dir, "disk.qcow2"),
+    kernel: join(dir, "vmlinuz"),
+    initrd: join(dir, "initrd.img"),
+    cmdline: readFileSync(join(image, "cmdline"), "utf8").trim(),
+  };
+  try {
+    const { results } = await runChild({ mode: "graceful", pkg: ctx.pkg, uri, prefix: runId, guest }, "graceful");
+    const by = Object.fromEntries(results.map((r) => [r.role, r]));
+    const floor = by.floor;
+    const agent = by["provider agent"];
+    return {
+      results,
+      ratio: agent.stopS / floor.stopS,
+      guest: "TCG, 512 MiB, 1 vCPU, Debian 12 with systemd and qemu-guest-agent (scripts/guest-image.sh)",
+    };
+  } catch (err) {
+    log(`graceful: ${err.message}`);
+    sweep(uri, `${runId}g`);
+    return { error: err.message.slice(0, 2000) };
+  }
+}
+
 // ---- the table ----
 const fmtS = (s) => (Number.isFinite(s) ? `${s.toFixed(2)} s` : "-");
 function table(res) {
@@ -497,6 +531,20 @@ function table(res) {
       "",
     ]);
   if (e?.error) rows.push(["5 pulumi up + destroy", e.n, "", "", "FAILED (see JSON)", "(report)", ""]);
+  const gr = res.items.graceful;
+  if (gr && !gr.error) {
+    const by = Object.fromEntries(gr.results.map((r) => [r.role, r]));
+    const how = (r) => `${r.error ? "ERROR " : ""}QEMU reason=${r.reason}`;
+    const f = by.floor;
+    const stop = (role, what) => {
+      const r = by[role];
+      rows.push([`6 ${what}`, 1, fmtS(f.stopS), fmtS(r.stopS), `ratio ${(r.stopS / f.stopS).toFixed(2)}; ${how(r)}`, "(report)", ""]);
+    };
+    stop("provider agent", "real guest: graceful delete (agent)");
+    stop("provider acpi", "real guest: graceful delete (ACPI)");
+    stop("provider hard", "real guest: hard-stop delete (timeout 0)");
+  }
+  if (gr?.error) rows.push(["6 real guest stops", 1, "", "", "FAILED (see JSON)", "(report)", ""]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows
     .map((r, k) => {
@@ -608,6 +656,10 @@ async function main() {
         e.ratio = e.totalS / e.floorS;
       }
       res.items.engine = e;
+      save();
+    }
+    if (!args["skip-graceful"]) {
+      res.items.graceful = await gracefulPhase(ctx);
       save();
     }
   } finally {
