@@ -104,25 +104,29 @@ export async function* fileChunks(file: string, total: number, chunkBytes = UPLO
 /**
  * The pieces of a source (a socket delivers 16-64 KiB at a time) gathered into
  * chunks of `size` bytes, the last one shorter: one virStreamSend per MiB, not per
- * packet. Holds at most one chunk; a new buffer per chunk, as the consumer may keep one.
+ * packet. Two buffers, as in fileChunks: a chunk stays valid until the chunk after
+ * the next is asked for (uploadChunks is done with it by then). A fresh buffer per
+ * chunk would leave a MiB of garbage per MiB sent, and the process' RSS would grow
+ * by tens of MiB before the collector caught up.
  */
 export async function* coalesced(pieces: AsyncIterable<Buffer>, size = UPLOAD_CHUNK_BYTES): AsyncGenerator<Buffer> {
-  let buf = Buffer.allocUnsafe(size);
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let which = 0;
   let used = 0;
   for await (const piece of pieces) {
     for (let off = 0; off < piece.length;) {
       const n = Math.min(size - used, piece.length - off);
-      piece.copy(buf, used, off, off + n);
+      piece.copy(buffers[which], used, off, off + n);
       used += n;
       off += n;
       if (used === size) {
-        yield buf;
-        buf = Buffer.allocUnsafe(size);
+        yield buffers[which];
+        which ^= 1;
         used = 0;
       }
     }
   }
-  if (used > 0) yield buf.subarray(0, used);
+  if (used > 0) yield buffers[which].subarray(0, used);
 }
 
 /** Reads `length` bytes of the volume's file from `offset` (fewer at its end) with virStorageVolDownload. */

@@ -5,7 +5,7 @@
 // watch the provider resume.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -94,6 +94,27 @@ export function bytesHandler(files: Record<string, Buffer>, opts: ServeBytesOpti
       return;
     }
     res.end(data.subarray(start, end));
+  };
+}
+
+/**
+ * Serves one file from disk, streamed (a large image is never held in this
+ * process's memory either), with Content-Length and Range; 404 for other paths.
+ */
+export function fileHandler(path: string, file: string): RequestListener {
+  return (req, res) => {
+    if (new URL(req.url ?? "/", "http://x").pathname !== path) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    const size = statSync(file).size;
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+    const start = m ? Number(m[1]) : 0;
+    const end = m?.[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    const headers: Record<string, string | number> = { "Content-Length": end - start + 1, "Accept-Ranges": "bytes" };
+    if (m) headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
+    res.writeHead(m ? 206 : 200, headers);
+    createReadStream(file, { start, end }).pipe(res);
   };
 }
 
