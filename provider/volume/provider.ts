@@ -242,8 +242,10 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<VolumeInputs, VolumeOutputs>({
     spec: volumeSpec,
     check: (news, olds) => checkVolumeInputs(news, olds as Record<string, unknown> | undefined),
-    // A flag saved before it had a default counts as false.
-    sameAsSaved: (key, next, olds) => key === "deleteSnapshotDataOnDestroy" && !!olds.deleteSnapshotDataOnDestroy === !!next,
+    // A flag saved before it had a default counts as false; a checksum is the same in either case.
+    sameAsSaved: (key, next, olds) =>
+      (key === "deleteSnapshotDataOnDestroy" && !!olds.deleteSnapshotDataOnDestroy === !!next) ||
+      (key === "sourceSha256" && typeof next === "string" && next.toLowerCase() === olds.sourceSha256?.toLowerCase()),
     // The key, also for a volume recorded by pool and name after a create with an unknown outcome.
     idAfterRead: (outs, id) => outs.key || id,
 

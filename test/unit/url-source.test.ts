@@ -325,6 +325,9 @@ describe("Volume check with a URL source", () => {
     expect(otherUrl).toMatchObject({ changes: true, replaces: ["source"] });
     const otherSha = await volumeProvider.diff!("/p/a.img", saved, vol(`${s.base}/small.qcow2`, { sourceSha256: "0".repeat(64) }));
     expect(otherSha).toMatchObject({ changes: true, replaces: ["sourceSha256"] });
+    // The same checksum in capitals is no change.
+    const upper = await volumeProvider.diff!("/p/a.img", saved, vol(`${s.base}/small.qcow2`, { sourceSha256: sha.toUpperCase() }));
+    expect(upper.changes).toBe(false);
   });
 
   it.each([
