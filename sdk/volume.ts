@@ -28,7 +28,8 @@ export type { VolumeArgs } from "./generated/volume";
 
 /**
  * A libvirt storage volume: an empty image, a qcow2 overlay on a base image,
- * or a copy of a local image file.
+ * or a copy of a local image file or of an http(s) URL (streamed, resumed after
+ * a dropped connection, checked against `sourceSha256` when given).
  *
  * Deleting it is refused while a domain uses it, while another volume is
  * built on it, or while its image holds internal snapshots (unless
@@ -37,6 +38,7 @@ export type { VolumeArgs } from "./generated/volume";
  * ```ts
  * const pool = new libvirt.Pool("images", { path: "/var/lib/libvirt/images/web" });
  * const base = new libvirt.Volume("base", { pool, name: "debian.qcow2", source: "./debian-12.qcow2" });
+ * const cloud = new libvirt.Volume("cloud", { pool, source: "https://images.example/debian-12.qcow2", sourceSha256: "<64 hex digits>" });
  * const disk = new libvirt.Volume("web-disk", { pool, name: "web.qcow2", backingVolume: base, capacity: "20GiB" });
  * ```
  */
