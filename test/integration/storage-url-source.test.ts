@@ -126,6 +126,27 @@ describe("Volume from a URL", () => {
     expect(volNames()).not.toContain("gone.raw");
   });
 
+  it("a server that answers check's ranged GET but never the download: a timeout, after the retries, and nothing was created", async () => {
+    const raw = rawImage(2);
+    const answer = bytesHandler({ "/disk.raw": raw });
+    const s = await started((req, res) => {
+      if (req.headers.range) answer(req, res); // the probes; the download itself gets silence
+    });
+    process.env.LIBVIRT_PULUMI_URL_TIMEOUT_MS = "300";
+    try {
+      const checked = await volumeProvider.check!({}, { name: "stalled.raw", pool, uri: QEMU_URI, source: `${s.base}/disk.raw` });
+      expect(checked.failures).toEqual([]);
+      const { err } = await failing(() => volumeProvider.create!(checked.inputs));
+      expect(err.message).toBe(
+        `invalid Volume input source: ${s.base}/disk.raw: no data for 300 ms (LIBVIRT_PULUMI_URL_TIMEOUT_MS, default 30000), 4 attempts in a row; ` +
+          "check that the server is up and reachable from the machine that runs Pulumi, then run `pulumi up` again (nothing was created)",
+      );
+    } finally {
+      delete process.env.LIBVIRT_PULUMI_URL_TIMEOUT_MS;
+    }
+    expect(volNames()).not.toContain("stalled.raw");
+  });
+
   it("a dropped connection is resumed: the volume is whole", async () => {
     const raw = rawImage(6);
     const s = await started(bytesHandler({ "/disk.raw": raw }, { drop: [{ request: 2, after: 2 * MiB + 5 }] }));
