@@ -4,9 +4,9 @@
 // 404, a timeout, an untrusted certificate, no Content-Length, and credentials in
 // the URL never repeated. Then the Volume check on a URL (the image judged from a
 // ranged GET of its first bytes) and the new input sourceSha256.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,6 +174,29 @@ describe("url-source: download", () => {
       /^https:\/\/127\.0\.0\.1:\d+\/disk\.img: TLS failed: certificate verify failed \(DEPTH_ZERO_SELF_SIGNED_CERT: self[- ]signed certificate\); the machine that runs Pulumi does not trust the server's certificate: .*NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem.*sourceSha256/,
     );
     expect(s.requests).toHaveLength(0); // refused in the handshake: no request was sent
+  });
+
+  it("the advice works: with NODE_EXTRA_CA_CERTS naming the certificate, a fresh process downloads over https", async () => {
+    const tls = selfSignedCert();
+    const s = await started(bytesHandler({ "/disk.img": data }), tls);
+    const ca = join(work, "ca.pem");
+    writeFileSync(ca, tls.cert);
+    const modulePath = join(__dirname, "../../dist/provider/volume/url-source.js");
+    const script = `
+      const { openUrl } = require(${JSON.stringify(modulePath)});
+      (async () => {
+        const d = await openUrl(${JSON.stringify(`${s.base}/disk.img`)});
+        for await (const _ of d.chunks);
+        process.stdout.write(d.sha256());
+      })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    const child = spawn(process.execPath, ["-e", script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let errText = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (errText += d));
+    const code = await new Promise<number>((resolve) => child.on("close", resolve));
+    expect(code, errText).toBe(0);
+    expect(out).toBe(sha256(data));
   });
 
   it("https to a plain-HTTP port: the handshake failure says so", async () => {
