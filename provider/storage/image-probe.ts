@@ -40,17 +40,25 @@ async function readHead(handle: Awaited<ReturnType<typeof open>>, bytes = QCOW2_
   return head.subarray(0, bytesRead);
 }
 
-/** Reads the first bytes of a local image file: qcow2 (by its magic) or raw, and what it refers to. */
+/**
+ * What an image is from its first bytes (QCOW2_PROBE_BYTES, or all of a smaller
+ * image) and its size: qcow2 (by its magic) or raw, and what it refers to. Pure:
+ * a local file and an HTTP body are judged alike.
+ */
+export function imageFromHead(head: Buffer, size: number): SourceImage {
+  const header = parseQcow2Header(head);
+  const contentFormat = recognisedFormat(head);
+  return header && contentFormat === "qcow2"
+    ? { format: "qcow2", virtualSize: header.virtualSize, fileSize: size, references: parseQcow2References(head)!, contentFormat }
+    : { format: "raw", virtualSize: size, fileSize: size, contentFormat };
+}
+
+/** Reads the first bytes of a local image file: see imageFromHead. */
 export async function inspectSourceImage(file: string): Promise<SourceImage> {
   const handle = await open(file, "r");
   try {
     const { size } = await handle.stat();
-    const head = await readHead(handle);
-    const header = parseQcow2Header(head);
-    const contentFormat = recognisedFormat(head);
-    return header && contentFormat === "qcow2"
-      ? { format: "qcow2", virtualSize: header.virtualSize, fileSize: size, references: parseQcow2References(head)!, contentFormat }
-      : { format: "raw", virtualSize: size, fileSize: size, contentFormat };
+    return imageFromHead(await readHead(handle), size);
   } finally {
     await handle.close();
   }

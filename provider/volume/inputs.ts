@@ -1,11 +1,14 @@
 // Volume inputs: the rules that combine fields, and the normalized shape. The
 // inputs themselves (schemas, defaults, change rules) are in spec.ts. Check also
-// reads the upload source's header (it is a file on the machine running Pulumi),
-// so a missing or mismatched source fails before anything is created.
+// reads the upload source's header (a file on the machine running Pulumi, or the
+// first 64 KiB of a URL with a ranged GET), so a missing or mismatched source fails
+// before anything is created.
 import type { CheckFailure } from "../validation";
 import { inputChecker, type Checked } from "../resource/check";
 import { inputSchema, type ParsedInputs } from "../resource/spec";
-import { inspectSourceImage, type SourceImage } from "../storage/image-probe";
+import { imageFromHead, inspectSourceImage, type SourceImage } from "../storage/image-probe";
+import { QCOW2_PROBE_BYTES } from "../storage/qcow2";
+import { isUrlSource, probeUrl, shownUrl, UrlSourceError } from "./url-source";
 import { SIZE_HINT, formatSize, parseSize } from "../storage/size";
 import { volumeSpec } from "./spec";
 
@@ -34,7 +37,23 @@ export function capacityBytes(value: number | string): number | CheckFailure {
   return bytes;
 }
 
+/** How a source is named in messages: a URL without its credentials. */
+export const shownSource = (source: string): string => (isUrlSource(source) ? shownUrl(source) : source);
+
+/** A URL's image from its first bytes (a ranged GET): check refuses what a file would be refused for, before anything is made. */
+async function urlFacts(url: string): Promise<SourceImage | CheckFailure> {
+  try {
+    const { head, size } = await probeUrl(url, QCOW2_PROBE_BYTES);
+    if (size === 0) return { property: "source", reason: `${shownUrl(url)} is empty: nothing to upload` };
+    return imageFromHead(head, size);
+  } catch (err) {
+    if (err instanceof UrlSourceError) return { property: "source", reason: err.message };
+    throw err;
+  }
+}
+
 async function sourceFacts(file: string): Promise<SourceImage | CheckFailure> {
+  if (isUrlSource(file)) return urlFacts(file);
   try {
     const image = await inspectSourceImage(file);
     if (image.fileSize === 0) return { property: "source", reason: `${file} is empty: nothing to upload` };
@@ -128,6 +147,9 @@ function crossFieldFailures(i: Parsed): CheckFailure[] {
       reason: 'must be "qcow2" with backingVolume: only a qcow2 image can be an overlay on a backing file (leave format out, or drop backingVolume)',
     });
   }
+  if (i.sourceSha256 !== undefined && !source) {
+    f.push({ property: "sourceSha256", reason: "only applies together with source (the bytes it is the checksum of)" });
+  }
   if (i.backingFormat !== undefined && !backing) {
     f.push({ property: "backingFormat", reason: "only applies together with backingVolume" });
   }
@@ -165,12 +187,13 @@ export async function checkVolumeInputs(news: Record<string, unknown>, olds?: Re
     const image = await sourceFacts(i.source);
     if ("property" in image) f.push(image);
     else {
-      const problem = sourceImageProblem(i.source, image, format);
+      const shown = shownSource(i.source);
+      const problem = sourceImageProblem(shown, image, format);
       if (problem) f.push(problem);
       else if (format !== undefined && format !== image.format) {
         f.push({
           property: "format",
-          reason: `is "${format}" but source ${i.source} is a ${image.format} image; set format: "${image.format}" or leave format out`,
+          reason: `is "${format}" but source ${shown} is a ${image.format} image; set format: "${image.format}" or leave format out`,
         });
       }
       format ??= image.format;

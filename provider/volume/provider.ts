@@ -4,7 +4,7 @@ import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { withConnection, type Connection } from "../libvirt/connection";
 import { StorageVolHandle, withPool, type StoragePoolHandle } from "../libvirt/storage";
-import { uploadFile } from "../libvirt/stream";
+import { uploadChunks } from "../libvirt/stream";
 import { isLibvirtError } from "../libvirt/errors";
 import { virErrorNumber } from "../libvirt/libvirt.gen";
 import { defineProvider } from "../resource/provider";
@@ -13,12 +13,14 @@ import { TeardownRefusedError } from "../teardown/refused";
 import { DeliberateError } from "../deliberate";
 import type { ProviderHooks } from "../hooks";
 import { withoutUndefined } from "../state-values";
-import { inspectSourceImage, isLocalUri } from "../storage/image-probe";
+import { isLocalUri } from "../storage/image-probe";
 import { formatSize } from "../storage/size";
 import { effectiveVolumeOptions, planVolumeReplace, planVolumeResize, poolMissingAdvice } from "../teardown/volume";
 import { checkVolumeInputs, sourceImageProblem, type VolumeInputs } from "./inputs";
 import { buildVolumeXml, parseVolumeXml, type ObservedVolume } from "./xml";
 import { volumeSpec } from "./spec";
+import { openUploadSource, type UploadSource } from "./upload-source";
+import { UrlSourceError } from "./url-source";
 
 const execFileAsync = promisify(execFile);
 
@@ -118,32 +120,65 @@ async function createOverlayOrEmpty(conn: Connection, pool: StoragePoolHandle, i
   return pool.createVolume(xml, 0, `"${i.name}"`);
 }
 
-/** An empty volume, then the source streamed into it, then grown to the requested capacity. */
+/** A source that failed once the volume existed (a dropped download, a checksum mismatch); the volume is removed. */
+class SourceUploadError extends DeliberateError {}
+
+/** The source opened for the upload; a URL that cannot be fetched fails here, before anything is made. */
+async function openSource(i: VolumeInputs): Promise<UploadSource> {
+  try {
+    return await openUploadSource(i.source!, { onRetry: (message) => console.error(`volume "${i.name}": ${message}`) });
+  } catch (err) {
+    if (err instanceof UrlSourceError) throw new VolumeInputError("source", err.message);
+    throw err;
+  }
+}
+
+/** An empty volume, then the source streamed into it (its sha256 checked), then grown to the requested capacity. */
 async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: () => void): Promise<StorageVolHandle> {
-  const source = i.source!;
-  // Read again: the file may have changed since check.
-  const image = await inspectSourceImage(source);
-  const problem = sourceImageProblem(source, image, i.format);
-  if (problem) throw new VolumeInputError(problem.property, problem.reason);
-  if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${source} is now a ${image.format} image`);
-  // Upload writes over the file without truncating it: start from an empty file.
-  sent();
-  const vol = await pool.createVolume(buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
+  const src = await openSource(i);
+  const { shown, image } = src;
+  let vol: StorageVolHandle;
+  try {
+    const problem = sourceImageProblem(shown, image, i.format);
+    if (problem) throw new VolumeInputError(problem.property, problem.reason);
+    if (image.format !== i.format) throw new VolumeInputError("format", `is "${i.format}" but source ${shown} is now a ${image.format} image`);
+    if (image.fileSize === 0) throw new VolumeInputError("source", `${shown} is now empty: nothing to upload`);
+    // Upload writes over the file without truncating it: start from an empty file.
+    sent();
+    vol = await pool.createVolume(buildVolumeXml({ name: i.name, capacity: 0, format: "raw" }), 0, `"${i.name}"`);
+  } catch (err) {
+    src.close();
+    throw err;
+  }
   try {
     const report = image.fileSize >= PROGRESS_MIN_BYTES;
-    await uploadFile(vol, source, {
-      onProgress: report
-        ? (sent, total, pct) => console.error(`uploading ${source} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`)
-        : undefined,
-    });
+    const verb = src.isUrl ? "downloading" : "uploading";
+    try {
+      await uploadChunks(vol, image.fileSize, src.chunks, {
+        what: shown,
+        onProgress: report
+          ? (sent, total, pct) => console.error(`${verb} ${shown} to volume "${i.name}": ${pct}% (${formatSize(sent)} of ${formatSize(total)})`)
+          : undefined,
+      });
+    } catch (err) {
+      if (err instanceof UrlSourceError) throw new SourceUploadError(`source ${err.message}`);
+      throw err;
+    }
+    const expected = i.sourceSha256?.toLowerCase();
+    if (expected !== undefined && src.sha256() !== expected) {
+      throw new SourceUploadError(
+        `source ${shown}: its bytes have sha256 ${src.sha256()}, but sourceSha256 is ${expected}: not the image expected (changed on the server, ` +
+          "damaged in transit, or the wrong file or checksum); check both, then run `pulumi up` again",
+      );
+    }
     await pool.refresh(); // libvirt re-reads the image: its format and size are the uploaded file's
     // What libvirt now makes of the uploaded bytes is what domains will get: exactly the
     // format asked for, referring to no other file (the source may have changed meanwhile).
     const seen = parseVolumeXml(await vol.xml());
     if (!readsAsMade(i.format, seen.format) || seen.backingPath !== undefined) {
       throw new Error(
-        `invalid Volume input source: ${source} was uploaded, but libvirt reads the volume as a ${seen.format} image${seen.backingPath !== undefined ? ` with backing file ${seen.backingPath}` : ""}, ` +
-          `not as the self-contained ${i.format} image that check found; was the file changed meanwhile? Flatten it (\`qemu-img convert -O qcow2 ${source} flat.qcow2\`) and use that`,
+        `invalid Volume input source: ${shown} was uploaded, but libvirt reads the volume as a ${seen.format} image${seen.backingPath !== undefined ? ` with backing file ${seen.backingPath}` : ""}, ` +
+          `not as the self-contained ${i.format} image that check found; was the file changed meanwhile? Flatten it (\`qemu-img convert -O qcow2 ${shown} flat.qcow2\`) and use that`,
       );
     }
     if (i.capacity !== undefined && i.capacity > image.virtualSize) await vol.resize(i.capacity);
@@ -152,6 +187,8 @@ async function createFromSource(pool: StoragePoolHandle, i: VolumeInputs, sent: 
     await removePartlyCreatedVolume(vol, err);
     vol.free();
     throw err;
+  } finally {
+    src.close();
   }
 }
 
@@ -205,8 +242,10 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<VolumeInputs, VolumeOutputs>({
     spec: volumeSpec,
     check: (news, olds) => checkVolumeInputs(news, olds as Record<string, unknown> | undefined),
-    // A flag saved before it had a default counts as false.
-    sameAsSaved: (key, next, olds) => key === "deleteSnapshotDataOnDestroy" && !!olds.deleteSnapshotDataOnDestroy === !!next,
+    // A flag saved before it had a default counts as false; a checksum is the same in either case.
+    sameAsSaved: (key, next, olds) =>
+      (key === "deleteSnapshotDataOnDestroy" && !!olds.deleteSnapshotDataOnDestroy === !!next) ||
+      (key === "sourceSha256" && typeof next === "string" && next.toLowerCase() === olds.sourceSha256?.toLowerCase()),
     // The key, also for a volume recorded by pool and name after a create with an unknown outcome.
     idAfterRead: (outs, id) => outs.key || id,
 

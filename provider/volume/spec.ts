@@ -3,6 +3,7 @@
 // table are derived from this (scripts/gen-from-spec.mjs).
 import { z } from "zod";
 import { absolutePath, flag, oneOf } from "../validation";
+import { imageSource, sha256Hex } from "./source-inputs";
 import { defineSpec } from "../resource/spec";
 import { poolInput, volumeNameInput } from "./volume-inputs";
 import { authInput, uriInput } from "../resource/connection-inputs";
@@ -64,16 +65,28 @@ export const volumeSpec = defineSpec({
       sdkDoc: "The backing image's format; checked against the image. Default: what libvirt or qemu-img says it is.",
     },
     source: {
-      schema: absolutePath("source"),
+      schema: imageSource,
       defaultDoc: "none",
       change: "replace",
       doc:
-        "a local image file (on the machine that runs Pulumi) copied into the volume; read only at creation, so it may be removed afterwards. " +
+        "a local image file (on the machine that runs Pulumi) or an `http://` / `https://` URL, copied into the volume; read only at creation, so it may be removed afterwards " +
+        "(a URL is not fetched again by a refresh or a later `up`). A URL is streamed into the volume as it downloads, resumed after a dropped connection, and its header is read " +
+        "with a ranged GET at check (see [Volumes from a URL](#volumes-from-a-url)). " +
         "**Refused** if it names another host file: a qcow2 with a backing file (absolute or relative) or an external data file " +
         '(`qemu-img convert -O qcow2 src flat.qcow2` makes it self-contained); refused with `format: "raw"` if its bytes begin with a qcow2 header, ' +
         "and always if they begin with another image format's header (vmdk, qed, vhdx, vdi, luks, qcow v1), since libvirt and qemu-img recognise images by content",
       sdkDoc:
-        "A local image file (on the machine running Pulumi) copied into the new volume, streamed through libvirt (virStorageVolUpload), never read whole into memory. Read only when the volume is created. Changing it replaces the volume.",
+        "A local image file (on the machine running Pulumi) or an http:// or https:// URL, copied into the new volume, streamed through libvirt (virStorageVolUpload), never read whole into memory. A URL is downloaded as it is uploaded, resumed after a dropped connection; credentials in it (https://user:password@host/...) make it a secret and are never shown. Read only when the volume is created. Changing it replaces the volume.",
+    },
+    sourceSha256: {
+      schema: sha256Hex,
+      defaultDoc: "none",
+      change: "replace",
+      doc:
+        "the sha256 of the source's bytes (64 hex digits, as `sha256sum` prints it), computed while they are uploaded; on a mismatch the volume is removed and the create fails. " +
+        "Only with `source`",
+      sdkDoc:
+        "The sha256 (64 hex digits) the source's bytes must have; computed while they are uploaded, and on a mismatch the volume is removed and the create fails. Only with `source`. Changing it replaces the volume.",
     },
     deleteSnapshotDataOnDestroy: {
       schema: flag("deleteSnapshotDataOnDestroy"),

@@ -46,11 +46,19 @@ export interface VolumeArgs {
    */
   backingFormat?: pulumi.Input<"qcow2" | "raw">;
   /**
-   * A local image file (on the machine running Pulumi) copied into the new volume, streamed
-   * through libvirt (virStorageVolUpload), never read whole into memory. Read only when the volume
-   * is created. Changing it replaces the volume.
+   * A local image file (on the machine running Pulumi) or an http:// or https:// URL, copied into
+   * the new volume, streamed through libvirt (virStorageVolUpload), never read whole into memory.
+   * A URL is downloaded as it is uploaded, resumed after a dropped connection; credentials in it
+   * (https://user:password@host/...) make it a secret and are never shown. Read only when the
+   * volume is created. Changing it replaces the volume.
    */
   source?: pulumi.Input<string>;
+  /**
+   * The sha256 (64 hex digits) the source's bytes must have; computed while they are uploaded, and
+   * on a mismatch the volume is removed and the create fails. Only with `source`. Changing it
+   * replaces the volume.
+   */
+  sourceSha256?: pulumi.Input<string>;
   /**
    * Allow deleting the volume although its image holds internal snapshots (snapshot contents a
    * domain's deleteSnapshotsOnDestroy kept in the disk). Default: false (delete is refused, naming
@@ -93,4 +101,4 @@ export abstract class VolumeResource extends pulumi.dynamic.Resource {
 export const VOLUME_OUTPUT_KEYS = ["name","pool","uri","auth","capacity","format","deleteSnapshotDataOnDestroy","key","path","allocation","backingPath","probedFormat","poolMissing"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const VOLUME_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"capacity":["capacity"],"format":["format"],"backingVolume":["backingVolume","backingPath"],"backingFormat":["backingFormat"],"source":["source"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"]};
+export const VOLUME_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"capacity":["capacity"],"format":["format"],"backingVolume":["backingVolume","backingPath"],"backingFormat":["backingFormat"],"source":["source"],"sourceSha256":["sourceSha256"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"]};

@@ -1,6 +1,6 @@
 // Pools and volumes on qemu:///system. The providers act; virsh, qemu-img and
 // the file system say independently what happened.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -15,10 +15,10 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { built, provider } from "../helpers/lib";
+import { measuredVolumeCreate, rssReport } from "../helpers/provider-rss";
 import { createDomain, defineDomainByHand } from "../helpers/domains";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, removeDomain, removePool, uniqueName, virsh, volumeNames } from "../helpers/host";
 
@@ -267,43 +267,12 @@ describe("Volume", () => {
     }
     closeSync(fd);
 
-    // A fresh Node process stands in for Pulumi's provider process: only the provider is loaded there.
-    // Its peak is VmHWM (this process image's high-water RSS) and 10 ms samples; getrusage's maxRSS
-    // is no use here, as Linux carries the parent's (vitest's) peak over fork + exec.
-    const providerPath = createRequire(import.meta.url).resolve("libvirt-pulumi/provider");
-    const script = `
-      const p = require(${JSON.stringify(providerPath)});
-      (async () => {
-        await p.withConnection({ uri: ${JSON.stringify(QEMU_URI)} }, async () => undefined); // libvirt loaded, connection open
-        const base = process.memoryUsage().rss;
-        let sampled = base;
-        const timer = setInterval(() => { sampled = Math.max(sampled, process.memoryUsage().rss); }, 10);
-        const started = Date.now();
-        const checked = await p.volumeProvider.check({}, { name: "uploaded.raw", pool: ${JSON.stringify(poolName())}, uri: ${JSON.stringify(QEMU_URI)}, source: ${JSON.stringify(source)} });
-        const { id, outs } = await p.volumeProvider.create(checked.inputs);
-        clearInterval(timer);
-        const seconds = (Date.now() - started) / 1000;
-        const hwm = Number(/VmHWM:\\s+(\\d+) kB/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]) * 1024;
-        process.stdout.write(JSON.stringify({ id, outs, base, sampled, hwm, seconds }));
-        await p.closeAllConnections();
-      })().catch((e) => { console.error(e); process.exit(1); });`;
-    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const code = await new Promise<number>((resolve) => child.on("close", resolve));
-    expect(code, stderr).toBe(0);
-    const r = JSON.parse(stdout) as { id: string; outs: Outs; base: number; sampled: number; hwm: number; seconds: number };
-    const peak = Math.max(r.sampled, r.hwm);
-    const growth = peak - r.base;
-    console.log(
-      `[upload 256 MiB] ${r.seconds.toFixed(2)} s; provider RSS before ${(r.base / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (sampled ${(r.sampled / MiB).toFixed(1)}, VmHWM ${(r.hwm / MiB).toFixed(1)}): growth ${(growth / MiB).toFixed(1)} MiB`,
-    );
-    expect(growth).toBeLessThan(64 * MiB);
+    const r = await measuredVolumeCreate(QEMU_URI, { name: "uploaded.raw", pool: poolName(), uri: QEMU_URI, source });
+    console.log(rssReport("upload 256 MiB", r));
+    expect(r.peak - r.base).toBeLessThan(64 * MiB);
 
     // Progress: at most one line per 10%, ending at 100%.
-    const percents = [...stderr.matchAll(/uploading .*image\.raw to volume "uploaded\.raw": (\d+)%/g)].map((m) => Number(m[1]));
+    const percents = [...r.stderr.matchAll(/uploading .*image\.raw to volume "uploaded\.raw": (\d+)%/g)].map((m) => Number(m[1]));
     expect(percents).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
 
     expect(r.outs).toMatchObject({ format: "raw", capacity: 256 * MiB, path: join(dir, "uploaded.raw") });

@@ -277,6 +277,16 @@ describe("the SDK registers the derived outputs as additionalSecretOutputs", () 
       ["auth", "backingPath", "backingVolume"],
     ],
     [
+      "Volume: a source URL with credentials is made a secret",
+      () => new sdk.Volume("v-url-creds", { pool: "default", source: "https://alice:pw@127.0.0.1/x.qcow2" }),
+      ["auth", "source"],
+    ],
+    [
+      "Volume: a source URL without credentials stays plain",
+      () => new sdk.Volume("v-url", { pool: "default", source: "https://127.0.0.1/x.qcow2" }),
+      ["auth"],
+    ],
+    [
       "Snapshot: secret description",
       () => new sdk.Snapshot("s-desc", { domain: "vm", description: pulumi.secret("s") }),
       ["auth", "description", "xml"],
