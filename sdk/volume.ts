@@ -37,7 +37,7 @@ export type { VolumeArgs } from "./generated/volume";
  *
  * ```ts
  * const pool = new libvirt.Pool("images", { path: "/var/lib/libvirt/images/web" });
- * const base = new libvirt.Volume("base", { pool, name: "debian.qcow2", source: "./debian-12.qcow2" });
+ * const base = new libvirt.Volume("base", { pool, name: "debian.qcow2", source: "/var/tmp/debian-12.qcow2" });
  * const cloud = new libvirt.Volume("cloud", { pool, source: "https://images.example/debian-12.qcow2", sourceSha256: "<64 hex digits>" });
  * const disk = new libvirt.Volume("web-disk", { pool, name: "web.qcow2", backingVolume: base, capacity: "20GiB" });
  * ```
