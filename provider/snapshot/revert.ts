@@ -35,8 +35,24 @@ export async function diskTargets(dom: DomainHandle): Promise<string[]> {
 }
 
 /** Refuses (SnapshotOptionError on revertTrigger) or returns the steps, from facts read now. */
+/** The domain's snapshots other than `except` that have a disk outside the images' own snapshot tables (an overlay). */
+async function externalSnapshotsOf(dom: DomainHandle, names: string[], except: string): Promise<string[]> {
+  const external: string[] = [];
+  for (const name of names.filter((n) => n !== except)) {
+    const other = await dom.lookupSnapshot(name);
+    if (!other) continue;
+    try {
+      if (parseSnapshotXml(await other.xml()).disks.some((d) => d.snapshot === "external")) external.push(name);
+    } finally {
+      other.free();
+    }
+  }
+  return external;
+}
+
 export async function planRevertNow(conn: Connection, dom: DomainHandle, snap: SnapshotHandle, discardStateOnRevert: boolean): Promise<RevertStep[]> {
   const target = parseSnapshotXml(await snap.xml());
+  const names = await dom.snapshotNames();
   const plan = planRevert({
     snapshot: snap.name(),
     domain: dom.name(),
@@ -49,7 +65,8 @@ export async function planRevertNow(conn: Connection, dom: DomainHandle, snap: S
     },
     libVersion: await conn.libVersion(),
     discardStateOnRevert,
-    snapshotNames: await dom.snapshotNames(),
+    snapshotNames: names,
+    externalSnapshots: await externalSnapshotsOf(dom, names, snap.name()),
     now: new Date(),
   });
   if (!plan.allowed) throw new SnapshotOptionError("revertTrigger", plan.message);

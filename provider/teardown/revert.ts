@@ -35,6 +35,8 @@ export interface RevertFacts {
   discardStateOnRevert: boolean;
   /** The domain's snapshot names now: the pre-revert snapshot's name must be new. */
   snapshotNames: readonly string[];
+  /** The domain's other snapshots with external disks: their overlays are built on the images an internal revert rewinds. */
+  externalSnapshots: readonly string[];
   now: Date;
 }
 
@@ -81,6 +83,16 @@ export function planRevert(f: RevertFacts): RevertDecision {
         `${intro}: it is an external snapshot, and the automatic snapshot of the current state is made only before reverting to ` +
         `an internal one (an external one needs new overlay files). Take a snapshot of the current state yourself (a Snapshot ` +
         `resource, or virsh snapshot-create-as), then set discardStateOnRevert: true`,
+    };
+  }
+  if (!f.target.external && f.externalSnapshots.length > 0) {
+    const names = f.externalSnapshots.map((n) => `"${n}"`).join(", ");
+    return {
+      allowed: false,
+      message:
+        `${intro}: the domain also has external snapshots (${names}), whose overlay files are built on the disk images this ` +
+        `revert would rewind in place; reverting would corrupt them (libvirt does not stop it). Keep revertTrigger unchanged, ` +
+        `or, if their contents may go, delete them first (virsh snapshot-delete ${f.domain} NAME, children before parents) and run \`pulumi up\` again`,
     };
   }
   const memory = targetHasMemory(f.target);

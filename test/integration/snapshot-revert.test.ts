@@ -164,6 +164,18 @@ describe("revertTrigger on qemu:///system", () => {
     );
     expect(snapshotNames(QEMU_URI, name)).toEqual(names);
     expect(virsh(QEMU_URI, "domblklist", name)).toContain(overlay);
+
+    // Back to the internal "cold" now: it would rewind the base image under ext's overlay (libvirt 9.0 lets it). Refused.
+    const coldAgain = await checked({ name: "cold", domain: d.uuid, revertTrigger: "3", discardStateOnRevert: true }, cold.outs);
+    const e3 = await sp.update!(cold.id, cold.outs, coldAgain).catch((e) => e);
+    expect(e3).toBeInstanceOf(SnapshotOptionError);
+    expect(e3.option).toBe("revertTrigger");
+    expect(e3.message).toContain(
+      `the domain also has external snapshots ("ext"), whose overlay files are built on the disk images this revert would rewind`,
+    );
+    expect(snapshotNames(QEMU_URI, name)).toEqual(names);
+    expect(virsh(QEMU_URI, "domblklist", name)).toContain(overlay);
+    expect(holdsMarker(overlay, A)).toBe(true); // the overlay reads through to the base image, as before
   });
 
   it("a pre-revert snapshot libvirt cannot take (a raw disk added since): nothing changes, the error names discardStateOnRevert; with it the revert goes ahead", async () => {

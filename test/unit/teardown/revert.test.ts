@@ -22,6 +22,7 @@ const facts = (over: Partial<RevertFacts> & { target?: Partial<RevertFacts["targ
   libVersion: 9_000_000,
   discardStateOnRevert: false,
   snapshotNames: ["s1"],
+  externalSnapshots: [],
   now,
   ...over,
   target: { state: "shutoff", memory: "no", external: false, ...over.target },
@@ -86,6 +87,11 @@ describe("planRevert", () => {
       "an external snapshot on a newer libvirt, state to keep: no automatic snapshot of an external one",
       facts({ libVersion: 10_000_000, target: { state: "disk-snapshot", external: true } }),
       /the automatic snapshot of the current state is made only before reverting to an internal one .* then set discardStateOnRevert: true/,
+    ],
+    [
+      "an internal snapshot while the domain has external ones: their overlays would be corrupted",
+      facts({ externalSnapshots: ["s3"], discardStateOnRevert: true }),
+      /the domain also has external snapshots \("s3"\), whose overlay files are built on the disk images this revert would rewind in place; reverting would corrupt them .*\(virsh snapshot-delete web NAME/,
     ],
   ];
   it.each(refusals)("refuses: %s", (_label, f, message) => {
