@@ -6,7 +6,7 @@
 // - waitForAddress "lease" (create) and "agent" (update) return the address the
 //   guest really has: the Domain's interfaces[].addresses and ipAddress against
 //   `virsh domifaddr --source lease`, `--source agent` and `virsh net-dhcp-leases`;
-// - the Network's DHCP hosts change in place while the guest runs (same UUID, the
+// - the Network's DHCP hosts (and a DNS host) change in place while the guest runs (same UUID, the
 //   same bridge device, nothing replaced; `virsh net-dumpxml` live and persistent,
 //   dnsmasq's hosts file), and the guest keeps its lease and its agent answers;
 // - the Network's delete (and a replacement, and a stop) is refused while the
@@ -20,7 +20,7 @@
 // are then inside that namespace, which has no route anywhere. No traffic is sent
 // to the guest; the test only reads what libvirt, dnsmasq and the guest agent say.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -38,7 +38,7 @@ import {
   virshTry,
 } from "../helpers/host";
 import { TEST_NETNS, libvirtdInTestNetns } from "../helpers/daemon";
-import { agentCommand, guestDomainInputs, readGuestFile, stageGuestBoot, waitFor, type GuestImage } from "../helpers/guest";
+import { agentCommand, guestDomainInputs, guestExec, readGuestFile, stageGuestBoot, waitFor, type GuestImage } from "../helpers/guest";
 
 const { cloudInitDiskProvider, domainProvider: dp, networkProvider: np, poolProvider, TeardownRefusedError } = provider;
 const IMAGES = "/var/lib/libvirt/images";
@@ -133,6 +133,35 @@ const dhcpHostsXml = (inactive: boolean) =>
   ]
     .map((m) => ({ mac: m[1], ...(m[2] ? { name: m[2] } : {}), ip: m[3] }))
     .sort((a, b) => (a.ip < b.ip ? -1 : 1));
+/** The <host> elements of the network's <dns>, live or as defined. */
+const dnsHostsXml = (inactive: boolean) =>
+  [...virsh(QEMU_URI, "net-dumpxml", ...(inactive ? ["--inactive"] : []), netName).matchAll(/<dns>([\s\S]*?)<\/dns>/g)].flatMap((dns) =>
+    [...dns[1].matchAll(/<host ip='([^']+)'>([\s\S]*?)<\/host>/g)].map((h) => ({
+      ip: h[1],
+      hostnames: [...h[2].matchAll(/<hostname>([^<]+)<\/hostname>/g)].map((n) => n[1]),
+    })),
+  );
+
+/** What dnsmasq, libvirt and the guest (through its agent) say, for a lease that did not come. */
+async function noLeaseDiagnostics(): Promise<string> {
+  const bridge = net.outs.bridgeName as string;
+  const pid = dnsmasqPid();
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : `(no ${f})`);
+  const inGuest = await guestExec(QEMU_URI, name, "/bin/sh", [
+    "-c",
+    "ip -br addr; cat /etc/network/interfaces.d/50-cloud-init; ps ax | grep -v grep | grep dhclient; " +
+      "journalctl -b --no-pager -u networking -u cloud-init-local | tail -n 40; " +
+      "grep -E 'Cache|nocloud|NoCloud|sr0|vdb|network config|fallback|Applying|renderer' /var/log/cloud-init.log | head -n 60",
+  ]);
+  return [
+    `dnsmasq pid ${pid}: ${processGone(pid) ? "gone" : "running"}`,
+    `net-dhcp-leases: ${virshTry(QEMU_URI, "net-dhcp-leases", netName).out}`,
+    `${bridge}.status: ${read(`/var/lib/libvirt/dnsmasq/${bridge}.status`)}`,
+    `agent interfaces: ${JSON.stringify(agentCommand(QEMU_URI, name, { execute: "guest-network-get-interfaces" }))}`,
+    `in the guest:\n${inGuest ?? "(the agent does not answer)"}`,
+    `qemu log: ${read(`/var/log/libvirt/qemu/${name}.log`).split("\n").slice(-6).join("\n")}`,
+  ].join("\n");
+}
 
 let image: GuestImage;
 let subnet: string;
@@ -226,14 +255,18 @@ describe("a guest's addresses on a DHCP Network (one real guest)", () => {
         guestDomainInputs(name, dir, image, {
           disks: [
             { file: join(dir, "disk.qcow2"), format: "qcow2" },
-            // The Debian cloud kernel has no AHCI: the seed goes on IDE (machine "pc").
-            { volume: { pool: pool.outs.name, name: seed.outs.name }, device: "cdrom", bus: "ide", format: "raw" },
+            // The seed as a read-only virtio disk: present as early as the root disk, so cloud-init's local stage
+            // finds it and applies its network-config (an IDE cdrom may be probed too late under TCG on a busy machine).
+            { volume: { pool: pool.outs.name, name: seed.outs.name }, bus: "virtio", readOnly: true, format: "raw" },
           ],
           networkInterfaces: [{ network: netName, mac, waitForAddress: "lease" }],
           waitForAddressTimeoutSeconds: BOOT_TIMEOUT_S,
           shutdownTimeoutSeconds: 0,
         }),
-      );
+      ).catch(async (err: Error) => {
+        console.log(`[guest-addresses] no lease; what the host and the guest say:\n${await noLeaseDiagnostics()}`);
+        throw err;
+      });
       timing.create = (Date.now() - t0) / 1000;
       // waitFor began polling right before the create: its seconds are counted from the create.
       timing.lease = (await leaseSeen).seconds;
@@ -295,12 +328,16 @@ describe("a guest's addresses on a DHCP Network (one real guest)", () => {
       const rendered = readGuestFile(QEMU_URI, name, "/etc/network/interfaces.d/50-cloud-init");
       console.log(`[guest-addresses] the guest's /etc/network/interfaces.d/50-cloud-init:\n${rendered}`);
       expect(rendered).toMatch(/^iface lan0 inet dhcp$/m);
+      // And the guest's own view of lan0.
+      expect(await guestExec(QEMU_URI, name, "/bin/sh", ["-c", "ip -4 -br addr show dev lan0"])).toMatch(
+        new RegExp(`^lan0\\s+UP\\s+${guestAddress.replace(/\./g, "\\.")}/24`),
+      );
       console.log(`[guest-addresses] update with waitForAddress "agent": ${timing.update.toFixed(1)} s; agent ${agent.value.join(", ")}`);
     },
     (BOOT_TIMEOUT_S + 120) * 1000,
   );
 
-  it("Network update: DHCP hosts are added and removed in place while the guest runs, and the guest keeps its lease", async () => {
+  it("Network update: DHCP hosts and a DNS host are added and removed in place while the guest runs, and the guest keeps its lease", async () => {
     const bridge = net.outs.bridgeName as string;
     const index = bridgeIndex(bridge);
     const pidBefore = dnsmasqPid();
@@ -308,7 +345,8 @@ describe("a guest's addresses on a DHCP Network (one real guest)", () => {
       { mac: otherMac, name: "other", ip: `${subnet}.50` },
       { mac, ip: guestAddress },
     ];
-    const withHosts = await np.check!({}, { ...net.inputs, dhcp: { ranges: net.inputs.dhcp.ranges, hosts } });
+    const dnsHosts = [{ ip: guestAddress, hostnames: ["guest.lab", "www.lab"] }];
+    const withHosts = await np.check!({}, { ...net.inputs, dhcp: { ranges: net.inputs.dhcp.ranges, hosts }, dnsHosts });
     expect(withHosts.failures).toEqual([]);
     expect(await np.diff!(net.id, net.outs, withHosts.inputs)).toMatchObject({ changes: true, replaces: [] });
     const added = await np.update!(net.id, net.outs, withHosts.inputs);
@@ -320,6 +358,12 @@ describe("a guest's addresses on a DHCP Network (one real guest)", () => {
     const hostsFile = readFileSync(`/var/lib/libvirt/dnsmasq/${netName}.hostsfile`, "utf8");
     expect(hostsFile).toContain(`${otherMac},${subnet}.50,other`);
     expect(hostsFile).toContain(`${mac},${guestAddress}`);
+    // The DNS host, in place too: in the definitions, and in dnsmasq's extra hosts file.
+    expect(dnsHostsXml(false)).toEqual(dnsHosts);
+    expect(dnsHostsXml(true)).toEqual(dnsHosts);
+    expect(readFileSync(`/var/lib/libvirt/dnsmasq/${netName}.addnhosts`, "utf8")).toMatch(
+      new RegExp(`^${guestAddress.replace(/\./g, "\\.")}\\s+guest\\.lab\\s+www\\.lab\\s*$`, "m"),
+    );
     // In place: the same network, the same bridge device, still running.
     expect(added.outs.uuid).toBe(net.id);
     expect(netInfo()).toMatchObject({ UUID: net.id, Active: "yes", Bridge: bridge });
@@ -339,6 +383,9 @@ describe("a guest's addresses on a DHCP Network (one real guest)", () => {
     expect(dhcpHostsXml(false)).toEqual([{ mac, ip: guestAddress }]);
     expect(dhcpHostsXml(true)).toEqual([{ mac, ip: guestAddress }]);
     expect(readFileSync(`/var/lib/libvirt/dnsmasq/${netName}.hostsfile`, "utf8")).not.toContain(otherMac);
+    expect(dnsHostsXml(false)).toEqual([]);
+    expect(dnsHostsXml(true)).toEqual([]);
+    expect(readFileSync(`/var/lib/libvirt/dnsmasq/${netName}.addnhosts`, "utf8")).not.toContain("guest.lab");
     expect(removed.outs.uuid).toBe(net.id);
     expect(bridgeIndex(bridge)).toBe(index);
     expect(leases().filter((l) => l.mac === mac)).toEqual([{ mac, type: "ipv4", address: guestAddress, prefix: 24 }]);
