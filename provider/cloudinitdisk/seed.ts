@@ -15,8 +15,16 @@ const execFileAsync = promisify(execFile);
 
 export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
 
+/**
+ * cloud-init reads its files with PyYAML, which speaks YAML 1.1: there an unquoted
+ * 52:54:00:24:08:33 is a number (base 60), yes/no/on/off are booleans, 2026-12-03 a
+ * date. Written and read as 1.1, each string stays a string (quoted where 1.1
+ * would read it otherwise), and meta-data given as text means what cloud-init reads.
+ */
+const YAML_VERSION = "1.1" as const;
+
 /** A document input as YAML: objects with sorted keys, so that key order (which the engine may not keep) never changes the content. */
-export const toYaml = (value: Record<string, unknown>): string => stringify(value, { sortMapEntries: true, lineWidth: 0 });
+export const toYaml = (value: Record<string, unknown>): string => stringify(value, { sortMapEntries: true, lineWidth: 0, version: YAML_VERSION });
 
 /** user-data / vendor-data: a string as it is, an object as `#cloud-config` YAML. */
 export const cloudConfigText = (value: string | Record<string, unknown>): string =>
@@ -30,7 +38,7 @@ export function metaDataObject(value: string | Record<string, unknown>): Record<
   if (typeof value !== "string") return value;
   let doc: unknown;
   try {
-    doc = parse(value);
+    doc = parse(value, { version: YAML_VERSION });
   } catch (err) {
     const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
     return { problem: `is not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ""}` };

@@ -288,7 +288,9 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             const keptDisks = await keepDiskChains(dom, olds, inputs, currentXml, facts.active);
             const xml = buildDomainXml(inputs, { type: olds.type, uuid: id, interfaces: current.interfaces, keptDisks });
             await keepingRestoredMark(dom, async () => (await defineValidated(conn, xml, inputs.name)).free());
-            if (facts.active) pendingRestart = true;
+            // Pending only when libvirt's definition really changed: an input that is not
+            // in the XML (networkInterfaces[].waitForAddress) redefines it as it was.
+            if (facts.active && (await dom.xml({ inactive: true })) !== currentXml) pendingRestart = true;
           }
 
           if (inputs.persistent && !facts.persistent) {

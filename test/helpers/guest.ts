@@ -91,3 +91,25 @@ export function readGuestFile(uri: string, domain: string, path: string): string
     agentCommand(uri, domain, { execute: "guest-file-close", arguments: { handle } });
   }
 }
+
+/**
+ * Runs a program in the guest through the agent (guest-exec, then guest-exec-status
+ * until it exits, at most `timeoutMs`) and returns its output; undefined while the
+ * agent does not answer. For diagnostics: what the guest itself says.
+ */
+export async function guestExec(uri: string, domain: string, path: string, args: string[], timeoutMs = 20_000): Promise<string | undefined> {
+  const started = agentCommand(uri, domain, { execute: "guest-exec", arguments: { path, arg: args, "capture-output": true } }) as
+    { pid?: number } | undefined;
+  if (started?.pid === undefined) return undefined;
+  const t0 = Date.now();
+  for (;;) {
+    const s = agentCommand(uri, domain, { execute: "guest-exec-status", arguments: { pid: started.pid } }) as
+      { exited?: boolean; exitcode?: number; "out-data"?: string; "err-data"?: string } | undefined;
+    if (s?.exited) {
+      const text = (b64?: string) => (b64 ? Buffer.from(b64, "base64").toString("utf8") : "");
+      return `${text(s["out-data"])}${text(s["err-data"])}${s.exitcode ? `(exit code ${s.exitcode})\n` : ""}`;
+    }
+    if (Date.now() - t0 > timeoutMs) return `(${path} did not exit within ${timeoutMs / 1000} s)`;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

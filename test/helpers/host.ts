@@ -63,6 +63,25 @@ export function domainNames(uri: string): string[] {
     : [];
 }
 
+/** Every network libvirt has, running or not (`virsh net-list --all`). */
+export function networkNames(uri: string): string[] {
+  return virsh(uri, "net-list", "--all", "--name")
+    .split("\n")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** `virsh net-info` of a network as a record ("Name", "UUID", "Active", "Persistent", "Autostart", "Bridge"). */
+export function netInfo(uri: string, name: string): Record<string, string> {
+  return Object.fromEntries(
+    virsh(uri, "net-info", name)
+      .split("\n")
+      .map((l) => /^([^:]+):\s*(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => [m[1], m[2]]),
+  );
+}
+
 export function domainState(uri: string, name: string): string {
   return virsh(uri, "domstate", name);
 }

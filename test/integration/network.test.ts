@@ -4,12 +4,14 @@
 // NETWORK RULE: only networks WITHOUT host-side addresses are made here
 // (mode "isolated", no addresses, hence no <ip>, no DHCP, no dnsmasq): a network
 // with an <ip> would put that address on the host's bridge. Addresses, DHCP and
-// DNS are tested on test:///default (test/unit/network-provider.test.ts) for now.
+// DNS are tested on test:///default (test/unit/network-provider.test.ts), and a NAT
+// network with DHCP under a real guest in guest-addresses.test.ts (only while
+// libvirtd runs in the test network namespace).
 // No guest is started: the domain that holds an interface is only defined.
 // Names carry the test prefix (lvp-test-); afterAll removes everything with virsh.
 import { afterAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
-import { QEMU_URI, removeDomain, uniqueName, virsh, virshTry } from "../helpers/host";
+import { QEMU_URI, netInfo as hostNetInfo, networkNames as hostNetworkNames, removeDomain, uniqueName, virsh, virshTry } from "../helpers/host";
 import { createDomain } from "../helpers/domains";
 
 const { networkProvider: np, domainProvider: dp, TeardownRefusedError } = provider;
@@ -25,19 +27,8 @@ afterAll(async () => {
   }
 });
 
-const netInfo = (name: string): Record<string, string> =>
-  Object.fromEntries(
-    virsh(QEMU_URI, "net-info", name)
-      .split("\n")
-      .map((l) => /^([^:]+):\s*(.*)$/.exec(l.trim()))
-      .filter((m): m is RegExpExecArray => !!m)
-      .map((m) => [m[1], m[2]]),
-  );
-const networkNames = () =>
-  virsh(QEMU_URI, "net-list", "--all", "--name")
-    .split("\n")
-    .map((s) => s.trim())
-    .filter(Boolean);
+const netInfo = (name: string) => hostNetInfo(QEMU_URI, name);
+const networkNames = () => hostNetworkNames(QEMU_URI);
 
 async function createIsolated(label: string, extra: Record<string, unknown> = {}) {
   const name = uniqueName(label);

@@ -76,6 +76,27 @@ describe("CloudInitDisk documents", () => {
     expect(v.vendorData).toBe('#cloud-config\nruncmd:\n  - "true"\n');
   });
 
+  it("writes strings that YAML 1.1 (cloud-init's PyYAML) would read as something else quoted: a MAC of digits stays a string", async () => {
+    const strings = { mac: "52:54:00:24:08:33", yes: "yes", on: "on", date: "2026-12-03", under: "1_000", time: "12:30", mode: "0755" };
+    const i = await checked({
+      userData: { write_files: [{ path: "/x", permissions: strings.mode, content: strings.yes }] },
+      networkConfig: { version: 2, ethernets: { lan: { match: { macaddress: strings.mac }, "set-name": "lan0", dhcp4: true } } },
+      metaData: { "local-hostname": "web", extra: strings },
+    });
+    expect(i.networkConfig).toBe(
+      'ethernets:\n  lan:\n    dhcp4: true\n    match:\n      macaddress: "52:54:00:24:08:33"\n    set-name: lan0\nversion: 2\n',
+    );
+    // Read back as YAML 1.1 reads it, every value is what was given.
+    const { parse } = await import("yaml");
+    const read11 = (text: string) => parse(text, { version: "1.1" });
+    expect(read11(i.networkConfig).ethernets.lan).toEqual({ match: { macaddress: strings.mac }, "set-name": "lan0", dhcp4: true });
+    expect(read11(i.userData).write_files).toEqual([{ path: "/x", permissions: "0755", content: "yes" }]);
+    expect(read11(i.metaData).extra).toEqual(strings);
+    // Meta-data given as text means what cloud-init reads from it: a plain yes is a boolean there.
+    const text = await checked({ userData: "x", metaData: "local-hostname: web\nanswer: yes\n" });
+    expect(text.metaData).toMatch(/^answer: true$/m);
+  });
+
   it("gives a stable instance-id from the content: key order does not matter, any change does", async () => {
     const a = await checked({ userData: { a: 1, b: { c: 2, d: 3 } }, metaData: { "local-hostname": "web" } });
     const b = await checked({ userData: { b: { d: 3, c: 2 }, a: 1 }, metaData: "local-hostname: web\n" });

@@ -91,6 +91,26 @@ describe("interfaces and ipAddress", () => {
     expect(diff.changes).toBe(false);
   });
 
+  it("a change of waitForAddress alone waits in the update, but leaves the definition as it was: no restart pending", async () => {
+    const name = uniqueName("wait-upd");
+    created.push(name);
+    const { inputs } = await domainProvider.check!({}, { name, uri: URI, memoryMiB: 64, networkInterfaces: [{ network: "default" }] });
+    const { outs } = await domainProvider.create!(inputs);
+    const before = outs.xml;
+    const { inputs: waiting } = await domainProvider.check!(
+      {},
+      { ...inputs, networkInterfaces: [{ network: "default", mac: outs.interfaces[0].mac, waitForAddress: "lease" }] },
+    );
+    expect(await domainProvider.diff!(outs.uuid, outs, waiting)).toMatchObject({ changes: true, replaces: [] });
+    const updated = await domainProvider.update!(outs.uuid, outs, waiting);
+    expect(updated.outs).toMatchObject({ uuid: outs.uuid, state: "running", pendingRestart: false });
+    expect(updated.outs.xml).toBe(before);
+    expect(updated.outs.ipAddress).toBe(outs.ipAddress);
+    // A real change of the definition still is one.
+    const { inputs: bigger } = await domainProvider.check!({}, { ...waiting, memoryMiB: 128 });
+    expect((await domainProvider.update!(outs.uuid, updated.outs, bigger)).outs.pendingRestart).toBe(true);
+  });
+
   it("does not wait for a domain that is shut off; it has no addresses then", async () => {
     const name = uniqueName("off");
     created.push(name);
