@@ -58,7 +58,7 @@ export function sshHint(uri: string | null, message: string): string | undefined
   const hostPort = port === "22" ? host : `[${host}]:${port}`;
   const keyfile = param(uri, "keyfile");
   if (
-    /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* (was not accepted|has changed|mismatch)|Host key for .* has changed/i.test(
+    /Host key verification failed|Can't verify the session host key|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* (was not accepted|has changed|mismatch)|Host key for .* has changed/i.test(
       message,
     )
   ) {

@@ -5,7 +5,7 @@
 // with virsh on each hypervisor independently: `virsh -c <the ssh URI>` for the session,
 // `virsh -c qemu:///system` to show nothing landed there.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -234,6 +234,27 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
         await provider.closeAllConnections();
         s.trustHostKey();
       }
+    });
+  });
+
+  describe("the libssh and libssh2 transports: known_hosts= names the file", () => {
+    beforeEach(() => provider.closeAllConnections());
+    const probe = (u: string) => provider.withConnection({ uri: u }, (c) => c.call("reading the URI", "virConnectGetURI", c.ptr as never));
+    const libUri = (transport: string, knownHosts: string) =>
+      s.uri({ known_hosts: knownHosts, sshauth: "privkey" }).replace("qemu+ssh://", `qemu+${transport}://`);
+
+    it.each(["libssh", "libssh2"])("qemu+%s: the key in that file connects; a file without it refuses, naming known_hosts= and known_hosts_verify", async (transport) => {
+      const listed = join(s.dir, `${transport}-known_hosts`);
+      writeFileSync(listed, `[127.0.0.1]:${s.port} ${s.hostKey}\n`);
+      const empty = join(s.dir, `${transport}-empty_known_hosts`);
+      writeFileSync(empty, "");
+      expect(await probe(libUri(transport, listed))).toBe(libUri(transport, listed));
+      const { err, ms } = await failing(() => probe(libUri(transport, empty)));
+      expect(ms).toBeLessThan(10_000);
+      expect(err.message).toMatch(/host key/i);
+      expect(err.message).toMatch(/known_hosts=.*known_hosts_verify=auto/s);
+      // Nothing accepted silently.
+      expect(readFileSync(empty, "utf8")).toBe("");
     });
   });
 

@@ -69,6 +69,8 @@ describe("sshHint", () => {
   it("libssh: known_hosts= and known_hosts_verify, and sshauth", () => {
     const lib = "qemu+libssh://u@h/system?known_hosts=/kh";
     expect(sshHint(lib, "libssh transport error: SSH host key for 'h' (1f:6c) was not accepted")).toMatch(/known_hosts=.*known_hosts_verify=auto/);
+    // What libvirt 9 says without an interactive callback (the provider has none) for a key not in that file.
+    expect(sshHint(lib, "libssh transport error: No user interaction callback provided: Can't verify the session host key")).toMatch(/known_hosts=/);
     expect(sshHint(lib, "libssh transport error: failed to authenticate: Access denied for 'publickey'.")).toMatch(/sshauth=/);
     expect(
       sshHint(
