@@ -20,10 +20,11 @@
 // before is removed again.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
+import { isLeftover } from "./global-setup";
 import { virshTry } from "./host";
 
 export const SSH_USER = "lvp-test";
@@ -246,6 +247,38 @@ function stopByPid(pid: number | undefined): void {
   for (let i = 0; i < 100 && alive(pid); i++) sleep(50);
 }
 
+/** Removes domains (stopped first, with their snapshot metadata), pools and folders, through virsh on `uri` (folders directly). */
+function removeFromSession(uri: string, what: { domains?: Iterable<string>; pools?: Iterable<string>; dirs?: Iterable<string> }): void {
+  for (const d of what.domains ?? []) {
+    virshTry(uri, "destroy", d);
+    virshTry(uri, "undefine", d, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
+  }
+  for (const p of what.pools ?? []) {
+    virshTry(uri, "pool-destroy", p);
+    virshTry(uri, "pool-undefine", p);
+  }
+  for (const d of what.dirs ?? []) rmSync(d, { recursive: true, force: true });
+}
+
+const listed = (r: { ok: boolean; out: string }) =>
+  r.ok
+    ? r.out
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
+
+/** What runs that are no longer alive left in lvp-test's session (their names carry the dead run's PID), removed through `uri`. */
+export function sweepSession(uri: string): void {
+  removeFromSession(uri, {
+    domains: listed(virshTry(uri, "list", "--all", "--name")).filter(isLeftover),
+    pools: listed(virshTry(uri, "pool-list", "--all", "--name")).filter(isLeftover),
+    dirs: readdirSync(SSH_USER_HOME)
+      .filter(isLeftover)
+      .map((d) => join(SSH_USER_HOME, d)),
+  });
+}
+
 /**
  * Removes what a run made in lvp-test's session daemon (domains with their snapshot
  * metadata, pools, the pools' folders under its home), through virsh on `uri`,
@@ -253,20 +286,12 @@ function stopByPid(pid: number | undefined): void {
  * left in it (another run's would keep them). Returns the domains left there.
  */
 export function cleanSession(uri: string, names: { domains: Iterable<string>; pools: Iterable<string>; dirs: Iterable<string> }): string[] {
-  for (const d of names.domains) {
-    virshTry(uri, "destroy", d);
-    virshTry(uri, "undefine", d, "--snapshots-metadata", "--managed-save", "--checkpoints-metadata", "--nvram");
-  }
-  for (const p of names.pools) {
-    virshTry(uri, "pool-destroy", p);
-    virshTry(uri, "pool-undefine", p);
-  }
-  for (const d of names.dirs) rmSync(d, { recursive: true, force: true });
+  removeFromSession(uri, names);
   const left = virshTry(uri, "list", "--all", "--name");
   if (left.ok && left.out.trim() === "") {
     // The session daemon, then the log daemon it started (both would end after 120 s idle anyway).
     stopByPid(sessionDaemonPid("libvirtd"));
     stopByPid(sessionDaemonPid("virtlogd"));
   }
-  return left.ok ? left.out.split("\n").filter((l) => l.trim()) : [];
+  return listed(left);
 }

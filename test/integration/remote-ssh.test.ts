@@ -13,9 +13,9 @@ import { provider } from "../helpers/lib";
 import { defineDomainByHand } from "../helpers/domains";
 import { failing } from "../helpers/failure";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
-import { SSH_USER_HOME, alive, cleanSession, freePort, sessionDaemonPid, startSshDaemon, type SshDaemon } from "../helpers/ssh-daemon";
+import { SSH_USER_HOME, alive, cleanSession, freePort, sessionDaemonPid, startSshDaemon, sweepSession, type SshDaemon } from "../helpers/ssh-daemon";
 
-const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp } = provider;
+const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp, cloudInitDiskProvider: cp } = provider;
 type Outs = Record<string, any>;
 
 let s: SshDaemon;
@@ -27,6 +27,8 @@ beforeAll(async () => {
   s = await startSshDaemon();
   s.trustHostKey();
   uri = s.uri();
+  // What an interrupted earlier run left in the session.
+  sweepSession(uri);
 });
 
 afterAll(async () => {
@@ -90,7 +92,7 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
     expect(s.log()).toMatch(/Accepted publickey for lvp-test from 127\.0\.0\.1/);
   });
 
-  it("Pool, Volume, a running Domain and a Snapshot over ssh: each in the session (virsh -c the ssh URI), none in qemu:///system; refusals and cascades work through it", async () => {
+  it("Pool, Volume, CloudInitDisk, a running Domain and a Snapshot over ssh: each in the session (virsh -c the ssh URI), none in qemu:///system; refusals and cascades work through it", async () => {
     const poolName = uniqueName("ssh-pool");
     made.pools.add(poolName);
     const domName = uniqueName("ssh-dom");
@@ -102,9 +104,22 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
     expect(systemPools()).not.toContain(poolName);
     expect(pool.outs.uri).toBe(uri);
 
+    expect((await pp.read!(pool.id!, pool.outs)).props.active).toBe(true);
+
     const vol = await vp.create!(await checked(vp, { name: "disk.qcow2", pool: poolName, uri, capacity: "16MiB" }));
     expect(virsh(uri, "vol-list", poolName)).toContain("disk.qcow2");
     expect(virsh(uri, "vol-dumpxml", "--pool", poolName, "disk.qcow2")).toMatch(/<format type='qcow2'\/>/);
+    expect((await vp.read!(vol.id!, vol.outs)).id).toBe(vol.id);
+
+    // A CloudInitDisk: the ISO built here, uploaded through the ssh connection (a libvirt stream).
+    const seed = await cp.create!(
+      await checked(cp, { name: "seed.iso", pool: poolName, uri, userData: "#cloud-config\n", metaData: { "local-hostname": "ssh" } }),
+    );
+    expect(virsh(uri, "vol-list", poolName)).toContain("seed.iso");
+    expect(execFileSync("isoinfo", ["-d", "-i", join(dir, "seed.iso")], { encoding: "utf8" })).toMatch(/Volume id: cidata/);
+    expect((await cp.read!(seed.id!, seed.outs)).id).toBe(seed.id);
+    await cp.delete!(seed.id!, seed.outs);
+    expect(virsh(uri, "vol-list", poolName)).not.toContain("seed.iso");
 
     const domInputs = await checked(dp, {
       name: domName,
@@ -243,19 +258,22 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
     const libUri = (transport: string, knownHosts: string) =>
       s.uri({ known_hosts: knownHosts, sshauth: "privkey" }).replace("qemu+ssh://", `qemu+${transport}://`);
 
-    it.each(["libssh", "libssh2"])("qemu+%s: the key in that file connects; a file without it refuses, naming known_hosts= and known_hosts_verify", async (transport) => {
-      const listed = join(s.dir, `${transport}-known_hosts`);
-      writeFileSync(listed, `[127.0.0.1]:${s.port} ${s.hostKey}\n`);
-      const empty = join(s.dir, `${transport}-empty_known_hosts`);
-      writeFileSync(empty, "");
-      expect(await probe(libUri(transport, listed))).toBe(libUri(transport, listed));
-      const { err, ms } = await failing(() => probe(libUri(transport, empty)));
-      expect(ms).toBeLessThan(10_000);
-      expect(err.message).toMatch(/host key/i);
-      expect(err.message).toMatch(/known_hosts=.*known_hosts_verify=auto/s);
-      // Nothing accepted silently.
-      expect(readFileSync(empty, "utf8")).toBe("");
-    });
+    it.each(["libssh", "libssh2"])(
+      "qemu+%s: the key in that file connects; a file without it refuses, naming known_hosts= and known_hosts_verify",
+      async (transport) => {
+        const listed = join(s.dir, `${transport}-known_hosts`);
+        writeFileSync(listed, `[127.0.0.1]:${s.port} ${s.hostKey}\n`);
+        const empty = join(s.dir, `${transport}-empty_known_hosts`);
+        writeFileSync(empty, "");
+        expect(await probe(libUri(transport, listed))).toBe(libUri(transport, listed));
+        const { err, ms } = await failing(() => probe(libUri(transport, empty)));
+        expect(ms).toBeLessThan(10_000);
+        expect(err.message).toMatch(/host key/i);
+        expect(err.message).toMatch(/known_hosts=.*known_hosts_verify=auto/s);
+        // Nothing accepted silently.
+        expect(readFileSync(empty, "utf8")).toBe("");
+      },
+    );
   });
 
   describe("authentication and the URI's parameters", () => {
