@@ -340,6 +340,11 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
         expect(err.message).toContain(`the SSH server at 127.0.0.1:${port} accepted the connection but did not finish the SSH exchange`);
         expect(err.message).toMatch(/LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS/);
         expect(sockets.length).toBeGreaterThan(0);
+        // The ssh that libvirt runs (still waiting): in batch mode, from the no_tty=1 the provider added.
+        const [cmd] = sshProcesses(port);
+        expect(cmd).toBeDefined();
+        expect(cmd.join(" ")).toContain("-o BatchMode=yes");
+        expect(cmd.join(" ")).not.toContain("StrictHostKeyChecking");
       } finally {
         if (before === undefined) delete process.env.LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS;
         else process.env.LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS = before;
@@ -347,19 +352,23 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
         await new Promise<void>((resolve) => silent.close(() => resolve()));
       }
       // The ssh child that libvirt started ends once its peer is gone (no ssh left on that port).
-      const sshOnPort = () =>
-        readdirSync("/proc")
-          .filter((p) => /^\d+$/.test(p))
-          .some((p) => {
-            try {
-              const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
-              return cmd[0] === "ssh" && cmd.includes(String(port));
-            } catch {
-              return false;
-            }
-          });
+      const sshOnPort = () => sshProcesses(port).length > 0;
       for (let i = 0; i < 50 && sshOnPort(); i++) await new Promise((r) => setTimeout(r, 100));
       expect(sshOnPort()).toBe(false);
     });
   });
 });
+
+/** The command lines of the ssh processes whose arguments name `port` (read from /proc; nothing is signalled). */
+function sshProcesses(port: number): string[][] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+        return cmd[0] === "ssh" && cmd.includes(String(port)) ? [cmd] : [];
+      } catch {
+        return [];
+      }
+    });
+}
