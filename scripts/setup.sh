@@ -12,7 +12,9 @@ root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # genisoimage builds CloudInitDisk seed ISOs (its isoinfo reads them back in the tests); xorriso is the
 # fallback the provider uses where genisoimage is missing, tested too. scripts/guest-image.sh installs what it needs itself.
 # dnsmasq-base serves libvirt networks' DHCP and DNS; iproute2 (ip netns) holds the daemon's network namespace.
-DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage xorriso dnsmasq-base iproute2)
+# openssh-server (sshd) and openssh-client (ssh): the qemu+ssh tests start their own sshd on loopback
+# (test/helpers/ssh-daemon.ts); libvirt's remote side is virt-ssh-helper (package libvirt-daemon), netcat-openbsd (nc -U) serves the proxy=netcat tests of the socket parameter.
+DEBIAN_PACKAGES=(libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils ovmf sasl2-bin libsasl2-modules genisoimage xorriso dnsmasq-base iproute2 openssh-server openssh-client netcat-openbsd)
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -27,7 +29,19 @@ install_debian_packages() {
   fi
   say "installing Debian packages: ${missing[*]}"
   sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # No service is started by the install (openssh-server's would listen on port 22 of every address):
+  # a policy-rc.d that says "no" while apt runs, unless the machine already has one (containers do).
+  local policy=/usr/sbin/policy-rc.d added_policy=
+  if [ ! -e "$policy" ]; then
+    say "installing with services not started (a temporary $policy)"
+    printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee "$policy" >/dev/null
+    sudo_if_needed chmod 755 "$policy"
+    added_policy=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  if [ -n "$added_policy" ]; then sudo_if_needed rm -f "$policy"; fi
+  if [ "$rc" -ne 0 ]; then say "apt-get install failed (exit $rc)"; exit "$rc"; fi
 }
 
 fix_kvm_permissions() {
@@ -42,6 +56,30 @@ fix_kvm_permissions() {
   else
     say "/dev/kvm permissions fine"
   fi
+}
+
+# The user whose QEMU session daemon (qemu:///session) the qemu+ssh tests reach through their own sshd:
+# a second hypervisor, separate from qemu:///system. A system user with a shell (sshd runs the remote
+# command, virt-ssh-helper, through it), no password (\* : no password login, but not "locked", which
+# sshd would refuse even for a key), in group kvm for /dev/kvm. Its authorized key is the tests' own,
+# per run (an AuthorizedKeysFile in the test's sshd config); nothing is written into its home here.
+SSH_TEST_USER=lvp-test
+SSH_TEST_HOME=/var/lib/lvp-test
+ensure_ssh_test_user() {
+  if ! getent passwd "$SSH_TEST_USER" >/dev/null; then
+    say "creating system user $SSH_TEST_USER (home $SSH_TEST_HOME, group kvm) for the qemu+ssh session-daemon tests"
+    getent group kvm >/dev/null || sudo_if_needed groupadd -r kvm
+    sudo_if_needed useradd --system --create-home --home-dir "$SSH_TEST_HOME" --shell /bin/sh --groups kvm "$SSH_TEST_USER"
+  else
+    say "user $SSH_TEST_USER present"
+  fi
+  if [ "$(getent shadow "$SSH_TEST_USER" | cut -d: -f2)" != "*" ]; then
+    say "unlocking $SSH_TEST_USER for key logins (password field *: no password)"
+    sudo_if_needed usermod -p '*' "$SSH_TEST_USER"
+  fi
+  id -nG "$SSH_TEST_USER" | tr ' ' '\n' | grep -qx kvm || { say "adding $SSH_TEST_USER to group kvm"; sudo_if_needed usermod -aG kvm "$SSH_TEST_USER"; }
+  # sshd's privilege-separation directory (its init script makes it; nothing here runs that).
+  [ -d /run/sshd ] || { say "creating /run/sshd (sshd's privilege-separation directory)"; sudo_if_needed install -d -m 755 /run/sshd; }
 }
 
 # A live process named $1 (a killed daemon can linger as a zombie, which pgrep still lists).
@@ -118,6 +156,7 @@ install_node_modules() {
 
 install_debian_packages
 fix_kvm_permissions
+ensure_ssh_test_user
 start_virtlogd
 start_libvirtd
 wait_for_libvirtd

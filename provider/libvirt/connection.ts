@@ -12,6 +12,7 @@ import { LibvirtError, isConnectionLost, isNoDomain, isNoNetwork, isNoPool, isNo
 import { native, type LibvirtAsyncFunctions, type Ptr, type VirErrorFields } from "./native";
 import type { Credentials, OpenReply, OpenRequest } from "./open-protocol";
 import { redactUri, uriHasPassword } from "./uri";
+import { sshHint, sshTimeoutHint, withoutTerminalPrompts } from "./ssh-hints";
 import {
   virErrorNumber,
   type virConnectListAllDomainsFlags,
@@ -226,7 +227,7 @@ function openTimeoutError(uri: string | null, timeoutMs: number): LibvirtError {
     virErrorNumber.VIR_ERR_OPERATION_TIMEOUT,
     0,
     `no answer within ${timeoutMs / 1000} s`,
-    `${DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`,
+    `${sshTimeoutHint(uri) ?? DAEMON_HINT}; LIBVIRT_PULUMI_CONNECT_TIMEOUT_MS sets the limit`,
   );
   openTimeouts.add(err);
   return err;
@@ -263,7 +264,14 @@ class Opener {
    * attempt). `onLateReturn`: called when an open that timed out finally leaves
    * libvirt (its thread ends).
    */
-  open(req: Omit<OpenRequest, "id">, timeoutMs: number, limitMs: number, onLateReturn?: () => void): Promise<OpenReply> {
+  open(
+    req: Omit<OpenRequest, "id">,
+    timeoutMs: number,
+    limitMs: number,
+    onLateReturn?: () => void,
+    /** The URI its timeout message names (default req.uri). */
+    shownUri: string | null = req.uri,
+  ): Promise<OpenReply> {
     const id = this.nextId++;
     const worker = this.idle.pop() ?? this.spawn();
     return new Promise<OpenReply>((resolve, reject) => {
@@ -294,7 +302,7 @@ class Opener {
         // Stuck inside libvirt: abandon this thread (it stops when libvirt returns); only this open fails.
         worker.once("exit", () => onLateReturn?.());
         void worker.terminate();
-        reject(openTimeoutError(req.uri, limitMs));
+        reject(openTimeoutError(shownUri, limitMs));
       }, timeoutMs);
       timer.unref();
       worker.on("message", onMessage);
@@ -476,18 +484,22 @@ async function openThrough(uri: string | null, auth: Credentials | undefined, on
     const conn = await openQuickly(uri, timeoutMs, onLateReturn);
     if (conn) return conn;
   }
-  // The repeat after a quick failure gets what is left of the same time limit.
-  const reply = await opener.open({ uri, auth }, Math.max(1000, deadline - Date.now()), timeoutMs, onLateReturn);
+  // The repeat after a quick failure gets what is left of the same time limit. (Messages name
+  // the URI as given: the one opened may carry an added no_tty=1, see withoutTerminalPrompts.)
+  const opened = withoutTerminalPrompts(uri);
+  const reply = await opener.open({ uri: opened, auth }, Math.max(1000, deadline - Date.now()), timeoutMs, onLateReturn, uri);
   if ("fatal" in reply) throw new Error(`connecting to ${redactUri(uri)}: ${redactUri(reply.fatal)}`);
   if ("error" in reply) {
     const err = toLibvirtError(`connecting to ${redactUri(uri)}`, reply.error);
-    const hint = openHint(err.code, auth);
+    // SSH first: libssh2's refused key comes as VIR_ERR_AUTH_FAILED, which is no matter of `auth`.
+    const hint = sshHint(uri, err.libvirtMessage) ?? openHint(err.code, auth);
     if (hint) throw new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, hint);
     throw isConnectionLost(err) || reply.error.code === virErrorNumber.VIR_ERR_SYSTEM_ERROR
       ? new LibvirtError(err.operation, err.code, err.domain, err.libvirtMessage, DAEMON_HINT)
       : err;
   }
-  return new Connection(native().connectionFromAddress(reply.address), reply.uri);
+  // libvirt reports the URI it was given: the one with the added no_tty=1 is reported (and saved) as the user wrote it.
+  return new Connection(native().connectionFromAddress(reply.address), opened !== uri && reply.uri === opened ? uri! : reply.uri);
 }
 
 class HypervisorPool {

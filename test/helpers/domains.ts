@@ -52,6 +52,8 @@ export async function createDomainOnImage(
 }
 
 export interface HandDomainOptions {
+  /** The hypervisor to define it on (default qemu:///system). */
+  uri?: string;
   /** The domain type (default qemu). */
   type?: string;
   uuid?: string;
@@ -84,7 +86,7 @@ export function defineDomainByHand(label: string, opts: HandDomainOptions = {}, 
   const file = join(tmpdir(), `${name}.xml`);
   writeFileSync(file, handDomainXml(name, opts));
   try {
-    virsh(QEMU_URI, "define", file);
+    virsh(opts.uri ?? QEMU_URI, "define", file);
   } finally {
     rmSync(file, { force: true });
   }

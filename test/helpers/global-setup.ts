@@ -15,7 +15,7 @@ function alive(pid: number): boolean {
 }
 
 /** A leftover: named by a test run that has ended (or by an older naming scheme). */
-function isLeftover(name: string): boolean {
+export function isLeftover(name: string): boolean {
   if (!name.startsWith(TEST_PREFIX)) return false;
   const run = runOf(name);
   return run === undefined || (run !== process.pid && !alive(run));
