@@ -126,7 +126,7 @@ export type TeardownStep =
 export type TeardownDecision = Decision<TeardownStep>;
 
 /** Reasons that block removing the domain's libvirt state, each with the option that allows it. */
-function blockers(facts: DomainFacts, opts: TeardownOptions): string[] {
+export function blockers(facts: DomainFacts, opts: TeardownOptions): string[] {
   const out: string[] = [];
   if (facts.snapshots.length > 0 && !opts.deleteSnapshotsOnDestroy) {
     out.push(
@@ -183,14 +183,23 @@ export const isSnapshotArchive = (fileName: string): boolean => /\.snapshots-[^/
  * Where the metadata-only cascade archives the snapshots: a file beside the first
  * disk image when that is a file and the hypervisor is on this machine, else a
  * volume in the first disk's pool (uploaded through libvirt: works on a remote
- * hypervisor too); a string says why there is no place.
+ * hypervisor too); else why there is no place.
  */
-function archiveLocation(facts: DomainFacts): ArchiveLocation | string {
+export function archivePlace(facts: DomainFacts): ArchiveLocation | { why: string } {
   const disk = facts.firstDisk;
   const name = archiveName(facts);
   if (disk?.file !== undefined && facts.localHypervisor) return { kind: "file", path: posix.join(posix.dirname(disk.file), name) };
   if (disk?.pool !== undefined) return { kind: "volume", pool: disk.pool, name };
-  const why = `its first disk is the file ${disk?.file}, which is in no storage pool, and the hypervisor is remote, so no file can be written beside it`;
+  return {
+    why: `its first disk is the file ${disk?.file}, which is in no storage pool, and the hypervisor is remote, so no file can be written beside it`,
+  };
+}
+
+/** archivePlace, or the delete's refusal reason when there is none. */
+function archiveLocation(facts: DomainFacts): ArchiveLocation | string {
+  const place = archivePlace(facts);
+  if (!("why" in place)) return place;
+  const why = place.why;
   return (
     `its ${plural(facts.snapshots.length, "snapshot")} (${nameList(facts.snapshots)}) would lose their libvirt metadata, which is archived first, ` +
     `but there is nowhere to write the archive: ${why}. Put the disk images in a storage pool (a \`Volume\`, or \`{ pool, name }\` disks; ` +

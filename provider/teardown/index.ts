@@ -8,3 +8,4 @@ export * from "./revert";
 export { nameList, type Decision } from "./shared";
 export { isTruthyEnv } from "./env";
 export { TeardownRefusedError } from "./refused";
+export * from "./keep-replace";
