@@ -6,9 +6,10 @@ import { DomainHandle, withDomain, type DomainStateName } from "../libvirt/domai
 import { isUnsupported } from "../libvirt/errors";
 import { redactUri } from "../libvirt/uri";
 import { virDomainCreateFlags, virDomainDefineFlags, virDomainUndefineFlagsValues } from "../libvirt/libvirt.gen";
-import { effectiveTeardownOptions, planDomainDelete, planDomainReplace, planDomainStop, planMakeTransient } from "../teardown/domain";
+import { effectiveTeardownOptions, planDomainDelete, planDomainStop, planMakeTransient, type ArchiveLocation } from "../teardown/domain";
+import { describeKeptDelete, keptTreeAdvice, planKeptDelete, planReplacement, type ReplaceChange } from "../teardown/keep-replace";
 import { TeardownRefusedError } from "../teardown/refused";
-import { defineProvider, type DiffContext } from "../resource/provider";
+import { defineProvider, type CreateContext, type DiffContext } from "../resource/provider";
 import { changedInputs } from "../resource/diff";
 import type { ProviderHooks } from "../hooks";
 import { child, many, parseXml } from "../xml/xml";
@@ -19,7 +20,16 @@ import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains,
 import { buildDomainXml, parseDomainXml } from "./xml";
 import { firstIpv4, observeInterfaces, waitForAddresses, type InterfaceReport } from "./addresses";
 import { NotReadyError } from "../resource/not-ready";
-import { prepareRestore, redefineArchived, removeRedefined, type PreparedRestore, type RestoreOutcome } from "./restore";
+import {
+  prepareRestore,
+  redefineArchived,
+  removeRedefined,
+  unverifiableOnLive,
+  type ArchiveSource,
+  type PreparedRestore,
+  type RestoreOutcome,
+} from "./restore";
+import { forgetKeptReplace, keptReplaceOf, noteKeptReplace, takeKeptReplaceFor, type ReplaceNote } from "./replace-note";
 import { keepingRestoredMark } from "./restore-mark";
 
 export interface DomainOutputs extends Omit<DomainInputs, "type"> {
@@ -194,7 +204,9 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
       // A transient domain cannot be redefined in place: a new machine config replaces it.
       const machineChanges = changed.filter((k) => k === "xml" || (TYPED_KEYS as readonly string[]).includes(k));
       const all = !inputs.persistent && !olds.persistent ? [...new Set([...replaces, ...machineChanges])] : replaces;
-      if (all.length > 0) await refuseUnsafeReplace(id, olds, inputs, all, hooks);
+      // No replacement: no note of one left from an earlier diff.
+      if (all.length === 0) forgetKeptReplace(id);
+      if (all.length > 0) await refuseUnsafeReplace(id, olds, inputs, all, disksOf(olds, inputs, changed, unknownKeys), hooks);
       else if (olds.persistent && changed.some((k) => (k === "disks" || k === "xml") && !unknownKeys.has(k)))
         await refuseUnsafeDiskChange(id, olds, inputs, hooks);
       // Always delete first: a replacement uses the same disk images (two VMs on one
@@ -203,57 +215,16 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
       return { replaces: all, deleteBeforeReplace: all.length > 0 };
     },
 
-    async create(inputs, { recordPartlyCreated }) {
-      const made = await withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
-        const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
-        const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
-        // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
-        const uuid = givenUuid ?? randomUUID();
-        await refuseExisting(conn, inputs.name, givenUuid);
-        // Everything the restore decides (the archive, each snapshot's contents) is read before anything changes.
-        const restore: PreparedRestore | undefined =
-          inputs.restoreSnapshotsFrom === undefined ? undefined : await prepareRestore(conn, inputs.restoreSnapshotsFrom, inputs);
-        const xml = buildDomainXml(inputs, { type, uuid, keptDisks: restore?.keptDisks });
-        const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
-        return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
-          let dom: DomainHandle;
-          let restored: RestoreOutcome | undefined;
-          sent();
-          if (inputs.persistent) {
-            dom = await defineValidated(conn, xml, inputs.name);
-            const redefined: string[] = [];
-            try {
-              await hooks.pause?.("afterCreate");
-              if (restore) restored = await redefineArchived(dom, restore, redefined);
-              if (inputs.autostart) await dom.setAutostart(true);
-              if (inputs.running) await dom.start();
-            } catch (err) {
-              // The redefined snapshots' metadata first (the contents stay in the images), or the undefine is refused.
-              const metadata = await removeRedefined(dom, redefined).then(
-                () => "",
-                (e: Error) => `; removing the redefined snapshots' metadata failed (${e.message})`,
-              );
-              const cleanup = await removePartlyCreated(dom);
-              dom.free();
-              (err as Error).message += ` (${cleanup}${metadata})`;
-              throw err;
-            }
-          } else {
-            dom = await conn.createTransientDomain(xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
-            await hooks.pause?.("afterCreate");
-          }
-          try {
-            const outs = {
-              ...(await describe(conn, dom, inputs, false)),
-              ...restoreOutputs(restored && { restoredSnapshots: restored.restored, skippedSnapshots: restored.skipped }),
-            };
-            return { id: outs.uuid, outs };
-          } finally {
-            dom.free();
-          }
-        });
-      });
-      return { id: made.id, outs: await withAddresses(made.id, inputs, made.outs, hooks) };
+    async create(inputs, ctx) {
+      // The second half of a replacement that keeps the snapshot tree: the delete just archived them (replace-note.ts).
+      const kept = takeKeptReplaceFor(inputs.name, inputs.uri);
+      if (!kept) return createDomain(inputs, ctx, undefined, hooks);
+      try {
+        return await createDomain(inputs, ctx, kept, hooks);
+      } catch (err) {
+        if (kept.archive) (err as Error).message += `. ${keptTreeAdvice(kept.oldName, kept.archive, kept.snapshots?.length ?? 0)}`;
+        throw err;
+      }
     },
 
     async read(id, props) {
@@ -321,16 +292,94 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
     async delete(id, props) {
       // Only the saved outputs are known here; the environment can allow the cascade for this destroy.
       const opts = effectiveTeardownOptions(teardownOptionsOf(props));
-      await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
-        withDomain(conn, id, async (dom) => {
-          if (!dom) return; // already gone: nothing to do
-          await carryOut(dom, planDomainDelete(await gatherFacts(dom), opts), hooks);
-        }),
-      );
+      // A replacement whose diff decided to keep the snapshot tree (replace-note.ts): archive, then the metadata-only undefine.
+      const kept = keptReplaceOf(id);
+      try {
+        await withConnection({ uri: props.uri, auth: props.auth, hooks }, (conn) =>
+          withDomain(conn, id, async (dom) => {
+            if (!dom) {
+              if (kept) kept.deleted = true;
+              return; // already gone: nothing to do
+            }
+            if (!kept) return carryOut(dom, planDomainDelete(await gatherFacts(dom), opts), hooks);
+            const { decision, keepsTree } = planKeptDelete(await gatherFacts(dom), opts);
+            const archive = decision.allowed && keepsTree ? decision.steps.find((s) => s.call === "archiveSnapshots") : undefined;
+            await carryOut(dom, decision, hooks);
+            Object.assign(kept, { deleted: true, archive: archive?.to, snapshots: archive?.snapshots });
+            if (archive) console.error(describeKeptDelete(props.name, archive.to, archive.snapshots));
+          }),
+        );
+      } catch (err) {
+        // The replacement stops here: no create follows that could take the note.
+        forgetKeptReplace(id);
+        throw err;
+      }
     },
   });
 
 export const domainProvider = makeDomainProvider();
+
+/**
+ * Defines (and starts) the domain. `kept`: this create replaces a domain whose
+ * snapshot tree the replacement keeps: the new domain gets the old UUID and
+ * redefines the snapshots from the archive the delete just wrote.
+ */
+async function createDomain(inputs: DomainInputs, { recordPartlyCreated }: CreateContext, kept: ReplaceNote | undefined, hooks: ProviderHooks) {
+  const made = await withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
+    const type = inputs.xml === undefined ? (inputs.type ?? (await resolveType(conn, inputs.arch))) : "";
+    const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
+    // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
+    const uuid = givenUuid ?? kept?.oldUuid ?? randomUUID();
+    await refuseExisting(conn, inputs.name, givenUuid ?? kept?.oldUuid);
+    // Everything the restore decides (the archive, each snapshot's contents) is read before anything changes.
+    // A kept tree comes from the archive the replacement's delete just wrote, whatever restoreSnapshotsFrom says.
+    const from: ArchiveSource | undefined = kept ? kept.archive && archiveSource(kept.archive) : inputs.restoreSnapshotsFrom;
+    const restore: PreparedRestore | undefined = from === undefined ? undefined : await prepareRestore(conn, from, inputs);
+    const xml = buildDomainXml(inputs, { type, uuid, keptDisks: restore?.keptDisks });
+    const partial = () => ({ id: uuid, props: partlyCreated(inputs, uuid, conn.uri, type) });
+    return recordPartlyCreated(`domain "${inputs.name}" (uuid ${uuid})`, partial, async (sent) => {
+      let dom: DomainHandle;
+      let restored: RestoreOutcome | undefined;
+      sent();
+      if (inputs.persistent) {
+        dom = await defineValidated(conn, xml, inputs.name);
+        const redefined: string[] = [];
+        try {
+          await hooks.pause?.("afterCreate");
+          if (restore) restored = await redefineArchived(dom, restore, redefined, { mark: !kept });
+          if (inputs.autostart) await dom.setAutostart(true);
+          if (inputs.running) await dom.start();
+        } catch (err) {
+          // The redefined snapshots' metadata first (the contents stay in the images), or the undefine is refused.
+          const metadata = await removeRedefined(dom, redefined).then(
+            () => "",
+            (e: Error) => `; removing the redefined snapshots' metadata failed (${e.message})`,
+          );
+          const cleanup = await removePartlyCreated(dom);
+          dom.free();
+          (err as Error).message += ` (${cleanup}${metadata})`;
+          throw err;
+        }
+      } else {
+        dom = await conn.createTransientDomain(xml, virDomainCreateFlags.VIR_DOMAIN_START_VALIDATE, label(inputs.name));
+        await hooks.pause?.("afterCreate");
+      }
+      try {
+        const outs = {
+          ...(await describe(conn, dom, inputs, false)),
+          ...restoreOutputs(restored && { restoredSnapshots: restored.restored, skippedSnapshots: restored.skipped }),
+        };
+        return { id: outs.uuid, outs };
+      } finally {
+        dom.free();
+      }
+    });
+  });
+  return { id: made.id, outs: await withAddresses(made.id, inputs, made.outs, hooks) };
+}
+
+/** The archive as restoreSnapshotsFrom names it. */
+const archiveSource = (to: ArchiveLocation): ArchiveSource => (to.kind === "file" ? to.path : { pool: to.pool, name: to.name });
 
 /**
  * Waits for the addresses that the interfaces' waitForAddress asks for, then reads
@@ -428,16 +477,38 @@ async function keepDiskChains(
  * The delete will run with the saved outputs' options (Pulumi passes nothing
  * else to delete) and the environment, so those decide, not the new inputs.
  */
-async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: DomainInputs, replaces: string[], hooks: ProviderHooks): Promise<void> {
+async function refuseUnsafeReplace(
+  id: string,
+  olds: DomainOutputs,
+  inputs: DomainInputs,
+  replaces: string[],
+  disks: ReplaceChange["disks"],
+  hooks: ProviderHooks,
+): Promise<void> {
   const opts = effectiveTeardownOptions(teardownOptionsOf(olds));
   const newOpts = teardownOptionsOf(inputs);
+  const keep = inputs.keepSnapshotsOnReplace === true;
+  const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
   let refusal: string | undefined;
+  forgetKeptReplace(id);
   try {
     await withConnection({ uri: olds.uri, auth: olds.auth, hooks }, (conn) =>
       withDomain(conn, id, async (dom) => {
         if (!dom) return; // gone: the replacement's delete has nothing to do
-        const decision = planDomainReplace(await gatherFacts(dom), opts, replaces, newOpts);
+        const facts = await gatherFacts(dom);
+        const change: ReplaceChange = {
+          replacedBy: replaces,
+          keepSnapshotsOnReplace: keep,
+          persistent: inputs.persistent,
+          disks,
+          uuid: id,
+          otherUuid: givenUuid !== undefined && givenUuid.toLowerCase() !== id.toLowerCase() ? givenUuid : undefined,
+          // The create's content check, made now on the live snapshots: a snapshot it would skip refuses the replacement.
+          unverifiable: keep && facts.snapshots.length > 0 ? await unverifiableOnLive(conn, dom, facts.snapshots) : new Map(),
+        };
+        const { decision, keepsTree } = planReplacement(facts, opts, change, newOpts);
         if (!decision.allowed) refusal = decision.message;
+        else if (keepsTree) noteKeptReplace({ oldUuid: id, oldName: olds.name, newName: inputs.name, newUri: inputs.uri });
       }),
     );
   } catch (err) {
@@ -451,6 +522,15 @@ async function refuseUnsafeReplace(id: string, olds: DomainOutputs, inputs: Doma
     );
   }
   if (refusal) throw new TeardownRefusedError(refusal);
+}
+
+/** Whether a replacement keeps the disks: the typed `disks` input, or the <disk> elements of a raw xml input (their targets and images). */
+function disksOf(olds: DomainOutputs, inputs: DomainInputs, changed: string[], unknownKeys: Set<string>): ReplaceChange["disks"] {
+  if (unknownKeys.has("disks") || unknownKeys.has("xml")) return "unknown";
+  if ((olds.inputXml === undefined) !== (inputs.xml === undefined)) return "changed";
+  if (inputs.xml === undefined) return changed.includes("disks") ? "changed" : "same";
+  const images = (xml: string) => JSON.stringify(definedDisks(xml).map((d) => [d.target, d.key]));
+  return images(olds.inputXml!) === images(inputs.xml) ? "same" : "changed";
 }
 
 /** The delete options among saved outputs or inputs. */

@@ -27,6 +27,7 @@ import {
 import { child, many, parseXml } from "../xml/xml";
 import { definedDisks, inputKey, snapshotDomainDisks, type DefinedDisk } from "./disk-chain";
 import { writeRestoredMark } from "./restore-mark";
+import { collectArchive } from "./archive";
 import { assignTargets } from "./xml";
 import type { DiskInput } from "./inputs";
 
@@ -291,6 +292,17 @@ export async function prepareRestore(
   return { from, archive, plan, keptDisks };
 }
 
+/**
+ * For a replacement that keeps the tree, checked in its diff: each of the live
+ * domain's snapshots (`names`, parents first) whose contents the create could not
+ * show to be in the images, with why (the create would skip it). Read as the
+ * create will read it: the snapshots' XML as the archive gets it.
+ */
+export async function unverifiableOnLive(conn: Connection, dom: DomainHandle, names: string[]): Promise<Map<string, string>> {
+  const archive = await collectArchive(dom, names, false);
+  return missingOf(new ImageReader(conn), archive);
+}
+
 export interface RestoreOutcome {
   restored: string[];
   skipped: SkippedSnapshot[];
@@ -301,7 +313,12 @@ export interface RestoreOutcome {
  * Snapshot resources to adopt (restore-mark.ts) and reports. `redefined` collects
  * the names as they are made, so that a failure can remove them (removeRedefined).
  */
-export async function redefineArchived(dom: DomainHandle, prepared: PreparedRestore, redefined: string[]): Promise<RestoreOutcome> {
+export async function redefineArchived(
+  dom: DomainHandle,
+  prepared: PreparedRestore,
+  redefined: string[],
+  { mark = true }: { mark?: boolean } = {},
+): Promise<RestoreOutcome> {
   const { archive, plan } = prepared;
   const byName = new Map(archive.snapshots.map((s) => [s.name, s]));
   const identity = { name: dom.name(), uuid: dom.uuid() };
@@ -317,7 +334,8 @@ export async function redefineArchived(dom: DomainHandle, prepared: PreparedRest
     }
     redefined.push(step.name);
   }
-  if (redefined.length > 0) {
+  // No mark after a replacement that kept the tree: the stack's Snapshot resources of it stayed, none adopts.
+  if (mark && redefined.length > 0) {
     await writeRestoredMark(
       dom,
       redefined.map((name) => ({ name, creationTime: byName.get(name)!.creationTime })),

@@ -285,6 +285,18 @@ export const domainSpec = defineSpec({
       "the snapshot archive that the metadata-only cascade writes before it removes libvirt's snapshot metadata holds libvirt's secure XML (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`: with the passwords the plain XML hides); by default the plain XML; see the teardown rules",
       "Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the plain XML hides. Default: false (plain XML).",
     ),
+    keepSnapshotsOnReplace: {
+      schema: flag("keepSnapshotsOnReplace"),
+      default: false,
+      change: "record",
+      doc:
+        "a replacement (a change of `name`, `type`, `machine` or `firmware`, on the same disks) of a domain with snapshots keeps the snapshot tree: the delete archives the snapshots' metadata (the contents stay in the images), " +
+        "the new domain gets the old UUID and redefines them. Read from the new inputs, so it may come with the replacing change in the same `up`; without it such a replacement is refused at preview. " +
+        "See [Replacements that keep the snapshot tree](#replacements-that-keep-the-snapshot-tree)",
+      sdkDoc:
+        "A replacement (a change of name, type, machine or firmware, on the same disks) of a domain with snapshots keeps the snapshot tree: the delete archives the snapshots' metadata (the contents stay in the disk images), the new domain gets the old UUID and redefines them, and the stack's Snapshot resources stay. May come with the replacing change in the same `up`. Default: false (such a replacement is refused at preview).",
+      output: { type: "boolean" },
+    },
     restoreSnapshotsFrom: {
       schema: z.union([absolutePath("restoreSnapshotsFrom"), z.object({ pool: objectName("pool"), name: objectName("volume name") }).strict()], {
         error: "must be the absolute path of a snapshot archive on the hypervisor host, or { pool, name } of the archive volume",
@@ -304,11 +316,11 @@ export const domainSpec = defineSpec({
     uuid: { type: "string", doc: "libvirt's UUID of the domain; also the Pulumi ID." },
     restoredSnapshots: {
       type: "string[] | undefined",
-      doc: "With restoreSnapshotsFrom: the archived snapshots the create redefined, parents first.",
+      doc: "With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived snapshots the create redefined, parents first.",
     },
     skippedSnapshots: {
       type: "Array<{ name: string; reason: string }> | undefined",
-      doc: "With restoreSnapshotsFrom: the archived snapshots the create did not redefine (contents gone, or a parent skipped), with why.",
+      doc: "With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived snapshots the create did not redefine (contents gone, or a parent skipped), with why.",
     },
     state: { type: "string", doc: 'libvirt\'s state name: "running", "shutoff", "paused", ...' },
     snapshots: { type: "string[]", doc: "Names of the domain's snapshots, parents before children." },

@@ -57,6 +57,11 @@ export interface Lifecycle<I, O extends object> {
   check(news: Raw, olds?: object): Checked<I> | Promise<Checked<I>>;
   /** Another spelling of the saved value that is no change (a Snapshot's domain by UUID). */
   sameAsSaved?(key: string, next: unknown, olds: O): boolean;
+  /**
+   * An unknown input that is known to come out as saved (a Snapshot's domain while
+   * its Domain is replaced keeping its UUID): not a change, the saved value stands in.
+   */
+  unknownAsSaved?(key: string, olds: O): boolean;
   /** Refines the kit's decision (more replacements, the delete order) or throws a refusal; default: replace per the spec, create first. */
   diff?(ctx: DiffContext<I, O>): Promise<DiffDecision>;
   create(inputs: I, ctx: CreateContext): Promise<{ id: string; outs: O }>;
@@ -97,8 +102,9 @@ export function defineProvider<I, O extends object>(life: Lifecycle<I, O>): pulu
 
     async diff(id, olds, news) {
       // olds too: a resource may skip what it checked before (a Volume's source, read only at creation).
-      const { unknownKeys } = await life.check(news, olds);
-      const { inputs } = await life.check(withStandIns(life.spec, olds, news, unknownKeys), olds);
+      const { unknownKeys: anyUnknown } = await life.check(news, olds);
+      const { inputs } = await life.check(withStandIns(life.spec, olds, news, anyUnknown), olds);
+      const unknownKeys = new Set([...anyUnknown].filter((k) => !life.unknownAsSaved?.(k, olds)));
       if (!inputs) return { changes: true };
       const values: Raw = { ...inputs };
       const changed = changedInputs(life.spec, olds, values, unknownKeys, (key, next) => life.sameAsSaved?.(key, next, olds) ?? false);

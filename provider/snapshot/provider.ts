@@ -21,6 +21,10 @@ import { UUID_RE } from "../libvirt/uuid";
 import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
 import { takeRestoredMark } from "../domain/restore-mark";
+import { keptReplaceOf } from "../domain/replace-note";
+
+/** The inputs a Snapshot of a Domain resource takes from it (sdk/snapshot.ts). */
+const KEPT_WITH_DOMAIN = ["domain", "uri", "auth"];
 
 export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   /** The UUID of the domain the snapshot belongs to. */
@@ -295,6 +299,10 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
     sameAsSaved: (key, next, olds) =>
       (key === "domain" && (next === olds.domain || next === olds.domainUuid)) ||
       (key === "discardStateOnRevert" && next === false && olds.discardStateOnRevert === undefined),
+
+    // While the Domain is replaced keeping its snapshot tree (its diff left the note), the new domain gets the
+    // old UUID and URI: the inputs that come from it are unknown in Pulumi's check of dependents, yet no change.
+    unknownAsSaved: (key, olds) => KEPT_WITH_DOMAIN.includes(key) && keptReplaceOf(olds.domainUuid) !== undefined,
 
     async diff({ olds, inputs, unknownKeys, replaces }) {
       const sameDomain = !replaces.includes("domain") && !replaces.includes("uri");

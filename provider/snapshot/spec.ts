@@ -55,9 +55,9 @@ export const snapshotSpec = defineSpec({
       change: "replace",
       // libvirt's snapshot XML names its domain.
       flowsInto: ["domainUuid", "xml"],
-      doc: "a `Domain` resource (its resolved `uuid` and `uri` are used, so the snapshot depends on it and is replaced when the domain is), or a domain name/UUID",
+      doc: "a `Domain` resource (its resolved `uuid` and `uri` are used, so the snapshot depends on it and is replaced when the domain is, unless that replacement keeps the snapshot tree: [Replacements that keep the snapshot tree](#replacements-that-keep-the-snapshot-tree)), or a domain name/UUID",
       sdkDoc:
-        "The domain to snapshot: a `Domain` resource (its resolved `uuid` and `uri` are used, so the snapshot depends on it and is replaced if the domain is replaced), or a domain name or UUID (with `uri`). Changing it replaces the snapshot.",
+        "The domain to snapshot: a `Domain` resource (its resolved `uuid` and `uri` are used, so the snapshot depends on it and is replaced if the domain is replaced, unless the Domain's keepSnapshotsOnReplace keeps the tree), or a domain name or UUID (with `uri`). Changing it replaces the snapshot.",
       sdkArg: "pulumi.Input<string> | DomainLike",
       sdkRequired: true,
       output: { type: "string", doc: "The domain as given: a name or UUID (a Domain resource is given by its UUID)." },

@@ -143,6 +143,14 @@ export interface DomainArgs {
    */
   archiveSecretsOnDestroy?: pulumi.Input<boolean>;
   /**
+   * A replacement (a change of name, type, machine or firmware, on the same disks) of a domain
+   * with snapshots keeps the snapshot tree: the delete archives the snapshots' metadata (the
+   * contents stay in the disk images), the new domain gets the old UUID and redefines them, and
+   * the stack's Snapshot resources stay. May come with the replacing change in the same `up`.
+   * Default: false (such a replacement is refused at preview).
+   */
+  keepSnapshotsOnReplace?: pulumi.Input<boolean>;
+  /**
    * A snapshot archive written by an earlier delete (its path on the hypervisor host, or { pool,
    * name } of its volume). Create redefines the archived snapshots whose contents are still in the
    * disk images, parents first, and reports the others in skippedSnapshots. Read by create only; a
@@ -173,14 +181,18 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly keepNvramOnDestroy: pulumi.Output<boolean>;
   declare public readonly shutdownTimeoutSeconds: pulumi.Output<number>;
   declare public readonly archiveSecretsOnDestroy: pulumi.Output<boolean>;
+  declare public readonly keepSnapshotsOnReplace: pulumi.Output<boolean>;
   declare public readonly restoreSnapshotsFrom: pulumi.Output<string | { pool: string; name: string } | undefined>;
   /** libvirt's UUID of the domain; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
-  /** With restoreSnapshotsFrom: the archived snapshots the create redefined, parents first. */
+  /**
+   * With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived
+   * snapshots the create redefined, parents first.
+   */
   declare public readonly restoredSnapshots: pulumi.Output<string[] | undefined>;
   /**
-   * With restoreSnapshotsFrom: the archived snapshots the create did not redefine (contents gone,
-   * or a parent skipped), with why.
+   * With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived
+   * snapshots the create did not redefine (contents gone, or a parent skipped), with why.
    */
   declare public readonly skippedSnapshots: pulumi.Output<Array<{ name: string; reason: string }> | undefined>;
   /** libvirt's state name: "running", "shutoff", "paused", ... */
@@ -204,7 +216,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly ipAddress: pulumi.Output<string | undefined>;
 }
 
-export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","shutdownTimeoutSeconds","archiveSecretsOnDestroy","restoreSnapshotsFrom","uuid","restoredSnapshots","skippedSnapshots","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
+export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","shutdownTimeoutSeconds","archiveSecretsOnDestroy","keepSnapshotsOnReplace","restoreSnapshotsFrom","uuid","restoredSnapshots","skippedSnapshots","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"shutdownTimeoutSeconds":["shutdownTimeoutSeconds"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"],"restoreSnapshotsFrom":["restoreSnapshotsFrom"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"shutdownTimeoutSeconds":["shutdownTimeoutSeconds"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"],"keepSnapshotsOnReplace":["keepSnapshotsOnReplace"],"restoreSnapshotsFrom":["restoreSnapshotsFrom"]};

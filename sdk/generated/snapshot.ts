@@ -22,8 +22,9 @@ export interface SnapshotDiskArgs {
 export interface SnapshotArgs {
   /**
    * The domain to snapshot: a `Domain` resource (its resolved `uuid` and `uri` are used, so the
-   * snapshot depends on it and is replaced if the domain is replaced), or a domain name or UUID
-   * (with `uri`). Changing it replaces the snapshot.
+   * snapshot depends on it and is replaced if the domain is replaced, unless the Domain's
+   * keepSnapshotsOnReplace keeps the tree), or a domain name or UUID (with `uri`). Changing it
+   * replaces the snapshot.
    */
   domain: pulumi.Input<string> | DomainLike;
   /**

@@ -8,8 +8,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { built, provider } from "../helpers/lib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { built, logged, provider } from "../helpers/lib";
 import { createDomain, createDomainOnImage } from "../helpers/domains";
 import {
   QEMU_URI,
@@ -54,17 +54,6 @@ function writeMarker(domain: string, byte: string): void {
 function hasMarker(file: string, byte: string): boolean {
   const r = spawnSync("qemu-io", ["-r", "-U", "-f", "qcow2", "-c", `read -P ${byte} 0 64k`, file], { encoding: "utf8" });
   return r.status === 0 && !/Pattern verification failed/.test(r.stdout + r.stderr);
-}
-
-/** Runs fn, collecting what the provider prints for the engine. */
-async function logged<T>(fn: () => Promise<T>): Promise<{ value: T; log: string }> {
-  const spy = vi.spyOn(console, "error").mockImplementation(() => undefined);
-  try {
-    const value = await fn();
-    return { value, log: spy.mock.calls.map((c) => c.join(" ")).join("\n") };
-  } finally {
-    spy.mockRestore();
-  }
 }
 
 /** What virsh shows of the snapshot tree: the tree, each name with its parent, the current one, each description. */

@@ -152,7 +152,7 @@ describe("Domain check refuses bad inputs", () => {
 });
 
 describe("Domain check accepts good inputs", () => {
-  it("applies the defaults: running, persistent, 1 vcpu, no autostart, a 300 s address wait, every teardown option off", async () => {
+  it("applies the defaults: running, persistent, 1 vcpu, no autostart, a 300 s address wait, every teardown option off, no tree kept on replace", async () => {
     const { inputs, failures } = await domainProvider.check!({}, base);
     expect(failures).toEqual([]);
     expect(inputs).toEqual({
@@ -169,6 +169,7 @@ describe("Domain check accepts good inputs", () => {
       deleteCheckpointsOnDestroy: false,
       keepNvramOnDestroy: false,
       archiveSecretsOnDestroy: false,
+      keepSnapshotsOnReplace: false,
       shutdownTimeoutSeconds: 60,
     });
   });
