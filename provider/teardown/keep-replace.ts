@@ -162,13 +162,9 @@ export function restoreValue(to: ArchiveLocation): string {
   return to.kind === "file" ? JSON.stringify(to.path) : `{ pool: ${JSON.stringify(to.pool)}, name: ${JSON.stringify(to.name)} }`;
 }
 
-/** What the delete of a kept replacement prints. */
+/** What the delete of a kept replacement prints (after the archive step's own line). */
 export function describeKeptDelete(domain: string, to: ArchiveLocation, snapshots: string[]): string {
-  return (
-    `domain "${domain}": replaced keeping its snapshot tree: archived the domain XML and its ${snapshotsOf(snapshots.length)} XML ` +
-    `(${nameList(snapshots)}) to ${describeArchive(to)} and removed libvirt's snapshot metadata (the contents stay in the disk images); ` +
-    `the new domain redefines them from it`
-  );
+  return `domain "${domain}": replaced keeping its snapshot tree: the new domain takes ${snapshots.length === 1 ? "the snapshot" : `the ${snapshots.length} snapshots`} (${nameList(snapshots)}) back from ${describeArchive(to)}`;
 }
 
 /**

@@ -110,7 +110,7 @@ describe("keepSnapshotsOnReplace on qemu:///system", () => {
     const [archive] = archivesOf(m.name);
     const path = join(images.dir, archive);
     expect(deleted.log).toContain(
-      `domain "${m.name}": replaced keeping its snapshot tree: archived the domain XML and its 3 snapshots' XML ("s1", "s2", "s3") to file ${path}`,
+      `domain "${m.name}": replaced keeping its snapshot tree: the new domain takes the 3 snapshots ("s1", "s2", "s3") back from file ${path}`,
     );
     const written = JSON.parse(readFileSync(path, "utf8"));
     expect(written.domain.uuid).toBe(m.id);

@@ -220,7 +220,7 @@ describe("the messages", () => {
   });
   it("the delete says where the tree went", () => {
     expect(describeKeptDelete("web", { kind: "file", path: ARCHIVE }, ["s1"])).toBe(
-      `domain "web": replaced keeping its snapshot tree: archived the domain XML and its 1 snapshot's XML ("s1") to file ${ARCHIVE} and removed libvirt's snapshot metadata (the contents stay in the disk images); the new domain redefines them from it`,
+      `domain "web": replaced keeping its snapshot tree: the new domain takes the snapshot ("s1") back from file ${ARCHIVE}`,
     );
   });
   it("a failed create says nothing is lost, where the archive is and how to restore it", () => {
