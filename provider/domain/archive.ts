@@ -10,6 +10,7 @@ import type { DomainHandle } from "../libvirt/domain";
 import { downloadRange, uploadFile } from "../libvirt/stream";
 import { withPool } from "../libvirt/storage";
 import { describeArchive, type ArchiveLocation } from "../teardown/domain";
+import { archiveRefusedForReplacement } from "../teardown/keep-replace";
 import { TeardownRefusedError } from "../teardown/refused";
 import { parseSnapshotXml } from "../snapshot/xml";
 import { buildVolumeXml } from "../volume/xml";
@@ -111,7 +112,13 @@ async function writeVolumeArchive(dom: DomainHandle, to: { pool: string; name: s
  * Collects, writes and verifies the archive; returns where it is (the volume's
  * path too). Any failure is a refusal: nothing else has changed yet.
  */
-export async function writeArchive(dom: DomainHandle, to: ArchiveLocation, names: string[], secure: boolean): Promise<string> {
+export async function writeArchive(
+  dom: DomainHandle,
+  to: ArchiveLocation,
+  names: string[],
+  secure: boolean,
+  forReplacement = false,
+): Promise<string> {
   const where = describeArchive(to);
   try {
     const bytes = Buffer.from(JSON.stringify(await collectArchive(dom, names, secure), null, 2) + "\n", "utf8");
@@ -121,6 +128,7 @@ export async function writeArchive(dom: DomainHandle, to: ArchiveLocation, names
     }
     return `${where} (${await writeVolumeArchive(dom, to, bytes)})`;
   } catch (err) {
+    if (forReplacement) throw new TeardownRefusedError(archiveRefusedForReplacement(dom.name(), names.length, where, (err as Error).message));
     throw new TeardownRefusedError(
       `refusing to delete domain "${dom.name()}" (nothing was changed on this domain): deleteSnapshotsOnDestroy removes libvirt's metadata of ` +
         `${names.length === 1 ? "its snapshot" : `its ${names.length} snapshots`}, which is archived first, and writing the archive to ${where} failed: ` +

@@ -139,7 +139,7 @@ async function runStep(dom: DomainHandle, step: TeardownStep, hooks: ProviderHoo
       await gracefulShutdown(dom, step, state);
       return;
     case "archiveSnapshots": {
-      const where = await writeArchive(dom, step.to, step.snapshots, step.secure);
+      const where = await writeArchive(dom, step.to, step.snapshots, step.secure, step.forReplacement === true);
       // Pulumi's delete has no outputs: the engine shows what the provider prints.
       console.error(
         `domain "${dom.name()}": archived the domain XML and ${step.snapshots.length === 1 ? "its snapshot's" : `its ${step.snapshots.length} snapshots'`} XML ` +

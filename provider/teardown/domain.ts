@@ -85,7 +85,14 @@ export type TeardownStep =
    * XML and every snapshot's XML, parents before children, written to `to` and read
    * back; the delete is refused if that fails. `secure`: libvirt's secure XML.
    */
-  | { call: "archiveSnapshots"; to: ArchiveLocation; snapshots: string[]; secure: boolean }
+  | {
+      call: "archiveSnapshots";
+      to: ArchiveLocation;
+      snapshots: string[];
+      secure: boolean;
+      /** For a replacement that keeps the tree (keep-replace.ts): the new domain redefines from it; its refusal says so. */
+      forReplacement?: true;
+    }
   /** virDomainSnapshotDelete on each, in this order (children before parents), deleting data too. */
   | { call: "deleteSnapshots"; names: string[] }
   /**

@@ -42,8 +42,16 @@ export interface ReplacePlan {
   keepsTree: boolean;
 }
 
-/** The options the delete of a kept replacement runs with: libvirt's metadata goes, the contents never. */
-const keptOptions = (opts: TeardownOptions): TeardownOptions => ({ ...opts, deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: false });
+/**
+ * The delete of a kept replacement: the delete with the metadata-only cascade
+ * (libvirt's metadata goes, the contents never), its archive step marked as the
+ * replacement's (the new domain redefines from it).
+ */
+function keptDelete(facts: DomainFacts, opts: TeardownOptions): TeardownDecision {
+  const decision = planDomainDelete(facts, { ...opts, deleteSnapshotsOnDestroy: true, deleteSnapshotDataOnDestroy: false });
+  if (!decision.allowed) return decision;
+  return { allowed: true, steps: decision.steps.map((s) => (s.call === "archiveSnapshots" ? { ...s, forReplacement: true } : s)) };
+}
 
 /** Why the old domain's snapshots cannot be archived for the new one (the delete checks these again). */
 function archiveReasons(facts: DomainFacts, opts: TeardownOptions): string[] {
@@ -98,7 +106,7 @@ export function planKeptDelete(facts: DomainFacts, opts: TeardownOptions): Repla
   if (facts.snapshots.length === 0) return { decision: planDomainDelete(facts, opts), keepsTree: false };
   const reasons = archiveReasons(facts, opts);
   if (reasons.length > 0) return { decision: keepRefusal(facts, [], reasons), keepsTree: false };
-  return { decision: planDomainDelete(facts, keptOptions(opts)), keepsTree: true };
+  return { decision: keptDelete(facts, opts), keepsTree: true };
 }
 
 /**
@@ -154,7 +162,7 @@ export function planReplacement(
   for (const [name, why] of change.unverifiable) reasons.push(`snapshot "${name}" could not be redefined: ${why}`);
   reasons.push(...archiveReasons(facts, opts));
   if (reasons.length > 0) return { decision: keepRefusal(facts, change.replacedBy, reasons), keepsTree: false };
-  return { decision: planDomainDelete(facts, keptOptions(opts)), keepsTree: true };
+  return { decision: keptDelete(facts, opts), keepsTree: true };
 }
 
 /** How a Domain's restoreSnapshotsFrom names an archive location, as a program would write it. */
@@ -177,5 +185,14 @@ export function keptTreeAdvice(oldName: string, to: ArchiveLocation, snapshots: 
     `The old domain "${oldName}" was deleted by this replacement; its ${snapshotsOf(snapshots)} metadata is in the archive ${describeArchive(to)} ` +
     `and their contents stay in the disk images, so nothing is lost. To take them back, set restoreSnapshotsFrom: ${restoreValue(to)} ` +
     `on the Domain (on the same disks) and run \`pulumi up\` again; \`virsh snapshot-create --redefine\` of each archived snapshot's xml works too`
+  );
+}
+
+/** The kept delete's refusal when its archive cannot be written (archive.ts): nothing changed yet. */
+export function archiveRefusedForReplacement(domain: string, snapshots: number, where: string, why: string): string {
+  return (
+    `refusing to replace domain "${domain}" keeping its snapshot tree (nothing was changed on this domain or its snapshots): ` +
+    `its ${snapshotsOf(snapshots)} metadata is archived before the old domain goes, for the new one to redefine, and writing the archive to ${where} failed: ${why}. ` +
+    `Make that place writable (or free space there) and run \`pulumi up\` again, or revert the replacing change to keep the domain.`
   );
 }

@@ -7,6 +7,7 @@
 // say what is there. No guest: the domain stays shut off, markers are written
 // into the image with qemu-io between the snapshots.
 // The same through the pulumi CLI: test/e2e/keep-on-replace.test.ts.
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -160,6 +161,28 @@ describe("keepSnapshotsOnReplace on qemu:///system", () => {
     expect(machineOf(m.name)).toMatch(/^pc-i440fx-/);
   });
 
+  it("a rename keeps the tree too: the new name, the old UUID, the snapshots' embedded definitions renamed", async () => {
+    const { m, snaps } = await stackWithTree("rename");
+    const before = treeOf(m.name);
+    const renamed = `${m.name}-new`;
+    made.push(renamed);
+    const { checked, diff } = await domainDiff(m, { name: renamed, keepSnapshotsOnReplace: true });
+    expect(await diff()).toMatchObject({ replaces: ["name"], deleteBeforeReplace: true });
+    for (const s of snaps) expect((await dependentDiff(s)).replaces).toEqual([]);
+    await logged(() => domainProvider.delete!(m.id, m.outs));
+    const { value } = await logged(() => domainProvider.create!(checked));
+    expect(value.id).toBe(m.id);
+    expect(domainNames(QEMU_URI)).not.toContain(m.name);
+    expect(virsh(QEMU_URI, "domuuid", renamed)).toBe(m.id);
+    expect(treeOf(renamed)).toEqual(before);
+    expect(virsh(QEMU_URI, "snapshot-dumpxml", renamed, "s2")).toContain(`<name>${renamed}</name>`);
+    // The Snapshot resources (their domain is the UUID) read the same snapshots on the renamed domain.
+    for (const s of snaps) expect((await snapshotProvider.read!(s.id, s.outs)).props).toMatchObject({ creationTime: s.outs.creationTime });
+    virsh(QEMU_URI, "snapshot-revert", renamed, "s2");
+    expect(holdsMarker(m.disk, 0x22)).toBe(true);
+    expect(domainNames(QEMU_URI)).not.toContain(m.name);
+  });
+
   it("without the opt-in the replacement is refused at diff, the refusal names keepSnapshotsOnReplace, and nothing changed", async () => {
     const { m, snaps } = await stackWithTree("refused");
     const before = treeOf(m.name);
@@ -195,6 +218,34 @@ describe("keepSnapshotsOnReplace on qemu:///system", () => {
     );
     expect(treeOf(m.name)).toEqual(before);
     expect(machineOf(m.name)).toMatch(/^pc-i440fx-/);
+    expect(archivesOf(m.name)).toEqual([]);
+  });
+
+  it("an archive that cannot be written (an immutable directory): the delete refuses the replacement, the domain and its tree stay", async () => {
+    const { m } = await stackWithTree("locked");
+    const before = treeOf(m.name);
+    const { diff } = await domainDiff(m, { machine: "q35", keepSnapshotsOnReplace: true });
+    expect(await diff()).toMatchObject({ replaces: ["machine"] });
+    // root writes through a read-only mode; an immutable directory stops even root.
+    execFileSync("chattr", ["+i", images.dir]);
+    let err: Error | undefined;
+    try {
+      err = await domainProvider.delete!(m.id, m.outs).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    } finally {
+      execFileSync("chattr", ["-i", images.dir]);
+    }
+    expect(err?.message).toMatch(
+      new RegExp(
+        `^refusing to replace domain "${m.name}" keeping its snapshot tree \\(nothing was changed on this domain or its snapshots\\): its 3 snapshots' metadata is archived ` +
+          `before the old domain goes, for the new one to redefine, and writing the archive to file ${images.dir}/${m.name}\\.snapshots-\\w+\\.json failed: `,
+      ),
+    );
+    expect(virsh(QEMU_URI, "domuuid", m.name)).toBe(m.id);
+    expect(machineOf(m.name)).toMatch(/^pc-i440fx-/);
+    expect(treeOf(m.name)).toEqual(before);
     expect(archivesOf(m.name)).toEqual([]);
   });
 

@@ -7,6 +7,7 @@ import { virDomainUndefineFlagsValues as U } from "../../../provider/libvirt/lib
 import { DEFAULT_TEARDOWN_OPTIONS, planDomainDelete, type DomainFacts, type TeardownOptions } from "../../../provider/teardown/domain";
 import {
   KEEPABLE_REPLACE_KEYS,
+  archiveRefusedForReplacement,
   describeKeptDelete,
   keptTreeAdvice,
   planKeptDelete,
@@ -47,7 +48,7 @@ const message = (d: { allowed: boolean }) => (d as { message: string }).message;
 
 /** The kept delete: archive beside the image, then the undefine that drops only libvirt's metadata. */
 const keptSteps = (snapshots = ["s1", "s2", "s3"], secure = false) => [
-  { call: "archiveSnapshots", to: { kind: "file", path: ARCHIVE }, snapshots, secure },
+  { call: "archiveSnapshots", to: { kind: "file", path: ARCHIVE }, snapshots, secure, forReplacement: true },
   {
     call: "undefine",
     flags: U.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | U.VIR_DOMAIN_UNDEFINE_NVRAM,
@@ -221,6 +222,13 @@ describe("the messages", () => {
   it("the delete says where the tree went", () => {
     expect(describeKeptDelete("web", { kind: "file", path: ARCHIVE }, ["s1"])).toBe(
       `domain "web": replaced keeping its snapshot tree: the new domain takes the snapshot ("s1") back from file ${ARCHIVE}`,
+    );
+  });
+  it("an archive that cannot be written refuses the replacement, nothing changed", () => {
+    expect(archiveRefusedForReplacement("web", 2, `file ${ARCHIVE}`, "EPERM: operation not permitted")).toBe(
+      `refusing to replace domain "web" keeping its snapshot tree (nothing was changed on this domain or its snapshots): its 2 snapshots' metadata is archived ` +
+        `before the old domain goes, for the new one to redefine, and writing the archive to file ${ARCHIVE} failed: EPERM: operation not permitted. ` +
+        "Make that place writable (or free space there) and run `pulumi up` again, or revert the replacing change to keep the domain.",
     );
   });
   it("a failed create says nothing is lost, where the archive is and how to restore it", () => {
