@@ -128,8 +128,8 @@ export function planReplacement(
 ): ReplacePlan {
   if (!change.keepSnapshotsOnReplace || facts.snapshots.length === 0) {
     const decision = planDomainReplace(facts, opts, change.replacedBy, newOpts);
-    if (decision.allowed || facts.snapshots.length === 0 || !change.replacedBy.every((k) => KEEPABLE_REPLACE_KEYS.includes(k)))
-      return { decision, keepsTree: false };
+    const couldKeep = facts.persistent && change.persistent && change.replacedBy.every((k) => KEEPABLE_REPLACE_KEYS.includes(k));
+    if (decision.allowed || facts.snapshots.length === 0 || !couldKeep) return { decision, keepsTree: false };
     return {
       decision: {
         allowed: false,

@@ -176,8 +176,11 @@ describe("planReplacement without keepSnapshotsOnReplace: today's rule", () => {
     );
   });
 
-  it("a change that could not keep the tree (uri) is not offered the opt-in", () => {
-    const m = message(planReplacement(facts(), opts(), change({ keepSnapshotsOnReplace: false, replacedBy: ["uri"] })).decision);
+  it.each([
+    ["a change of uri", facts(), change({ keepSnapshotsOnReplace: false, replacedBy: ["uri"] })],
+    ["a transient domain", facts({ persistent: false, active: true }), change({ keepSnapshotsOnReplace: false })],
+  ])("a replacement that could not keep the tree (%s) is not offered the opt-in", (_what, f, c) => {
+    const m = message(planReplacement(f, opts(), c).decision);
     expect(m).toMatch(/^refusing to replace domain "web"/);
     expect(m).not.toMatch(/keepSnapshotsOnReplace/);
   });
