@@ -111,6 +111,12 @@ export function writeMarker(file: string, byte: number): void {
   execFileSync("qemu-io", ["-f", "qcow2", "-c", `write -P ${byte} 0 64k`, file], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** The same marker written into vda of a running domain through QEMU's monitor (qemu-io on the device: the VM holds the image's lock), flushed. */
+export function writeMarkerLive(domain: string, byte: number): void {
+  for (const command of [`write -P ${byte} 0 64k`, "flush"])
+    virsh(QEMU_URI, "qemu-monitor-command", domain, "--hmp", `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "${command}"`);
+}
+
 /** Whether the first 64 KiB of a qcow2 image are all `byte`, as qemu-io reads them (read-only). */
 export function holdsMarker(file: string, byte: number): boolean {
   try {

@@ -13,7 +13,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logged, provider } from "../helpers/lib";
 import { createDomain, createDomainOnImage, type MadeDomain } from "../helpers/domains";
-import { QEMU_URI, domainNames, holdsMarker, makeImageDir, qcow2Snapshots, removeDomain, snapshotNames, virsh, writeMarker } from "../helpers/host";
+import {
+  QEMU_URI,
+  domainNames,
+  holdsMarker,
+  makeImageDir,
+  qcow2Snapshots,
+  removeDomain,
+  snapshotNames,
+  virsh,
+  writeMarker,
+  writeMarkerLive,
+} from "../helpers/host";
 
 const { domainProvider, snapshotProvider } = provider;
 /** Pulumi's unknown value, as the engine sends it to a dynamic provider. */
@@ -159,6 +170,38 @@ describe("keepSnapshotsOnReplace on qemu:///system", () => {
     expect(virsh(QEMU_URI, "snapshot-current", m.name, "--name")).toBe("s2");
     // A revert puts back the definition the snapshot saved: the machine type it was taken with.
     expect(machineOf(m.name)).toMatch(/^pc-i440fx-/);
+  });
+
+  it("a running domain with memory snapshots: stopped by the delete, started by the create, the tree kept, a revert loads the middle one's state", async () => {
+    const m = await createDomainOnImage(images, "running", { running: true, machine: "pc" }, made);
+    const snaps: Stack["snaps"] = [];
+    for (const [n, name] of ["s1", "s2"].entries()) {
+      writeMarkerLive(m.name, 0x11 * (n + 1));
+      const checked = await snapshotProvider.check!({}, { domain: m.id, uri: QEMU_URI, name, description: `running ${name}` });
+      const { id, outs } = await snapshotProvider.create!(checked.inputs);
+      snaps.push({ id: id!, outs, inputs: checked.inputs });
+    }
+    writeMarkerLive(m.name, 0x33);
+    virsh(QEMU_URI, "snapshot-create-as", m.name, "s3", "--description", "running, by hand");
+    expect(virsh(QEMU_URI, "snapshot-dumpxml", m.name, "s2")).toContain("<state>running</state>");
+    const before = treeOf(m.name);
+
+    const { checked, diff } = await domainDiff(m, { machine: "q35", keepSnapshotsOnReplace: true });
+    expect(await diff()).toMatchObject({ replaces: ["machine"] });
+    for (const s of snaps) expect((await dependentDiff(s)).replaces).toEqual([]);
+    await logged(() => domainProvider.delete!(m.id, m.outs));
+    const { value } = await logged(() => domainProvider.create!(checked));
+    expect(value.outs).toMatchObject({ uuid: m.id, state: "running", restoredSnapshots: ["s1", "s2", "s3"] });
+    expect(virsh(QEMU_URI, "domstate", m.name)).toBe("running");
+    expect(machineOf(m.name)).toMatch(/^pc-q35-/);
+    expect(treeOf(m.name)).toEqual(before);
+
+    // The middle snapshot's memory and disk come back: running, with the marker written before it.
+    virsh(QEMU_URI, "snapshot-revert", m.name, "s2");
+    expect(virsh(QEMU_URI, "domstate", m.name)).toBe("running");
+    virsh(QEMU_URI, "destroy", m.name);
+    expect(holdsMarker(m.disk, 0x22)).toBe(true);
+    expect(holdsMarker(m.disk, 0x33)).toBe(false);
   });
 
   it("a rename keeps the tree too: the new name, the old UUID, the snapshots' embedded definitions renamed", async () => {
