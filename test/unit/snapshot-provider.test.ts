@@ -2,18 +2,23 @@
 // state lives in this test process only; results are checked through the
 // binding's own listing, not through the provider's outputs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { provider } from "../helpers/lib";
+import { built, provider } from "../helpers/lib";
 
 const URI = "test:///default";
 const { snapshotProvider: sp, domainProvider: dp, withConnection, closeAllConnections, SnapshotOptionError } = provider;
 
 type Outs = Record<string, any>;
 
-async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: Outs }> {
+async function createChecked(inputs: Record<string, unknown>): Promise<{ id: string; outs: Outs; inputs: Record<string, unknown> }> {
   const { inputs: checked, failures } = await sp.check!({}, { uri: URI, ...inputs });
   expect(failures ?? []).toEqual([]);
-  return (await sp.create(checked)) as { id: string; outs: Outs };
+  return { ...((await sp.create(checked)) as { id: string; outs: Outs }), inputs: checked };
 }
+
+const create = (inputs: Record<string, unknown>): Promise<{ id: string; outs: Outs }> => createChecked(inputs);
+
+/** Pulumi's unknown value, as the engine sends it to a dynamic provider. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** The domain's snapshots as libvirt lists them: name -> parent. */
 async function tree(domain: string): Promise<Map<string, string | null>> {
@@ -90,6 +95,24 @@ describe("Snapshot provider on test:///default", () => {
     expect(t.get("h-c")).toBe("h-b");
     const refreshed = (await sp.read!(aId, a)) as { id: string; props: Outs };
     expect(refreshed.props).toMatchObject({ children: ["h-b"], isCurrent: false });
+  });
+
+  it("its domain and uri unknown (Pulumi's check of a replaced Domain's dependents): replaced, unless the Domain's diff noted it keeps the tree", async () => {
+    const note = built<typeof import("../../provider/domain/replace-note")>("provider/domain/replace-note");
+    const { id, outs, inputs } = await createChecked({ name: "dependent", domain: running.uuid });
+    const unknown = { ...inputs, domain: UNKNOWN, uri: UNKNOWN };
+    expect(await sp.diff!(id, outs, unknown)).toMatchObject({ changes: true, replaces: ["domain", "uri"] });
+    note.noteKeptReplace({ oldUuid: running.uuid, oldName: running.name, newName: running.name, newUri: URI });
+    try {
+      expect(await sp.diff!(id, outs, unknown)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+      // Only what comes from the Domain: a change of its own still counts.
+      expect(await sp.diff!(id, outs, { ...unknown, memory: "none" })).toMatchObject({ replaces: ["memory"] });
+    } finally {
+      note.forgetKeptReplace(running.uuid);
+    }
+    expect(await sp.diff!(id, outs, unknown)).toMatchObject({ replaces: ["domain", "uri"] });
+    await sp.delete!(id, outs);
+    expect((await tree(running.name)).has("dependent")).toBe(false);
   });
 
   it("changes the description in place (redefine), keeping creation time and current snapshot", async () => {
