@@ -161,12 +161,14 @@ function domainComparisons(inputs: DomainInputs, existingXml: string, persistent
 async function adoptDomain(conn: Connection, dom: DomainHandle, inputs: DomainInputs, hooks: ProviderHooks): Promise<DomainOutputs> {
   const what = `domain "${dom.name()}" (uuid ${dom.uuid()})`;
   const persistent = await dom.isPersistent();
-  const diffs = differences([
-    ["name", inputs.name, dom.name()],
-    ...domainComparisons(inputs, await dom.xml({ inactive: persistent }), persistent),
-  ]);
+  const diffs = differences([["name", inputs.name, dom.name()], ...domainComparisons(inputs, await dom.xml({ inactive: persistent }), persistent)]);
   if (inputs.restoreSnapshotsFrom !== undefined)
-    diffs.push({ property: "restoreSnapshotsFrom", input: inputs.restoreSnapshotsFrom, actual: undefined, note: "only a created domain restores snapshots: drop it to adopt" });
+    diffs.push({
+      property: "restoreSnapshotsFrom",
+      input: inputs.restoreSnapshotsFrom,
+      actual: undefined,
+      note: "only a created domain restores snapshots: drop it to adopt",
+    });
   refuseMismatch(what, conn.uri, diffs);
   if (persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
   const facts = await gatherFacts(dom);
@@ -432,7 +434,9 @@ async function withAddresses(id: string, inputs: DomainInputs, outs: DomainOutpu
     failure = err as Error;
   }
   const fresh = await withConnection(connect, (conn) =>
-    withDomain(conn, id, async (dom) => (dom ? { ...(await describe(conn, dom, inputs, outs.pendingRestart)), adopted: outs.adopted, ...restoreOutputs(outs) } : outs)),
+    withDomain(conn, id, async (dom) =>
+      dom ? { ...(await describe(conn, dom, inputs, outs.pendingRestart)), adopted: outs.adopted, ...restoreOutputs(outs) } : outs,
+    ),
   ).catch(() => outs);
   if (failure) throw new NotReadyError(id, fresh, failure.message);
   // Pulumi shows what the provider prints: the time a boot took is worth knowing.

@@ -196,7 +196,8 @@ async function adoptNetwork(conn: Connection, net: NetworkHandle, inputs: Networ
   const o = parseNetworkXml(await definitionXml(net));
   const what = `network "${net.name()}" (uuid ${net.uuid()})`;
   const none = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? "none" : undefined);
-  const unsetNote = (input: unknown, actual: unknown, change: string) => (none(input) && !none(actual) ? `left unset: the next update would ${change}` : undefined);
+  const unsetNote = (input: unknown, actual: unknown, change: string) =>
+    none(input) && !none(actual) ? `left unset: the next update would ${change}` : undefined;
   refuseMismatch(
     what,
     conn.uri,

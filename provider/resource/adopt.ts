@@ -63,7 +63,9 @@ export class AdoptMismatchError extends DeliberateError {
     readonly differences: Difference[],
     uri: string,
   ) {
-    const list = differences.map((d) => `${d.property}: ${shown(d.input)} in the inputs, ${shown(d.actual)} in libvirt${d.note ? ` (${d.note})` : ""}`);
+    const list = differences.map(
+      (d) => `${d.property}: ${shown(d.input)} in the inputs, ${shown(d.actual)} in libvirt${d.note ? ` (${d.note})` : ""}`,
+    );
     super(
       `cannot adopt ${what} on ${redactUri(uri)}: its definition differs from the inputs in ${list.length === 1 ? "1 property" : `${list.length} properties`}: ` +
         `${list.join("; ")}. Nothing was changed. To adopt it as it is, set ${differences.map((d) => d.property).join(", ")} to libvirt's values ` +

@@ -302,7 +302,10 @@ async function adoptSnapshot(conn: Connection, dom: DomainHandle, existing: Snap
   const comparisons: Comparison[] = [];
   if (inputs.xml !== undefined) {
     const given = parseSnapshotXml(inputs.xml);
-    comparisons.push(["xml: description", given.description, o.description], ["xml: memory", memoryInput(given.memory?.snapshot), memoryInput(o.memory?.snapshot)]);
+    comparisons.push(
+      ["xml: description", given.description, o.description],
+      ["xml: memory", memoryInput(given.memory?.snapshot), memoryInput(o.memory?.snapshot)],
+    );
   } else {
     const modes = new Map(o.disks.map((d) => [d.target, memoryInput(d.snapshot)]));
     comparisons.push(
@@ -310,7 +313,11 @@ async function adoptSnapshot(conn: Connection, dom: DomainHandle, existing: Snap
       ["memory", inputs.memory, memoryInput(o.memory?.snapshot)],
       ["memoryFile", inputs.memoryFile, o.memory?.file],
       ["diskOnly", inputs.diskOnly ? true : undefined, o.kind === "disk-only"],
-      ...(inputs.disks ?? []).map((d, n): Comparison => [`disks[${n}].snapshot`, `${d.target}: ${d.snapshot}`, `${d.target}: ${modes.get(d.target) ?? "none"}`]),
+      ...(inputs.disks ?? []).map((d, n): Comparison => [
+        `disks[${n}].snapshot`,
+        `${d.target}: ${d.snapshot}`,
+        `${d.target}: ${modes.get(d.target) ?? "none"}`,
+      ]),
     );
   }
   refuseMismatch(what, conn.uri, differences(comparisons));

@@ -254,7 +254,12 @@ async function adoptVolume(conn: Connection, vol: StorageVolHandle, inputs: Volu
     what,
     conn.uri,
     differences([
-      ["source", inputs.source === undefined ? undefined : "(an image to copy in)", "(the volume's own content)", "adopt cannot compare a source with a volume's content: drop source and sourceSha256 to adopt it"],
+      [
+        "source",
+        inputs.source === undefined ? undefined : "(an image to copy in)",
+        "(the volume's own content)",
+        "adopt cannot compare a source with a volume's content: drop source and sourceSha256 to adopt it",
+      ],
       ["format", inputs.format, v.format],
       ["capacity", inputs.capacity, v.capacity],
       ["backingVolume", inputs.backingVolume, v.backingPath],
