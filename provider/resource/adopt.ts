@@ -19,8 +19,9 @@ export const adoptInput = (resource: string, what: string) =>
     defaultDoc: "`false`",
     change: "record",
     doc:
-      `\`true\`: a create takes over ${what} that already exists (after checking that it matches the inputs; a mismatch is refused, changing nothing) instead of refusing it; ` +
-      "without one it creates as usual. Read by create only; see [Adopting existing objects](#adopting-existing-objects)",
+      `\`true\`: when ${what} already exists, a create takes it over instead of refusing it, after checking that its definition matches the inputs ` +
+      "(a mismatch is refused, listing the differences, changing nothing); when there is none, it creates one as usual. Output `adopted` says which. " +
+      "Read by create only; see [Adopting existing objects](#adopting-existing-objects)",
     sdkDoc:
       `Take over ${what} that already exists instead of refusing it (Pulumi cannot \`import\` a dynamic resource): the create checks that its definition matches the inputs ` +
       `(a mismatch is refused, listing the differences, and nothing is changed), then manages it like a ${resource} it created, teardown rules included. ` +
