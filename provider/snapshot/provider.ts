@@ -321,6 +321,8 @@ async function adoptSnapshot(conn: Connection, dom: DomainHandle, existing: Snap
     );
   }
   refuseMismatch(what, conn.uri, differences(comparisons));
+  // A snapshot a Domain's restoreSnapshotsFrom redefined is this resource's now: off the mark, so no other adopts it.
+  await takeRestoredMark(dom, inputs.name, o.creationTime);
   console.error(`${what}: adopted (it existed, and it matches the inputs)`);
   return { ...(await describe(conn, dom, existing, inputs)), adopted: true };
 }

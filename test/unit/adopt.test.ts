@@ -3,6 +3,9 @@
 // taken over when they match the inputs, refused with every difference listed
 // (and left as they were) when they do not, and refused as before without adopt.
 // What libvirt has is checked through the binding's own lookups, not the outputs.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { built, provider } from "../helpers/lib";
 
@@ -15,6 +18,7 @@ const { buildVolumeXml } = built<typeof import("../../provider/volume/xml")>("pr
 type Outs = Record<string, any>;
 type Provider = { check?: (olds: any, news: any) => Promise<any>; create: (inputs: any) => Promise<any> };
 let counter = 0;
+const work = mkdtempSync(join(tmpdir(), "lvp-test-adopt-"));
 const name = (label: string) => `lvp-test-adopt-${process.pid}-${label}-${++counter}`;
 
 async function checked(p: Provider, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -77,6 +81,7 @@ async function handDomain(label: string, snapshots: Array<{ name: string; descri
 const disksOf = (n: string) => [{ file: `/test-driver/${n}.qcow2` }];
 
 afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
   await withConnection({ uri: URI }, async (conn) => {
     for (const dom of await conn.listDomains()) {
       if (dom.name().startsWith("lvp-test-adopt-")) {
@@ -155,6 +160,76 @@ describe("Domain adopt", () => {
     expect(await domainView(n)).toBeNull();
   });
 
+  it("a raw xml whose <uuid> is another domain's: refused listing the name and what differs, nothing changed", async () => {
+    const n = await handDomain("byuuid");
+    const before = await domainView(n);
+    const other = name("other");
+    const xml = `<domain type='test'><name>${other}</name><uuid>${before!.uuid}</uuid><memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>`;
+    const err = await createFails(dp, { name: other, xml, running: false, adopt: true });
+    expect(err).toBeInstanceOf(AdoptMismatchError);
+    expect(err.message).toMatch(
+      new RegExp(`cannot adopt domain "${n}".*name: "${other}" in the inputs, "${n}" in libvirt; xml: memoryMiB: 32 in the inputs, 64 in libvirt`),
+    );
+    expect(await domainView(n)).toEqual(before);
+    expect(await domainView(other)).toBeNull();
+  });
+
+  it("a raw xml that matches is adopted: what it sets is compared, the rest of libvirt's definition stays", async () => {
+    const n = await handDomain("xmlmatch");
+    const before = await domainView(n);
+    const xml = `<domain type='test'><name>${n}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`;
+    const made = await create(dp, { name: n, xml, running: false, adopt: true, deleteSnapshotsOnDestroy: true });
+    expect(made.outs).toMatchObject({ adopted: true, uuid: before!.uuid, inputXml: xml });
+    expect(await domainView(n)).toEqual(before);
+    await dp.delete!(made.id, made.outs);
+  });
+
+  it("restoreSnapshotsFrom is refused with adopt (only a created domain restores), and a transient/persistent mismatch counts", async () => {
+    const n = await handDomain("restore");
+    const before = await domainView(n);
+    const base = { name: n, memoryMiB: 64, disks: disksOf(n), running: false, adopt: true };
+    const restore = await createFails(dp, { ...base, restoreSnapshotsFrom: "/nowhere/archive.json" });
+    expect(restore.message).toMatch(
+      /in 1 property: restoreSnapshotsFrom: "\/nowhere\/archive.json" in the inputs, none in libvirt \(only a created domain restores snapshots/,
+    );
+    const transient = await createFails(dp, { ...base, persistent: false, running: true });
+    expect(transient.message).toMatch(/in 1 property: persistent: false in the inputs, true in libvirt/);
+    expect(await domainView(n)).toEqual(before);
+  });
+
+  it("a match is brought to the inputs' running and autostart (as an update would), and q35 matches libvirt's pc-q35-* machine", async () => {
+    const n = name("machine");
+    await withConnection({ uri: URI }, async (conn) =>
+      (await conn.defineDomain(domainXml(n).replace("<type>hvm</type>", "<type machine='pc-q35-8.2'>hvm</type>"), 0, `"${n}"`)).free(),
+    );
+    const made = await create(dp, { name: n, memoryMiB: 64, machine: "q35", disks: disksOf(n), autostart: true, adopt: true });
+    expect(made.outs).toMatchObject({ adopted: true, running: true, autostart: true, state: "running" });
+    expect((await domainView(n))!.active).toBe(true);
+    const wrong = await createFails(dp, { name: n, memoryMiB: 64, machine: "pc", disks: disksOf(n), adopt: true });
+    expect(wrong.message).toMatch(/in 1 property: machine: "pc" in the inputs, "pc-q35-8.2" in libvirt/);
+    await dp.delete!(made.id, { ...made.outs, shutdownTimeoutSeconds: 0 });
+    expect(await domainView(n)).toBeNull();
+  });
+
+  it("interfaces left unset while libvirt has some count; a MAC counts only where the input gives one", async () => {
+    const n = name("nics");
+    const nic = "<interface type='network'><mac address='52:54:00:aa:bb:01'/><source network='default'/><model type='virtio'/></interface>";
+    await withConnection({ uri: URI }, async (conn) =>
+      (await conn.defineDomain(domainXml(n).replace("</devices>", `${nic}</devices>`), 0, `"${n}"`)).free(),
+    );
+    const base = { name: n, memoryMiB: 64, disks: disksOf(n), running: false, adopt: true };
+    const unset = await createFails(dp, base);
+    expect(unset.message).toMatch(/networkInterfaces: \[\] in the inputs, \[\{"network":"default","model":"virtio"\}\] in libvirt \(left unset/);
+    const otherMac = await createFails(dp, { ...base, networkInterfaces: [{ network: "default", mac: "52:54:00:aa:bb:02" }] });
+    expect(otherMac.message).toMatch(
+      /networkInterfaces: \[\{"network":"default","model":"virtio","mac":"52:54:00:aa:bb:02"\}\] in the inputs, \[\{"network":"default","model":"virtio","mac":"52:54:00:aa:bb:01"\}\] in libvirt/,
+    );
+    const made = await create(dp, { ...base, networkInterfaces: [{ network: "default" }] });
+    expect(made.outs.adopted).toBe(true);
+    expect(made.outs.interfaces[0].mac).toBe("52:54:00:aa:bb:01");
+    await dp.delete!(made.id, made.outs);
+  });
+
   it("with nothing of that name there, adopt: true simply creates it (adopted: false)", async () => {
     const n = name("absent");
     const made = await create(dp, { name: n, memoryMiB: 64, running: false, adopt: true });
@@ -183,6 +258,23 @@ describe("Snapshot adopt", () => {
     expect((await domainView(n))!.snapshots).toEqual(["before"]);
     const read = await sp.read!(made.id, made.outs);
     expect(read.props.adopted).toBe(true);
+  });
+});
+
+describe("Snapshot adopt: the kind", () => {
+  it("diskOnly and a disk's mode are compared where set", async () => {
+    const n = await handDomain("snapkind", [{ name: "plain" }]);
+    const err = await createFails(sp, {
+      domain: n,
+      name: "plain",
+      diskOnly: true,
+      disks: [{ target: "vda", snapshot: "external", file: "/test-driver/x.qcow2" }],
+      adopt: true,
+    });
+    expect(err).toBeInstanceOf(AdoptMismatchError);
+    expect(err.message).toMatch(/diskOnly: true in the inputs, false in libvirt/);
+    expect(err.message).toMatch(/disks\[0\]\.snapshot: "vda: external" in the inputs, "vda: [a-z]+" in libvirt/);
+    expect((await domainView(n))!.snapshots).toEqual(["plain"]);
   });
 });
 
@@ -217,6 +309,12 @@ describe("Pool and Volume adopt", () => {
     expect(volMismatch).toBeInstanceOf(AdoptMismatchError);
     expect(volMismatch.message).toMatch(/format: "raw" in the inputs, "qcow2" in libvirt/);
     expect(volMismatch.message).toMatch(/capacity: 2097152 in the inputs, 1048576 in libvirt/);
+    const source = join(work, "image.raw");
+    writeFileSync(source, Buffer.alloc(4096));
+    const withSource = await createFails(vp, { pool: n, name: "disk.qcow2", source, adopt: true });
+    expect(withSource.message).toMatch(
+      /source: "\(an image to copy in\)" in the inputs.*adopt cannot compare a source with a volume's content: drop source/,
+    );
     const vol = await create(vp, { pool: n, name: "disk.qcow2", capacity: "1MiB", adopt: true });
     expect(vol.outs).toMatchObject({ adopted: true, capacity: 1024 * 1024, format: "qcow2" });
 
@@ -225,6 +323,34 @@ describe("Pool and Volume adopt", () => {
     await vp.delete!(vol.id, { ...vol.outs, deleteSnapshotDataOnDestroy: true });
     await pp.delete!(pool.id, pool.outs);
     expect(await withConnection({ uri: URI }, async (conn) => (await conn.lookupPool(n)) === null)).toBe(true);
+  });
+});
+
+describe("Network adopt: addresses, DHCP and DNS hosts", () => {
+  it("left unset while libvirt has them, they count (a later update would replace or remove them); given equal, adopted", async () => {
+    const n = name("netip");
+    const xml =
+      `<network><name>${n}</name><ip address='10.251.0.1' prefix='24'><dhcp><range start='10.251.0.10' end='10.251.0.20'/></dhcp></ip>` +
+      `<dns><host ip='10.251.0.5'><hostname>db</hostname></host></dns></network>`;
+    await withConnection({ uri: URI }, async (conn) => (await conn.defineNetwork(xml, `"${n}"`)).free());
+    const err = await createFails(np, { name: n, mode: "isolated", adopt: true });
+    expect(err.message).toMatch(
+      /in 3 properties: addresses: \[\] in the inputs, \["10.251.0.1\/24"\] in libvirt \(left unset: the next update would replace the network without them\)/,
+    );
+    expect(err.message).toMatch(/dhcp: none in the inputs, \{"ranges":\[\{"start":"10.251.0.10","end":"10.251.0.20"\}\],"hosts":\[\]\} in libvirt/);
+    expect(err.message).toMatch(
+      /dnsHosts: \[\] in the inputs, \[\{"ip":"10.251.0.5","hostnames":\["db"\]\}\] in libvirt \(left unset: the next update would remove them\)/,
+    );
+    const made = await create(np, {
+      name: n,
+      mode: "isolated",
+      addresses: ["10.251.0.1/24"],
+      dhcp: { ranges: [{ start: "10.251.0.10", end: "10.251.0.20" }] },
+      dnsHosts: [{ ip: "10.251.0.5", hostnames: ["db"] }],
+      adopt: true,
+    });
+    expect(made.outs).toMatchObject({ adopted: true, addresses: ["10.251.0.1/24"] });
+    await np.delete!(made.id, made.outs);
   });
 });
 
