@@ -62,6 +62,17 @@ async function create(p: P, inputs: Record<string, unknown>): Promise<{ id: stri
   return { id, outs, inputs: c };
 }
 
+/** The engine's diff for unchanged inputs right after the adoption: the adopted object matches, so no change is planned. */
+async function expectNoChange(
+  p: { diff?: (id: string, olds: any, news: any) => Promise<any> },
+  id: string,
+  outs: object,
+  inputs: object,
+): Promise<void> {
+  const d = await p.diff!(id, outs, inputs);
+  expect(d.changes, JSON.stringify(d)).toBe(false);
+}
+
 async function createFails(p: P, inputs: Record<string, unknown>): Promise<Error> {
   const c = await checked(p, inputs);
   const err = await p.create(c).then(
@@ -105,14 +116,17 @@ describe("Domain and Snapshot adopt on qemu:///system", () => {
     expect(vm.id).toBe(uuid);
     expect(vm.outs).toMatchObject({ adopted: true, uuid, state: "shutoff", snapshots: ["s1", "s2"], memoryMiB: 64 });
     expect(dumpxml(name)).toBe(before);
+    await expectNoChange(dp, vm.id, vm.outs, vm.inputs);
 
     // Its two snapshots: a different description is refused; the matching ones adopted.
     const snapMismatch = await createFails(sp, { domain: uuid, name: "s1", description: "other", adopt: true });
     expect(snapMismatch.message).toMatch(/cannot adopt snapshot "s1" of domain .*description: "other" in the inputs, "first" in libvirt/);
     const s1 = await create(sp, { domain: uuid, name: "s1", description: "first", memory: "none", adopt: true });
-    const s2 = await create(sp, { domain: uuid, name: "s2", adopt: true });
+    const s2 = await create(sp, { domain: uuid, name: "s2", description: "second", adopt: true });
     expect(s1.outs).toMatchObject({ adopted: true, name: "s1", description: "first", children: ["s2"] });
     expect(s2.outs).toMatchObject({ adopted: true, name: "s2", description: "second", parent: "s1", isCurrent: true });
+    await expectNoChange(sp, s1.id, s1.outs, s1.inputs);
+    await expectNoChange(sp, s2.id, s2.outs, s2.inputs);
 
     // read (refresh) sees them, as virsh does.
     const read = await dp.read!(vm.id, vm.outs);
@@ -172,6 +186,7 @@ describe("Pool, Volume and Network adopt on qemu:///system", () => {
     expect(p.id).toBe(uuid);
     expect(p.outs).toMatchObject({ adopted: true, createdDirectory: false, preexistingFiles: ["keep.img"], active: true });
     expect(poolState()).toBe("running");
+    await expectNoChange(pp, p.id, p.outs, p.inputs);
 
     virsh(QEMU_URI, "vol-create-as", pool, "data.qcow2", "1M", "--format", "qcow2");
     const volInfo = () => virsh(QEMU_URI, "vol-info", "--bytes", "--pool", pool, "data.qcow2");
@@ -181,6 +196,7 @@ describe("Pool, Volume and Network adopt on qemu:///system", () => {
     expect(volInfo()).toBe(before);
     const vol = await create(vp, { pool, name: "data.qcow2", capacity: "1MiB", adopt: true });
     expect(vol.outs).toMatchObject({ adopted: true, capacity: 1048576, format: "qcow2", path: join(dir, "data.qcow2") });
+    await expectNoChange(vp, vol.id, vol.outs, vol.inputs);
 
     // Managed like any other: grown in place, then deleted by the Volume rules.
     const grown = await vp.update!(vol.id, vol.outs, await checked(vp, { ...vol.inputs, capacity: "2MiB" }));
@@ -219,6 +235,7 @@ describe("Pool, Volume and Network adopt on qemu:///system", () => {
     expect(n.id).toBe(uuid);
     expect(n.outs).toMatchObject({ adopted: true, mode: "isolated", active: true, addresses: [] });
     expect(netInfo(QEMU_URI, net).Active).toBe("yes");
+    await expectNoChange(np, n.id, n.outs, n.inputs);
     await np.delete!(n.id, n.outs);
     expect(networkNames(QEMU_URI)).not.toContain(net);
     expect(existsSync(`/sys/class/net/${n.outs.bridgeName}`)).toBe(false);
