@@ -8,6 +8,7 @@ import { existsSync, readdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { providerCalls } from "../helpers/provider-calls";
 import { provider } from "../helpers/lib";
 import { defineDomainByHand } from "../helpers/domains";
 import {
@@ -48,20 +49,6 @@ afterAll(async () => {
   images.remove();
 });
 
-type P = { check?: (olds: any, news: any) => Promise<any>; create: (inputs: any) => Promise<any> };
-
-async function checked(p: P, inputs: Record<string, unknown>): Promise<Record<string, any>> {
-  const { inputs: out, failures } = await p.check!({}, { uri: QEMU_URI, ...inputs });
-  expect(failures ?? []).toEqual([]);
-  return out;
-}
-
-async function create(p: P, inputs: Record<string, unknown>): Promise<{ id: string; outs: Record<string, any>; inputs: Record<string, any> }> {
-  const c = await checked(p, inputs);
-  const { id, outs } = await p.create(c);
-  return { id, outs, inputs: c };
-}
-
 /** The engine's diff for unchanged inputs right after the adoption: the adopted object matches, so no change is planned. */
 async function expectNoChange(
   p: { diff?: (id: string, olds: any, news: any) => Promise<any> },
@@ -73,15 +60,7 @@ async function expectNoChange(
   expect(d.changes, JSON.stringify(d)).toBe(false);
 }
 
-async function createFails(p: P, inputs: Record<string, unknown>): Promise<Error> {
-  const c = await checked(p, inputs);
-  const err = await p.create(c).then(
-    () => undefined,
-    (e: Error) => e,
-  );
-  expect(err, "the create must fail").toBeInstanceOf(Error);
-  return err!;
-}
+const { checked, create, createFails } = providerCalls(QEMU_URI);
 
 const dumpxml = (name: string) => virsh(QEMU_URI, "dumpxml", "--inactive", name);
 const maxMemoryKiB = (name: string) => /Max memory:\s+(\d+) KiB/.exec(virsh(QEMU_URI, "dominfo", name))![1];

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { built, provider } from "../helpers/lib";
+import { providerCalls } from "../helpers/provider-calls";
 
 const URI = "test:///default";
 const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp, networkProvider: np } = provider;
@@ -15,34 +16,11 @@ const { withConnection, closeAllConnections, AdoptMismatchError, TeardownRefused
 const { buildPoolXml } = built<typeof import("../../provider/pool/xml")>("provider/pool/xml");
 const { buildVolumeXml } = built<typeof import("../../provider/volume/xml")>("provider/volume/xml");
 
-type Outs = Record<string, any>;
-type Provider = { check?: (olds: any, news: any) => Promise<any>; create: (inputs: any) => Promise<any> };
 let counter = 0;
 const work = mkdtempSync(join(tmpdir(), "lvp-test-adopt-"));
 const name = (label: string) => `lvp-test-adopt-${process.pid}-${label}-${++counter}`;
 
-async function checked(p: Provider, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const { inputs: out, failures } = await p.check!({}, { uri: URI, ...inputs });
-  expect(failures ?? []).toEqual([]);
-  return out;
-}
-
-async function create(p: Provider, inputs: Record<string, unknown>): Promise<{ id: string; outs: Outs; inputs: Record<string, unknown> }> {
-  const c = await checked(p, inputs);
-  const { id, outs } = await p.create(c);
-  return { id, outs, inputs: c };
-}
-
-/** The create's error (it must fail). */
-async function createFails(p: Provider, inputs: Record<string, unknown>): Promise<Error> {
-  const c = await checked(p, inputs);
-  const err = await p.create(c).then(
-    () => undefined,
-    (e: Error) => e,
-  );
-  expect(err, "the create must fail").toBeInstanceOf(Error);
-  return err!;
-}
+const { checked, create, createFails } = providerCalls(URI);
 
 const domainXml = (n: string, memoryMiB = 64) =>
   `<domain type='test'><name>${n}</name><memory unit='MiB'>${memoryMiB}</memory><vcpu>1</vcpu><os><type>hvm</type></os>` +
@@ -230,6 +208,47 @@ describe("Domain adopt", () => {
     await dp.delete!(made.id, made.outs);
   });
 
+  it("every typed input round-trips: a domain the provider defined is adopted by the same inputs, and each changed one is listed", async () => {
+    const n = name("roundtrip");
+    const inputs = {
+      name: n,
+      memoryMiB: 64,
+      vcpus: 2,
+      description: "  web  ",
+      bootDevices: ["cdrom", "hd"],
+      kernel: "/boot/vmlinuz",
+      initrd: "/boot/initrd.img",
+      cmdline: "console=ttyS0",
+      graphics: "vnc",
+      serialConsole: true,
+      qemuGuestAgent: true,
+      disks: [{ file: `/test-driver/${n}.qcow2` }, { file: "/test-driver/seed.iso", device: "cdrom" }],
+      networkInterfaces: [{ network: "default", model: "e1000" }],
+      running: false,
+    };
+    const first = await create(dp, inputs);
+    expect(first.outs.adopted).toBe(false);
+    const before = await domainView(n);
+    const again = await create(dp, { ...inputs, adopt: true });
+    expect(again.outs).toMatchObject({ adopted: true, uuid: first.id });
+    const changed = {
+      vcpus: 3,
+      description: "web",
+      bootDevices: ["hd"],
+      kernel: "/boot/other",
+      cmdline: "quiet",
+      graphics: "spice",
+      serialConsole: false,
+      qemuGuestAgent: false,
+      disks: [{ file: `/test-driver/${n}.qcow2` }],
+      networkInterfaces: [{ network: "default" }],
+    };
+    const err = await createFails(dp, { ...inputs, ...changed, adopt: true });
+    expect((err as InstanceType<typeof AdoptMismatchError>).differences.map((d) => d.property).sort()).toEqual(Object.keys(changed).sort());
+    expect(await domainView(n)).toEqual(before);
+    await dp.delete!(first.id, first.outs);
+  });
+
   it("with nothing of that name there, adopt: true simply creates it (adopted: false)", async () => {
     const n = name("absent");
     const made = await create(dp, { name: n, memoryMiB: 64, running: false, adopt: true });
@@ -377,6 +396,36 @@ describe("Network adopt", () => {
     expect(mismatch.message).toMatch(/mode: "nat" in the inputs, "isolated" in libvirt/);
     expect(mismatch.message).toMatch(/addresses: \["10.250.0.1\/24"\] in the inputs, \[\] in libvirt/);
     expect(await active()).toEqual(before);
+
+    // active: false on a network a running domain uses: the stop rule refuses before anything changes.
+    await withConnection({ uri: URI }, async (conn) => {
+      const dom = await conn.defineDomain(
+        domainXml(`${n}-vm`).replace("</devices>", `<interface type='network'><source network='${n}'/></interface></devices>`),
+        0,
+        `"${n}-vm"`,
+      );
+      try {
+        const net = (await conn.lookupNetwork(n))!;
+        await net.start();
+        net.free();
+        await dom.start();
+      } finally {
+        dom.free();
+      }
+    });
+    const stop = await createFails(np, { name: n, mode: "isolated", active: false, adopt: true });
+    expect(stop).toBeInstanceOf(TeardownRefusedError);
+    expect(stop.message).toMatch(new RegExp(`${n}-vm`));
+    expect((await active()).active).toBe(true);
+    await withConnection({ uri: URI }, async (conn) => {
+      const dom = (await conn.lookupDomain(`${n}-vm`))!;
+      await dom.destroy();
+      await dom.undefine(0);
+      dom.free();
+      const net = (await conn.lookupNetwork(n))!;
+      await net.destroy();
+      net.free();
+    });
 
     const made = await create(np, { name: n, mode: "isolated", adopt: true });
     expect(made.id).toBe(before.uuid);
