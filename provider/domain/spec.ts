@@ -6,6 +6,7 @@ import { z } from "zod";
 import { absolutePath, flag, objectName, oneOf, wholeNumber } from "../validation";
 import { defineSpec, type InputSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 
 const diskSchema = z
   .object({
@@ -285,6 +286,7 @@ export const domainSpec = defineSpec({
       "the snapshot archive that the metadata-only cascade writes before it removes libvirt's snapshot metadata holds libvirt's secure XML (`VIR_DOMAIN_SNAPSHOT_XML_SECURE`: with the passwords the plain XML hides); by default the plain XML; see the teardown rules",
       "Write the snapshot archive (made when deleteSnapshotsOnDestroy removes libvirt's snapshot metadata) with libvirt's secure XML, including the passwords (VNC/SPICE, disk secrets) the plain XML hides. Default: false (plain XML).",
     ),
+    adopt: adoptInput("Domain", "a domain of that name (or of the `xml`'s UUID)"),
     restoreSnapshotsFrom: {
       schema: z.union([absolutePath("restoreSnapshotsFrom"), z.object({ pool: objectName("pool"), name: objectName("volume name") }).strict()], {
         error: "must be the absolute path of a snapshot archive on the hypervisor host, or { pool, name } of the archive volume",
@@ -302,6 +304,7 @@ export const domainSpec = defineSpec({
   },
   outputs: {
     uuid: { type: "string", doc: "libvirt's UUID of the domain; also the Pulumi ID." },
+    adopted: adoptedOutput,
     restoredSnapshots: {
       type: "string[] | undefined",
       doc: "With restoreSnapshotsFrom: the archived snapshots the create redefined, parents first.",
