@@ -32,6 +32,8 @@ export { LibvirtError } from "./libvirt/errors";
 export { redactUri, uriHasPassword } from "./libvirt/uri";
 export { TeardownRefusedError } from "./teardown/refused";
 export { PartlyCreatedError } from "./resource/partly-created";
+// AdoptMismatchError: an adopt refused because the existing object differs from the inputs (its `differences` list them).
+export { AdoptMismatchError } from "./resource/adopt";
 // The connection cache is one instance per loaded module: tests that open their own connections share the providers' one.
 export { withConnection, closeAllConnections } from "./libvirt/connection";
 export { DomainHandle } from "./libvirt/domain";

@@ -17,7 +17,8 @@ import { checkDomainInputs, TEARDOWN_KEYS, TYPED_KEYS, type DomainInputs } from 
 import { domainSpec } from "./spec";
 import { carryOut, gatherFacts } from "./lifecycle";
 import { definedDisks, externalSnapshotDisks, planDiskChains, planXmlDiskChains, type DefinedDisk, type ExternalSnapshotDisk } from "./disk-chain";
-import { buildDomainXml, parseDomainXml } from "./xml";
+import { buildDomainXml, parseDomainXml, typedFacts } from "./xml";
+import { adoptHint, differences, refuseMismatch, type Comparison } from "../resource/adopt";
 import { firstIpv4, observeInterfaces, waitForAddresses, type InterfaceReport } from "./addresses";
 import { NotReadyError } from "../resource/not-ready";
 import {
@@ -50,6 +51,8 @@ export interface DomainOutputs extends Omit<DomainInputs, "type"> {
   /** The interfaces and the addresses libvirt knows for them (addresses.ts). */
   interfaces: InterfaceReport[];
   ipAddress?: string;
+  /** The create took over a domain that already existed (adopt: true). */
+  adopted: boolean;
   /** restoreSnapshotsFrom: what the create redefined, and what it skipped with why (restore.ts). */
   restoredSnapshots?: string[];
   skippedSnapshots?: RestoreOutcome["skipped"];
@@ -60,7 +63,7 @@ const restoreOutputs = (o: { restoredSnapshots?: string[]; skippedSnapshots?: Re
   o?.restoredSnapshots === undefined ? {} : { restoredSnapshots: o.restoredSnapshots, skippedSnapshots: o.skippedSnapshots ?? [] };
 
 /** What an operation knows of the inputs: the checked ones, or those saved in the outputs (whose `type` is libvirt's). */
-type DomainRecord = Omit<DomainInputs, "type"> & { type?: string };
+type DomainRecord = Omit<DomainInputs, "type"> & { type?: string; adopted?: boolean };
 
 const label = (name: string) => `"${name}"`;
 
@@ -87,9 +90,9 @@ async function defineValidated(conn: Connection, xml: string, name: string): Pro
 }
 
 /**
- * A create never adopts or redefines a domain it did not make: defining XML that
- * carries an existing domain's name and UUID would silently overwrite it, and a
- * failed start would then "clean up" someone else's VM.
+ * Without adopt, a create never takes over or redefines a domain it did not make:
+ * defining XML that carries an existing domain's name and UUID would silently
+ * overwrite it, and a failed start would then "clean up" someone else's VM.
  */
 async function refuseExisting(conn: Connection, name: string, uuid: string | undefined): Promise<void> {
   for (const key of uuid ? [name, uuid] : [name]) {
@@ -103,7 +106,7 @@ async function refuseExisting(conn: Connection, name: string, uuid: string | und
     throw new Error(
       `creating domain "${name}" on ${redactUri(conn.uri)}: a domain ${description} already exists there` +
         (byUuid ? ` with the <uuid> that the xml input gives` : ``) +
-        `, and a Domain never takes over a domain it did not create. ` +
+        `, and a Domain takes over a domain it did not create only with \`adopt: true\`. ` +
         `Nothing was changed. Either ` +
         (byUuid
           ? `drop <uuid> from the xml input (libvirt then picks a new one) or give another one`
@@ -111,9 +114,78 @@ async function refuseExisting(conn: Connection, name: string, uuid: string | und
         `; or, if that domain is no longer wanted, remove it and run \`pulumi up\` again: \`${virsh} destroy ${shellWord(existingName)}\` ` +
         `(only if it runs), then \`${virsh} undefine ${shellWord(existingName)}\` (libvirt refuses this while it has snapshots, ` +
         `checkpoints, a managed-save image or NVRAM; \`virsh undefine --help\` lists the flags that discard them). ` +
-        `Pulumi's \`import\` resource option does not work here: Domain is a dynamic resource, and Pulumi cannot import dynamic resources.`,
+        adoptHint("Domain"),
     );
   }
+}
+
+/** A machine type as libvirt canonicalizes it: "q35" becomes "pc-q35-8.2", "pc" "pc-i440fx-8.2". */
+const sameMachine = (input: unknown, actual: unknown) =>
+  typeof input === "string" &&
+  typeof actual === "string" &&
+  (actual === input || actual.startsWith(`pc-${input}-`) || (input === "pc" && actual.startsWith("pc-i440fx-")));
+
+/** What adopt compares: each set typed input (or what the raw xml sets) against libvirt's definition; unset inputs are no difference. */
+function domainComparisons(inputs: DomainInputs, existingXml: string, persistent: boolean): Comparison[] {
+  const actual = typedFacts(existingXml);
+  const out: Comparison[] = [["persistent", inputs.persistent, persistent]];
+  if (inputs.xml !== undefined) {
+    const given = typedFacts(inputs.xml);
+    for (const key of ["type", "memoryMiB", "vcpus", "description"]) if (given[key] !== undefined) out.push([`xml: ${key}`, given[key], actual[key]]);
+    const uuid = parseDomainXml(inputs.xml).uuid;
+    if (uuid !== undefined) out.push(["xml: uuid", uuid, parseDomainXml(existingXml).uuid]);
+    return out;
+  }
+  const wanted = typedFacts(buildDomainXml(inputs, { type: String(actual.type ?? "") }));
+  const given = inputs as Record<string, unknown>;
+  for (const key of TYPED_KEYS) {
+    if (key === "disks" || key === "networkInterfaces") continue;
+    if (given[key] === undefined) continue;
+    if (key === "machine" && sameMachine(given[key], actual[key])) continue;
+    out.push([key, key === "type" ? given[key] : wanted[key], actual[key]]);
+  }
+  // Disks and interfaces are not in the outputs: left unset, a later update that redefines the
+  // domain from the inputs would drop libvirt's without the preview showing it. So they count.
+  const unsetNote = "left unset: an update that redefines the domain from the inputs would drop them";
+  const disks = actual.disks as unknown[];
+  out.push(["disks", inputs.disks === undefined && disks.length === 0 ? undefined : wanted.disks, disks, inputs.disks ? undefined : unsetNote]);
+  const nics = actual.networkInterfaces as Array<Record<string, unknown>>;
+  const wantedNics = wanted.networkInterfaces as Array<Record<string, unknown>>;
+  // A MAC counts only where the input gives one (else the one libvirt has is kept).
+  const nicsSeen = nics.map((n, i) => (wantedNics[i]?.mac === undefined ? { ...n, mac: undefined } : n));
+  out.push([
+    "networkInterfaces",
+    inputs.networkInterfaces === undefined && nics.length === 0 ? undefined : wantedNics,
+    nicsSeen,
+    inputs.networkInterfaces ? undefined : unsetNote,
+  ]);
+  return out;
+}
+
+/**
+ * adopt: true and a domain of that name (or the xml's UUID) exists: it is taken
+ * over when its definition matches the inputs, else refused with every
+ * difference before anything changes. Then only what an update applies without
+ * redefining follows the inputs: autostart, and running (a stop by the teardown rules).
+ */
+async function adoptDomain(conn: Connection, dom: DomainHandle, inputs: DomainInputs, hooks: ProviderHooks): Promise<DomainOutputs> {
+  const what = `domain "${dom.name()}" (uuid ${dom.uuid()})`;
+  const persistent = await dom.isPersistent();
+  const diffs = differences([["name", inputs.name, dom.name()], ...domainComparisons(inputs, await dom.xml({ inactive: persistent }), persistent)]);
+  if (inputs.restoreSnapshotsFrom !== undefined)
+    diffs.push({
+      property: "restoreSnapshotsFrom",
+      input: inputs.restoreSnapshotsFrom,
+      actual: undefined,
+      note: "only a created domain restores snapshots: drop it to adopt",
+    });
+  refuseMismatch(what, conn.uri, diffs);
+  if (persistent && (await dom.autostart()) !== inputs.autostart) await dom.setAutostart(inputs.autostart);
+  const facts = await gatherFacts(dom);
+  if (inputs.running && !facts.active) await dom.start();
+  else if (!inputs.running && facts.active) await carryOut(dom, planDomainStop(facts, effectiveTeardownOptions(inputs)), hooks);
+  console.error(`${what}: adopted (it existed, and its definition matches the inputs)`);
+  return { ...(await describe(conn, dom, inputs, false)), adopted: true };
 }
 
 /** A word as a POSIX shell reads it back: quoted only when it needs to be. */
@@ -170,6 +242,7 @@ async function describe(conn: Connection, dom: DomainHandle, inputs: DomainRecor
     pendingRestart: pendingRestart && state !== "shutoff",
     interfaces,
     ipAddress: firstIpv4(interfaces),
+    adopted: !!inputs.adopted,
   };
 }
 
@@ -191,6 +264,7 @@ function partlyCreated(inputs: DomainInputs, uuid: string, uri: string, type: st
     xml: "",
     pendingRestart: false,
     interfaces: [],
+    adopted: false,
   };
 }
 
@@ -283,7 +357,7 @@ export const makeDomainProvider = (hooks: ProviderHooks = {}) =>
             await carryOut(dom, planDomainStop(facts, opts), hooks);
             pendingRestart = false;
           }
-          return { ...(await describe(conn, dom, inputs, pendingRestart)), ...restoreOutputs(olds) };
+          return { ...(await describe(conn, dom, inputs, pendingRestart)), adopted: !!olds.adopted, ...restoreOutputs(olds) };
         }),
       );
       return withAddresses(id, inputs, outs, hooks);
@@ -330,6 +404,18 @@ async function createDomain(inputs: DomainInputs, { recordPartlyCreated }: Creat
     const givenUuid = inputs.xml === undefined ? undefined : parseDomainXml(inputs.xml).uuid;
     // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
     const uuid = givenUuid ?? kept?.oldUuid ?? randomUUID();
+    // A replacement's create has just deleted the domain it replaces: there is nothing of it to adopt.
+    if (inputs.adopt && !kept) {
+      const found = (await conn.lookupDomain(inputs.name)) ?? (givenUuid ? await conn.lookupDomain(givenUuid) : undefined);
+      if (found) {
+        try {
+          const outs = await adoptDomain(conn, found, inputs, hooks);
+          return { id: outs.uuid, outs };
+        } finally {
+          found.free();
+        }
+      }
+    }
     await refuseExisting(conn, inputs.name, givenUuid ?? kept?.oldUuid);
     // Everything the restore decides (the archive, each snapshot's contents) is read before anything changes.
     // A kept tree comes from the archive the replacement's delete just wrote, whatever restoreSnapshotsFrom says.
@@ -367,6 +453,7 @@ async function createDomain(inputs: DomainInputs, { recordPartlyCreated }: Creat
       try {
         const outs = {
           ...(await describe(conn, dom, inputs, false)),
+          adopted: false,
           ...restoreOutputs(restored && { restoredSnapshots: restored.restored, skippedSnapshots: restored.skipped }),
         };
         return { id: outs.uuid, outs };
@@ -397,7 +484,9 @@ async function withAddresses(id: string, inputs: DomainInputs, outs: DomainOutpu
     failure = err as Error;
   }
   const fresh = await withConnection(connect, (conn) =>
-    withDomain(conn, id, async (dom) => (dom ? { ...(await describe(conn, dom, inputs, outs.pendingRestart)), ...restoreOutputs(outs) } : outs)),
+    withDomain(conn, id, async (dom) =>
+      dom ? { ...(await describe(conn, dom, inputs, outs.pendingRestart)), adopted: outs.adopted, ...restoreOutputs(outs) } : outs,
+    ),
   ).catch(() => outs);
   if (failure) throw new NotReadyError(id, fresh, failure.message);
   // Pulumi shows what the provider prints: the time a boot took is worth knowing.

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { absolutePath, flag, objectName, oneOf, wholeNumber } from "../validation";
 import { defineSpec, type InputSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 
 const diskSchema = z
   .object({
@@ -297,6 +298,7 @@ export const domainSpec = defineSpec({
         "A replacement (a change of name, type, machine or firmware, on the same disks) of a domain with snapshots keeps the snapshot tree: the delete archives the snapshots' metadata (the contents stay in the disk images), the new domain gets the old UUID and redefines them, and the stack's Snapshot resources stay. May come with the replacing change in the same `up`. Default: false (such a replacement is refused at preview).",
       output: { type: "boolean" },
     },
+    adopt: adoptInput("Domain", "a domain of that name (or of the `xml`'s UUID)"),
     restoreSnapshotsFrom: {
       schema: z.union([absolutePath("restoreSnapshotsFrom"), z.object({ pool: objectName("pool"), name: objectName("volume name") }).strict()], {
         error: "must be the absolute path of a snapshot archive on the hypervisor host, or { pool, name } of the archive volume",
@@ -314,6 +316,7 @@ export const domainSpec = defineSpec({
   },
   outputs: {
     uuid: { type: "string", doc: "libvirt's UUID of the domain; also the Pulumi ID." },
+    adopted: adoptedOutput,
     restoredSnapshots: {
       type: "string[] | undefined",
       doc: "With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived snapshots the create redefined, parents first.",

@@ -256,3 +256,46 @@ export function parseDomainXml(xml: string): ObservedDomain {
     }),
   };
 }
+
+/** A disk as adopt compares it: what the inputs can say about it. */
+const diskFact = (d: XmlNode) => {
+  const source = child(d, "source");
+  return compact({
+    target: child(d, "target")?.["@dev"] as string | undefined,
+    device: String(d["@device"] ?? "disk"),
+    file: source?.["@file"] as string | undefined,
+    volume: source?.["@volume"] === undefined ? undefined : `${String(source["@pool"])}/${String(source["@volume"])}`,
+    format: child(d, "driver")?.["@type"] as string | undefined,
+  });
+};
+
+/**
+ * What a domain XML says about each typed input, in one comparable shape per
+ * input: adopt reads it from the XML the inputs would define and from libvirt's,
+ * and compares the inputs that are set (resource/adopt.ts).
+ */
+export function typedFacts(xml: string): Record<string, unknown> {
+  const observed = parseDomainXml(xml);
+  const domain = child(parseXml(xml), "domain") ?? {};
+  const os = child(domain, "os");
+  const osType = child(os, "type");
+  const devices = child(domain, "devices");
+  return {
+    type: observed.type,
+    memoryMiB: observed.memoryMiB,
+    vcpus: observed.vcpus,
+    description: observed.description,
+    arch: osType?.["@arch"],
+    machine: osType?.["@machine"],
+    firmware: os?.["@firmware"] === "efi" || child(os, "loader")?.["@type"] === "pflash" ? "efi" : "bios",
+    kernel: text(os?.kernel),
+    initrd: text(os?.initrd),
+    cmdline: text(os?.cmdline),
+    bootDevices: many(os?.boot).map((b) => String(b["@dev"])),
+    disks: many(devices?.disk).map(diskFact),
+    networkInterfaces: observed.interfaces.map((n) => compact({ [n.type]: n.source, model: n.model, mac: n.mac?.toLowerCase() })),
+    graphics: many(devices?.graphics).map((g) => String(g["@type"]))[0],
+    serialConsole: many(devices?.serial).length > 0,
+    qemuGuestAgent: observed.hasAgentChannel,
+  };
+}

@@ -20,6 +20,7 @@ import { gatherNetworkFacts } from "./facts";
 import { checkNetworkInputs, subnetIndex, type DhcpHost, type DnsHost, type NetworkInputs } from "./inputs";
 import { networkSpec } from "./spec";
 import { buildNetworkXml, dhcpHostXml, dnsHostXml, parseNetworkXml } from "./xml";
+import { adoptHint, differences, refuseMismatch } from "../resource/adopt";
 
 export interface NetworkOutputs extends Omit<NetworkInputs, "mode"> {
   /** libvirt's UUID of the network; also the Pulumi ID. */
@@ -30,6 +31,8 @@ export interface NetworkOutputs extends Omit<NetworkInputs, "mode"> {
   mode: string;
   /** The persistent definition, as libvirt returns it. */
   xml: string;
+  /** The create took over a network that already existed (adopt: true). */
+  adopted?: boolean;
 }
 
 /** The persistent definition; drivers without VIR_NETWORK_XML_INACTIVE (the test driver) give the live one. */
@@ -182,6 +185,40 @@ async function refuseUnsafeStop(id: string, olds: NetworkOutputs, hooks: Provide
   if (refusal) throw new TeardownRefusedError(refusal);
 }
 
+/**
+ * adopt: true and a network of that name exists: taken over when its definition
+ * matches the inputs, else refused with every difference before anything
+ * changes. Addresses, DHCP and DNS hosts count also when left unset (none): a
+ * later update would remove or replace what libvirt has. Then it is started or
+ * stopped (by the teardown rule) and its autostart set, as an update would.
+ */
+async function adoptNetwork(conn: Connection, net: NetworkHandle, inputs: NetworkInputs): Promise<NetworkOutputs> {
+  const o = parseNetworkXml(await definitionXml(net));
+  const what = `network "${net.name()}" (uuid ${net.uuid()})`;
+  const none = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? "none" : undefined);
+  const unsetNote = (input: unknown, actual: unknown, change: string) =>
+    none(input) && !none(actual) ? `left unset: the next update would ${change}` : undefined;
+  refuseMismatch(
+    what,
+    conn.uri,
+    differences([
+      ["mode", inputs.mode, o.mode],
+      ["bridgeName", inputs.bridgeName, o.bridgeName],
+      ["domain", inputs.domain, o.domain],
+      ["mtu", inputs.mtu, o.mtu],
+      ["addresses", inputs.addresses, o.addresses, unsetNote(inputs.addresses, o.addresses, "replace the network without them")],
+      ["dhcp", inputs.dhcp ?? null, o.dhcp ?? null, unsetNote(inputs.dhcp, o.dhcp, "replace the network without them")],
+      ["dnsHosts", inputs.dnsHosts, o.dnsHosts, unsetNote(inputs.dnsHosts, o.dnsHosts, "remove them")],
+    ]),
+  );
+  const active = await net.isActive();
+  if (!inputs.active && active) await carryOut(net, planNetworkStop(await gatherNetworkFacts(conn, net)));
+  if (inputs.active && !active) await net.start();
+  if ((await net.autostart()) !== inputs.autostart) await net.setAutostart(inputs.autostart);
+  console.error(`${what}: adopted (it existed, and its definition matches the inputs)`);
+  return { ...(await describe(conn, net, inputs)), adopted: true };
+}
+
 /** The Network provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<NetworkInputs, NetworkOutputs>({
@@ -202,13 +239,21 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
     async create(inputs, { recordPartlyCreated }) {
       return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
         const existing = await conn.lookupNetwork(inputs.name);
+        if (existing && inputs.adopt) {
+          try {
+            const outs = await adoptNetwork(conn, existing, inputs);
+            return { id: outs.uuid, outs };
+          } finally {
+            existing.free();
+          }
+        }
         if (existing) {
           const uuid = existing.uuid();
           existing.free();
           throw new Error(
-            `creating network "${inputs.name}" on ${redactUri(conn.uri)}: a network of that name (uuid ${uuid}) already exists there, and a Network never takes over one it did not create. ` +
+            `creating network "${inputs.name}" on ${redactUri(conn.uri)}: a network of that name (uuid ${uuid}) already exists there, and a Network takes over one it did not create only with \`adopt: true\`. ` +
               `Nothing was changed. Give this resource another name (its \`name\` input), or, if that network is no longer wanted, remove it ` +
-              `(\`virsh net-destroy ${inputs.name}\`, \`virsh net-undefine ${inputs.name}\`) and run \`pulumi up\` again.`,
+              `(\`virsh net-destroy ${inputs.name}\`, \`virsh net-undefine ${inputs.name}\`) and run \`pulumi up\` again. ${adoptHint("Network")}`,
           );
         }
         // Chosen here rather than by libvirt, so that the ID is known even when the daemon never answers.
@@ -227,7 +272,7 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
               (err as Error).message += ` (${await removePartlyCreated(net)})`;
               throw err;
             }
-            const outs = await describe(conn, net, inputs);
+            const outs = { ...(await describe(conn, net, inputs)), adopted: false };
             return { id: outs.uuid, outs };
           } finally {
             net.free();
@@ -262,7 +307,7 @@ export const makeNetworkProvider = (hooks: ProviderHooks = {}) =>
           await updateHosts(net, { addresses: current.addresses, dhcp: current.dhcp?.hosts ?? [], dns: current.dnsHosts }, inputs, active);
           if (inputs.active && !active) await net.start();
           if ((await net.autostart()) !== inputs.autostart) await net.setAutostart(inputs.autostart);
-          return describe(conn, net, inputs);
+          return { ...(await describe(conn, net, inputs)), adopted: !!olds.adopted };
         }),
       );
     },

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { flag, objectName, oneOf, wholeNumber } from "../validation";
 import { defineSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 import { parseCidr, parseIp } from "./address";
 
 /** A zod string checked by one of address.ts's parsers: the failure is the parser's own reason. */
@@ -188,8 +189,10 @@ export const networkSpec = defineSpec({
         "Whether the network runs: started after it is defined (virNetworkCreate). false stops it, which is refused while running domains have interfaces on it. Default: true. Changes in place.",
       output: { type: "boolean" },
     },
+    adopt: adoptInput("Network", "a network of that name"),
   },
   outputs: {
+    adopted: adoptedOutput,
     uuid: { type: "string", doc: "libvirt's UUID of the network; also the Pulumi ID." },
     xml: { type: "string", doc: "The network XML as libvirt returns it (the persistent definition)." },
   },

@@ -18,6 +18,7 @@ import type { VolumeFacts } from "../teardown/volume";
 import { poolSpec } from "./spec";
 import { gatherVolumeFacts, surroundings } from "../volume/facts";
 import { parseVolumeXml } from "../volume/xml";
+import { adoptHint, differences, refuseMismatch } from "../resource/adopt";
 
 export interface PoolOutputs extends PoolInputs {
   /** libvirt's UUID of the pool; also the Pulumi ID. */
@@ -39,6 +40,8 @@ export interface PoolOutputs extends PoolInputs {
   preexistingFiles?: string[];
   /** false after a refresh found the pool undefined outside Pulumi while its directory still holds files. */
   defined?: boolean;
+  /** The create took over a pool that already existed (adopt: true). */
+  adopted?: boolean;
 }
 
 /** Empty or missing directory (a local hypervisor; ENOENT only): a pool with nothing left to keep. */
@@ -195,6 +198,31 @@ async function deleteHeldVolumes(conn: Connection, pool: StoragePoolHandle, name
   }
 }
 
+/**
+ * adopt: true and a pool of that name exists: taken over when it is a directory
+ * pool on the input's path, else refused with every difference before anything
+ * changes. Then it is started (when stopped) and its autostart set, as an update
+ * would. Its directory was not made by this stack, and every file in it now is
+ * pre-existing: a delete keeps them all, and the directory.
+ */
+async function adoptPool(conn: Connection, pool: StoragePoolHandle, inputs: PoolInputs): Promise<PoolOutputs> {
+  const observed = parsePoolXml(await pool.xml());
+  const what = `storage pool "${pool.name()}" (uuid ${pool.uuid()})`;
+  refuseMismatch(
+    what,
+    conn.uri,
+    differences([
+      ["type", "dir", observed.type, "a Pool is a directory pool"],
+      ["path", inputs.path, observed.path],
+    ]),
+  );
+  if (!(await pool.isActive())) await pool.start();
+  if ((await pool.autostart()) !== inputs.autostart) await pool.setAutostart(inputs.autostart);
+  await pool.refresh();
+  console.error(`${what}: adopted (it existed, and its definition matches the inputs)`);
+  return describe(conn, pool, { ...inputs, createdDirectory: false, preexistingFiles: await pool.volumeNames(), adopted: true });
+}
+
 /** The Pool provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makePoolProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<PoolInputs, PoolOutputs>({
@@ -227,10 +255,18 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
     async create(inputs, { recordPartlyCreated }) {
       return withConnection({ uri: inputs.uri, auth: inputs.auth, hooks }, async (conn) => {
         const existing = await conn.lookupPool(inputs.name);
+        if (existing && inputs.adopt) {
+          try {
+            const outs = await adoptPool(conn, existing, inputs);
+            return { id: outs.uuid, outs };
+          } finally {
+            existing.free();
+          }
+        }
         if (existing) {
           existing.free();
           throw new Error(
-            `invalid Pool input name: a storage pool named "${inputs.name}" already exists on ${conn.uri}; choose another name (nothing was created)`,
+            `invalid Pool input name: a storage pool named "${inputs.name}" already exists on ${conn.uri}; choose another name (nothing was created). ${adoptHint("Pool")}`,
           );
         }
         // Only a local hypervisor's directory can be looked at; elsewhere assume it existed, and so keep it.
@@ -267,7 +303,7 @@ export const makePoolProvider = (hooks: ProviderHooks = {}) =>
               (err as Error).message += ` (${await removeHalfCreated(pool, createdDirectory)})`;
               throw err;
             }
-            const outs = await describe(conn, pool, { ...inputs, createdDirectory, preexistingFiles });
+            const outs = await describe(conn, pool, { ...inputs, createdDirectory, preexistingFiles, adopted: false });
             return { id: outs.uuid, outs };
           } finally {
             pool.free();

@@ -4,6 +4,7 @@
 import { absolutePath, flag, objectName } from "../validation";
 import { defineSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 import { DELETE_VOLUMES_ENV } from "../teardown/pool";
 
 export const poolSpec = defineSpec({
@@ -45,6 +46,7 @@ export const poolSpec = defineSpec({
       sdkDoc: "Start the pool with the host. Default: false.",
       output: { type: "boolean" },
     },
+    adopt: adoptInput("Pool", "a storage pool of that name"),
     deleteVolumesOnDestroy: {
       schema: flag("deleteVolumesOnDestroy"),
       default: false,
@@ -56,6 +58,7 @@ export const poolSpec = defineSpec({
   },
   outputs: {
     uuid: { type: "string", doc: "libvirt's UUID of the pool; also the Pulumi ID." },
+    adopted: adoptedOutput,
     active: { type: "boolean" },
     capacity: { type: "number", doc: "Bytes of the file system that holds the directory." },
     allocation: { type: "number" },

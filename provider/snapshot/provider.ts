@@ -21,6 +21,7 @@ import { UUID_RE } from "../libvirt/uuid";
 import { keepsDataOnDestroy, snapshotDeleteFailure } from "../teardown/snapshot";
 import { buildSnapshotXml, parseSnapshotXml, withDescription, type SnapshotKind } from "./xml";
 import { takeRestoredMark } from "../domain/restore-mark";
+import { adoptHint, differences, refuseMismatch, type Comparison } from "../resource/adopt";
 import { keptReplaceOf } from "../domain/replace-note";
 
 /** The inputs a Snapshot of a Domain resource takes from it (sdk/snapshot.ts). */
@@ -47,6 +48,8 @@ export interface SnapshotOutputs extends Omit<SnapshotInputs, "xml"> {
   inputXml?: string;
   /** The snapshots of the domain's state taken before each revert (revertTrigger), oldest first; not managed by Pulumi. */
   preRevertSnapshots: string[];
+  /** The create took over a snapshot that already existed (adopt: true). */
+  adopted?: boolean;
 }
 
 export { SnapshotOptionError };
@@ -288,6 +291,46 @@ async function adoptRestored(conn: Connection, dom: DomainHandle, existing: Snap
   }
 }
 
+/** libvirt's spelling of a memory mode, as the input says it ("no" is "none"). */
+const memoryInput = (mode: string | undefined) => (mode === "no" ? "none" : mode);
+
+/**
+ * adopt: true and the domain has a snapshot of that name: taken over when what
+ * the inputs set (description, memory, disk-only, each disk's mode; or what a raw
+ * xml sets of those) matches libvirt's, else refused with every difference.
+ * Nothing is changed either way. Does not free `existing`.
+ */
+async function adoptSnapshot(conn: Connection, dom: DomainHandle, existing: SnapshotHandle, inputs: SnapshotInputs): Promise<SnapshotOutputs> {
+  const o = parseSnapshotXml(await existing.xml());
+  const what = `snapshot "${inputs.name}" of domain "${dom.name()}"`;
+  const comparisons: Comparison[] = [];
+  if (inputs.xml !== undefined) {
+    const given = parseSnapshotXml(inputs.xml);
+    comparisons.push(
+      ["xml: description", given.description, o.description],
+      ["xml: memory", memoryInput(given.memory?.snapshot), memoryInput(o.memory?.snapshot)],
+    );
+  } else {
+    const modes = new Map(o.disks.map((d) => [d.target, memoryInput(d.snapshot)]));
+    comparisons.push(
+      ["description", inputs.description === "" ? undefined : inputs.description, o.description],
+      ["memory", inputs.memory, memoryInput(o.memory?.snapshot)],
+      ["memoryFile", inputs.memoryFile, o.memory?.file],
+      ["diskOnly", inputs.diskOnly ? true : undefined, o.kind === "disk-only"],
+      ...(inputs.disks ?? []).map((d, n): Comparison => [
+        `disks[${n}].snapshot`,
+        `${d.target}: ${d.snapshot}`,
+        `${d.target}: ${modes.get(d.target) ?? "none"}`,
+      ]),
+    );
+  }
+  refuseMismatch(what, conn.uri, differences(comparisons));
+  // A snapshot a Domain's restoreSnapshotsFrom redefined is this resource's now: off the mark, so no other adopts it.
+  await takeRestoredMark(dom, inputs.name, o.creationTime);
+  console.error(`${what}: adopted (it existed, and it matches the inputs)`);
+  return { ...(await describe(conn, dom, existing, inputs)), adopted: true };
+}
+
 /** The Snapshot provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
 export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
   defineProvider<SnapshotInputs, SnapshotOutputs>({
@@ -324,11 +367,19 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
           const domainName = dom.name();
           const existing = await dom.lookupSnapshot(inputs.name);
           if (existing) {
+            if (inputs.adopt) {
+              try {
+                const outs = await adoptSnapshot(conn, dom, existing, inputs);
+                return { id: snapshotId(outs.domainUuid, outs.name), outs };
+              } finally {
+                existing.free();
+              }
+            }
             const adopted = await adoptRestored(conn, dom, existing, inputs);
             if (adopted) return adopted;
             throw new SnapshotOptionError(
               "name",
-              `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name})`,
+              `domain "${domainName}" already has a snapshot named "${inputs.name}" (made outside this resource?); choose another name, or delete that snapshot first (virsh snapshot-delete ${domainName} ${inputs.name}). ${adoptHint("Snapshot")}`,
             );
           }
           const active = await dom.isActive();
@@ -361,7 +412,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
             }
             try {
               await hooks.pause?.("afterCreate");
-              const outs = await describe(conn, dom, snap, inputs);
+              const outs = { ...(await describe(conn, dom, snap, inputs)), adopted: false };
               return { id: snapshotId(outs.domainUuid, outs.name), outs };
             } finally {
               snap.free();
@@ -412,7 +463,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
                 snap = redefined;
               }
             }
-            if (!revert) return await describe(conn, dom, snap, { ...inputs, name }, before);
+            if (!revert) return { ...(await describe(conn, dom, snap, { ...inputs, name }, before)), adopted: olds.adopted };
             let preRevert: string | undefined;
             try {
               preRevert = await carryOutRevert(dom, snap, steps, hooks);
@@ -430,7 +481,7 @@ export const makeSnapshotProvider = (hooks: ProviderHooks = {}) =>
               `snapshot "${name}": domain "${dom.name()}" reverted to it` +
                 (preRevert ? `; its state before is kept in snapshot "${preRevert}"` : " (discardStateOnRevert: the state before was not kept)"),
             );
-            return await describe(conn, dom, snap, { ...inputs, name }, preRevert ? [...before, preRevert] : before);
+            return { ...(await describe(conn, dom, snap, { ...inputs, name }, preRevert ? [...before, preRevert] : before)), adopted: olds.adopted };
           } finally {
             snap.free();
           }

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { absolutePath, flag, hasControlCharacters, objectName, oneOf } from "../validation";
 import { defineSpec } from "../resource/spec";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 
 const snapshotMode = oneOf(["internal", "external", "none"]);
 
@@ -212,8 +213,10 @@ export const snapshotSpec = defineSpec({
         "snapshot. Default: false. Changes in place (only recorded).",
       output: { type: "boolean" },
     },
+    adopt: adoptInput("Snapshot", "a snapshot of that name of the domain"),
   },
   outputs: {
+    adopted: adoptedOutput,
     preRevertSnapshots: {
       type: "string[]",
       doc:

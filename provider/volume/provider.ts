@@ -21,6 +21,7 @@ import { buildVolumeXml, parseVolumeXml, type ObservedVolume } from "./xml";
 import { volumeSpec } from "./spec";
 import { openUploadSource, type UploadSource } from "./upload-source";
 import { UrlSourceError } from "./url-source";
+import { adoptHint, differences, refuseMismatch } from "../resource/adopt";
 
 const execFileAsync = promisify(execFile);
 
@@ -35,6 +36,8 @@ export interface VolumeOutputs extends Omit<VolumeInputs, "capacity" | "format">
    * its file may still exist: the volume is kept, and the next update says what to do.
    */
   poolMissing?: boolean;
+  /** The create took over a volume that already existed (adopt: true). */
+  adopted?: boolean;
 }
 
 /** Whether the file is known to be gone: only ENOENT/ENOTDIR on a local hypervisor; anything else (remote, EACCES) may still hold data. */
@@ -201,7 +204,7 @@ function readsAsMade(made: string, probed: string): boolean {
   return probed === made || (made === "raw" && probed === "iso");
 }
 
-async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs>): Promise<VolumeOutputs> {
+async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<VolumeInputs> & { adopted?: boolean }): Promise<VolumeOutputs> {
   const v = parseVolumeXml(await vol.xml());
   // libvirt re-guesses a directory pool's formats from the content at every rescan. A guest
   // writes what it likes at the start of a raw disk: a qcow2 header naming a host file there
@@ -235,6 +238,36 @@ async function describe(conn: Connection, vol: StorageVolHandle, saved: Partial<
     probedFormat: v.format !== format ? v.format : undefined,
     poolMissing: undefined,
   });
+}
+
+/**
+ * adopt: true and a volume of that name is in the pool: taken over when what the
+ * inputs set (format, capacity, backing image) matches libvirt's description of
+ * it, else refused with every difference; nothing is changed either way (a
+ * larger capacity is for a later update). A source cannot be compared with the
+ * volume's content, so it is not adopted with one.
+ */
+async function adoptVolume(conn: Connection, vol: StorageVolHandle, inputs: VolumeInputs): Promise<VolumeOutputs> {
+  const v = parseVolumeXml(await vol.xml());
+  const what = `volume "${v.name}" in storage pool "${inputs.pool}" (${v.path})`;
+  refuseMismatch(
+    what,
+    conn.uri,
+    differences([
+      [
+        "source",
+        inputs.source === undefined ? undefined : "(an image to copy in)",
+        "(the volume's own content)",
+        "adopt cannot compare a source with a volume's content: drop source and sourceSha256 to adopt it",
+      ],
+      ["format", inputs.format, v.format],
+      ["capacity", inputs.capacity, v.capacity],
+      ["backingVolume", inputs.backingVolume, v.backingPath],
+      ["backingFormat", inputs.backingFormat, v.backingFormat],
+    ]),
+  );
+  console.error(`${what}: adopted (it existed, and its definition matches the inputs)`);
+  return describe(conn, vol, { ...inputs, adopted: true });
 }
 
 /** The Volume provider; a test passes `hooks` to act inside its race windows (hooks.ts). */
@@ -278,11 +311,19 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
           poolMissing,
           async (pool) => {
             const existing = await pool.lookupVolume(inputs.name);
+            if (existing && inputs.adopt) {
+              try {
+                const outs = await adoptVolume(conn, existing, inputs);
+                return { id: outs.key, outs };
+              } finally {
+                existing.free();
+              }
+            }
             if (existing) {
               existing.free();
               throw new VolumeInputError(
                 "name",
-                `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first`,
+                `a volume named "${inputs.name}" already exists in storage pool "${inputs.pool}"; choose another name, or delete it first. ${adoptHint("Volume")}`,
               );
             }
             // The key (the ID) is the file's path, which only libvirt knows for certain: until
@@ -307,7 +348,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
               }
               try {
                 await hooks.pause?.("afterCreate");
-                const outs = await describe(conn, vol, inputs);
+                const outs = await describe(conn, vol, { ...inputs, adopted: false });
                 return { id: outs.key, outs };
               } finally {
                 vol.free();
@@ -361,7 +402,7 @@ export const makeVolumeProvider = (hooks: ProviderHooks = {}) =>
             const resize = planVolumeResize(olds.name, current, inputs.capacity);
             if (!resize.allowed) throw new TeardownRefusedError(resize.message);
             for (const step of resize.steps) if (step.call === "resize") await vol.resize(step.capacity);
-            return await describe(conn, vol, { ...inputs, uri: olds.uri });
+            return await describe(conn, vol, { ...inputs, uri: olds.uri, adopted: !!olds.adopted });
           } finally {
             vol.free();
           }

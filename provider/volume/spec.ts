@@ -7,6 +7,7 @@ import { imageSource, sha256Hex } from "./source-inputs";
 import { defineSpec } from "../resource/spec";
 import { poolInput, volumeNameInput } from "./volume-inputs";
 import { authInput, uriInput } from "../resource/connection-inputs";
+import { adoptInput, adoptedOutput } from "../resource/adopt";
 import { SIZE_HINT } from "../storage/size";
 import { DELETE_SNAPSHOT_DATA_ENV } from "../teardown/volume";
 
@@ -96,8 +97,10 @@ export const volumeSpec = defineSpec({
       sdkDoc: `Allow deleting the volume although its image holds internal snapshots (snapshot contents a domain's deleteSnapshotsOnDestroy kept in the disk). Default: false (delete is refused, naming them). Also allowed for one destroy by ${DELETE_SNAPSHOT_DATA_ENV}=1.`,
       output: { type: "boolean" },
     },
+    adopt: adoptInput("Volume", "a volume of that name in the pool"),
   },
   outputs: {
+    adopted: adoptedOutput,
     key: { type: "string", doc: "libvirt's key of the volume (its path, for directory pools); also the Pulumi ID." },
     path: { type: "string", doc: "The image file on the hypervisor host: use it as a Domain disk's `file`." },
     allocation: { type: "number", doc: "Bytes the image takes on the host." },

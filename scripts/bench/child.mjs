@@ -2,7 +2,8 @@
 // the provider first; see there). Writes its result to argv[3].
 //   mode "ab":     provider and floor runs, in the order given, in this one process
 //                  (items 1-3), each with its wall time, libvirt call counts and
-//                  event-loop delay;
+//                  event-loop delay; a run with `hosts` ([{ uri, pool, n }]) spreads
+//                  its domains over those hypervisors (item 7, two hypervisors);
 //   mode "memory": one fresh process per measurement (item 4): @pulumi/pulumi loaded,
 //                  then nothing ("idle") or N lifecycles; reports VmHWM;
 //   mode "graceful": stopping real guests, gracefully and not (item 6, graceful.mjs).
@@ -34,7 +35,9 @@ async function abMode() {
   const results = [];
   for (const run of plan.runs) {
     const prefix = `${plan.prefix}${run.tag}-`;
-    const items = specs(prefix, run.n, plan.pool, plan.uri);
+    const hosts = run.hosts ?? [{ uri: plan.uri, pool: plan.pool, n: run.n }];
+    // Per host its own names (h0-, h1-, ...), all run at once as one stack's work.
+    const items = hosts.flatMap((h, i) => specs(run.hosts ? `${prefix}h${i}-` : prefix, h.n, h.pool, h.uri));
     await b.connection.closeAllConnections(); // each run opens its connections, as a fresh provider process does
     await pause(plan.settleMs ?? 500);
     counter.reset();
@@ -62,10 +65,10 @@ async function abMode() {
       cpuMs: (cpu.user + cpu.system) / 1000, // this process's CPU (main thread, libuv and libvirt threads)
       ...calls,
     };
-    if (r.errors.length) result.swept = sweep(plan.uri, prefix);
+    if (r.errors.length) result.swept = hosts.map((h) => sweep(h.uri, prefix));
     results.push(result);
     process.stderr.write(
-      `[bench]   ${run.side.padEnd(8)} N=${String(run.n).padStart(2)} ${run.warmup ? "warm-up " : `round ${run.round}`}: ${(r.totalMs / 1000).toFixed(2)} s ` +
+      `[bench]   ${(run.layout ?? run.side).padEnd(8)} N=${String(run.n).padStart(2)} ${run.warmup ? "warm-up " : `round ${run.round}`}: ${(r.totalMs / 1000).toFixed(2)} s ` +
         `(up ${(r.upMs / 1000).toFixed(2)} s, destroy ${(r.destroyMs / 1000).toFixed(2)} s), ${calls.libvirtCalls} libvirt calls, ` +
         `loop max ${(loop.max / 1e6).toFixed(1)} ms${r.errors.length ? `, ${r.errors.length} ERRORS: ${r.errors[0]}` : ""}\n`,
     );

@@ -3,7 +3,9 @@
 // dynamic-provider host), when LVP_BENCH_TIMELINE names a file. It appends one
 // JSON line per event: process start, the program reaching `libvirt-pulumi`,
 // the provider module loaded, and every provider call's start and end. The
-// benchmark turns these into a timeline of where an engine run spends its time.
+// benchmark turns these into a timeline of where an engine run spends its time;
+// test/e2e/two-hosts.test.ts reads the hypervisor of each call (scheme and host
+// of its uri: no user or parameters) to see two hosts' work overlap.
 "use strict";
 const file = process.env.LVP_BENCH_TIMELINE;
 if (file) {
@@ -40,6 +42,9 @@ if (file) {
       }
       return m;
     };
+    // The uri of a call's inputs or saved outputs without its user and parameters ("qemu+ssh://127.0.0.1:2222/session").
+    const hypervisorOf = (props) =>
+      typeof props?.uri === "string" ? props.uri.replace(/[?#].*$/s, "").replace(/^([^:]+:\/\/)[^@/]*@/, "$1") : undefined;
     const wrapProviders = (m) => {
       for (const kind of ["domainProvider", "snapshotProvider", "volumeProvider", "poolProvider"]) {
         const p = m[kind];
@@ -49,11 +54,12 @@ if (file) {
           if (typeof fn !== "function") continue;
           p[method] = async function (...args) {
             const id = `${kind}.${method}`;
-            log("op-start", { op: id });
+            const hypervisor = hypervisorOf(method === "create" ? args[0] : args[1]);
+            log("op-start", { op: id, hypervisor });
             try {
               return await fn.apply(this, args);
             } finally {
-              log("op-end", { op: id, threads: threads() });
+              log("op-end", { op: id, hypervisor, threads: threads() });
             }
           };
         }

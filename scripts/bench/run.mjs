@@ -7,6 +7,7 @@
 // `pulumi destroy`. Prints one table and writes everything as JSON.
 // See docs/performance.md.
 import { execFileSync, spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -24,7 +25,9 @@ const USAGE = `usage: npm run bench -- [options]
   --parallel P        resource operations at once, as pulumi --parallel (default: the CLI's default)
   --memory-n 64       lifecycles in the memory measurement (item 4)
   --engine-n 16       domains in the pulumi up/destroy measurement (item 5)
-  --skip-memory, --skip-engine, --skip-graceful
+  --two-hosts-n 8     domains in the two-hypervisor measurement (item 7): all on --uri, or half of
+                      them on a second hypervisor (lvp-test's session over qemu+ssh, an sshd on loopback)
+  --skip-memory, --skip-engine, --skip-graceful, --skip-two-hosts
   --source DIR        a tree with provider/ and sdk/ to build and measure (default: this repository)
   --pkg DIR           measure an already built package directory instead (with dist/ and node_modules/)
   --uri URI           hypervisor (default qemu:///system)
@@ -35,9 +38,9 @@ const USAGE = `usage: npm run bench -- [options]
   --table FILE        only print the table of an earlier run's JSON`;
 
 const args = parseArgs(process.argv.slice(2), {
-  defaults: { uri: "qemu:///system", rounds: "3", sizes: "1,4,16,64", "memory-n": "64", "engine-n": "16" },
-  flags: ["quick", "skip-memory", "skip-engine", "skip-graceful", "keep", "help", "cpu-prof"],
-  options: ["out", "sizes", "rounds", "parallel", "memory-n", "engine-n", "source", "pkg", "uri", "wait-for", "table"],
+  defaults: { uri: "qemu:///system", rounds: "3", sizes: "1,4,16,64", "memory-n": "64", "engine-n": "16", "two-hosts-n": "8" },
+  flags: ["quick", "skip-memory", "skip-engine", "skip-graceful", "skip-two-hosts", "keep", "help", "cpu-prof"],
+  options: ["out", "sizes", "rounds", "parallel", "memory-n", "engine-n", "two-hosts-n", "source", "pkg", "uri", "wait-for", "table"],
   usage: USAGE,
 });
 if (args.help) {
@@ -48,7 +51,7 @@ if (args.table) {
   // Print the table of an earlier run's JSON again (after the table code changed, say).
   setImmediate(() => console.log(table(JSON.parse(readFileSync(args.table, "utf8")))));
 }
-if (args.quick) Object.assign(args, { sizes: "1,4", rounds: "1", "memory-n": "4", "engine-n": "4" });
+if (args.quick) Object.assign(args, { sizes: "1,4", rounds: "1", "memory-n": "4", "engine-n": "4", "two-hosts-n": "4" });
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const uri = args.uri;
@@ -456,6 +459,117 @@ async function gracefulPhase(ctx) {
   }
 }
 
+// ---- item 7: one stack's domains over two hypervisors vs all on one ----
+/**
+ * The second hypervisor: lvp-test's session daemon over qemu+ssh, through the sshd on
+ * loopback the tests use (test/helpers/ssh-daemon.ts, compiled here into the work
+ * directory: the repository's own build is not touched). Throws saying why it cannot.
+ */
+function startSecondHypervisor() {
+  const out = join(work, "ssh-helper");
+  try {
+    sh(process.execPath, [
+      join(repoRoot, "node_modules/typescript/bin/tsc"),
+      ...["--outDir", out, "--rootDir", join(repoRoot, "test/helpers")],
+      ...["--module", "commonjs", "--target", "ES2022", "--moduleResolution", "node", "--esModuleInterop", "--skipLibCheck", "--types", "node"],
+      join(repoRoot, "test/helpers/ssh-daemon.ts"),
+    ]);
+  } catch (err) {
+    throw new Error(`compiling test/helpers/ssh-daemon.ts failed: ${String(err.stdout || err.message).slice(0, 500)}`, { cause: err });
+  }
+  return createRequire(join(repoRoot, "package.json"))(join(out, "ssh-daemon.js"));
+}
+
+/** Set while item 7 runs: removes what it made on the second hypervisor (for Ctrl-C). */
+let cleanSecond = null;
+
+async function twoHostsPhase(ctx) {
+  const n = Number(args["two-hosts-n"]);
+  if (!(n >= 2)) return { n, error: `--two-hosts-n must be 2 or more (got ${args["two-hosts-n"]})` };
+  let helper;
+  let daemon;
+  try {
+    helper = startSecondHypervisor();
+    daemon = await helper.startSshDaemon();
+    daemon.trustHostKey();
+  } catch (err) {
+    await daemon?.stop();
+    return { n, error: `the second hypervisor (sshd on loopback to lvp-test's session daemon) could not be started: ${err.message}` };
+  }
+  const second = daemon.uri();
+  const shown = `qemu+ssh://${helper.SSH_USER}@127.0.0.1:${daemon.port}/session`;
+  const poolName = `${runId}spool`;
+  const poolDir = join(helper.SSH_USER_HOME, poolName);
+  const made = { domains: [], pools: [poolName], dirs: [poolDir] };
+  cleanSecond = () => {
+    sweep(second, runId);
+    helper.cleanSession(second, made);
+  };
+  try {
+    helper.sweepSession(second);
+    // What earlier benchmark runs that are gone left there (their pool directories are in lvp-test's home).
+    for (const stale of sweepStale(second)) rmSync(join(helper.SSH_USER_HOME, `${stale}spool`), { recursive: true, force: true });
+    // Built by the session daemon itself, so the directory is lvp-test's.
+    virsh(second, "pool-create-as", poolName, "dir", "--target", poolDir, "--build");
+    await quietBefore("the two-hypervisor measurement");
+    const half = Math.floor(n / 2);
+    const one = (tag) => ({ side: "provider", n, tag, hosts: [{ uri, pool: ctx.pool.name, n }] });
+    const split = (tag) => ({
+      side: "provider",
+      n,
+      tag,
+      hosts: [
+        { uri, pool: ctx.pool.name, n: n - half },
+        { uri: second, pool: poolName, n: half },
+      ],
+    });
+    // A warm-up of each (the session daemon starts on the first login), then ABBA rounds.
+    const runs = [
+      { ...one("t1w"), warmup: true, layout: "one" },
+      { ...split("t2w"), warmup: true, layout: "split" },
+    ];
+    for (let r = 1; r <= rounds; r++) {
+      const order = r % 2 === 1 ? ["split", "one"] : ["one", "split"];
+      for (const layout of order) runs.push({ ...(layout === "one" ? one(`t1r${r}`) : split(`t2r${r}`)), round: r, layout });
+    }
+    log(`two hypervisors: ${rounds} rounds of ${n} domains all on ${uri} vs ${n - half} there and ${half} on ${shown} (ABBA)`);
+    const { results } = await runChild(
+      { mode: "ab", pkg: ctx.pkg, uri, pool: ctx.pool.name, prefix: runId, parallel: ctx.parallel, runs },
+      "two-hosts",
+    );
+    const timed = results.filter((r) => !r.warmup);
+    const summary = (layout) => {
+      const rs = timed.filter((r) => r.layout === layout);
+      return {
+        medianS: median(rs.map((r) => r.totalMs)) / 1000,
+        perDomainS: median(rs.map((r) => r.totalMs)) / 1000 / n,
+        runsS: rs.map((r) => round(r.totalMs / 1000, 2)),
+        errors: rs.flatMap((r) => r.errors),
+      };
+    };
+    const oneHost = summary("one");
+    const twoHosts = summary("split");
+    return {
+      n,
+      hosts: [uri, shown],
+      split: [n - half, half],
+      parallel: ctx.parallel,
+      oneHost,
+      twoHosts,
+      ratio: twoHosts.perDomainS / oneHost.perDomainS,
+      note: "both hypervisors run on this machine (same CPUs and disk): the ratio shows how far the provider works on two hosts at once, not a faster second machine",
+      runs: results,
+    };
+  } catch (err) {
+    log(`two hypervisors: ${err.message}`);
+    return { n, error: err.message.slice(0, 2000) };
+  } finally {
+    cleanSecond();
+    cleanSecond = null;
+    await daemon.stop();
+  }
+}
+
 // ---- the table ----
 const fmtS = (s) => (Number.isFinite(s) ? `${s.toFixed(2)} s` : "-");
 function table(res) {
@@ -545,6 +659,20 @@ function table(res) {
     stop("provider hard", "real guest: hard-stop delete (timeout 0)");
   }
   if (gr?.error) rows.push(["6 real guest stops", 1, "", "", "FAILED (see JSON)", "(report)", ""]);
+  const th = res.items.twoHosts;
+  if (th && !th.error) {
+    const err = th.oneHost.errors.length + th.twoHosts.errors.length;
+    rows.push([
+      "7 two hypervisors: per domain, split vs one",
+      th.n,
+      `${fmtS(th.oneHost.perDomainS)} (one)`,
+      `${fmtS(th.twoHosts.perDomainS)} (split)`,
+      `ratio ${th.ratio.toFixed(2)} (${th.split.join(" + ")} over ${th.hosts.length} hosts)${err ? ` (${err} errors)` : ""}`,
+      "(report)",
+      "",
+    ]);
+  }
+  if (th?.error) rows.push(["7 two hypervisors", th.n, "", "", `NOT MEASURED: ${th.error}`, "(report)", ""]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows
     .map((r, k) => {
@@ -575,6 +703,7 @@ async function main() {
       try {
         sweep(uri, runId);
         removePool(uri, pool);
+        cleanSecond?.(); // (its sshd is stopped by the helper's exit handler)
       } finally {
         if (!args.keep) rmSync(work, { recursive: true, force: true });
         process.exit(130);
@@ -660,6 +789,10 @@ async function main() {
     }
     if (!args["skip-graceful"]) {
       res.items.graceful = await gracefulPhase(ctx);
+      save();
+    }
+    if (!args["skip-two-hosts"]) {
+      res.items.twoHosts = await twoHostsPhase(ctx);
       save();
     }
   } finally {

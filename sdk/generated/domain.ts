@@ -151,6 +151,14 @@ export interface DomainArgs {
    */
   keepSnapshotsOnReplace?: pulumi.Input<boolean>;
   /**
+   * Take over a domain of that name (or of the `xml`'s UUID) that already exists instead of
+   * refusing it (Pulumi cannot `import` a dynamic resource): the create checks that its definition
+   * matches the inputs (a mismatch is refused, listing the differences, and nothing is changed),
+   * then manages it like a Domain it created, teardown rules included. If there is none, it is
+   * created. Default: false. Read by create only.
+   */
+  adopt?: pulumi.Input<boolean>;
+  /**
    * A snapshot archive written by an earlier delete (its path on the hypervisor host, or { pool,
    * name } of its volume). Create redefines the archived snapshots whose contents are still in the
    * disk images, parents first, and reports the others in skippedSnapshots. Read by create only; a
@@ -186,6 +194,11 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   /** libvirt's UUID of the domain; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
   /**
+   * true when the create took over an object that already existed (adopt: true), false when it
+   * made it.
+   */
+  declare public readonly adopted: pulumi.Output<boolean>;
+  /**
    * With restoreSnapshotsFrom, or after a replacement that kept the snapshot tree: the archived
    * snapshots the create redefined, parents first.
    */
@@ -216,7 +229,7 @@ export abstract class DomainResource extends pulumi.dynamic.Resource {
   declare public readonly ipAddress: pulumi.Output<string | undefined>;
 }
 
-export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","shutdownTimeoutSeconds","archiveSecretsOnDestroy","keepSnapshotsOnReplace","restoreSnapshotsFrom","uuid","restoredSnapshots","skippedSnapshots","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
+export const DOMAIN_OUTPUT_KEYS = ["name","uri","auth","type","memoryMiB","vcpus","xml","running","persistent","autostart","deleteSnapshotsOnDestroy","deleteSnapshotDataOnDestroy","deleteManagedSaveOnDestroy","deleteCheckpointsOnDestroy","keepNvramOnDestroy","shutdownTimeoutSeconds","archiveSecretsOnDestroy","keepSnapshotsOnReplace","restoreSnapshotsFrom","uuid","adopted","restoredSnapshots","skippedSnapshots","state","snapshots","pendingRestart","interfaces","ipAddress"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"shutdownTimeoutSeconds":["shutdownTimeoutSeconds"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"],"keepSnapshotsOnReplace":["keepSnapshotsOnReplace"],"restoreSnapshotsFrom":["restoreSnapshotsFrom"]};
+export const DOMAIN_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"type":["type","xml"],"memoryMiB":["memoryMiB","xml"],"vcpus":["vcpus","xml"],"arch":["arch","xml"],"machine":["machine","xml"],"disks":["disks","xml"],"networkInterfaces":["networkInterfaces","xml","interfaces"],"bootDevices":["bootDevices","xml"],"kernel":["kernel","xml"],"initrd":["initrd","xml"],"cmdline":["cmdline","xml"],"firmware":["firmware","xml"],"graphics":["graphics","xml"],"serialConsole":["serialConsole","xml"],"qemuGuestAgent":["qemuGuestAgent","xml"],"description":["description","xml"],"xml":["xml","inputXml","type"],"waitForAddressTimeoutSeconds":["waitForAddressTimeoutSeconds"],"running":["running"],"persistent":["persistent"],"autostart":["autostart"],"deleteSnapshotsOnDestroy":["deleteSnapshotsOnDestroy"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"deleteManagedSaveOnDestroy":["deleteManagedSaveOnDestroy"],"deleteCheckpointsOnDestroy":["deleteCheckpointsOnDestroy"],"keepNvramOnDestroy":["keepNvramOnDestroy"],"shutdownTimeoutSeconds":["shutdownTimeoutSeconds"],"archiveSecretsOnDestroy":["archiveSecretsOnDestroy"],"keepSnapshotsOnReplace":["keepSnapshotsOnReplace"],"adopt":["adopt"],"restoreSnapshotsFrom":["restoreSnapshotsFrom"]};

@@ -96,6 +96,14 @@ export interface NetworkArgs {
    * which is refused while running domains have interfaces on it. Default: true. Changes in place.
    */
   active?: pulumi.Input<boolean>;
+  /**
+   * Take over a network of that name that already exists instead of refusing it (Pulumi cannot
+   * `import` a dynamic resource): the create checks that its definition matches the inputs (a
+   * mismatch is refused, listing the differences, and nothing is changed), then manages it like a
+   * Network it created, teardown rules included. If there is none, it is created. Default: false.
+   * Read by create only.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /** The outputs of a Network: every one is registered, so that each is set even when it was no input. */
@@ -116,13 +124,18 @@ export abstract class NetworkResource extends pulumi.dynamic.Resource {
   declare public readonly mtu: pulumi.Output<number | undefined>;
   declare public readonly autostart: pulumi.Output<boolean>;
   declare public readonly active: pulumi.Output<boolean>;
+  /**
+   * true when the create took over an object that already existed (adopt: true), false when it
+   * made it.
+   */
+  declare public readonly adopted: pulumi.Output<boolean>;
   /** libvirt's UUID of the network; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
   /** The network XML as libvirt returns it (the persistent definition). */
   declare public readonly xml: pulumi.Output<string>;
 }
 
-export const NETWORK_OUTPUT_KEYS = ["name","uri","auth","mode","bridgeName","domain","addresses","dhcp","dnsHosts","mtu","autostart","active","uuid","xml"] as const;
+export const NETWORK_OUTPUT_KEYS = ["name","uri","auth","mode","bridgeName","domain","addresses","dhcp","dnsHosts","mtu","autostart","active","adopted","uuid","xml"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const NETWORK_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"mode":["mode","xml"],"bridgeName":["bridgeName","xml"],"domain":["domain","xml"],"addresses":["addresses","xml"],"dhcp":["dhcp","xml"],"dnsHosts":["dnsHosts","xml"],"mtu":["mtu","xml"],"autostart":["autostart"],"active":["active"]};
+export const NETWORK_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","xml"],"uri":["uri"],"auth":["auth"],"mode":["mode","xml"],"bridgeName":["bridgeName","xml"],"domain":["domain","xml"],"addresses":["addresses","xml"],"dhcp":["dhcp","xml"],"dnsHosts":["dnsHosts","xml"],"mtu":["mtu","xml"],"autostart":["autostart"],"active":["active"],"adopt":["adopt"]};

@@ -28,6 +28,14 @@ export interface PoolArgs {
   /** Start the pool with the host. Default: false. */
   autostart?: pulumi.Input<boolean>;
   /**
+   * Take over a storage pool of that name that already exists instead of refusing it (Pulumi
+   * cannot `import` a dynamic resource): the create checks that its definition matches the inputs
+   * (a mismatch is refused, listing the differences, and nothing is changed), then manages it like
+   * a Pool it created, teardown rules included. If there is none, it is created. Default: false.
+   * Read by create only.
+   */
+  adopt?: pulumi.Input<boolean>;
+  /**
    * Allow deleting the pool while it still holds volumes, deleting them (each checked by the
    * Volume rules: not used by a domain, no internal snapshots, not a backing file). Default: false
    * (delete is refused, naming them). Files that were in the directory before the pool was created
@@ -49,6 +57,11 @@ export abstract class PoolResource extends pulumi.dynamic.Resource {
   declare public readonly deleteVolumesOnDestroy: pulumi.Output<boolean>;
   /** libvirt's UUID of the pool; also the Pulumi ID. */
   declare public readonly uuid: pulumi.Output<string>;
+  /**
+   * true when the create took over an object that already existed (adopt: true), false when it
+   * made it.
+   */
+  declare public readonly adopted: pulumi.Output<boolean>;
   declare public readonly active: pulumi.Output<boolean>;
   /** Bytes of the file system that holds the directory. */
   declare public readonly capacity: pulumi.Output<number>;
@@ -67,7 +80,7 @@ export abstract class PoolResource extends pulumi.dynamic.Resource {
   declare public readonly defined: pulumi.Output<boolean | undefined>;
 }
 
-export const POOL_OUTPUT_KEYS = ["name","path","uri","auth","autostart","deleteVolumesOnDestroy","uuid","active","capacity","allocation","available","volumes","createdDirectory","preexistingFiles","defined"] as const;
+export const POOL_OUTPUT_KEYS = ["name","path","uri","auth","autostart","deleteVolumesOnDestroy","uuid","adopted","active","capacity","allocation","available","volumes","createdDirectory","preexistingFiles","defined"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const POOL_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name"],"path":["path"],"uri":["uri"],"auth":["auth"],"autostart":["autostart"],"deleteVolumesOnDestroy":["deleteVolumesOnDestroy"]};
+export const POOL_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name"],"path":["path"],"uri":["uri"],"auth":["auth"],"autostart":["autostart"],"adopt":["adopt"],"deleteVolumesOnDestroy":["deleteVolumesOnDestroy"]};

@@ -120,6 +120,14 @@ export interface SnapshotArgs {
    * it in a pre-revert-<UTC time> snapshot. Default: false. Changes in place (only recorded).
    */
   discardStateOnRevert?: pulumi.Input<boolean>;
+  /**
+   * Take over a snapshot of that name of the domain that already exists instead of refusing it
+   * (Pulumi cannot `import` a dynamic resource): the create checks that its definition matches the
+   * inputs (a mismatch is refused, listing the differences, and nothing is changed), then manages
+   * it like a Snapshot it created, teardown rules included. If there is none, it is created.
+   * Default: false. Read by create only.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /** The outputs of a Snapshot: every one is registered, so that each is set even when it was no input. */
@@ -150,6 +158,11 @@ export abstract class SnapshotResource extends pulumi.dynamic.Resource {
   declare public readonly revertTrigger: pulumi.Output<unknown>;
   declare public readonly discardStateOnRevert: pulumi.Output<boolean>;
   /**
+   * true when the create took over an object that already existed (adopt: true), false when it
+   * made it.
+   */
+  declare public readonly adopted: pulumi.Output<boolean>;
+  /**
    * Names of the snapshots of the domain's state taken before each revert this resource made,
    * oldest first. They are not managed by Pulumi: delete them yourself (virsh snapshot-delete)
    * when no longer needed; until then the Domain's teardown rules count them.
@@ -172,7 +185,7 @@ export abstract class SnapshotResource extends pulumi.dynamic.Resource {
   declare public readonly inputXml: pulumi.Output<string | undefined>;
 }
 
-export const SNAPSHOT_OUTPUT_KEYS = ["domain","uri","auth","name","description","memory","memoryFile","diskOnly","quiesce","atomic","live","halt","disks","xml","deleteDataOnDestroy","revertTrigger","discardStateOnRevert","preRevertSnapshots","domainUuid","parent","children","state","creationTime","isCurrent","kind","inputXml"] as const;
+export const SNAPSHOT_OUTPUT_KEYS = ["domain","uri","auth","name","description","memory","memoryFile","diskOnly","quiesce","atomic","live","halt","disks","xml","deleteDataOnDestroy","revertTrigger","discardStateOnRevert","adopted","preRevertSnapshots","domainUuid","parent","children","state","creationTime","isCurrent","kind","inputXml"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const SNAPSHOT_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"domain":["domain","domainUuid","xml"],"uri":["uri"],"auth":["auth"],"name":["name","xml"],"description":["description","xml"],"memory":["memory","xml"],"memoryFile":["memoryFile","xml"],"diskOnly":["diskOnly"],"quiesce":["quiesce"],"atomic":["atomic"],"live":["live"],"halt":["halt"],"disks":["disks","xml"],"xml":["xml","inputXml"],"deleteDataOnDestroy":["deleteDataOnDestroy"],"revertTrigger":["revertTrigger"],"discardStateOnRevert":["discardStateOnRevert"]};
+export const SNAPSHOT_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"domain":["domain","domainUuid","xml"],"uri":["uri"],"auth":["auth"],"name":["name","xml"],"description":["description","xml"],"memory":["memory","xml"],"memoryFile":["memoryFile","xml"],"diskOnly":["diskOnly"],"quiesce":["quiesce"],"atomic":["atomic"],"live":["live"],"halt":["halt"],"disks":["disks","xml"],"xml":["xml","inputXml"],"deleteDataOnDestroy":["deleteDataOnDestroy"],"revertTrigger":["revertTrigger"],"discardStateOnRevert":["discardStateOnRevert"],"adopt":["adopt"]};

@@ -65,6 +65,14 @@ export interface VolumeArgs {
    * them). Also allowed for one destroy by LIBVIRT_PULUMI_DELETE_SNAPSHOT_DATA_ON_DESTROY=1.
    */
   deleteSnapshotDataOnDestroy?: pulumi.Input<boolean>;
+  /**
+   * Take over a volume of that name in the pool that already exists instead of refusing it (Pulumi
+   * cannot `import` a dynamic resource): the create checks that its definition matches the inputs
+   * (a mismatch is refused, listing the differences, and nothing is changed), then manages it like
+   * a Volume it created, teardown rules included. If there is none, it is created. Default: false.
+   * Read by create only.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /** The outputs of a Volume: every one is registered, so that each is set even when it was no input. */
@@ -78,6 +86,11 @@ export abstract class VolumeResource extends pulumi.dynamic.Resource {
   declare public readonly capacity: pulumi.Output<number>;
   declare public readonly format: pulumi.Output<string>;
   declare public readonly deleteSnapshotDataOnDestroy: pulumi.Output<boolean>;
+  /**
+   * true when the create took over an object that already existed (adopt: true), false when it
+   * made it.
+   */
+  declare public readonly adopted: pulumi.Output<boolean>;
   /** libvirt's key of the volume (its path, for directory pools); also the Pulumi ID. */
   declare public readonly key: pulumi.Output<string>;
   /** The image file on the hypervisor host: use it as a Domain disk's `file`. */
@@ -98,7 +111,7 @@ export abstract class VolumeResource extends pulumi.dynamic.Resource {
   declare public readonly poolMissing: pulumi.Output<boolean | undefined>;
 }
 
-export const VOLUME_OUTPUT_KEYS = ["name","pool","uri","auth","capacity","format","deleteSnapshotDataOnDestroy","key","path","allocation","backingPath","probedFormat","poolMissing"] as const;
+export const VOLUME_OUTPUT_KEYS = ["name","pool","uri","auth","capacity","format","deleteSnapshotDataOnDestroy","adopted","key","path","allocation","backingPath","probedFormat","poolMissing"] as const;
 
 /** For each input: the outputs its value is written into (a secret input makes them secret). */
-export const VOLUME_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"capacity":["capacity"],"format":["format"],"backingVolume":["backingVolume","backingPath"],"backingFormat":["backingFormat"],"source":["source"],"sourceSha256":["sourceSha256"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"]};
+export const VOLUME_SECRET_FLOWS: Readonly<Record<string, readonly string[]>> = {"name":["name","key","path"],"pool":["pool"],"uri":["uri"],"auth":["auth"],"capacity":["capacity"],"format":["format"],"backingVolume":["backingVolume","backingPath"],"backingFormat":["backingFormat"],"source":["source"],"sourceSha256":["sourceSha256"],"deleteSnapshotDataOnDestroy":["deleteSnapshotDataOnDestroy"],"adopt":["adopt"]};

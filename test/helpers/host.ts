@@ -184,3 +184,23 @@ export function volumeNames(uri: string, pool: string): string[] {
         .sort()
     : [];
 }
+
+/**
+ * The clients of the system libvirtd that process `pid` has connected (their client IDs), as the
+ * daemon itself lists them (virt-admin srv-clients-list, then client-info for each one's PID).
+ */
+export function daemonClientsOf(pid: number): number[] {
+  const admin = (...args: string[]) =>
+    execFileSync("virt-admin", ["-q", "-c", "libvirtd:///system", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const ids = admin("srv-clients-list", "libvirtd")
+    .split("\n")
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
+    .filter((id) => Number.isInteger(id) && id > 0);
+  return ids.filter((id) => {
+    try {
+      return Number(/unix_process_id\s*:\s*(\d+)/.exec(admin("client-info", "libvirtd", String(id)))?.[1]) === pid;
+    } catch {
+      return false; // disconnected between the list and the lookup
+    }
+  });
+}

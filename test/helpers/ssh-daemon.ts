@@ -295,3 +295,17 @@ export function cleanSession(uri: string, names: { domains: Iterable<string>; po
   }
   return listed(left);
 }
+
+/** The command lines of the ssh processes whose arguments name `port` (read from /proc; nothing is signalled). */
+export function sshProcesses(port: number): string[][] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+        return cmd[0] === "ssh" && cmd.includes(String(port)) ? [cmd] : [];
+      } catch {
+        return [];
+      }
+    });
+}

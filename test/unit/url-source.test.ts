@@ -171,7 +171,7 @@ describe("url-source: download", () => {
     const err = await failure(openUrl(`${s.base}/disk.img`, fast));
     expect(err).toBeInstanceOf(UrlSourceError);
     expect(err.message).toMatch(
-      /^https:\/\/127\.0\.0\.1:\d+\/disk\.img: TLS failed: certificate verify failed \(DEPTH_ZERO_SELF_SIGNED_CERT: self[- ]signed certificate\); the machine that runs Pulumi does not trust the server's certificate: .*NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem.*sourceSha256/,
+      /^https:\/\/127\.0\.0\.1:\d+\/disk\.img: TLS failed: certificate verify failed \(DEPTH_ZERO_SELF_SIGNED_CERT: self[- ]signed certificate[^)]*\); the machine that runs Pulumi does not trust the server's certificate: .*NODE_EXTRA_CA_CERTS=\/path\/to\/ca\.pem.*sourceSha256/,
     );
     expect(s.requests).toHaveLength(0); // refused in the handshake: no request was sent
   });
