@@ -226,6 +226,24 @@ describe("keepSnapshotsOnReplace on qemu:///system", () => {
     expect(domainNames(QEMU_URI)).not.toContain(m.name);
   });
 
+  it("a disk on an external snapshot's overlay: the new domain goes on from the overlay, the external snapshot kept", async () => {
+    const m = await createDomainOnImage(images, "overlay", { running: false, machine: "pc" }, made);
+    const overlay = join(images.dir, `${m.name}-e2.qcow2`);
+    virsh(QEMU_URI, "snapshot-create-as", m.name, "i1", "--description", "internal");
+    virsh(QEMU_URI, "snapshot-create-as", m.name, "e2", "--description", "external", "--disk-only", "--diskspec", `vda,file=${overlay}`);
+    writeMarker(overlay, 0x55);
+    const before = treeOf(m.name);
+    const { checked, diff } = await domainDiff(m, { machine: "q35", keepSnapshotsOnReplace: true });
+    expect(await diff()).toMatchObject({ replaces: ["machine"] });
+    await logged(() => domainProvider.delete!(m.id, m.outs));
+    const { value } = await logged(() => domainProvider.create!(checked));
+    expect(value.outs.restoredSnapshots).toEqual(["i1", "e2"]);
+    expect(treeOf(m.name)).toEqual(before);
+    // The disk input still names the base; the guest goes on from the overlay, with the writes since e2.
+    expect(virsh(QEMU_URI, "domblklist", m.name)).toMatch(new RegExp(`vda\\s+${overlay}`));
+    expect(holdsMarker(overlay, 0x55)).toBe(true);
+  });
+
   it("without the opt-in the replacement is refused at diff, the refusal names keepSnapshotsOnReplace, and nothing changed", async () => {
     const { m, snaps } = await stackWithTree("refused");
     const before = treeOf(m.name);
