@@ -593,7 +593,11 @@ async function refuseUnsafeReplace(
           uuid: id,
           otherUuid: givenUuid !== undefined && givenUuid.toLowerCase() !== id.toLowerCase() ? givenUuid : undefined,
           // The create's content check, made now on the live snapshots: a snapshot it would skip refuses the replacement.
-          unverifiable: keep && facts.snapshots.length > 0 ? await unverifiableOnLive(conn, dom, facts.snapshots) : new Map(),
+          // (Not where no image holds them at all: the rules refuse that on its own.)
+          unverifiable:
+            keep && facts.snapshots.length > 0 && facts.firstDisk && !facts.inMemoryDriver
+              ? await unverifiableOnLive(conn, dom, facts.snapshots)
+              : new Map(),
         };
         const { decision, keepsTree } = planReplacement(facts, opts, change, newOpts);
         if (!decision.allowed) refusal = decision.message;

@@ -90,7 +90,7 @@ function keepRefusal(facts: DomainFacts, replacedBy: string[], reasons: string[]
     message:
       `refusing to replace domain "${facts.name}" keeping its snapshot tree (nothing was changed on this domain or its snapshots): ` +
       `keepSnapshotsOnReplace: true has the replacement${change} archive its ${plural(facts.snapshots.length, "snapshot")} ` +
-      `(${nameList(facts.snapshots)}) and redefine them on the new domain, but ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}. ` +
+      `(${nameList(facts.snapshots)}) and redefine ${facts.snapshots.length === 1 ? "it" : "them"} on the new domain, but ${reasons.map((r, i) => `(${i + 1}) ${r}`).join("; ")}. ` +
       `Fix that and run it again; or drop keepSnapshotsOnReplace and let the snapshots' metadata go with the old domain ` +
       `(deleteSnapshotsOnDestroy: true, recorded by an earlier \`pulumi up\`); or ${revert} to keep the domain.`,
   };

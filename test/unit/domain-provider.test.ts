@@ -224,6 +224,25 @@ describe("diff", () => {
     if (expected.deleteBeforeReplace !== undefined) expect(d.deleteBeforeReplace).toBe(expected.deleteBeforeReplace);
   });
 
+  it("keepSnapshotsOnReplace on the test driver, which keeps no images: the replacement is refused saying so, the domain and its snapshot untouched", async () => {
+    const m = await makeDomain("diff-keep", { disks: [{ file: "/test-driver/keep.qcow2" }] });
+    await takeSnapshot(m.id, "s1");
+    const err = await domainProvider.diff!(m.id, m.outs, { ...m.inputs, name: `${m.name}-renamed`, keepSnapshotsOnReplace: true }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(TeardownRefusedError);
+    expect(err!.message).toMatch(
+      new RegExp(
+        `^refusing to replace domain "${m.name}" keeping its snapshot tree .*\\(1\\) libvirt's test driver keeps no disk images, so no snapshot contents stay behind`,
+      ),
+    );
+    expect(await exists(m.id)).toBe(true);
+    expect(await snapshotsOf(m.id)).toEqual(["s1"]);
+    // Recorded alone, the option is no replacement.
+    expect(await domainProvider.diff!(m.id, m.outs, { ...m.inputs, keepSnapshotsOnReplace: true })).toMatchObject({ changes: true, replaces: [] });
+  });
+
   it("a transient domain's machine config change replaces it", async () => {
     const m = await makeDomain("diff-transient", { persistent: false });
     const d = await domainProvider.diff!(m.id, m.outs, { ...m.inputs, memoryMiB: 128 });
