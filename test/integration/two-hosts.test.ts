@@ -10,6 +10,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { provider } from "../helpers/lib";
+import { providerCalls } from "../helpers/provider-calls";
 import { createDomain, createDomainOnImage } from "../helpers/domains";
 import {
   QEMU_URI,
@@ -26,7 +27,6 @@ import {
 import { SSH_USER_HOME, cleanSession, sshProcesses, startSshDaemon, sweepSession, type SshDaemon } from "../helpers/ssh-daemon";
 
 const { poolProvider: pp, volumeProvider: vp, domainProvider: dp } = provider;
-type Outs = Record<string, any>;
 
 let s: SshDaemon;
 let images: ReturnType<typeof makeImageDir>;
@@ -57,11 +57,8 @@ afterAll(async () => {
   }
 });
 
-async function checked(prov: typeof pp, news: Record<string, unknown>): Promise<Outs> {
-  const { inputs, failures } = await prov.check!({}, news);
-  expect(failures ?? []).toEqual([]);
-  return inputs;
-}
+// Every call below names its host's uri, which wins over this default.
+const { checked } = providerCalls(QEMU_URI);
 
 /** The logins sshd accepted so far: one per connection libvirt opened over ssh. */
 const sshLogins = () => (s.log().match(/Accepted publickey for lvp-test/g) ?? []).length;
